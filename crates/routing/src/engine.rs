@@ -1,0 +1,1553 @@
+//! The routing engine: the state machine that matches waiting contacts and free agents.
+
+use std::cell::RefCell;
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, BinaryHeap, VecDeque};
+use std::ops::Bound;
+use std::time::Duration;
+
+use rand::{Rng, SeedableRng};
+use rand_pcg::Pcg64Mcg;
+use rustc_hash::FxHashMap;
+
+use crate::error::RoutingError;
+use crate::event::{AgentState, Event, EventKind, Input, OfferEnd, Outcome};
+use crate::index::{ClassKey, Classes, Line, ReadyEntry, ReadyKey, ReadySet, WaitKey};
+use crate::model::{
+    AgentId, AgentSpec, Channel, ContactId, ContactSpec, Escalation, LanguageId, Membership,
+    OfferId, QueueId, QueueSpec, ReasonCode, SkillId, SkillRequirement, Strategy, Timestamp,
+    WrapUp,
+};
+
+/// Engine-wide settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Config {
+    /// Seed for the random and weighted-random strategies.
+    pub seed: u64,
+}
+
+/// A waiting contact's place in its queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueuePosition {
+    /// Contacts ahead of it in its queue (0 = next).
+    pub ahead: u32,
+    /// Estimated wait from now, `None` when no agent of the queue is staffed.
+    pub ewt: Option<Duration>,
+}
+
+/// Sizes of the engine's tables, for leak checks and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TableSizes {
+    /// Contacts held (waiting, ringing, connected or in after-call work).
+    pub contacts: usize,
+    /// Open offers.
+    pub offers: usize,
+    /// Pending timers, including ones that will turn out stale.
+    pub timers: usize,
+    /// Live requirement classes.
+    pub classes: usize,
+    /// Contacts waiting for a preferred agent.
+    pub preferred: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Presence {
+    Offline,
+    Available,
+    Away(ReasonCode),
+}
+
+#[derive(Debug)]
+struct Agent {
+    spec: AgentSpec,
+    presence: Presence,
+    state: AgentState,
+    in_use: [u8; 4],
+    offers: Vec<OfferId>,
+    active: Vec<ContactId>,
+    wrapping: Vec<ContactId>,
+    idle_since: Timestamp,
+    handled: u64,
+    talk_us: u64,
+    missed_in_row: u32,
+    indexed: Vec<ReadyEntry>,
+    staffed: bool,
+}
+
+impl Agent {
+    fn ready(&self) -> bool {
+        self.presence == Presence::Available && self.spec.capacity.any_fits(&self.in_use)
+    }
+
+    fn derived_state(&self) -> AgentState {
+        match &self.presence {
+            Presence::Offline => AgentState::Offline,
+            _ if !self.active.is_empty() => AgentState::Busy,
+            _ if !self.offers.is_empty() => AgentState::Reserved,
+            _ if !self.wrapping.is_empty() => AgentState::WrapUp,
+            Presence::Available => AgentState::Available,
+            Presence::Away(r) => AgentState::Away(r.clone()),
+        }
+    }
+
+    fn proficiency(&self, skill: SkillId) -> Option<u8> {
+        self.spec.skills.iter().find(|s| s.0 == skill).map(|s| s.1)
+    }
+
+    fn tier_in(&self, queue: QueueId) -> Option<u8> {
+        self.spec
+            .queues
+            .iter()
+            .find(|m| m.queue == queue)
+            .map(|m| m.tier)
+    }
+
+    /// Whether the agent meets `key`'s skills, language and capacity (not presence).
+    fn qualifies(&self, key: &ClassKey) -> bool {
+        self.spec.capacity.fits(&self.in_use, key.channel)
+            && key
+                .language
+                .is_none_or(|l| self.spec.languages.contains(&l))
+            && key
+                .skills
+                .iter()
+                .all(|r| self.proficiency(r.skill).is_some_and(|p| p >= r.min))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Status {
+    Waiting,
+    Offered(Vec<OfferId>),
+    Connected {
+        agent: AgentId,
+        since: Timestamp,
+    },
+    WrapUp {
+        agent: AgentId,
+        connected: Timestamp,
+    },
+}
+
+#[derive(Debug)]
+struct Contact {
+    spec: ContactSpec,
+    enqueued_at: Timestamp,
+    stage: usize,
+    status: Status,
+    waited: Duration,
+    /// Agents who declined or missed it recently, and until when they are skipped.
+    declined: Vec<(AgentId, Timestamp)>,
+    /// Classes it is listed in while waiting for any eligible agent.
+    placed: Vec<usize>,
+    /// Set while it waits for one of its preferred agents only.
+    preferred_until: Option<Timestamp>,
+}
+
+impl Contact {
+    fn skips(&self, agent: AgentId) -> bool {
+        self.declined.iter().any(|d| d.0 == agent)
+    }
+}
+
+/// One escalation step, accumulated: what applies once a contact has waited `after`.
+#[derive(Debug, Clone, Default)]
+struct Stage {
+    after: Duration,
+    relax: u8,
+    max_tier: u8,
+    boost: i32,
+    overflow: Vec<QueueId>,
+    drop_language: bool,
+}
+
+#[derive(Debug)]
+struct Queue {
+    spec: QueueSpec,
+    stages: Vec<Stage>,
+    ready: ReadySet,
+    rr_cursor: Option<(ReadyKey, AgentId)>,
+    /// Every waiting contact whose home is this queue, in service order.
+    order: Line,
+    /// Staffed members, each counted as 1/(number of queues it serves), in thousandths.
+    staffed_milli: i64,
+    aht_s: f64,
+    handled: u64,
+}
+
+impl Queue {
+    fn new(spec: QueueSpec) -> Queue {
+        let stages = stages_of(&spec);
+        Queue {
+            aht_s: spec.aht_hint.as_secs_f64(),
+            spec,
+            stages,
+            ready: ReadySet::default(),
+            rr_cursor: None,
+            order: Line::default(),
+            staffed_milli: 0,
+            handled: 0,
+        }
+    }
+
+    fn stage_at(&self, waited: Duration) -> usize {
+        self.stages
+            .iter()
+            .rposition(|s| s.after <= waited)
+            .unwrap_or(0)
+    }
+}
+
+fn stages_of(spec: &QueueSpec) -> Vec<Stage> {
+    let mut stages = vec![Stage {
+        max_tier: spec.initial_tier,
+        ..Stage::default()
+    }];
+    for step in &spec.escalation {
+        let mut next = stages[stages.len() - 1].clone();
+        next.after = step.after;
+        for action in &step.actions {
+            match *action {
+                Escalation::RelaxSkills(by) => next.relax = next.relax.saturating_add(by),
+                Escalation::ExpandTier(t) => next.max_tier = next.max_tier.max(t),
+                Escalation::Overflow(q) => {
+                    if !next.overflow.contains(&q) {
+                        next.overflow.push(q);
+                    }
+                }
+                Escalation::RaisePriority(p) => next.boost = next.boost.saturating_add(p),
+                Escalation::DropLanguage => next.drop_language = true,
+            }
+        }
+        stages.push(next);
+    }
+    stages
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Offer {
+    contact: ContactId,
+    agent: AgentId,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Timer {
+    Ring(OfferId),
+    WrapUp(AgentId, ContactId),
+    Escalate(ContactId),
+    PreferredExpiry(ContactId),
+    MaxWait(ContactId),
+    Retry(ContactId),
+}
+
+/// The ACD: agents, queues, waiting contacts and offers, driven by inputs and time.
+///
+/// # Driving contract
+/// - Feed every input with [`Engine::handle_input`], passing the current time (monotonic;
+///   an earlier time than the last one is treated as the last one).
+/// - After every input or timeout, drain [`Engine::poll_event`] until it returns `None`,
+///   then ask [`Engine::poll_timeout`] when to call [`Engine::handle_timeout`] next.
+/// - The engine never reads a clock and never blocks; a spurious timeout does nothing.
+///
+/// ```
+/// use std::time::Duration;
+/// use switchboard_routing::*;
+///
+/// let mut engine = Engine::new(Config { seed: 1 });
+/// let now = Timestamp::ZERO;
+/// let (q, a) = (QueueId(1), AgentId(7));
+/// engine.handle_input(now, Input::ConfigureQueue { queue: q, spec: QueueSpec::default() }).unwrap();
+/// let spec = AgentSpec {
+///     queues: vec![Membership { queue: q, tier: 1, order: 0, weight: 1 }],
+///     ..AgentSpec::default()
+/// };
+/// engine.handle_input(now, Input::ConfigureAgent { agent: a, spec }).unwrap();
+/// engine.handle_input(now, Input::Login { agent: a }).unwrap();
+/// engine.handle_input(now, Input::Enqueue {
+///     contact: ContactId(1),
+///     spec: ContactSpec::new(Channel::Voice, q),
+/// }).unwrap();
+/// let offer = std::iter::from_fn(|| engine.poll_event())
+///     .find_map(|e| match e.kind {
+///         EventKind::Offered { offer, agent, .. } if agent == a => Some(offer),
+///         _ => None,
+///     })
+///     .expect("the only agent is offered the contact");
+/// engine.handle_input(now.after(Duration::from_secs(2)), Input::Accept { offer }).unwrap();
+/// ```
+#[derive(Debug)]
+pub struct Engine {
+    now: Timestamp,
+    /// Only the random strategies draw from it, inside otherwise read-only searches.
+    rng: RefCell<Pcg64Mcg>,
+    agents: FxHashMap<AgentId, Agent>,
+    queues: FxHashMap<QueueId, Queue>,
+    contacts: FxHashMap<ContactId, Contact>,
+    offers: FxHashMap<OfferId, Offer>,
+    classes: Classes,
+    /// Contacts waiting for a particular agent, per agent.
+    preferred: FxHashMap<AgentId, BTreeSet<WaitKey>>,
+    timers: BinaryHeap<Reverse<(Timestamp, u64, Timer)>>,
+    timer_seq: u64,
+    next_offer: u64,
+    events: VecDeque<Event>,
+}
+
+impl Engine {
+    /// An empty engine.
+    pub fn new(config: Config) -> Engine {
+        Engine {
+            now: Timestamp::ZERO,
+            rng: RefCell::new(Pcg64Mcg::seed_from_u64(config.seed)),
+            agents: FxHashMap::default(),
+            queues: FxHashMap::default(),
+            contacts: FxHashMap::default(),
+            offers: FxHashMap::default(),
+            classes: Classes::default(),
+            preferred: FxHashMap::default(),
+            timers: BinaryHeap::new(),
+            timer_seq: 0,
+            next_offer: 1,
+            events: VecDeque::new(),
+        }
+    }
+
+    /// The next event, oldest first.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When [`Engine::handle_timeout`] should next be called.
+    pub fn poll_timeout(&self) -> Option<Timestamp> {
+        self.timers.peek().map(|Reverse((at, _, _))| *at)
+    }
+
+    /// The current state of an agent.
+    pub fn agent_state(&self, agent: AgentId) -> Option<&AgentState> {
+        self.agents.get(&agent).map(|a| &a.state)
+    }
+
+    /// Number of contacts waiting in a queue (home queue only).
+    pub fn waiting(&self, queue: QueueId) -> usize {
+        self.queues.get(&queue).map_or(0, |q| q.order.len())
+    }
+
+    /// Sizes of the internal tables.
+    pub fn table_sizes(&self) -> TableSizes {
+        TableSizes {
+            contacts: self.contacts.len(),
+            offers: self.offers.len(),
+            timers: self.timers.len(),
+            classes: self.classes.len(),
+            preferred: self.preferred.values().map(BTreeSet::len).sum(),
+        }
+    }
+
+    /// Where a waiting contact stands in its queue, and its estimated wait from now.
+    ///
+    /// Costs one step per contact ahead; meant for announcements, not for every event.
+    pub fn position(&self, contact: ContactId) -> Option<QueuePosition> {
+        let c = self.contacts.get(&contact)?;
+        if c.status != Status::Waiting {
+            return None;
+        }
+        let q = self.queues.get(&c.spec.queue)?;
+        let key = self.wait_key(contact, c);
+        let ahead = q.order.ahead_of(&key);
+        Some(QueuePosition {
+            ahead,
+            ewt: estimate_wait(q, ahead),
+        })
+    }
+
+    /// Applies one input at time `now`. A refused input changes nothing.
+    pub fn handle_input(&mut self, now: Timestamp, input: Input) -> Result<(), RoutingError> {
+        self.now = self.now.max(now);
+        match input {
+            Input::ConfigureQueue { queue, spec } => self.configure_queue(queue, spec),
+            Input::ConfigureAgent { agent, spec } => self.configure_agent(agent, spec),
+            Input::RemoveAgent { agent } => self.remove_agent(agent),
+            Input::Login { agent } => self.login(agent),
+            Input::Logout { agent } => self.logout(agent),
+            Input::SetAvailable { agent } => self.set_available(agent),
+            Input::SetAway { agent, reason } => self.set_away(agent, reason),
+            Input::Enqueue { contact, spec } => self.enqueue(contact, spec),
+            Input::Accept { offer } => self.accept(offer),
+            Input::Reject { offer } => {
+                if !self.offers.contains_key(&offer) {
+                    return Err(RoutingError::UnknownOffer(offer));
+                }
+                self.end_offer(offer, OfferEnd::Rejected);
+                Ok(())
+            }
+            Input::End { contact } => self.end(contact),
+            Input::Withdraw { contact } => self.withdraw(contact),
+            Input::ConvertToCallback { contact } => self.convert_to_callback(contact),
+            Input::CompleteWrapUp { agent, contact } => {
+                let a = self.agent(agent)?;
+                if !a.wrapping.contains(&contact) {
+                    return Err(RoutingError::IllegalTransition {
+                        agent,
+                        from: a.state.clone(),
+                        action: "complete wrap-up of a contact it is not wrapping up",
+                    });
+                }
+                self.finish_wrap_up(agent, contact);
+                Ok(())
+            }
+        }
+    }
+
+    /// Fires every timer due at or before `now`.
+    pub fn handle_timeout(&mut self, now: Timestamp) {
+        self.now = self.now.max(now);
+        while let Some(Reverse((at, _, timer))) = self.timers.peek().copied() {
+            if at > self.now {
+                break;
+            }
+            self.timers.pop();
+            self.fire(timer);
+        }
+    }
+
+    // ----- configuration -----
+
+    fn configure_queue(&mut self, id: QueueId, spec: QueueSpec) -> Result<(), RoutingError> {
+        if spec.escalation.windows(2).any(|w| w[0].after > w[1].after) {
+            return Err(RoutingError::InvalidSpec(format!(
+                "queue {id}: escalation steps must be in increasing time order"
+            )));
+        }
+        for step in &spec.escalation {
+            for action in &step.actions {
+                if let Escalation::Overflow(q) = action
+                    && *q != id
+                    && !self.queues.contains_key(q)
+                {
+                    return Err(RoutingError::UnknownQueue(*q));
+                }
+            }
+        }
+        match self.queues.get_mut(&id) {
+            Some(q) => {
+                q.stages = stages_of(&spec);
+                q.spec = spec;
+                q.rr_cursor = None;
+                let members: Vec<AgentId> = self
+                    .agents
+                    .iter()
+                    .filter(|(_, a)| a.spec.queues.iter().any(|m| m.queue == id))
+                    .map(|(&aid, _)| aid)
+                    .collect();
+                for aid in members {
+                    self.reindex(aid);
+                }
+            }
+            None => {
+                self.queues.insert(id, Queue::new(spec));
+            }
+        }
+        Ok(())
+    }
+
+    fn configure_agent(&mut self, id: AgentId, mut spec: AgentSpec) -> Result<(), RoutingError> {
+        if let Some(m) = spec
+            .queues
+            .iter()
+            .find(|m| !self.queues.contains_key(&m.queue))
+        {
+            return Err(RoutingError::UnknownQueue(m.queue));
+        }
+        if spec.queues.iter().any(|m| m.tier == 0) {
+            return Err(RoutingError::InvalidSpec(format!(
+                "agent {id}: tiers start at 1"
+            )));
+        }
+        spec.skills.sort_unstable();
+        spec.skills.dedup_by_key(|s| s.0);
+        spec.queues.dedup_by_key(|m| m.queue);
+        match self.agents.get(&id) {
+            Some(_) => {
+                self.set_staffed(id, false);
+                if let Some(a) = self.agents.get_mut(&id) {
+                    a.spec = spec;
+                }
+                let staffed = self.agents[&id].presence == Presence::Available;
+                self.set_staffed(id, staffed);
+                self.agent_changed(id);
+                self.route_agent(id);
+            }
+            None => {
+                self.agents.insert(
+                    id,
+                    Agent {
+                        spec,
+                        presence: Presence::Offline,
+                        state: AgentState::Offline,
+                        in_use: [0; 4],
+                        offers: Vec::new(),
+                        active: Vec::new(),
+                        wrapping: Vec::new(),
+                        idle_since: self.now,
+                        handled: 0,
+                        talk_us: 0,
+                        missed_in_row: 0,
+                        indexed: Vec::new(),
+                        staffed: false,
+                    },
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn remove_agent(&mut self, id: AgentId) -> Result<(), RoutingError> {
+        let a = self.agent(id)?;
+        if a.presence != Presence::Offline {
+            return Err(RoutingError::IllegalTransition {
+                agent: id,
+                from: a.state.clone(),
+                action: "be removed",
+            });
+        }
+        self.agents.remove(&id);
+        Ok(())
+    }
+
+    // ----- agent presence -----
+
+    fn agent(&self, id: AgentId) -> Result<&Agent, RoutingError> {
+        self.agents.get(&id).ok_or(RoutingError::UnknownAgent(id))
+    }
+
+    fn login(&mut self, id: AgentId) -> Result<(), RoutingError> {
+        let a = self.agent(id)?;
+        if a.presence != Presence::Offline {
+            return Err(RoutingError::IllegalTransition {
+                agent: id,
+                from: a.state.clone(),
+                action: "log in",
+            });
+        }
+        let now = self.now;
+        if let Some(a) = self.agents.get_mut(&id) {
+            a.presence = Presence::Available;
+            a.idle_since = now;
+            a.handled = 0;
+            a.talk_us = 0;
+            a.missed_in_row = 0;
+        }
+        self.set_staffed(id, true);
+        self.agent_changed(id);
+        self.route_agent(id);
+        Ok(())
+    }
+
+    fn logout(&mut self, id: AgentId) -> Result<(), RoutingError> {
+        let a = self.agent(id)?;
+        if a.presence == Presence::Offline
+            || !a.offers.is_empty()
+            || !a.active.is_empty()
+            || !a.wrapping.is_empty()
+        {
+            return Err(RoutingError::IllegalTransition {
+                agent: id,
+                from: a.state.clone(),
+                action: "log out",
+            });
+        }
+        self.set_staffed(id, false);
+        if let Some(a) = self.agents.get_mut(&id) {
+            a.presence = Presence::Offline;
+        }
+        self.agent_changed(id);
+        self.release_preferences_of(id);
+        Ok(())
+    }
+
+    fn set_available(&mut self, id: AgentId) -> Result<(), RoutingError> {
+        let a = self.agent(id)?;
+        match a.presence {
+            Presence::Offline => Err(RoutingError::IllegalTransition {
+                agent: id,
+                from: a.state.clone(),
+                action: "become available without logging in",
+            }),
+            Presence::Available => Ok(()),
+            Presence::Away(_) => {
+                let now = self.now;
+                if let Some(a) = self.agents.get_mut(&id) {
+                    a.presence = Presence::Available;
+                    a.idle_since = now;
+                    a.missed_in_row = 0;
+                }
+                self.set_staffed(id, true);
+                self.agent_changed(id);
+                self.route_agent(id);
+                Ok(())
+            }
+        }
+    }
+
+    fn set_away(&mut self, id: AgentId, reason: ReasonCode) -> Result<(), RoutingError> {
+        let a = self.agent(id)?;
+        if a.presence == Presence::Offline {
+            return Err(RoutingError::IllegalTransition {
+                agent: id,
+                from: a.state.clone(),
+                action: "go away without logging in",
+            });
+        }
+        self.go_away(id, reason);
+        Ok(())
+    }
+
+    fn go_away(&mut self, id: AgentId, reason: ReasonCode) {
+        self.set_staffed(id, false);
+        let offers = match self.agents.get_mut(&id) {
+            Some(a) => {
+                a.presence = Presence::Away(reason);
+                a.offers.clone()
+            }
+            None => return,
+        };
+        self.agent_changed(id);
+        for offer in offers {
+            self.end_offer(offer, OfferEnd::AgentUnavailable);
+        }
+    }
+
+    fn set_staffed(&mut self, id: AgentId, on: bool) {
+        let Some(a) = self.agents.get_mut(&id) else {
+            return;
+        };
+        if a.staffed == on {
+            return;
+        }
+        a.staffed = on;
+        let n = a.spec.queues.len().max(1) as i64;
+        let sign = if on { 1 } else { -1 };
+        for m in &a.spec.queues {
+            if let Some(q) = self.queues.get_mut(&m.queue) {
+                q.staffed_milli += sign * 1000 / n;
+            }
+        }
+    }
+
+    /// Emits a state event if the agent's derived state changed, and re-files it in the
+    /// ready sets.
+    fn agent_changed(&mut self, id: AgentId) {
+        let Some(a) = self.agents.get_mut(&id) else {
+            return;
+        };
+        let to = a.derived_state();
+        if to != a.state {
+            let from = std::mem::replace(&mut a.state, to.clone());
+            self.events.push_back(Event {
+                at: self.now,
+                kind: EventKind::AgentState {
+                    agent: id,
+                    from,
+                    to,
+                },
+            });
+        }
+        self.reindex(id);
+    }
+
+    fn reindex(&mut self, id: AgentId) {
+        let Some(a) = self.agents.get_mut(&id) else {
+            return;
+        };
+        for entry in a.indexed.drain(..) {
+            if let Some(q) = self.queues.get_mut(&entry.queue) {
+                q.ready.remove(id, entry);
+            }
+        }
+        if !a.ready() {
+            return;
+        }
+        let util = a.spec.capacity.utilisation_permille(&a.in_use);
+        let idle = a.idle_since.0;
+        for m in &a.spec.queues {
+            let Some(q) = self.queues.get_mut(&m.queue) else {
+                continue;
+            };
+            let strategy = q.spec.strategy;
+            let key = ready_key(strategy, m, a.handled, a.talk_us, idle, util);
+            let entry = ReadyEntry {
+                queue: m.queue,
+                skill: None,
+                key,
+            };
+            q.ready.insert(id, entry);
+            a.indexed.push(entry);
+            if strategy == Strategy::BestSkill {
+                for &(skill, prof) in &a.spec.skills {
+                    let entry = ReadyEntry {
+                        queue: m.queue,
+                        skill: Some(skill),
+                        key: (m.tier, u64::from(u8::MAX - prof), idle),
+                    };
+                    q.ready.insert(id, entry);
+                    a.indexed.push(entry);
+                }
+            }
+        }
+    }
+
+    // ----- contacts -----
+
+    fn enqueue(&mut self, id: ContactId, mut spec: ContactSpec) -> Result<(), RoutingError> {
+        if self.contacts.contains_key(&id) {
+            return Err(RoutingError::DuplicateContact(id));
+        }
+        let Some(q) = self.queues.get(&spec.queue) else {
+            return Err(RoutingError::UnknownQueue(spec.queue));
+        };
+        let now = self.now;
+        let qid = spec.queue;
+        let priority = spec.priority;
+        let preferred_until = (!spec.preferred_agents.is_empty() && !spec.preferred_for.is_zero())
+            .then(|| now.after(spec.preferred_for));
+        spec.preferred_agents.dedup();
+        // Position at entry: everyone of equal or higher priority is ahead.
+        let ahead = q.order.ahead_of_newcomer(priority);
+        let timers: Vec<(Duration, Timer)> = q
+            .spec
+            .escalation
+            .iter()
+            .map(|step| (step.after, Timer::Escalate(id)))
+            .chain(q.spec.max_wait.map(|max| (max, Timer::MaxWait(id))))
+            .collect();
+        let ewt = estimate_wait(q, ahead);
+        for (after, timer) in timers {
+            self.schedule(now.after(after), timer);
+        }
+        self.contacts.insert(
+            id,
+            Contact {
+                spec,
+                enqueued_at: now,
+                stage: 0,
+                status: Status::Waiting,
+                waited: Duration::ZERO,
+                declined: Vec::new(),
+                placed: Vec::new(),
+                preferred_until,
+            },
+        );
+        let slot = self.events.len();
+        self.events.push_back(Event {
+            at: now,
+            kind: EventKind::Queued {
+                contact: id,
+                queue: qid,
+                position: ahead,
+                ewt,
+            },
+        });
+        self.route_contact(id);
+        if self
+            .contacts
+            .get(&id)
+            .is_some_and(|c| c.status != Status::Waiting)
+            && let Some(Event {
+                kind: EventKind::Queued { position, ewt, .. },
+                ..
+            }) = self.events.get_mut(slot)
+        {
+            *position = 0;
+            *ewt = Some(Duration::ZERO);
+        }
+        Ok(())
+    }
+
+    fn wait_key(&self, id: ContactId, c: &Contact) -> WaitKey {
+        let boost = self
+            .queues
+            .get(&c.spec.queue)
+            .and_then(|q| q.stages.get(c.stage))
+            .map_or(0, |s| s.boost);
+        (
+            Reverse(c.spec.priority.saturating_add(boost)),
+            c.enqueued_at,
+            id,
+        )
+    }
+
+    /// The class keys under which a contact at its current stage waits: its home queue,
+    /// then any overflow queues.
+    fn views(&self, c: &Contact) -> Vec<ClassKey> {
+        let Some(q) = self.queues.get(&c.spec.queue) else {
+            return Vec::new();
+        };
+        let stage = &q.stages[c.stage.min(q.stages.len() - 1)];
+        let mut skills: Vec<SkillRequirement> = c
+            .spec
+            .skills
+            .iter()
+            .filter_map(|r| {
+                if stage.relax > 0 && r.min <= stage.relax {
+                    None
+                } else {
+                    Some(SkillRequirement {
+                        skill: r.skill,
+                        min: r.min - stage.relax,
+                    })
+                }
+            })
+            .collect();
+        skills.sort_unstable();
+        let language: Option<LanguageId> = if stage.drop_language {
+            None
+        } else {
+            c.spec.language
+        };
+        let home = ClassKey {
+            queue: c.spec.queue,
+            skills,
+            language,
+            channel: c.spec.channel,
+            max_tier: stage.max_tier,
+        };
+        let mut views = Vec::with_capacity(1 + stage.overflow.len());
+        for &o in &stage.overflow {
+            if o != home.queue && self.queues.contains_key(&o) {
+                views.push(ClassKey {
+                    queue: o,
+                    max_tier: u8::MAX,
+                    ..home.clone()
+                });
+            }
+        }
+        views.insert(0, home);
+        views
+    }
+
+    /// Finds agents for a waiting contact that is listed nowhere yet; lists it if none.
+    fn route_contact(&mut self, id: ContactId) {
+        let Some(c) = self.contacts.get_mut(&id) else {
+            return;
+        };
+        let now = self.now;
+        c.declined.retain(|d| d.1 > now);
+        let Some(c) = self.contacts.get(&id) else {
+            return;
+        };
+        let wait = self.wait_key(id, c);
+        let home = c.spec.queue;
+        if let Some(q) = self.queues.get_mut(&home) {
+            q.order.insert(wait);
+        }
+        let Some(c) = self.contacts.get(&id) else {
+            return;
+        };
+        if let Some(until) = c.preferred_until {
+            if until > now {
+                let channel = c.spec.channel;
+                let free = c.spec.preferred_agents.iter().copied().find(|aid| {
+                    !c.skips(*aid)
+                        && self.agents.get(aid).is_some_and(|a| {
+                            a.presence == Presence::Available
+                                && a.spec.capacity.fits(&a.in_use, channel)
+                        })
+                });
+                if let Some(aid) = free {
+                    self.offer(id, aid);
+                    return;
+                }
+                let logged_in: Vec<AgentId> = c
+                    .spec
+                    .preferred_agents
+                    .iter()
+                    .copied()
+                    .filter(|aid| {
+                        self.agents
+                            .get(aid)
+                            .is_some_and(|a| a.presence != Presence::Offline)
+                    })
+                    .collect();
+                if !logged_in.is_empty() {
+                    for aid in logged_in {
+                        self.preferred.entry(aid).or_default().insert(wait);
+                    }
+                    self.schedule(until, Timer::PreferredExpiry(id));
+                    return;
+                }
+            }
+            if let Some(c) = self.contacts.get_mut(&id) {
+                c.preferred_until = None;
+            }
+        }
+        let Some(c) = self.contacts.get(&id) else {
+            return;
+        };
+        let views = self.views(c);
+        let primary = c.spec.skills.first().map(|r| r.skill);
+        let ring_all = self
+            .queues
+            .get(&home)
+            .is_some_and(|q| q.spec.strategy == Strategy::RingAll);
+        if ring_all {
+            let mut agents: Vec<AgentId> = Vec::new();
+            for key in &views {
+                self.eligible_agents(key, c, &mut agents);
+            }
+            agents.sort_unstable();
+            agents.dedup();
+            if !agents.is_empty() {
+                for aid in agents {
+                    self.offer(id, aid);
+                }
+                return;
+            }
+        } else {
+            for key in &views {
+                if let Some((aid, cursor)) = self.find_agent(key, primary, c) {
+                    if let Some(q) = self.queues.get_mut(&key.queue)
+                        && q.spec.strategy == Strategy::RoundRobin
+                    {
+                        q.rr_cursor = Some(cursor);
+                    }
+                    self.offer(id, aid);
+                    return;
+                }
+            }
+        }
+        let mut placed = Vec::with_capacity(views.len());
+        for key in views {
+            placed.push(self.classes.insert(key, wait));
+        }
+        if let Some(c) = self.contacts.get_mut(&id) {
+            c.placed = placed;
+        }
+    }
+
+    /// The best ready agent of `key.queue` for a contact, by the queue's strategy.
+    fn find_agent(
+        &self,
+        key: &ClassKey,
+        primary: Option<SkillId>,
+        c: &Contact,
+    ) -> Option<(AgentId, (ReadyKey, AgentId))> {
+        let q = self.queues.get(&key.queue)?;
+        let set = match (q.spec.strategy, primary) {
+            (Strategy::BestSkill, Some(s)) if key.skills.iter().any(|r| r.skill == s) => {
+                q.ready.by_skill.get(&s)?
+            }
+            _ => &q.ready.all,
+        };
+        let fits = |&&(rk, aid): &&(ReadyKey, AgentId)| {
+            let Some(a) = self.agents.get(&aid) else {
+                return false;
+            };
+            let tier = if q.spec.strategy == Strategy::RoundRobin {
+                a.tier_in(key.queue).unwrap_or(u8::MAX)
+            } else {
+                rk.0
+            };
+            tier <= key.max_tier && !c.skips(aid) && a.qualifies(key)
+        };
+        let found = match (q.spec.strategy, q.rr_cursor) {
+            (Strategy::RoundRobin, Some(cursor)) => set
+                .range((Bound::Excluded(cursor), Bound::Unbounded))
+                .chain(set.range(..=cursor))
+                .find(fits),
+            (Strategy::Random | Strategy::WeightedRandom, _) => {
+                return self.draw_agent(set, fits, q.spec.strategy, key.queue);
+            }
+            _ => set.iter().find(fits),
+        };
+        found.map(|&entry| (entry.1, entry))
+    }
+
+    /// Random and weighted-random choice among the eligible ready agents of the best tier
+    /// that has any, by weighted reservoir sampling (Efraimidis–Spirakis: the largest
+    /// `u^(1/w)` wins, which picks each agent with probability `w / Σw`). This costs one
+    /// step per ready agent of the queue, as ring-all does.
+    fn draw_agent(
+        &self,
+        set: &BTreeSet<(ReadyKey, AgentId)>,
+        fits: impl Fn(&&(ReadyKey, AgentId)) -> bool,
+        strategy: Strategy,
+        queue: QueueId,
+    ) -> Option<(AgentId, (ReadyKey, AgentId))> {
+        let mut rng = self.rng.borrow_mut();
+        let mut best: Option<(f64, (ReadyKey, AgentId))> = None;
+        for entry in set {
+            if best.is_some_and(|b| entry.0.0 > b.1.0.0) {
+                break;
+            }
+            if !fits(&entry) {
+                continue;
+            }
+            let weight = match strategy {
+                Strategy::WeightedRandom => self
+                    .agents
+                    .get(&entry.1)
+                    .and_then(|a| a.spec.queues.iter().find(|m| m.queue == queue))
+                    .map_or(0, |m| m.weight),
+                _ => 1,
+            };
+            if weight == 0 {
+                continue;
+            }
+            let u: f64 = rng.random_range(f64::MIN_POSITIVE..1.0);
+            let score = u.powf(1.0 / f64::from(weight));
+            if best.is_none_or(|b| score > b.0) {
+                best = Some((score, *entry));
+            }
+        }
+        best.map(|b| (b.1.1, b.1))
+    }
+
+    fn eligible_agents(&self, key: &ClassKey, c: &Contact, out: &mut Vec<AgentId>) {
+        let Some(q) = self.queues.get(&key.queue) else {
+            return;
+        };
+        for &(rk, aid) in &q.ready.all {
+            if rk.0 <= key.max_tier
+                && !c.skips(aid)
+                && self.agents.get(&aid).is_some_and(|a| a.qualifies(key))
+            {
+                out.push(aid);
+            }
+        }
+    }
+
+    /// Takes a waiting contact out of every list it waits in.
+    fn unlist(&mut self, id: ContactId) {
+        let Some(c) = self.contacts.get(&id) else {
+            return;
+        };
+        let wait = self.wait_key(id, c);
+        let placed = c.placed.clone();
+        let preferred = c.preferred_until.is_some();
+        let prefs = c.spec.preferred_agents.clone();
+        let home = c.spec.queue;
+        for class in placed {
+            self.classes.remove(class, &wait);
+        }
+        if preferred {
+            for aid in prefs {
+                if let Some(set) = self.preferred.get_mut(&aid) {
+                    set.remove(&wait);
+                    if set.is_empty() {
+                        self.preferred.remove(&aid);
+                    }
+                }
+            }
+        }
+        if let Some(q) = self.queues.get_mut(&home) {
+            q.order.remove(&wait);
+        }
+        if let Some(c) = self.contacts.get_mut(&id) {
+            c.placed.clear();
+        }
+    }
+
+    /// Re-routes a waiting contact from scratch (after an escalation or an expired preference).
+    fn reroute(&mut self, id: ContactId) {
+        self.unlist(id);
+        self.route_contact(id);
+    }
+
+    fn offer(&mut self, contact: ContactId, agent: AgentId) {
+        let offer = OfferId(self.next_offer);
+        self.next_offer += 1;
+        let Some(c) = self.contacts.get(&contact) else {
+            return;
+        };
+        let channel = c.spec.channel;
+        let ring = self
+            .queues
+            .get(&c.spec.queue)
+            .map_or(Duration::from_secs(20), |q| q.spec.ring_timeout);
+        if c.status == Status::Waiting {
+            self.unlist(contact);
+        }
+        let Some(c) = self.contacts.get_mut(&contact) else {
+            return;
+        };
+        match &mut c.status {
+            Status::Offered(offers) => offers.push(offer),
+            status => *status = Status::Offered(vec![offer]),
+        }
+        let Some(a) = self.agents.get_mut(&agent) else {
+            return;
+        };
+        a.in_use[channel.slot()] += 1;
+        a.offers.push(offer);
+        self.offers.insert(offer, Offer { contact, agent });
+        let expires_at = self.now.after(ring);
+        self.schedule(expires_at, Timer::Ring(offer));
+        self.events.push_back(Event {
+            at: self.now,
+            kind: EventKind::Offered {
+                offer,
+                contact,
+                agent,
+                channel,
+                expires_at,
+            },
+        });
+        self.agent_changed(agent);
+    }
+
+    fn accept(&mut self, offer: OfferId) -> Result<(), RoutingError> {
+        let Some(o) = self.offers.remove(&offer) else {
+            return Err(RoutingError::UnknownOffer(offer));
+        };
+        let now = self.now;
+        let (others, waited) = match self.contacts.get_mut(&o.contact) {
+            Some(c) => {
+                let others = match &c.status {
+                    Status::Offered(list) => list.iter().copied().filter(|&x| x != offer).collect(),
+                    _ => Vec::new(),
+                };
+                c.waited = now.since(c.enqueued_at);
+                c.status = Status::Connected {
+                    agent: o.agent,
+                    since: now,
+                };
+                (others, c.waited)
+            }
+            None => (Vec::new(), Duration::ZERO),
+        };
+        if let Some(a) = self.agents.get_mut(&o.agent) {
+            a.offers.retain(|&x| x != offer);
+            a.active.push(o.contact);
+            a.missed_in_row = 0;
+        }
+        self.events.push_back(Event {
+            at: now,
+            kind: EventKind::Connected {
+                contact: o.contact,
+                agent: o.agent,
+                waited,
+            },
+        });
+        self.agent_changed(o.agent);
+        for other in others {
+            self.end_offer(other, OfferEnd::TakenByOther);
+        }
+        Ok(())
+    }
+
+    /// Closes an open offer that was not answered, returns its capacity, and routes again.
+    fn end_offer(&mut self, offer: OfferId, reason: OfferEnd) {
+        let Some(o) = self.offers.remove(&offer) else {
+            return;
+        };
+        let now = self.now;
+        let mut channel = Channel::Voice;
+        let mut requeue = false;
+        let mut skip = Duration::from_secs(60);
+        if let Some(c) = self.contacts.get_mut(&o.contact) {
+            channel = c.spec.channel;
+            if let Some(q) = self.queues.get(&c.spec.queue) {
+                skip = q.spec.retry_declined_after;
+            }
+            if let Status::Offered(list) = &mut c.status {
+                list.retain(|&x| x != offer);
+                if list.is_empty() && reason != OfferEnd::ContactGone {
+                    c.status = Status::Waiting;
+                    requeue = true;
+                }
+            }
+            if matches!(reason, OfferEnd::Rejected | OfferEnd::TimedOut) {
+                c.declined.push((o.agent, now.after(skip)));
+            }
+        }
+        let missed = matches!(reason, OfferEnd::Rejected | OfferEnd::TimedOut);
+        let mut auto_away = false;
+        if let Some(a) = self.agents.get_mut(&o.agent) {
+            a.offers.retain(|&x| x != offer);
+            a.in_use[channel.slot()] = a.in_use[channel.slot()].saturating_sub(1);
+            if missed {
+                a.missed_in_row += 1;
+                auto_away = a
+                    .spec
+                    .auto_away_after_missed
+                    .is_some_and(|n| a.missed_in_row >= n)
+                    && a.presence == Presence::Available;
+            }
+        }
+        self.events.push_back(Event {
+            at: now,
+            kind: EventKind::OfferEnded {
+                offer,
+                contact: o.contact,
+                agent: o.agent,
+                reason,
+            },
+        });
+        if auto_away {
+            self.go_away(o.agent, ReasonCode::new("missed-offers"));
+        } else {
+            self.agent_changed(o.agent);
+        }
+        if requeue {
+            self.requeue(o.contact);
+        }
+        if missed {
+            self.schedule(now.after(skip), Timer::Retry(o.contact));
+        }
+        self.route_agent(o.agent);
+    }
+
+    /// Puts a contact whose offers all ended back in line, with its original entry time.
+    fn requeue(&mut self, id: ContactId) {
+        let now = self.now;
+        let Some(c) = self.contacts.get(&id) else {
+            return;
+        };
+        let Some(q) = self.queues.get(&c.spec.queue) else {
+            return;
+        };
+        let waited = now.since(c.enqueued_at);
+        if q.spec.max_wait.is_some_and(|m| waited >= m) {
+            self.leave(id, Outcome::Expired);
+            return;
+        }
+        let stage = q.stage_at(waited);
+        if let Some(c) = self.contacts.get_mut(&id) {
+            c.stage = stage;
+        }
+        self.route_contact(id);
+    }
+
+    fn end(&mut self, id: ContactId) -> Result<(), RoutingError> {
+        let Some(c) = self.contacts.get(&id) else {
+            return Err(RoutingError::UnknownContact(id));
+        };
+        match c.status.clone() {
+            Status::Waiting | Status::Offered(_) => self.leave(id, Outcome::Abandoned),
+            Status::Connected { agent, since } => self.disconnect(id, agent, since),
+            Status::WrapUp { .. } => {
+                return Err(RoutingError::ContactState {
+                    contact: id,
+                    action: "end again (it is in after-call work)",
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn withdraw(&mut self, id: ContactId) -> Result<(), RoutingError> {
+        let Some(c) = self.contacts.get(&id) else {
+            return Err(RoutingError::UnknownContact(id));
+        };
+        match c.status {
+            Status::Waiting | Status::Offered(_) => {
+                self.leave(id, Outcome::Withdrawn);
+                Ok(())
+            }
+            _ => Err(RoutingError::ContactState {
+                contact: id,
+                action: "be withdrawn once connected",
+            }),
+        }
+    }
+
+    /// Removes a contact that never reached an agent (or whose offers still ring).
+    fn leave(&mut self, id: ContactId, outcome: Outcome) {
+        let Some(c) = self.contacts.get(&id) else {
+            return;
+        };
+        let offers = match &c.status {
+            Status::Offered(list) => list.clone(),
+            _ => Vec::new(),
+        };
+        let waited = self.now.since(c.enqueued_at);
+        if c.status == Status::Waiting {
+            self.unlist(id);
+        }
+        for offer in offers {
+            self.end_offer(offer, OfferEnd::ContactGone);
+        }
+        self.contacts.remove(&id);
+        self.events.push_back(Event {
+            at: self.now,
+            kind: EventKind::ContactLeft {
+                contact: id,
+                outcome,
+                waited,
+            },
+        });
+    }
+
+    fn disconnect(&mut self, id: ContactId, agent: AgentId, since: Timestamp) {
+        let now = self.now;
+        let wrap = self
+            .contacts
+            .get(&id)
+            .and_then(|c| self.queues.get(&c.spec.queue))
+            .map_or(WrapUp::None, |q| q.spec.wrap_up);
+        if let Some(a) = self.agents.get_mut(&agent) {
+            a.active.retain(|&x| x != id);
+            a.talk_us += now.since(since).as_micros() as u64;
+            a.handled += 1;
+            a.wrapping.push(id);
+        }
+        if let Some(c) = self.contacts.get_mut(&id) {
+            c.status = Status::WrapUp {
+                agent,
+                connected: since,
+            };
+        }
+        self.events.push_back(Event {
+            at: now,
+            kind: EventKind::Disconnected { contact: id, agent },
+        });
+        match wrap {
+            WrapUp::None => self.finish_wrap_up(agent, id),
+            WrapUp::Timed(d) => {
+                self.schedule(now.after(d), Timer::WrapUp(agent, id));
+                self.agent_changed(agent);
+            }
+            WrapUp::Manual => self.agent_changed(agent),
+        }
+    }
+
+    fn finish_wrap_up(&mut self, agent: AgentId, id: ContactId) {
+        let now = self.now;
+        let Some(c) = self.contacts.remove(&id) else {
+            return;
+        };
+        let channel = c.spec.channel;
+        if let Status::WrapUp { connected, .. } = c.status
+            && let Some(q) = self.queues.get_mut(&c.spec.queue)
+        {
+            // Running mean for the first 200 contacts, then an exponential moving average.
+            q.handled += 1;
+            let alpha = 1.0 / (q.handled.min(200) as f64);
+            q.aht_s += alpha * (now.since(connected).as_secs_f64() - q.aht_s);
+        }
+        if let Some(a) = self.agents.get_mut(&agent) {
+            a.wrapping.retain(|&x| x != id);
+            a.in_use[channel.slot()] = a.in_use[channel.slot()].saturating_sub(1);
+            a.idle_since = now;
+        }
+        self.events.push_back(Event {
+            at: now,
+            kind: EventKind::ContactLeft {
+                contact: id,
+                outcome: Outcome::Handled,
+                waited: c.waited,
+            },
+        });
+        self.agent_changed(agent);
+        self.route_agent(agent);
+    }
+
+    fn convert_to_callback(&mut self, id: ContactId) -> Result<(), RoutingError> {
+        let Some(c) = self.contacts.get(&id) else {
+            return Err(RoutingError::UnknownContact(id));
+        };
+        if c.status != Status::Waiting || c.spec.channel != Channel::Voice {
+            return Err(RoutingError::ContactState {
+                contact: id,
+                action: "become a callback (only a waiting voice contact can)",
+            });
+        }
+        self.unlist(id);
+        if let Some(c) = self.contacts.get_mut(&id) {
+            c.spec.channel = Channel::Callback;
+        }
+        self.events.push_back(Event {
+            at: self.now,
+            kind: EventKind::BecameCallback { contact: id },
+        });
+        self.route_contact(id);
+        Ok(())
+    }
+
+    /// Offers the best waiting contacts to a free agent until it is full or none fits.
+    fn route_agent(&mut self, id: AgentId) {
+        while let Some(contact) = self.best_contact_for(id) {
+            self.offer(contact, id);
+        }
+    }
+
+    fn best_contact_for(&self, id: AgentId) -> Option<ContactId> {
+        let a = self.agents.get(&id)?;
+        if !a.ready() {
+            return None;
+        }
+        // A contact waiting for this agent in particular comes first.
+        if let Some(set) = self.preferred.get(&id) {
+            let found = set.iter().find(|w| {
+                self.contacts.get(&w.2).is_some_and(|c| {
+                    !c.skips(id) && a.spec.capacity.fits(&a.in_use, c.spec.channel)
+                })
+            });
+            if let Some(w) = found {
+                return Some(w.2);
+            }
+        }
+        let mut best: Option<((i32, u128, Reverse<ContactId>), ContactId)> = None;
+        for m in &a.spec.queues {
+            let Some(q) = self.queues.get(&m.queue) else {
+                continue;
+            };
+            let buckets = std::iter::once(None).chain(a.spec.skills.iter().map(|s| Some(s.0)));
+            for bucket in buckets {
+                for class in self.classes.in_bucket(m.queue, bucket) {
+                    if m.tier > class.key.max_tier || !a.qualifies(&class.key) {
+                        continue;
+                    }
+                    let head = class
+                        .members
+                        .iter()
+                        .find(|w| self.contacts.get(&w.2).is_some_and(|c| !c.skips(id)));
+                    if let Some(&(Reverse(prio), at, cid)) = head {
+                        let wait =
+                            u128::from(self.now.0.saturating_sub(at.0)) * u128::from(q.spec.weight);
+                        let score = (prio, wait, Reverse(cid));
+                        if best.as_ref().is_none_or(|b| score > b.0) {
+                            best = Some((score, cid));
+                        }
+                    }
+                }
+            }
+        }
+        best.map(|b| b.1)
+    }
+
+    /// Contacts waiting for an agent who logged out stop waiting for them.
+    fn release_preferences_of(&mut self, agent: AgentId) {
+        let Some(set) = self.preferred.remove(&agent) else {
+            return;
+        };
+        for w in set {
+            let id = w.2;
+            let others_in = self.contacts.get(&id).is_some_and(|c| {
+                c.spec.preferred_agents.iter().any(|p| {
+                    *p != agent
+                        && self
+                            .agents
+                            .get(p)
+                            .is_some_and(|a| a.presence != Presence::Offline)
+                })
+            });
+            if !others_in {
+                self.unlist(id);
+                if let Some(c) = self.contacts.get_mut(&id) {
+                    c.preferred_until = None;
+                }
+                self.route_contact(id);
+            }
+        }
+    }
+
+    // ----- timers -----
+
+    fn schedule(&mut self, at: Timestamp, timer: Timer) {
+        self.timer_seq += 1;
+        self.timers.push(Reverse((at, self.timer_seq, timer)));
+    }
+
+    fn fire(&mut self, timer: Timer) {
+        let now = self.now;
+        match timer {
+            Timer::Ring(offer) => self.end_offer(offer, OfferEnd::TimedOut),
+            Timer::WrapUp(agent, contact) => {
+                if self
+                    .agents
+                    .get(&agent)
+                    .is_some_and(|a| a.wrapping.contains(&contact))
+                {
+                    self.finish_wrap_up(agent, contact);
+                }
+            }
+            Timer::Escalate(id) => {
+                let Some(c) = self.contacts.get(&id) else {
+                    return;
+                };
+                let Some(q) = self.queues.get(&c.spec.queue) else {
+                    return;
+                };
+                let stage = q.stage_at(now.since(c.enqueued_at));
+                if c.status != Status::Waiting || stage <= c.stage {
+                    return;
+                }
+                self.unlist(id);
+                if let Some(c) = self.contacts.get_mut(&id) {
+                    c.stage = stage;
+                    c.declined.clear();
+                }
+                self.events.push_back(Event {
+                    at: now,
+                    kind: EventKind::Escalated {
+                        contact: id,
+                        step: stage as u32,
+                    },
+                });
+                self.route_contact(id);
+            }
+            Timer::PreferredExpiry(id) => {
+                if self.contacts.get(&id).is_some_and(|c| {
+                    c.status == Status::Waiting && c.preferred_until.is_some_and(|u| u <= now)
+                }) {
+                    self.unlist(id);
+                    if let Some(c) = self.contacts.get_mut(&id) {
+                        c.preferred_until = None;
+                    }
+                    self.route_contact(id);
+                }
+            }
+            Timer::MaxWait(id) => {
+                if self
+                    .contacts
+                    .get(&id)
+                    .is_some_and(|c| c.status == Status::Waiting)
+                {
+                    self.leave(id, Outcome::Expired);
+                }
+            }
+            Timer::Retry(id) => {
+                if self.contacts.get(&id).is_some_and(|c| {
+                    c.status == Status::Waiting && c.declined.iter().any(|d| d.1 <= now)
+                }) {
+                    self.reroute(id);
+                }
+            }
+        }
+    }
+}
+
+/// The strategy's ordering key for a ready member (lower is offered first).
+fn ready_key(
+    strategy: Strategy,
+    m: &Membership,
+    handled: u64,
+    talk_us: u64,
+    idle: u64,
+    util: u64,
+) -> ReadyKey {
+    let tier = m.tier;
+    match strategy {
+        Strategy::RingAll | Strategy::Linear => (tier, u64::from(m.order), 0),
+        Strategy::RoundRobin => (0, u64::from(m.order), 0),
+        Strategy::LongestIdle | Strategy::BestSkill => (tier, idle, 0),
+        Strategy::FewestContacts => (tier, handled, idle),
+        Strategy::LeastTalkTime => (tier, talk_us, idle),
+        Strategy::LeastOccupied => (tier, util, idle),
+        // Drawn among all eligible agents at decision time (see `draw_agent`).
+        Strategy::Random | Strategy::WeightedRandom => (tier, u64::from(m.order), 0),
+    }
+}
+
+/// Expected wait with `ahead` contacts in front: each of the queue's staffed agents (counted
+/// in shares when serving several queues) frees up once per average handle time, so the
+/// next `ahead + 1` completions take `(ahead + 1) · AHT / staffed` on average.
+fn estimate_wait(q: &Queue, ahead: u32) -> Option<Duration> {
+    if q.staffed_milli <= 0 {
+        return None;
+    }
+    let staffed = q.staffed_milli as f64 / 1000.0;
+    let secs = f64::from(ahead + 1) * q.aht_s / staffed;
+    Some(Duration::from_secs_f64(secs.clamp(0.0, 1e9)))
+}

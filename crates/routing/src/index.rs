@@ -1,0 +1,214 @@
+//! Ordered indices: ready agents per queue (by strategy key) and waiting contacts by
+//! requirement class, so that no decision scans every agent or every contact.
+
+use std::cmp::Reverse;
+use std::collections::BTreeSet;
+
+use rustc_hash::FxHashMap;
+
+use crate::model::{
+    AgentId, Channel, ContactId, LanguageId, QueueId, SkillId, SkillRequirement, Timestamp,
+};
+
+/// Orders waiting contacts: higher priority first, then earlier entry, then lower id.
+pub(crate) type WaitKey = (Reverse<i32>, Timestamp, ContactId);
+
+/// Orders ready agents within a queue: `(tier, strategy key, tie-break)`; lower is better.
+pub(crate) type ReadyKey = (u8, u64, u64);
+
+/// What an agent must offer to take a contact at its current escalation step, as seen from
+/// one queue. Contacts with equal keys are interchangeable for eligibility, so a free agent
+/// only needs to look at the head of each class it qualifies for.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct ClassKey {
+    /// The queue whose members may take these contacts.
+    pub queue: QueueId,
+    /// Effective requirements, sorted by skill.
+    pub skills: Vec<SkillRequirement>,
+    /// Required language, if still required.
+    pub language: Option<LanguageId>,
+    /// The channel (decides which capacity is needed).
+    pub channel: Channel,
+    /// Highest member tier allowed.
+    pub max_tier: u8,
+}
+
+/// Waiting contacts sharing one [`ClassKey`] in one queue.
+#[derive(Debug)]
+pub(crate) struct Class {
+    pub key: ClassKey,
+    pub members: BTreeSet<WaitKey>,
+}
+
+/// All classes of all queues, with a per-queue lookup by key and by the skill an agent must
+/// hold (the first requirement), so that an agent looks only at classes it may qualify for.
+#[derive(Debug, Default)]
+pub(crate) struct Classes {
+    slots: Vec<Option<Class>>,
+    free: Vec<usize>,
+    by_key: FxHashMap<ClassKey, usize>,
+    by_skill: FxHashMap<(QueueId, Option<SkillId>), Vec<usize>>,
+}
+
+impl Classes {
+    /// Adds a waiting contact to the class for `key`, creating the class if needed.
+    pub fn insert(&mut self, key: ClassKey, wait: WaitKey) -> usize {
+        let id = match self.by_key.get(&key) {
+            Some(&id) => id,
+            None => {
+                let queue = key.queue;
+                let bucket = key.skills.first().map(|r| r.skill);
+                let class = Class {
+                    key: key.clone(),
+                    members: BTreeSet::new(),
+                };
+                let id = match self.free.pop() {
+                    Some(id) => {
+                        self.slots[id] = Some(class);
+                        id
+                    }
+                    None => {
+                        self.slots.push(Some(class));
+                        self.slots.len() - 1
+                    }
+                };
+                self.by_key.insert(key, id);
+                self.by_skill.entry((queue, bucket)).or_default().push(id);
+                id
+            }
+        };
+        if let Some(class) = self.slots[id].as_mut() {
+            class.members.insert(wait);
+        }
+        id
+    }
+
+    /// Removes a waiting contact from a class, dropping the class when it empties.
+    pub fn remove(&mut self, id: usize, wait: &WaitKey) {
+        let Some(class) = self.slots.get_mut(id).and_then(Option::as_mut) else {
+            return;
+        };
+        class.members.remove(wait);
+        if !class.members.is_empty() {
+            return;
+        }
+        let Some(class) = self.slots[id].take() else {
+            return;
+        };
+        let bucket = class.key.skills.first().map(|r| r.skill);
+        let queue = class.key.queue;
+        if let Some(list) = self.by_skill.get_mut(&(queue, bucket)) {
+            list.retain(|&c| c != id);
+            if list.is_empty() {
+                self.by_skill.remove(&(queue, bucket));
+            }
+        }
+        self.by_key.remove(&class.key);
+        self.free.push(id);
+    }
+
+    /// Classes of `queue` whose first requirement is `skill` (or with no requirement).
+    pub fn in_bucket(
+        &self,
+        queue: QueueId,
+        skill: Option<SkillId>,
+    ) -> impl Iterator<Item = &Class> {
+        self.by_skill
+            .get(&(queue, skill))
+            .into_iter()
+            .flatten()
+            .filter_map(|&id| self.slots[id].as_ref())
+    }
+
+    /// Number of live (non-empty) classes.
+    pub fn len(&self) -> usize {
+        self.by_key.len()
+    }
+}
+
+/// Ready agents of one queue, ordered by the queue's strategy key.
+#[derive(Debug, Default)]
+pub(crate) struct ReadySet {
+    /// Every ready member.
+    pub all: BTreeSet<(ReadyKey, AgentId)>,
+    /// Best-skill queues only: ready members per skill, by descending proficiency.
+    pub by_skill: FxHashMap<SkillId, BTreeSet<(ReadyKey, AgentId)>>,
+}
+
+/// Where an agent sits in the ready sets, so it can be taken out again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ReadyEntry {
+    pub queue: QueueId,
+    pub skill: Option<SkillId>,
+    pub key: ReadyKey,
+}
+
+impl ReadySet {
+    pub fn insert(&mut self, agent: AgentId, entry: ReadyEntry) {
+        match entry.skill {
+            None => self.all.insert((entry.key, agent)),
+            Some(s) => self
+                .by_skill
+                .entry(s)
+                .or_default()
+                .insert((entry.key, agent)),
+        };
+    }
+
+    pub fn remove(&mut self, agent: AgentId, entry: ReadyEntry) {
+        match entry.skill {
+            None => {
+                self.all.remove(&(entry.key, agent));
+            }
+            Some(s) => {
+                if let Some(set) = self.by_skill.get_mut(&s) {
+                    set.remove(&(entry.key, agent));
+                    if set.is_empty() {
+                        self.by_skill.remove(&s);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The waiting contacts of one home queue in service order, with counts per priority so
+/// that a newcomer's position costs one step per priority level, not per contact.
+#[derive(Debug, Default)]
+pub(crate) struct Line {
+    set: BTreeSet<WaitKey>,
+    per_priority: std::collections::BTreeMap<i32, u32>,
+}
+
+impl Line {
+    pub fn insert(&mut self, key: WaitKey) {
+        if self.set.insert(key) {
+            *self.per_priority.entry(key.0.0).or_default() += 1;
+        }
+    }
+
+    pub fn remove(&mut self, key: &WaitKey) {
+        if self.set.remove(key)
+            && let Some(n) = self.per_priority.get_mut(&key.0.0)
+        {
+            *n -= 1;
+            if *n == 0 {
+                self.per_priority.remove(&key.0.0);
+            }
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.set.len()
+    }
+
+    /// Contacts a newcomer of `priority` finds ahead: all of equal or higher priority.
+    pub fn ahead_of_newcomer(&self, priority: i32) -> u32 {
+        self.per_priority.range(priority..).map(|(_, n)| n).sum()
+    }
+
+    /// Contacts ahead of a listed one (one step per contact ahead).
+    pub fn ahead_of(&self, key: &WaitKey) -> u32 {
+        self.set.range(..key).count() as u32
+    }
+}

@@ -1,0 +1,7 @@
+//! Integration tests of the routing engine, one binary with modules by area.
+
+mod harness;
+mod offers;
+mod properties;
+mod states;
+mod strategies;
