@@ -1183,13 +1183,13 @@ impl Engine {
                 reason,
             },
         });
-        if auto_away {
-            self.go_away(o.agent, ReasonCode::new("missed-offers"));
-        } else {
-            self.agent_changed(o.agent);
-        }
+        self.agent_changed(o.agent);
+        // The contact goes back in line before anything the agent's state change releases.
         if requeue {
             self.requeue(o.contact);
+        }
+        if auto_away {
+            self.go_away(o.agent, ReasonCode::new("missed-offers"));
         }
         if missed {
             self.schedule(now.after(skip), Timer::Retry(o.contact));
@@ -1264,10 +1264,6 @@ impl Engine {
         if c.status == Status::Waiting {
             self.unlist(id);
         }
-        for offer in offers {
-            self.end_offer(offer, OfferEnd::ContactGone);
-        }
-        self.contacts.remove(&id);
         self.events.push_back(Event {
             at: self.now,
             kind: EventKind::ContactLeft {
@@ -1276,6 +1272,12 @@ impl Engine {
                 waited,
             },
         });
+        // Ringing agents are released after the contact is reported gone; the contact stays
+        // in the table until then so their capacity is returned on the right channel.
+        for offer in offers {
+            self.end_offer(offer, OfferEnd::ContactGone);
+        }
+        self.contacts.remove(&id);
     }
 
     fn disconnect(&mut self, id: ContactId, agent: AgentId, since: Timestamp) {

@@ -137,7 +137,10 @@ pub fn erlang_c_metrics(load: Load, agents: u32, sl_threshold_s: f64) -> Metrics
 /// Limits: an infinite patience gives the Erlang C figures (with `p_abandon` 0), a zero
 /// (or NaN or negative) patience gives the Erlang B loss system (every contact that
 /// would wait abandons at once), and zero agents give p_wait 1, service_level 0, asa_s
-/// `f64::INFINITY`, occupancy 1 (as in [`erlang_c_metrics`]). Cost: the stationary
+/// `f64::INFINITY`, occupancy 1 (as in [`erlang_c_metrics`]) and p_abandon 1 (0 if the
+/// patience is infinite). If more than 10⁶ queue places would matter (load at or above
+/// the agent count with a patience of years) the chain is cut there and behaves as a
+/// finite waiting room, understating abandonment. Cost: the stationary
 /// distribution has O(√A + queue length) terms (at most about `agents` + 1 000 000), and
 /// the uniformization is capped at 2·10⁸ stage updates, after which a normal
 /// approximation of the wait is used.
