@@ -1,0 +1,4 @@
+//! Integration tests of the simulator, one binary with modules by area.
+
+mod scenarios;
+mod theory;
