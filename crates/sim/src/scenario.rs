@@ -22,33 +22,52 @@ fn err<T>(msg: impl Into<String>) -> Result<T, ScenarioError> {
     Err(ScenarioError(msg.into()))
 }
 
-/// Parses a duration: `250ms`, `20s`, `4m`, `1.5h`, `2d`, or a bare number of seconds.
+/// Parses a duration: `250ms`, `20s`, `4m`, `1.5h`, `2d`, compounds such as `1h30m`, or a
+/// bare number of seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, ScenarioError> {
-    let t = text.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let value: f64 = num.parse().map_err(|_| {
+    let bad = || {
         ScenarioError(format!(
-            "`{text}` is not a duration (try `20s`, `4m`, `1.5h`)"
+            "`{text}` is not a duration (try `20s`, `4m`, `1h30m`)"
         ))
-    })?;
-    let scale = match unit.trim() {
-        "" | "s" => 1.0,
-        "ms" => 1e-3,
-        "m" | "min" => 60.0,
-        "h" => 3600.0,
-        "d" => 86400.0,
-        other => {
-            return err(format!(
-                "`{other}` in `{text}` is not a time unit (ms, s, m, h, d)"
-            ));
-        }
     };
-    let secs = value * scale;
-    if !secs.is_finite() || secs > 1e10 {
-        return err(format!("`{text}` is too long"));
+    let mut rest = text.trim();
+    if rest.is_empty() {
+        return Err(bad());
+    }
+    if let Ok(secs) = rest.parse::<f64>() {
+        return seconds(secs, text);
+    }
+    let mut total = 0.0;
+    while !rest.is_empty() {
+        let split = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(bad)?;
+        let value: f64 = rest[..split].parse().map_err(|_| bad())?;
+        rest = &rest[split..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let scale = match rest[..unit_len].trim() {
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" | "min" => 60.0,
+            "h" => 3600.0,
+            "d" => 86400.0,
+            other => {
+                return err(format!(
+                    "`{other}` in `{text}` is not a time unit (ms, s, m, h, d)"
+                ));
+            }
+        };
+        total += value * scale;
+        rest = rest[unit_len..].trim_start();
+    }
+    seconds(total, text)
+}
+
+fn seconds(secs: f64, text: &str) -> Result<Duration, ScenarioError> {
+    if !secs.is_finite() || !(0.0..=1e10).contains(&secs) {
+        return err(format!("`{text}` is out of range"));
     }
     Ok(Duration::from_secs_f64(secs))
 }
@@ -712,6 +731,9 @@ mod tests {
         assert_eq!(parse_duration("1.5h"), Ok(Duration::from_secs(5400)));
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
         assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert!(parse_duration("-5s").is_err());
+        assert!(parse_duration("5s5").is_err());
         assert!(parse_duration("5 parsecs").is_err());
         assert!(parse_duration("").is_err());
         assert_eq!(parse_rate("360/h"), Ok(0.1));
