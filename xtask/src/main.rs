@@ -1,1 +1,177 @@
-fn main() {}
+//! Project automation: `cargo xtask test` (provision, lint, check invariants, run every
+//! test) and `cargo xtask bench NAME` (benchmarks that print a JSON summary).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+/// System packages the test suite needs: (program looked for on PATH, Debian package).
+/// Empty until the voice and web edges arrive (sip-tester, baresip, chromium, sox…).
+const SYSTEM_PACKAGES: &[(&str, &str)] = &[];
+
+/// Crates that must stay sans-IO, and the crates they must never pull in.
+const ENGINE_CRATES: &[&str] = &["switchboard-routing", "switchboard-sim"];
+const FORBIDDEN_IN_ENGINES: &[&str] = &[
+    "tokio",
+    "sqlx",
+    "axum",
+    "hyper",
+    "rsipstack",
+    "ezk-sip",
+    "rsip",
+    "mio",
+];
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = project_root();
+    match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        ["test"] => test(&root),
+        ["check-deps"] => check_engine_dependencies(&root),
+        ["bench", "routing"] => bench(&root, "routing"),
+        ["bench", other] => bail!("unknown benchmark `{other}`; available: routing"),
+        _ => {
+            eprintln!(
+                "usage:\n  cargo xtask test          install missing system packages (as root), lint, run every test\n  \
+                 cargo xtask check-deps    check that engine crates stay free of IO crates\n  \
+                 cargo xtask bench routing routing engine and simulator benchmarks (JSON summary)"
+            );
+            bail!("no such command: {}", args.join(" "))
+        }
+    }
+}
+
+fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+fn run(root: &Path, program: &str, args: &[&str]) -> Result<()> {
+    eprintln!("$ {program} {}", args.join(" "));
+    let status = Command::new(program)
+        .args(args)
+        .current_dir(root)
+        .status()
+        .with_context(|| format!("cannot start {program}"))?;
+    if !status.success() {
+        bail!("`{program} {}` failed ({status})", args.join(" "));
+    }
+    Ok(())
+}
+
+fn test(root: &Path) -> Result<()> {
+    install_system_packages(root)?;
+    run(root, "cargo", &["fmt", "--all", "--", "--check"])?;
+    run(
+        root,
+        "cargo",
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
+    )?;
+    check_engine_dependencies(root)?;
+    run(root, "cargo", &["test", "--workspace"])?;
+    eprintln!("cargo xtask test: all checks passed");
+    Ok(())
+}
+
+fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
+}
+
+fn install_system_packages(root: &Path) -> Result<()> {
+    let missing: Vec<&str> = SYSTEM_PACKAGES
+        .iter()
+        .filter(|(program, _)| !on_path(program))
+        .map(|&(_, package)| package)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let root_user = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    if !root_user {
+        bail!(
+            "missing system packages: {}; install them (apt-get install {}) or run as root",
+            missing.join(", "),
+            missing.join(" ")
+        );
+    }
+    run(root, "apt-get", &["update", "-qq"])?;
+    let mut args = vec!["install", "-y", "-qq", "--no-install-recommends"];
+    args.extend(&missing);
+    run(root, "apt-get", &args)
+}
+
+/// Architecture invariant: the engines never depend on an async runtime, SQL, HTTP or SIP.
+fn check_engine_dependencies(root: &Path) -> Result<()> {
+    for krate in ENGINE_CRATES {
+        let out = Command::new("cargo")
+            .args([
+                "tree", "-p", krate, "-e", "normal", "--prefix", "none", "--format", "{p}",
+            ])
+            .current_dir(root)
+            .output()
+            .context("cannot run cargo tree")?;
+        if !out.status.success() {
+            bail!(
+                "cargo tree -p {krate} failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let tree = String::from_utf8_lossy(&out.stdout);
+        let offending: Vec<&str> = tree
+            .lines()
+            .filter(|line| {
+                let name = line.split_whitespace().next().unwrap_or("");
+                FORBIDDEN_IN_ENGINES
+                    .iter()
+                    .any(|f| name == *f || name.starts_with(&format!("{f}-")))
+            })
+            .collect();
+        if !offending.is_empty() {
+            bail!(
+                "{krate} must stay sans-IO but depends on: {}",
+                offending.join(", ")
+            );
+        }
+        eprintln!(
+            "{krate}: {} dependencies, none of {}",
+            tree.lines().count().saturating_sub(1),
+            FORBIDDEN_IN_ENGINES.join("/")
+        );
+    }
+    Ok(())
+}
+
+fn bench(root: &Path, name: &str) -> Result<()> {
+    run(
+        root,
+        "cargo",
+        &[
+            "run",
+            "--release",
+            "--quiet",
+            "-p",
+            "switchboard-bench",
+            "--",
+            name,
+        ],
+    )
+}

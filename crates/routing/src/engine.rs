@@ -19,6 +19,9 @@ use crate::model::{
     WrapUp,
 };
 
+/// How a free agent ranks waiting contacts: priority, then weighted wait, then lower id.
+type ContactScore = (i32, u128, Reverse<ContactId>);
+
 /// Engine-wide settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Config {
@@ -1389,7 +1392,7 @@ impl Engine {
                 return Some(w.2);
             }
         }
-        let mut best: Option<((i32, u128, Reverse<ContactId>), ContactId)> = None;
+        let mut best: Option<(ContactScore, ContactId)> = None;
         for m in &a.spec.queues {
             let Some(q) = self.queues.get(&m.queue) else {
                 continue;

@@ -64,10 +64,13 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
+type AgentSetup = (Vec<(u32, u8)>, Vec<(u32, u8)>, u8);
+
 #[derive(Debug, Clone)]
 struct Setup {
     strategies: Vec<usize>,
-    agents: Vec<(Vec<(u32, u8)>, Vec<(u32, u8)>, u8)>,
+    /// Per agent: (skill, proficiency) pairs, (queue, tier) memberships, chat capacity.
+    agents: Vec<AgentSetup>,
     wrap_manual: bool,
 }
 

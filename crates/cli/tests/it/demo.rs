@@ -1,0 +1,23 @@
+//! `switchboard demo`: a whole simulated day runs and reports.
+
+use crate::{stderr, stdout, switchboard};
+
+#[test]
+fn the_demo_runs_a_day_and_reports_kpis() {
+    let out = switchboard(&["demo", "--speed", "0", "--every", "120"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    for expected in [
+        "08:00",
+        "10:00",
+        "18:00",
+        "End of day",
+        "general",
+        "tech",
+        "french",
+        "vip",
+        "agent occupancy",
+    ] {
+        assert!(text.contains(expected), "missing {expected}:\n{text}");
+    }
+}
