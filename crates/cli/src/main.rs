@@ -132,8 +132,8 @@ fn sim(args: SimArgs) -> Result<()> {
                 (None, Some(aht)) => Dist::Exponential(parse_duration(aht)?.as_secs_f64()),
                 (None, None) => bail!("--aht (or --handle-time) is required for a single queue"),
             };
-            if handle.mean() <= 0.0 || agents == 0 {
-                bail!("a single queue needs a positive handle time and at least one agent");
+            if handle.mean() <= 0.0 || agents == 0 || u64::from(agents) > MAX_AGENTS {
+                bail!("a single queue needs a positive handle time and 1 to {MAX_AGENTS} agents");
             }
             let patience = args
                 .patience
@@ -169,8 +169,8 @@ fn sim(args: SimArgs) -> Result<()> {
         model.seed = seed;
     }
     if let Some(r) = args.replications {
-        if r == 0 {
-            bail!("--replications must be at least 1");
+        if !(1..=MAX_REPLICATIONS).contains(&r) {
+            bail!("--replications must be between 1 and {MAX_REPLICATIONS}");
         }
         model.replications = r;
     }

@@ -38,6 +38,28 @@ pub struct QueuePosition {
     pub ewt: Option<Duration>,
 }
 
+/// An agent's occupancy and counters, for wallboards and audits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentLoad {
+    /// Current state.
+    pub state: AgentState,
+    /// Capacity units in use per channel (offers, connected and wrap-up together);
+    /// voice and callback share one slot, so both show the same count.
+    pub per_channel: [(Channel, u8); 5],
+    /// Offers ringing.
+    pub offers: usize,
+    /// Contacts connected.
+    pub connected: usize,
+    /// Contacts in after-call work.
+    pub wrapping_up: usize,
+    /// Contacts handled since logging in.
+    pub handled: u64,
+    /// Talk time since logging in.
+    pub talk_time: Duration,
+    /// When the agent last finished a contact or became available.
+    pub idle_since: Timestamp,
+}
+
 /// Sizes of the engine's tables, for leak checks and metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct TableSizes {
@@ -174,6 +196,10 @@ struct Queue {
     order: Line,
     /// Staffed members, each counted as 1/(number of queues it serves), in thousandths.
     staffed_milli: i64,
+    /// Best-skill queues: the skills contacts have been ranked on so far, each with its own
+    /// ready-agent index (built on first use, so agents are not indexed by skills the
+    /// queue never routes on).
+    ranked_skills: rustc_hash::FxHashSet<SkillId>,
     aht_s: f64,
     handled: u64,
 }
@@ -189,6 +215,7 @@ impl Queue {
             rr_cursor: None,
             order: Line::default(),
             staffed_milli: 0,
+            ranked_skills: rustc_hash::FxHashSet::default(),
             handled: 0,
         }
     }
@@ -330,6 +357,22 @@ impl Engine {
         self.agents.get(&agent).map(|a| &a.state)
     }
 
+    /// What an agent holds right now: contacts and offers per channel, and its counters.
+    pub fn agent_load(&self, agent: AgentId) -> Option<AgentLoad> {
+        let a = self.agents.get(&agent)?;
+        let per_channel = Channel::ALL.map(|c| (c, a.in_use[c.slot()]));
+        Some(AgentLoad {
+            state: a.state.clone(),
+            per_channel,
+            offers: a.offers.len(),
+            connected: a.active.len(),
+            wrapping_up: a.wrapping.len(),
+            handled: a.handled,
+            talk_time: Duration::from_micros(a.talk_us),
+            idle_since: a.idle_since,
+        })
+    }
+
     /// Number of contacts waiting in a queue (home queue only).
     pub fn waiting(&self, queue: QueueId) -> usize {
         self.queues.get(&queue).map_or(0, |q| q.order.len())
@@ -436,6 +479,7 @@ impl Engine {
                 q.stages = stages_of(&spec);
                 q.spec = spec;
                 q.rr_cursor = None;
+                q.ranked_skills.clear();
                 let members: Vec<AgentId> = self
                     .agents
                     .iter()
@@ -687,6 +731,9 @@ impl Engine {
             a.indexed.push(entry);
             if strategy == Strategy::BestSkill {
                 for &(skill, prof) in &a.spec.skills {
+                    if !q.ranked_skills.contains(&skill) {
+                        continue;
+                    }
                     let entry = ReadyEntry {
                         queue: m.queue,
                         skill: Some(skill),
@@ -888,6 +935,14 @@ impl Engine {
         };
         let views = self.views(c);
         let primary = c.spec.skills.first().map(|r| r.skill);
+        if let Some(skill) = primary {
+            for key in &views {
+                self.rank_on(key.queue, skill);
+            }
+        }
+        let Some(c) = self.contacts.get(&id) else {
+            return;
+        };
         let ring_all = self
             .queues
             .get(&home)
@@ -924,6 +979,35 @@ impl Engine {
         }
         if let Some(c) = self.contacts.get_mut(&id) {
             c.placed = placed;
+        }
+    }
+
+    /// Makes a best-skill queue keep a ready-agent index for `skill`, building it from the
+    /// queue's ready members the first time a contact is ranked on that skill.
+    fn rank_on(&mut self, queue: QueueId, skill: SkillId) {
+        let Some(q) = self.queues.get_mut(&queue) else {
+            return;
+        };
+        if q.spec.strategy != Strategy::BestSkill || !q.ranked_skills.insert(skill) {
+            return;
+        }
+        for &((tier, _, _), aid) in &q.ready.all {
+            let Some(a) = self.agents.get_mut(&aid) else {
+                continue;
+            };
+            if let Some(prof) = a.proficiency(skill) {
+                let entry = ReadyEntry {
+                    queue,
+                    skill: Some(skill),
+                    key: (tier, u64::from(u8::MAX - prof), a.idle_since.0),
+                };
+                q.ready
+                    .by_skill
+                    .entry(skill)
+                    .or_default()
+                    .insert((entry.key, aid));
+                a.indexed.push(entry);
+            }
         }
     }
 
@@ -1025,28 +1109,25 @@ impl Engine {
             return;
         };
         let wait = self.wait_key(id, c);
-        let placed = c.placed.clone();
-        let preferred = c.preferred_until.is_some();
-        let prefs = c.spec.preferred_agents.clone();
         let home = c.spec.queue;
-        for class in placed {
+        let Some(c) = self.contacts.get_mut(&id) else {
+            return;
+        };
+        for class in c.placed.drain(..) {
             self.classes.remove(class, &wait);
         }
-        if preferred {
-            for aid in prefs {
-                if let Some(set) = self.preferred.get_mut(&aid) {
+        if c.preferred_until.is_some() {
+            for aid in &c.spec.preferred_agents {
+                if let Some(set) = self.preferred.get_mut(aid) {
                     set.remove(&wait);
                     if set.is_empty() {
-                        self.preferred.remove(&aid);
+                        self.preferred.remove(aid);
                     }
                 }
             }
         }
         if let Some(q) = self.queues.get_mut(&home) {
             q.order.remove(&wait);
-        }
-        if let Some(c) = self.contacts.get_mut(&id) {
-            c.placed.clear();
         }
     }
 
@@ -1105,10 +1186,11 @@ impl Engine {
         let now = self.now;
         let (others, waited) = match self.contacts.get_mut(&o.contact) {
             Some(c) => {
-                let others = match &c.status {
-                    Status::Offered(list) => list.iter().copied().filter(|&x| x != offer).collect(),
+                let mut others = match &mut c.status {
+                    Status::Offered(list) => std::mem::take(list),
                     _ => Vec::new(),
                 };
+                others.retain(|&x| x != offer);
                 c.waited = now.since(c.enqueued_at);
                 c.status = Status::Connected {
                     agent: o.agent,

@@ -177,23 +177,29 @@ impl ReadySet {
 #[derive(Debug, Default)]
 pub(crate) struct Line {
     set: BTreeSet<WaitKey>,
-    per_priority: std::collections::BTreeMap<i32, u32>,
+    /// (priority, count), highest priority first; queues use few distinct priorities.
+    per_priority: Vec<(i32, u32)>,
 }
 
 impl Line {
     pub fn insert(&mut self, key: WaitKey) {
         if self.set.insert(key) {
-            *self.per_priority.entry(key.0.0).or_default() += 1;
+            let p = key.0.0;
+            match self.per_priority.binary_search_by(|e| p.cmp(&e.0)) {
+                Ok(i) => self.per_priority[i].1 += 1,
+                Err(i) => self.per_priority.insert(i, (p, 1)),
+            }
         }
     }
 
     pub fn remove(&mut self, key: &WaitKey) {
-        if self.set.remove(key)
-            && let Some(n) = self.per_priority.get_mut(&key.0.0)
-        {
-            *n -= 1;
-            if *n == 0 {
-                self.per_priority.remove(&key.0.0);
+        if self.set.remove(key) {
+            let p = key.0.0;
+            if let Ok(i) = self.per_priority.binary_search_by(|e| p.cmp(&e.0)) {
+                self.per_priority[i].1 -= 1;
+                if self.per_priority[i].1 == 0 {
+                    self.per_priority.remove(i);
+                }
             }
         }
     }
@@ -204,11 +210,39 @@ impl Line {
 
     /// Contacts a newcomer of `priority` finds ahead: all of equal or higher priority.
     pub fn ahead_of_newcomer(&self, priority: i32) -> u32 {
-        self.per_priority.range(priority..).map(|(_, n)| n).sum()
+        self.per_priority
+            .iter()
+            .take_while(|e| e.0 >= priority)
+            .map(|e| e.1)
+            .sum()
     }
 
     /// Contacts ahead of a listed one (one step per contact ahead).
     pub fn ahead_of(&self, key: &WaitKey) -> u32 {
         self.set.range(..key).count() as u32
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_counts_by_priority() {
+        let mut line = Line::default();
+        let key = |p, t, id| (Reverse(p), Timestamp(t), ContactId(id));
+        for (p, t, id) in [(0, 1, 1), (5, 2, 2), (0, 3, 3), (1, 4, 4)] {
+            line.insert(key(p, t, id));
+        }
+        line.insert(key(0, 1, 1));
+        assert_eq!(line.len(), 4, "inserting twice changes nothing");
+        assert_eq!(line.ahead_of_newcomer(0), 4);
+        assert_eq!(line.ahead_of_newcomer(1), 2);
+        assert_eq!(line.ahead_of_newcomer(9), 0);
+        assert_eq!(line.ahead_of(&key(0, 3, 3)), 3);
+        line.remove(&key(5, 2, 2));
+        line.remove(&key(5, 2, 2));
+        assert_eq!(line.ahead_of_newcomer(1), 1);
+        assert_eq!(line.ahead_of(&key(0, 3, 3)), 2);
     }
 }

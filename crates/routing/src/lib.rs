@@ -30,7 +30,7 @@ mod event;
 mod index;
 mod model;
 
-pub use engine::{Config, Engine, QueuePosition, TableSizes};
+pub use engine::{AgentLoad, Config, Engine, QueuePosition, TableSizes};
 pub use error::RoutingError;
 pub use event::{AgentState, Event, EventKind, Input, OfferEnd, Outcome};
 pub use model::{

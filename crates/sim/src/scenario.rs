@@ -197,6 +197,11 @@ pub struct SlPolicy {
     pub short_abandon: Option<Duration>,
 }
 
+/// Most agents a scenario may hold (each is a full engine agent).
+pub const MAX_AGENTS: u64 = 200_000;
+/// Most replications a scenario may ask for.
+pub const MAX_REPLICATIONS: u32 = 10_000;
+
 // ----- the file format -----
 
 #[derive(Debug, Deserialize)]
@@ -546,6 +551,12 @@ fn check(file: File) -> Result<Model, ScenarioError> {
             priority: q.priority,
         });
     }
+    let total: u64 = file.agents.iter().map(|a| u64::from(a.count)).sum();
+    if total > MAX_AGENTS {
+        return err(format!(
+            "{total} agents: a scenario holds at most {MAX_AGENTS}"
+        ));
+    }
     let mut agents = Vec::new();
     for a in &file.agents {
         let ctx = format!("agent group `{}`", a.name);
@@ -620,8 +631,10 @@ fn check(file: File) -> Result<Model, ScenarioError> {
         return err("duration must be positive");
     }
     let replications = file.replications.unwrap_or(10);
-    if replications == 0 {
-        return err("replications must be at least 1");
+    if !(1..=MAX_REPLICATIONS).contains(&replications) {
+        return err(format!(
+            "replications must be between 1 and {MAX_REPLICATIONS}"
+        ));
     }
     Ok(Model {
         name: file.name,
@@ -781,5 +794,11 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.0.contains("no queue named `nope`"), "{e}");
+        let e = parse_scenario(
+            "x.yaml",
+            "name: a\nduration: 1h\nqueues:\n  - {name: q, arrivals: 10/h, handle_time: exp(3m)}\nagents:\n  - {name: a, count: 4000000000, queues: [q]}\n",
+        )
+        .unwrap_err();
+        assert!(e.0.contains("at most 200000"), "{e}");
     }
 }

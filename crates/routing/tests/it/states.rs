@@ -231,6 +231,13 @@ fn multichannel_agent_holds_chats_up_to_capacity() {
     assert_eq!(h.offered_to(3), Some(1));
     assert_eq!(h.offered_to(4), Some(1));
     assert_eq!(h.offered_to(5), None, "total capacity 3 reached");
+    let load = h.engine.agent_load(AgentId(1)).expect("known agent");
+    assert_eq!(load.state, AgentState::Busy);
+    assert_eq!((load.connected, load.offers), (1, 2));
+    let in_use = |ch| load.per_channel.iter().find(|(c, _)| *c == ch).map(|p| p.1);
+    assert_eq!(in_use(Channel::Chat), Some(2));
+    assert_eq!(in_use(Channel::Email), Some(1));
+    assert_eq!(in_use(Channel::Voice), Some(0));
     for c in [3, 4] {
         h.answer(c);
     }

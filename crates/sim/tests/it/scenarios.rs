@@ -97,3 +97,33 @@ fn after_call_work_counts_in_handle_time_and_occupancy() {
         k.occupancy
     );
 }
+
+mod untrusted_input {
+    use proptest::prelude::*;
+    use switchboard_sim::scenario::{Dist, parse_duration, parse_rate, parse_scenario};
+
+    const EXAMPLE: &str = include_str!("../../../../examples/scenarios/multi-skill.yaml");
+
+    proptest! {
+        /// Any text, and any single-byte-range mutation of a valid file, gives a model or an
+        /// error message: never a panic.
+        #[test]
+        fn scenario_parsing_never_panics(text in "\\PC{0,400}", cut in 0usize..2000, insert in "\\PC{0,12}") {
+            let _ = parse_scenario("fuzz.yaml", &text);
+            let at = EXAMPLE.char_indices().map(|(i, _)| i).nth(cut % EXAMPLE.chars().count()).unwrap_or(0);
+            let mutated = format!("{}{}{}", &EXAMPLE[..at], insert, &EXAMPLE[at..]);
+            if let Err(e) = parse_scenario("fuzz.yaml", &mutated) {
+                prop_assert!(e.0.starts_with("fuzz.yaml"), "{}", e.0);
+            }
+        }
+
+        #[test]
+        fn unit_parsing_never_panics(text in "\\PC{0,24}") {
+            let _ = parse_duration(&text);
+            let _ = parse_rate(&text);
+            if let Ok(d) = Dist::parse(&text) {
+                prop_assert!(d.mean().is_finite());
+            }
+        }
+    }
+}
