@@ -13,7 +13,8 @@ use switchboard_sim::erlang::{
 };
 use switchboard_sim::report::simulate;
 use switchboard_sim::scenario::{
-    Dist, SingleQueue, SlConvention, SlPolicy, parse_duration, parse_rate, parse_scenario,
+    Dist, MAX_AGENTS, MAX_REPLICATIONS, SingleQueue, SlConvention, SlPolicy, parse_duration,
+    parse_rate, parse_scenario,
 };
 
 /// Switchboard: an open-source contact center.
