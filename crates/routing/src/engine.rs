@@ -151,6 +151,8 @@ enum Status {
     WrapUp {
         agent: AgentId,
         connected: Timestamp,
+        /// When a timed wrap-up ends by itself.
+        until: Option<Timestamp>,
     },
 }
 
@@ -167,6 +169,9 @@ struct Contact {
     placed: Vec<usize>,
     /// Set while it waits for one of its preferred agents only.
     preferred_until: Option<Timestamp>,
+    /// The key it is listed under while waiting (kept, since the key's priority boost
+    /// depends on queue configuration that may change while it waits).
+    listed: Option<WaitKey>,
 }
 
 impl Contact {
@@ -398,8 +403,7 @@ impl Engine {
             return None;
         }
         let q = self.queues.get(&c.spec.queue)?;
-        let key = self.wait_key(contact, c);
-        let ahead = q.order.ahead_of(&key);
+        let ahead = q.order.ahead_of(c.listed.as_ref()?);
         Some(QueuePosition {
             ahead,
             ewt: estimate_wait(q, ahead),
@@ -408,7 +412,16 @@ impl Engine {
 
     /// Applies one input at time `now`. A refused input changes nothing.
     pub fn handle_input(&mut self, now: Timestamp, input: Input) -> Result<(), RoutingError> {
+        let before = self.now;
         self.now = self.now.max(now);
+        let result = self.apply(input);
+        if result.is_err() {
+            self.now = before;
+        }
+        result
+    }
+
+    fn apply(&mut self, input: Input) -> Result<(), RoutingError> {
         match input {
             Input::ConfigureQueue { queue, spec } => self.configure_queue(queue, spec),
             Input::ConfigureAgent { agent, spec } => self.configure_agent(agent, spec),
@@ -445,20 +458,29 @@ impl Engine {
     }
 
     /// Fires every timer due at or before `now`.
+    ///
+    /// Timers scheduled while handling this call wait for the next one, so a call always
+    /// ends, whatever the configuration.
     pub fn handle_timeout(&mut self, now: Timestamp) {
         self.now = self.now.max(now);
-        while let Some(Reverse((at, _, timer))) = self.timers.peek().copied() {
-            if at > self.now {
+        let last = self.timer_seq;
+        while let Some(Reverse((at, seq, timer))) = self.timers.peek().copied() {
+            if at > self.now || seq > last {
                 break;
             }
             self.timers.pop();
-            self.fire(timer);
+            self.fire(timer, at);
         }
     }
 
     // ----- configuration -----
 
     fn configure_queue(&mut self, id: QueueId, spec: QueueSpec) -> Result<(), RoutingError> {
+        if spec.ring_timeout.is_zero() {
+            return Err(RoutingError::InvalidSpec(format!(
+                "queue {id}: the ring timeout must be positive"
+            )));
+        }
         if spec.escalation.windows(2).any(|w| w[0].after > w[1].after) {
             return Err(RoutingError::InvalidSpec(format!(
                 "queue {id}: escalation steps must be in increasing time order"
@@ -489,12 +511,39 @@ impl Engine {
                 for aid in members {
                     self.reindex(aid);
                 }
+                self.reroute_queue(id);
             }
             None => {
                 self.queues.insert(id, Queue::new(spec));
             }
         }
         Ok(())
+    }
+
+    /// Re-lists every contact waiting in a queue whose configuration changed: its stage,
+    /// priority boost, class and timers follow the new configuration, in line order.
+    fn reroute_queue(&mut self, id: QueueId) {
+        let Some(q) = self.queues.get(&id) else {
+            return;
+        };
+        let waiting = q.order.contacts();
+        let max_wait = q.spec.max_wait;
+        let now = self.now;
+        for contact in waiting {
+            self.unlist(contact);
+            let Some(c) = self.contacts.get_mut(&contact) else {
+                continue;
+            };
+            let Some(q) = self.queues.get(&id) else {
+                return;
+            };
+            c.stage = q.stage_at(now.since(c.enqueued_at));
+            let enqueued_at = c.enqueued_at;
+            if let Some(max) = max_wait {
+                self.schedule(enqueued_at.after(max), Timer::MaxWait(contact));
+            }
+            self.route_contact(contact);
+        }
     }
 
     fn configure_agent(&mut self, id: AgentId, mut spec: AgentSpec) -> Result<(), RoutingError> {
@@ -512,6 +561,7 @@ impl Engine {
         }
         spec.skills.sort_unstable();
         spec.skills.dedup_by_key(|s| s.0);
+        spec.queues.sort_by_key(|m| m.queue);
         spec.queues.dedup_by_key(|m| m.queue);
         match self.agents.get(&id) {
             Some(_) => {
@@ -763,16 +813,10 @@ impl Engine {
         spec.preferred_agents.dedup();
         // Position at entry: everyone of equal or higher priority is ahead.
         let ahead = q.order.ahead_of_newcomer(priority);
-        let timers: Vec<(Duration, Timer)> = q
-            .spec
-            .escalation
-            .iter()
-            .map(|step| (step.after, Timer::Escalate(id)))
-            .chain(q.spec.max_wait.map(|max| (max, Timer::MaxWait(id))))
-            .collect();
+        let max_wait = q.spec.max_wait;
         let ewt = estimate_wait(q, ahead);
-        for (after, timer) in timers {
-            self.schedule(now.after(after), timer);
+        if let Some(max) = max_wait {
+            self.schedule(now.after(max), Timer::MaxWait(id));
         }
         self.contacts.insert(
             id,
@@ -785,6 +829,7 @@ impl Engine {
                 declined: Vec::new(),
                 placed: Vec::new(),
                 preferred_until,
+                listed: None,
             },
         );
         let slot = self.events.len();
@@ -887,8 +932,19 @@ impl Engine {
         };
         let wait = self.wait_key(id, c);
         let home = c.spec.queue;
+        let next_step = self
+            .queues
+            .get(&home)
+            .and_then(|q| q.stages.get(c.stage + 1))
+            .map(|s| c.enqueued_at.after(s.after));
         if let Some(q) = self.queues.get_mut(&home) {
             q.order.insert(wait);
+        }
+        if let Some(c) = self.contacts.get_mut(&id) {
+            c.listed = Some(wait);
+        }
+        if let Some(at) = next_step {
+            self.schedule(at, Timer::Escalate(id));
         }
         let Some(c) = self.contacts.get(&id) else {
             return;
@@ -962,6 +1018,16 @@ impl Engine {
             }
         } else {
             for key in &views {
+                // Contacts already waiting with the same needs mean no ready agent
+                // qualifies (unless it declined the head): join them without a search.
+                if self
+                    .classes
+                    .head(key)
+                    .and_then(|w| self.contacts.get(&w.2))
+                    .is_some_and(|head| head.declined.is_empty())
+                {
+                    continue;
+                }
                 if let Some((aid, cursor)) = self.find_agent(key, primary, c) {
                     if let Some(q) = self.queues.get_mut(&key.queue)
                         && q.spec.strategy == Strategy::RoundRobin
@@ -1105,14 +1171,13 @@ impl Engine {
 
     /// Takes a waiting contact out of every list it waits in.
     fn unlist(&mut self, id: ContactId) {
-        let Some(c) = self.contacts.get(&id) else {
-            return;
-        };
-        let wait = self.wait_key(id, c);
-        let home = c.spec.queue;
         let Some(c) = self.contacts.get_mut(&id) else {
             return;
         };
+        let Some(wait) = c.listed.take() else {
+            return;
+        };
+        let home = c.spec.queue;
         for class in c.placed.drain(..) {
             self.classes.remove(class, &wait);
         }
@@ -1143,6 +1208,9 @@ impl Engine {
         let Some(c) = self.contacts.get(&contact) else {
             return;
         };
+        if !matches!(c.status, Status::Waiting | Status::Offered(_)) {
+            return;
+        }
         let channel = c.spec.channel;
         let ring = self
             .queues
@@ -1251,7 +1319,7 @@ impl Engine {
             a.offers.retain(|&x| x != offer);
             a.in_use[channel.slot()] = a.in_use[channel.slot()].saturating_sub(1);
             if missed {
-                a.missed_in_row += 1;
+                a.missed_in_row = a.missed_in_row.saturating_add(1);
                 auto_away = a
                     .spec
                     .auto_away_after_missed
@@ -1297,6 +1365,15 @@ impl Engine {
             return;
         }
         let stage = q.stage_at(waited);
+        if stage > c.stage {
+            self.events.push_back(Event {
+                at: now,
+                kind: EventKind::Escalated {
+                    contact: id,
+                    step: stage as u32,
+                },
+            });
+        }
         if let Some(c) = self.contacts.get_mut(&id) {
             c.stage = stage;
         }
@@ -1374,14 +1451,20 @@ impl Engine {
             .map_or(WrapUp::None, |q| q.spec.wrap_up);
         if let Some(a) = self.agents.get_mut(&agent) {
             a.active.retain(|&x| x != id);
-            a.talk_us += now.since(since).as_micros() as u64;
-            a.handled += 1;
+            let talk = u64::try_from(now.since(since).as_micros()).unwrap_or(u64::MAX);
+            a.talk_us = a.talk_us.saturating_add(talk);
+            a.handled = a.handled.saturating_add(1);
             a.wrapping.push(id);
         }
+        let until = match wrap {
+            WrapUp::Timed(d) => Some(now.after(d)),
+            WrapUp::None | WrapUp::Manual => None,
+        };
         if let Some(c) = self.contacts.get_mut(&id) {
             c.status = Status::WrapUp {
                 agent,
                 connected: since,
+                until,
             };
         }
         self.events.push_back(Event {
@@ -1390,8 +1473,10 @@ impl Engine {
         });
         match wrap {
             WrapUp::None => self.finish_wrap_up(agent, id),
-            WrapUp::Timed(d) => {
-                self.schedule(now.after(d), Timer::WrapUp(agent, id));
+            WrapUp::Timed(_) => {
+                if let Some(at) = until {
+                    self.schedule(at, Timer::WrapUp(agent, id));
+                }
                 self.agent_changed(agent);
             }
             WrapUp::Manual => self.agent_changed(agent),
@@ -1485,10 +1570,11 @@ impl Engine {
                     if m.tier > class.key.max_tier || !a.qualifies(&class.key) {
                         continue;
                     }
-                    let head = class
-                        .members
-                        .iter()
-                        .find(|w| self.contacts.get(&w.2).is_some_and(|c| !c.skips(id)));
+                    let head = class.members.iter().find(|w| {
+                        self.contacts
+                            .get(&w.2)
+                            .is_some_and(|c| c.status == Status::Waiting && !c.skips(id))
+                    });
                     if let Some(&(Reverse(prio), at, cid)) = head {
                         let wait =
                             u128::from(self.now.0.saturating_sub(at.0)) * u128::from(q.spec.weight);
@@ -1536,16 +1622,16 @@ impl Engine {
         self.timers.push(Reverse((at, self.timer_seq, timer)));
     }
 
-    fn fire(&mut self, timer: Timer) {
+    fn fire(&mut self, timer: Timer, due: Timestamp) {
         let now = self.now;
         match timer {
             Timer::Ring(offer) => self.end_offer(offer, OfferEnd::TimedOut),
             Timer::WrapUp(agent, contact) => {
-                if self
-                    .agents
-                    .get(&agent)
-                    .is_some_and(|a| a.wrapping.contains(&contact))
-                {
+                // Only the wrap-up this timer was set for (ids may be reused later).
+                let current = self.contacts.get(&contact).is_some_and(|c| {
+                    matches!(c.status, Status::WrapUp { agent: a, until: Some(u), .. } if a == agent && u == due)
+                });
+                if current {
                     self.finish_wrap_up(agent, contact);
                 }
             }
@@ -1586,11 +1672,17 @@ impl Engine {
                 }
             }
             Timer::MaxWait(id) => {
-                if self
-                    .contacts
-                    .get(&id)
-                    .is_some_and(|c| c.status == Status::Waiting)
-                {
+                // Judged on the contact's own wait and the queue's current limit, so a
+                // stale timer (reused id, changed limit) does nothing.
+                let expired = self.contacts.get(&id).is_some_and(|c| {
+                    c.status == Status::Waiting
+                        && self.queues.get(&c.spec.queue).is_some_and(|q| {
+                            q.spec
+                                .max_wait
+                                .is_some_and(|m| now.since(c.enqueued_at) >= m)
+                        })
+                });
+                if expired {
                     self.leave(id, Outcome::Expired);
                 }
             }

@@ -163,7 +163,7 @@ pub enum OfferEnd {
     TakenByOther,
     /// The contact ended or was withdrawn while ringing.
     ContactGone,
-    /// The agent went away or was reconfigured while it rang.
+    /// The agent went away (or was put away after missed offers) while it rang.
     AgentUnavailable,
 }
 

@@ -120,6 +120,12 @@ impl Classes {
             .filter_map(|&id| self.slots[id].as_ref())
     }
 
+    /// The first waiting contact of the class for `key`, if it has any.
+    pub fn head(&self, key: &ClassKey) -> Option<&WaitKey> {
+        let &id = self.by_key.get(key)?;
+        self.slots[id].as_ref()?.members.first()
+    }
+
     /// Number of live (non-empty) classes.
     pub fn len(&self) -> usize {
         self.by_key.len()
@@ -206,6 +212,11 @@ impl Line {
 
     pub fn len(&self) -> usize {
         self.set.len()
+    }
+
+    /// The waiting contacts, in service order.
+    pub fn contacts(&self) -> Vec<ContactId> {
+        self.set.iter().map(|w| w.2).collect()
     }
 
     /// Contacts a newcomer of `priority` finds ahead: all of equal or higher priority.

@@ -3,5 +3,6 @@
 mod harness;
 mod offers;
 mod properties;
+mod reconfigure;
 mod states;
 mod strategies;

@@ -44,6 +44,7 @@ enum Op {
     Logout(u32),
     Login(u32),
     Advance(u32),
+    Reconfigure(u32, usize),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -61,6 +62,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0..AGENTS).prop_map(Op::Logout),
         1 => (0..AGENTS).prop_map(Op::Login),
         3 => (1u32..90).prop_map(Op::Advance),
+        1 => (0..QUEUES, 0..STRATEGIES.len()).prop_map(|(q, s)| Op::Reconfigure(q, s)),
     ]
 }
 
@@ -94,26 +96,27 @@ fn setup() -> impl Strategy<Value = Setup> {
         })
 }
 
+fn queue(setup: &Setup, strategy: usize) -> QueueSpec {
+    QueueSpec {
+        strategy: STRATEGIES[strategy],
+        wrap_up: if setup.wrap_manual {
+            WrapUp::Manual
+        } else {
+            WrapUp::Timed(Duration::from_secs(10))
+        },
+        initial_tier: 1,
+        escalation: vec![EscalationStep {
+            after: Duration::from_secs(45),
+            actions: vec![Escalation::ExpandTier(2), Escalation::RaisePriority(1)],
+        }],
+        ..QueueSpec::default()
+    }
+}
+
 fn build(setup: &Setup) -> Harness {
     let mut h = Harness::new();
     for q in 0..QUEUES {
-        h.queue(
-            q,
-            QueueSpec {
-                strategy: STRATEGIES[setup.strategies[q as usize]],
-                wrap_up: if setup.wrap_manual {
-                    WrapUp::Manual
-                } else {
-                    WrapUp::Timed(Duration::from_secs(10))
-                },
-                initial_tier: 1,
-                escalation: vec![EscalationStep {
-                    after: Duration::from_secs(45),
-                    actions: vec![Escalation::ExpandTier(2), Escalation::RaisePriority(1)],
-                }],
-                ..QueueSpec::default()
-            },
-        );
+        h.queue(q, queue(setup, setup.strategies[q as usize]));
     }
     for (id, (skills, queues, chats)) in setup.agents.iter().enumerate() {
         let spec = AgentSpec {
@@ -222,6 +225,10 @@ fn run(setup: &Setup, ops: &[Op]) -> (Harness, BTreeMap<ContactId, ContactSpec>)
                 h.advance(f64::from(s));
                 Ok(())
             }
+            Op::Reconfigure(q, strategy) => h.input(Input::ConfigureQueue {
+                queue: QueueId(q),
+                spec: queue(setup, strategy),
+            }),
         };
     }
     (h, specs)
