@@ -169,6 +169,8 @@ struct Contact {
     placed: Vec<usize>,
     /// Set while it waits for one of its preferred agents only.
     preferred_until: Option<Timestamp>,
+    /// Its class keys at the current stage (empty when they must be recomputed).
+    keys: Vec<ClassKey>,
     /// The key it is listed under while waiting (kept, since the key's priority boost
     /// depends on queue configuration that may change while it waits).
     listed: Option<WaitKey>,
@@ -178,6 +180,14 @@ impl Contact {
     fn skips(&self, agent: AgentId) -> bool {
         self.declined.iter().any(|d| d.0 == agent)
     }
+}
+
+/// Who a contact goes to: one agent (with the round-robin cursor to remember), every
+/// eligible agent (ring-all), or nobody yet.
+enum Pick {
+    One(AgentId, Option<(QueueId, (ReadyKey, AgentId))>),
+    All(Vec<AgentId>),
+    Nobody,
 }
 
 /// One escalation step, accumulated: what applies once a contact has waited `after`.
@@ -538,6 +548,7 @@ impl Engine {
                 return;
             };
             c.stage = q.stage_at(now.since(c.enqueued_at));
+            c.keys.clear();
             let enqueued_at = c.enqueued_at;
             if let Some(max) = max_wait {
                 self.schedule(enqueued_at.after(max), Timer::MaxWait(contact));
@@ -829,6 +840,7 @@ impl Engine {
                 declined: Vec::new(),
                 placed: Vec::new(),
                 preferred_until,
+                keys: Vec::new(),
                 listed: None,
             },
         );
@@ -986,66 +998,94 @@ impl Engine {
                 c.preferred_until = None;
             }
         }
-        let Some(c) = self.contacts.get(&id) else {
+        // The class keys are cached on the contact until its stage, channel or queue
+        // configuration changes; they are lent out here and put back below.
+        let Some(c) = self.contacts.get_mut(&id) else {
             return;
         };
-        let views = self.views(c);
-        let primary = c.spec.skills.first().map(|r| r.skill);
-        if let Some(skill) = primary {
+        let mut views = std::mem::take(&mut c.keys);
+        if views.is_empty() {
+            let Some(c) = self.contacts.get(&id) else {
+                return;
+            };
+            views = self.views(c);
+        }
+        if let Some(skill) = self.contacts.get(&id).and_then(|c| c.spec.skills.first()) {
+            let skill = skill.skill;
             for key in &views {
                 self.rank_on(key.queue, skill);
             }
         }
+        let pick = self.pick_agents(id, &views);
+        let placed = match pick {
+            Pick::Nobody => views.iter().map(|k| self.classes.insert(k, wait)).collect(),
+            _ => Vec::new(),
+        };
+        if let Some(c) = self.contacts.get_mut(&id) {
+            c.keys = views;
+            c.placed = placed;
+        }
+        match pick {
+            Pick::Nobody => {}
+            Pick::One(aid, cursor) => {
+                if let Some((queue, cursor)) = cursor
+                    && let Some(q) = self.queues.get_mut(&queue)
+                {
+                    q.rr_cursor = Some(cursor);
+                }
+                self.offer(id, aid);
+            }
+            Pick::All(agents) => {
+                for aid in agents {
+                    self.offer(id, aid);
+                }
+            }
+        }
+    }
+
+    /// The agents a waiting contact should be offered to now, by its home queue's strategy.
+    fn pick_agents(&self, id: ContactId, views: &[ClassKey]) -> Pick {
         let Some(c) = self.contacts.get(&id) else {
-            return;
+            return Pick::Nobody;
         };
         let ring_all = self
             .queues
-            .get(&home)
+            .get(&c.spec.queue)
             .is_some_and(|q| q.spec.strategy == Strategy::RingAll);
         if ring_all {
             let mut agents: Vec<AgentId> = Vec::new();
-            for key in &views {
+            for key in views {
                 self.eligible_agents(key, c, &mut agents);
             }
             agents.sort_unstable();
             agents.dedup();
-            if !agents.is_empty() {
-                for aid in agents {
-                    self.offer(id, aid);
-                }
-                return;
-            }
-        } else {
-            for key in &views {
-                // Contacts already waiting with the same needs mean no ready agent
-                // qualifies (unless it declined the head): join them without a search.
-                if self
-                    .classes
-                    .head(key)
-                    .and_then(|w| self.contacts.get(&w.2))
-                    .is_some_and(|head| head.declined.is_empty())
-                {
-                    continue;
-                }
-                if let Some((aid, cursor)) = self.find_agent(key, primary, c) {
-                    if let Some(q) = self.queues.get_mut(&key.queue)
-                        && q.spec.strategy == Strategy::RoundRobin
-                    {
-                        q.rr_cursor = Some(cursor);
-                    }
-                    self.offer(id, aid);
-                    return;
-                }
-            }
+            return if agents.is_empty() {
+                Pick::Nobody
+            } else {
+                Pick::All(agents)
+            };
         }
-        let mut placed = Vec::with_capacity(views.len());
+        let primary = c.spec.skills.first().map(|r| r.skill);
         for key in views {
-            placed.push(self.classes.insert(key, wait));
+            // Contacts already waiting with the same needs mean no ready agent qualifies
+            // (unless it declined the head): join them without a search.
+            if self
+                .classes
+                .head(key)
+                .and_then(|w| self.contacts.get(&w.2))
+                .is_some_and(|head| head.declined.is_empty())
+            {
+                continue;
+            }
+            if let Some((aid, cursor)) = self.find_agent(key, primary, c) {
+                let round_robin = self
+                    .queues
+                    .get(&key.queue)
+                    .is_some_and(|q| q.spec.strategy == Strategy::RoundRobin);
+                return Pick::One(aid, round_robin.then_some((key.queue, cursor)));
+            }
         }
-        if let Some(c) = self.contacts.get_mut(&id) {
-            c.placed = placed;
-        }
+        Pick::Nobody
     }
 
     /// Makes a best-skill queue keep a ready-agent index for `skill`, building it from the
@@ -1376,6 +1416,7 @@ impl Engine {
         }
         if let Some(c) = self.contacts.get_mut(&id) {
             c.stage = stage;
+            c.keys.clear();
         }
         self.route_contact(id);
     }
@@ -1527,6 +1568,7 @@ impl Engine {
         self.unlist(id);
         if let Some(c) = self.contacts.get_mut(&id) {
             c.spec.channel = Channel::Callback;
+            c.keys.clear();
         }
         self.events.push_back(Event {
             at: self.now,
@@ -1649,6 +1691,7 @@ impl Engine {
                 self.unlist(id);
                 if let Some(c) = self.contacts.get_mut(&id) {
                     c.stage = stage;
+                    c.keys.clear();
                     c.declined.clear();
                 }
                 self.events.push_back(Event {

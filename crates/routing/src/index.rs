@@ -52,8 +52,8 @@ pub(crate) struct Classes {
 
 impl Classes {
     /// Adds a waiting contact to the class for `key`, creating the class if needed.
-    pub fn insert(&mut self, key: ClassKey, wait: WaitKey) -> usize {
-        let id = match self.by_key.get(&key) {
+    pub fn insert(&mut self, key: &ClassKey, wait: WaitKey) -> usize {
+        let id = match self.by_key.get(key) {
             Some(&id) => id,
             None => {
                 let queue = key.queue;
@@ -72,7 +72,7 @@ impl Classes {
                         self.slots.len() - 1
                     }
                 };
-                self.by_key.insert(key, id);
+                self.by_key.insert(key.clone(), id);
                 self.by_skill.entry((queue, bucket)).or_default().push(id);
                 id
             }
@@ -178,18 +178,19 @@ impl ReadySet {
     }
 }
 
-/// The waiting contacts of one home queue in service order, with counts per priority so
-/// that a newcomer's position costs one step per priority level, not per contact.
+/// The waiting contacts of one home queue, with counts per priority so that a newcomer's
+/// position costs one step per priority level, not per contact. A listed contact's
+/// position is counted on demand (announcements), one step per waiting contact.
 #[derive(Debug, Default)]
 pub(crate) struct Line {
-    set: BTreeSet<WaitKey>,
+    keys: FxHashMap<ContactId, WaitKey>,
     /// (priority, count), highest priority first; queues use few distinct priorities.
     per_priority: Vec<(i32, u32)>,
 }
 
 impl Line {
     pub fn insert(&mut self, key: WaitKey) {
-        if self.set.insert(key) {
+        if self.keys.insert(key.2, key).is_none() {
             let p = key.0.0;
             match self.per_priority.binary_search_by(|e| p.cmp(&e.0)) {
                 Ok(i) => self.per_priority[i].1 += 1,
@@ -199,7 +200,7 @@ impl Line {
     }
 
     pub fn remove(&mut self, key: &WaitKey) {
-        if self.set.remove(key) {
+        if self.keys.remove(&key.2).is_some() {
             let p = key.0.0;
             if let Ok(i) = self.per_priority.binary_search_by(|e| p.cmp(&e.0)) {
                 self.per_priority[i].1 -= 1;
@@ -211,12 +212,14 @@ impl Line {
     }
 
     pub fn len(&self) -> usize {
-        self.set.len()
+        self.keys.len()
     }
 
     /// The waiting contacts, in service order.
     pub fn contacts(&self) -> Vec<ContactId> {
-        self.set.iter().map(|w| w.2).collect()
+        let mut keys: Vec<&WaitKey> = self.keys.values().collect();
+        keys.sort_unstable();
+        keys.into_iter().map(|w| w.2).collect()
     }
 
     /// Contacts a newcomer of `priority` finds ahead: all of equal or higher priority.
@@ -228,9 +231,9 @@ impl Line {
             .sum()
     }
 
-    /// Contacts ahead of a listed one (one step per contact ahead).
+    /// Contacts ahead of a listed one.
     pub fn ahead_of(&self, key: &WaitKey) -> u32 {
-        self.set.range(..key).count() as u32
+        self.keys.values().filter(|k| *k < key).count() as u32
     }
 }
 
