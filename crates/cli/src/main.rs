@@ -2,6 +2,7 @@
 //! staffing calculator. (The server, `switchboard serve`, joins these.)
 
 mod demo;
+mod flow;
 
 use std::path::PathBuf;
 
@@ -34,6 +35,8 @@ enum Command {
     Sim(SimArgs),
     /// Erlang B, C and A staffing figures for a range of agent counts.
     Erlang(ErlangArgs),
+    /// Call flows (IVR): check and dry-run flow files.
+    Flow(flow::FlowArgs),
 }
 
 #[derive(Args)]
@@ -106,6 +109,7 @@ fn main() -> Result<()> {
         Command::Demo(args) => demo::run(args),
         Command::Sim(args) => sim(args),
         Command::Erlang(args) => erlang(args),
+        Command::Flow(args) => flow::run(args),
     }
 }
 

@@ -1,0 +1,154 @@
+//! `switchboard flow check|simulate`: validate flow files and dry-run them.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use switchboard_flow::check::{Flow, Severity, check};
+use switchboard_flow::interp::{CallData, FieldValue};
+use switchboard_flow::simulate::simulate;
+
+#[derive(Args)]
+pub struct FlowArgs {
+    #[command(subcommand)]
+    command: FlowCommand,
+}
+
+#[derive(Subcommand)]
+enum FlowCommand {
+    /// Validate flow files: errors and warnings with file:line:column and a hint.
+    Check {
+        /// Flow YAML files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Dry-run a flow for a caller and print what they would hear and where they end up.
+    Simulate {
+        /// Flow YAML file.
+        file: PathBuf,
+        /// The caller's number.
+        #[arg(long, default_value = "+442071234567")]
+        caller: String,
+        /// When the call happens (RFC 3339, e.g. 2026-12-25T10:00:00+01:00); default: now.
+        #[arg(long)]
+        at: Option<String>,
+        /// The caller's inputs, in order: menu keys or digit strings, comma-separated
+        /// (an empty entry is silence).
+        #[arg(long, value_delimiter = ',')]
+        press: Vec<String>,
+        /// JSON fixture with `caller` and `customer` objects.
+        #[arg(long)]
+        data: Option<PathBuf>,
+    },
+}
+
+pub fn run(args: FlowArgs) -> Result<()> {
+    match args.command {
+        FlowCommand::Check { files } => check_files(&files),
+        FlowCommand::Simulate {
+            file,
+            caller,
+            at,
+            press,
+            data,
+        } => {
+            let flow = load(&file)?;
+            let at = match at {
+                Some(t) => chrono::DateTime::parse_from_rfc3339(&t).with_context(|| {
+                    format!("--at `{t}`: write RFC 3339, e.g. 2026-12-25T10:00:00+01:00")
+                })?,
+                None => chrono::Local::now().fixed_offset(),
+            };
+            let mut call = match data {
+                Some(path) => fixture(&path)?,
+                None => CallData::default(),
+            };
+            call.caller.insert("number".into(), caller);
+            let t = simulate(&flow, call, at, &press);
+            print!("{}", t.to_text());
+            Ok(())
+        }
+    }
+}
+
+fn check_files(files: &[PathBuf]) -> Result<()> {
+    let mut errors = 0;
+    for path in files {
+        let name = path.display().to_string();
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) => {
+                println!("{name}: error: cannot read: {e}");
+                errors += 1;
+                continue;
+            }
+        };
+        let checked = check(&text, path.parent());
+        for d in &checked.diagnostics {
+            println!("{}", d.render(&name));
+        }
+        let n = checked
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .count();
+        errors += n;
+        let warnings = checked.diagnostics.len() - n;
+        println!("{name}: {n} error(s), {warnings} warning(s)");
+    }
+    if errors > 0 {
+        bail!("{errors} error(s)");
+    }
+    Ok(())
+}
+
+fn load(path: &Path) -> Result<Flow> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {name}"))?;
+    let checked = check(&text, path.parent());
+    match checked.flow {
+        Some(flow) => Ok(flow),
+        None => {
+            let shown: Vec<String> = checked
+                .diagnostics
+                .iter()
+                .filter(|d| d.severity == Severity::Error)
+                .map(|d| d.render(&name))
+                .collect();
+            bail!("{name} has errors:\n{}", shown.join("\n"))
+        }
+    }
+}
+
+fn fixture(path: &Path) -> Result<CallData> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let json: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not valid JSON", path.display()))?;
+    let mut data = CallData::default();
+    if let Some(caller) = json.get("caller").and_then(|c| c.as_object()) {
+        for (k, v) in caller {
+            if let Some(s) = v.as_str() {
+                data.caller.insert(k.clone(), s.to_string());
+            }
+        }
+    }
+    if let Some(customer) = json.get("customer").and_then(|c| c.as_object()) {
+        let mut fields = BTreeMap::new();
+        for (k, v) in customer {
+            let value = match v {
+                serde_json::Value::String(s) => FieldValue::Text(s.clone()),
+                serde_json::Value::Bool(b) => FieldValue::Bool(*b),
+                serde_json::Value::Number(n) => match n.as_i64() {
+                    Some(i) => FieldValue::Int(i),
+                    None => bail!("customer.{k}: only whole numbers are supported"),
+                },
+                _ => bail!("customer.{k}: use a string, number or bool"),
+            };
+            fields.insert(k.clone(), value);
+        }
+        data.customer = Some(fields);
+    }
+    Ok(data)
+}

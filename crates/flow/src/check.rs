@@ -1,0 +1,994 @@
+//! Loading a flow: YAML to [`model`](crate::model), then validation into a checked
+//! [`Flow`] with every problem reported as a [`Diagnostic`] at its line and column.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::Path;
+use std::time::Duration;
+
+use marked_yaml::{LoaderOptions, Marker, Spanned};
+
+use crate::expr::{Expression, Scope, Ty};
+use crate::model::{FlowFile, MenuFile, NodeFile, Text};
+
+/// How serious a diagnostic is: errors stop a flow from loading, warnings do not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    /// The flow cannot be used.
+    Error,
+    /// The flow works but probably not as meant.
+    Warning,
+}
+
+/// A problem found in a flow file, with where it is and how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Diagnostic {
+    /// Line, 1-based (0 when unknown).
+    pub line: usize,
+    /// Column, 1-based (0 when unknown).
+    pub column: usize,
+    /// Error or warning.
+    pub severity: Severity,
+    /// What is wrong.
+    pub message: String,
+    /// How to fix it.
+    pub hint: Option<String>,
+}
+
+impl Diagnostic {
+    fn at(pos: Pos, severity: Severity, message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            line: pos.0,
+            column: pos.1,
+            severity,
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    fn hint(mut self, hint: impl Into<String>) -> Diagnostic {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// `file:line:column: error: message` followed by the hint, as compilers print.
+    pub fn render(&self, file: &str) -> String {
+        let kind = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        let mut out = format!(
+            "{file}:{}:{}: {kind}: {}",
+            self.line, self.column, self.message
+        );
+        if let Some(h) = &self.hint {
+            out.push_str("\n  hint: ");
+            out.push_str(h);
+        }
+        out
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.render("<flow>"))
+    }
+}
+
+/// (line, column), 1-based.
+type Pos = (usize, usize);
+
+fn pos<T>(s: &Spanned<T>) -> Pos {
+    marker(s.span().start())
+}
+
+fn marker(m: Option<&Marker>) -> Pos {
+    m.map_or((0, 0), |m| (m.line(), m.column()))
+}
+
+/// Index of a node in [`Flow::nodes`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct NodeId(pub usize);
+
+/// A prompt text with `{expression}` parts filled in at run time.
+#[derive(Debug, Clone)]
+pub struct Template {
+    /// Literal text and expressions, in order.
+    pub parts: Vec<Part>,
+}
+
+/// A piece of a [`Template`].
+#[derive(Debug, Clone)]
+pub enum Part {
+    /// Said as written.
+    Text(String),
+    /// Evaluated and said.
+    Expr(Expression),
+}
+
+/// One option of a menu.
+#[derive(Debug, Clone)]
+pub struct MenuOption {
+    /// The key.
+    pub key: char,
+    /// Its label.
+    pub label: String,
+    /// Where it leads.
+    pub next: NodeId,
+    /// When it is offered (always if `None`).
+    pub when: Option<Expression>,
+}
+
+/// A checked node action.
+#[derive(Debug, Clone)]
+pub enum Action {
+    /// Speak a text.
+    Say {
+        /// The text.
+        text: Template,
+        /// A key skips the prompt.
+        barge_in: bool,
+        /// What follows.
+        next: NodeId,
+    },
+    /// Play an audio file.
+    Play {
+        /// The file (relative to the flow file).
+        file: String,
+        /// A key skips the prompt.
+        barge_in: bool,
+        /// What follows.
+        next: NodeId,
+    },
+    /// DTMF menu.
+    Menu {
+        /// The prompt.
+        prompt: Template,
+        /// The options.
+        options: Vec<MenuOption>,
+        /// Wait for a key after the prompt.
+        timeout: Duration,
+        /// Repeats after invalid or no input.
+        retries: u32,
+        /// Said after an invalid key.
+        invalid: Option<Template>,
+        /// Said after no key.
+        no_input: Option<Template>,
+        /// Where to go when retries are exhausted (hang up if `None`).
+        on_failure: Option<NodeId>,
+    },
+    /// Collect digits.
+    Collect {
+        /// The prompt.
+        prompt: Template,
+        /// Variable receiving the digits.
+        into: String,
+        /// Fewest digits.
+        min: u32,
+        /// Most digits.
+        max: u32,
+        /// Key ending the input.
+        terminator: Option<char>,
+        /// Wait for the input.
+        timeout: Duration,
+        /// Attempts after the first.
+        retries: u32,
+        /// Condition on `input`.
+        valid: Option<Expression>,
+        /// Said when rejected.
+        invalid: Option<Template>,
+        /// What follows a valid input.
+        next: NodeId,
+        /// Where to go when retries are exhausted (hang up if `None`).
+        on_failure: Option<NodeId>,
+    },
+    /// Conditional jump.
+    Branch {
+        /// Conditions in order.
+        arms: Vec<(Expression, NodeId)>,
+        /// When none holds.
+        otherwise: NodeId,
+    },
+    /// Assign variables.
+    Set {
+        /// Variable and value, in order.
+        assignments: Vec<(String, Expression)>,
+        /// What follows.
+        next: NodeId,
+    },
+    /// Queue for an agent (ends the flow).
+    Enqueue {
+        /// Queue name.
+        queue: String,
+        /// Required skills.
+        skills: Vec<(String, u8)>,
+        /// Priority expression.
+        priority: Option<Expression>,
+        /// Language expression.
+        language: Option<Expression>,
+        /// Preferred agent expression.
+        preferred_agent: Option<Expression>,
+        /// How long to wait for the preferred agent.
+        preferred_for: Duration,
+    },
+    /// Transfer (ends the flow).
+    Transfer {
+        /// Destination.
+        to: Template,
+    },
+    /// Voicemail (ends the flow).
+    Voicemail {
+        /// Mailbox or queue.
+        mailbox: String,
+        /// Greeting.
+        greeting: Option<Template>,
+        /// Transcription requested.
+        transcribe: bool,
+    },
+    /// Register a callback, then continue.
+    Callback {
+        /// Queue that calls back.
+        queue: String,
+        /// Number to call.
+        number: Expression,
+        /// Confirmation prompt.
+        confirm: Option<Template>,
+        /// What follows (hang up if `None`).
+        next: Option<NodeId>,
+    },
+    /// End the call.
+    Hangup {
+        /// Said first.
+        say: Option<Template>,
+        /// Outcome label.
+        reason: Option<String>,
+    },
+}
+
+/// A checked node.
+#[derive(Debug, Clone)]
+pub struct Node {
+    /// Its name.
+    pub name: String,
+    /// What it does.
+    pub action: Action,
+    /// Where it is defined.
+    pub line: usize,
+}
+
+/// A flow that passed validation.
+#[derive(Debug, Clone)]
+pub struct Flow {
+    /// Identifier.
+    pub id: String,
+    /// Version.
+    pub version: u32,
+    /// The first node.
+    pub start: NodeId,
+    /// All nodes.
+    pub nodes: Vec<Node>,
+    /// Flow variables and their types.
+    pub variables: BTreeMap<String, Ty>,
+}
+
+impl Flow {
+    /// The node called `name`.
+    pub fn node(&self, name: &str) -> Option<NodeId> {
+        self.nodes.iter().position(|n| n.name == name).map(NodeId)
+    }
+}
+
+/// The result of checking a flow file: the flow if there was no error, and every
+/// diagnostic (sorted by position).
+#[derive(Debug)]
+pub struct Checked {
+    /// The flow, when no diagnostic is an error.
+    pub flow: Option<Flow>,
+    /// Errors and warnings.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Menus with more options than this get a warning (callers remember about five).
+pub const MENU_OPTIONS_ADVISED: usize = 5;
+/// Menus with more options than this are refused.
+pub const MENU_OPTIONS_MAX: usize = 12;
+
+/// Checks a flow file's text. `dir` is where relative audio paths are looked up.
+pub fn check(text: &str, dir: Option<&Path>) -> Checked {
+    let options = LoaderOptions::default().error_on_duplicate_keys(true);
+    let file: FlowFile = match marked_yaml::from_yaml_with_options(0, text, options) {
+        Ok(f) => f,
+        Err(e) => {
+            return Checked {
+                flow: None,
+                diagnostics: vec![yaml_error(e)],
+            };
+        }
+    };
+    let mut c = Checker {
+        diags: Vec::new(),
+        names: BTreeMap::new(),
+        scope: Scope::default(),
+        used: BTreeSet::new(),
+        dir,
+    };
+    let flow = c.run(&file);
+    let mut diagnostics = c.diags;
+    diagnostics.sort();
+    diagnostics.dedup();
+    let ok = !diagnostics.iter().any(|d| d.severity == Severity::Error);
+    Checked {
+        flow: if ok { flow } else { None },
+        diagnostics,
+    }
+}
+
+fn yaml_error(e: marked_yaml::FromYamlError) -> Diagnostic {
+    use marked_yaml::{FromYamlError, LoadError};
+    let (at, message) = match e {
+        FromYamlError::ParseYaml(load) => {
+            let m = match &load {
+                LoadError::TopLevelMustBeMapping(m)
+                | LoadError::TopLevelMustBeSequence(m)
+                | LoadError::UnexpectedAnchor(m)
+                | LoadError::MappingKeyMustBeScalar(m)
+                | LoadError::UnexpectedTag(m)
+                | LoadError::ScanError(m, _) => Some(*m),
+                LoadError::DuplicateKey(d) => d.key.span().start().copied(),
+            };
+            (marker(m.as_ref()), load.to_string())
+        }
+        FromYamlError::FromNode(node) => {
+            let inner = node.into_inner();
+            (marker(inner.start_mark().as_ref()), inner.to_string())
+        }
+    };
+    Diagnostic::at(at, Severity::Error, message)
+        .hint("see docs/flows.md for the file format, or `switchboard flow schema`")
+}
+
+struct Checker<'a> {
+    diags: Vec<Diagnostic>,
+    names: BTreeMap<String, (NodeId, Pos)>,
+    scope: Scope,
+    used: BTreeSet<String>,
+    dir: Option<&'a Path>,
+}
+
+const ACTIONS: [&str; 11] = [
+    "say",
+    "play",
+    "menu",
+    "collect",
+    "branch",
+    "set",
+    "enqueue",
+    "transfer",
+    "voicemail",
+    "callback",
+    "hangup",
+];
+
+fn actions_of(n: &NodeFile) -> Vec<&'static str> {
+    let present = [
+        n.say.is_some(),
+        n.play.is_some(),
+        n.menu.is_some(),
+        n.collect.is_some(),
+        n.branch.is_some(),
+        n.set.is_some(),
+        n.enqueue.is_some(),
+        n.transfer.is_some(),
+        n.voicemail.is_some(),
+        n.callback.is_some(),
+        n.hangup.is_some(),
+    ];
+    ACTIONS
+        .iter()
+        .zip(present)
+        .filter(|(_, p)| *p)
+        .map(|(a, _)| *a)
+        .collect()
+}
+
+/// Levenshtein distance, for "did you mean" hints.
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+impl Checker<'_> {
+    fn error(&mut self, at: Pos, msg: impl Into<String>) -> &mut Diagnostic {
+        self.diags.push(Diagnostic::at(at, Severity::Error, msg));
+        let last = self.diags.len() - 1;
+        &mut self.diags[last]
+    }
+
+    fn warn(&mut self, at: Pos, msg: impl Into<String>) -> &mut Diagnostic {
+        self.diags.push(Diagnostic::at(at, Severity::Warning, msg));
+        let last = self.diags.len() - 1;
+        &mut self.diags[last]
+    }
+
+    fn node_ref(&mut self, name: &Text) -> NodeId {
+        if let Some(&(id, _)) = self.names.get(name.as_str()) {
+            return id;
+        }
+        let guess = self
+            .names
+            .keys()
+            .min_by_key(|k| distance(k, name))
+            .filter(|k| distance(k, name) <= 3)
+            .cloned();
+        let d = self.error(pos(name), format!("unknown node `{}`", name.as_str()));
+        if let Some(g) = guess {
+            d.hint = Some(format!("did you mean `{g}`?"));
+        } else {
+            d.hint = Some("define the node under `nodes:`".into());
+        }
+        NodeId(usize::MAX)
+    }
+
+    fn duration(&mut self, text: Option<&Text>, default: Duration) -> Duration {
+        let Some(t) = text else {
+            return default;
+        };
+        match humantime::parse_duration(t.as_str()) {
+            Ok(d) => d,
+            Err(e) => {
+                self.error(pos(t), format!("`{}` is not a duration: {e}", t.as_str()))
+                    .hint = Some("write e.g. `5s`, `1m 30s`".into());
+                default
+            }
+        }
+    }
+
+    fn expr(&mut self, t: &Text, want: Option<Ty>) -> Option<Expression> {
+        self.expr_in(t, want, &self.scope.clone())
+    }
+
+    fn expr_in(&mut self, t: &Text, want: Option<Ty>, scope: &Scope) -> Option<Expression> {
+        let result = match want {
+            Some(w) => Expression::compile_as(t.as_str(), scope, w),
+            None => Expression::compile(t.as_str(), scope),
+        };
+        match result {
+            Ok(e) => {
+                self.mark_used(t.as_str());
+                Some(e)
+            }
+            Err(msg) => {
+                self.error(pos(t), msg);
+                None
+            }
+        }
+    }
+
+    fn mark_used(&mut self, source: &str) {
+        if let Ok(p) = cel::Program::compile(source) {
+            for v in p.references().variables() {
+                self.used.insert(v.to_string());
+            }
+        }
+    }
+
+    fn template(&mut self, t: &Text) -> Template {
+        let mut parts = Vec::new();
+        let text = t.as_str();
+        let mut rest = text;
+        while let Some(open) = rest.find('{') {
+            if open > 0 {
+                parts.push(Part::Text(rest[..open].to_string()));
+            }
+            let Some(close) = rest[open..].find('}') else {
+                self.error(pos(t), format!("unclosed `{{` in `{text}`"))
+                    .hint = Some("close it with `}`".into());
+                return Template { parts };
+            };
+            let src = &rest[open + 1..open + close];
+            let scope = self.scope.clone();
+            match Expression::compile(src, &scope) {
+                Ok(e) => {
+                    self.mark_used(src);
+                    parts.push(Part::Expr(e));
+                }
+                Err(msg) => {
+                    self.error(pos(t), format!("in `{{{src}}}`: {msg}"));
+                }
+            }
+            rest = &rest[open + close + 1..];
+        }
+        if !rest.is_empty() {
+            parts.push(Part::Text(rest.to_string()));
+        }
+        Template { parts }
+    }
+
+    fn next(&mut self, node: &Spanned<NodeFile>, name: &str, what: &str) -> NodeId {
+        match &node.next {
+            Some(n) => self.node_ref(n),
+            None => {
+                self.error(
+                    pos(node),
+                    format!("dead end: `{name}` ({what}) has no `next`"),
+                )
+                .hint = Some("add `next: <node>`, or end with `hangup`".into());
+                NodeId(usize::MAX)
+            }
+        }
+    }
+
+    fn run(&mut self, file: &FlowFile) -> Option<Flow> {
+        let mut nodes: Vec<(&Text, &Spanned<NodeFile>)> = file.nodes.iter().collect();
+        nodes.sort_by_key(|(k, _)| pos(k));
+        for (i, (name, _)) in nodes.iter().enumerate() {
+            self.names
+                .insert(name.as_str().to_string(), (NodeId(i), pos(name)));
+        }
+        // Variables: declared ones, then those that collect and set introduce.
+        let mut declared: Vec<(String, Pos)> = Vec::new();
+        for (name, ty) in &file.variables {
+            match Ty::parse(ty.as_str()) {
+                Some(t) => {
+                    self.scope.variables.insert(name.as_str().to_string(), t);
+                    declared.push((name.as_str().to_string(), pos(name)));
+                }
+                None => {
+                    self.error(pos(ty), format!("unknown type `{}`", ty.as_str()))
+                        .hint = Some("use string, int, double, bool, list or map".into());
+                }
+            }
+        }
+        for (_, node) in &nodes {
+            if let Some(c) = &node.collect {
+                let v = c.into.as_str().to_string();
+                if self
+                    .scope
+                    .variables
+                    .get(&v)
+                    .is_some_and(|t| *t != Ty::String && *t != Ty::Dyn)
+                {
+                    self.error(
+                        pos(&c.into),
+                        format!("`{v}` is not a string, but digits are collected into it"),
+                    );
+                }
+                self.scope.variables.entry(v.clone()).or_insert(Ty::String);
+                declared.push((v, pos(&c.into)));
+            }
+            if let Some(set) = &node.set {
+                for var in set.keys() {
+                    let v = var.as_str().to_string();
+                    if !self.scope.variables.contains_key(&v) {
+                        self.scope.variables.insert(v.clone(), Ty::Dyn);
+                        declared.push((v, pos(var)));
+                    }
+                }
+            }
+        }
+        let start = match self.names.get(file.start.as_str()) {
+            Some(&(id, _)) => id,
+            None => self.node_ref(&file.start),
+        };
+        let mut checked = Vec::new();
+        for (name, node) in &nodes {
+            let action = self.node(name.as_str(), node);
+            checked.push(Node {
+                name: name.as_str().to_string(),
+                action: action.unwrap_or(Action::Hangup {
+                    say: None,
+                    reason: None,
+                }),
+                line: pos(node).0,
+            });
+        }
+        for (v, at) in declared {
+            if !self.used.contains(&v) {
+                self.warn(at, format!("variable `{v}` is never used")).hint =
+                    Some("use it in a condition or prompt, or remove it".into());
+            }
+        }
+        let flow = Flow {
+            id: file.id.as_str().to_string(),
+            version: *file.version,
+            start,
+            nodes: checked,
+            variables: self.scope.variables.clone(),
+        };
+        if self.diags.iter().all(|d| d.severity != Severity::Error) {
+            self.graph_checks(&flow, &nodes);
+        }
+        Some(flow)
+    }
+
+    fn node(&mut self, name: &str, node: &Spanned<NodeFile>) -> Option<Action> {
+        let actions = actions_of(node);
+        match actions.len() {
+            0 => {
+                self.error(pos(node), format!("node `{name}` has no action"))
+                    .hint = Some(format!("give it one of: {}", ACTIONS.join(", ")));
+                return None;
+            }
+            1 => {}
+            _ => {
+                self.error(
+                    pos(node),
+                    format!("node `{name}` has several actions: {}", actions.join(", ")),
+                )
+                .hint = Some("split it into one node per action, linked by `next`".into());
+                return None;
+            }
+        }
+        let n: &NodeFile = node;
+        let takes_next = matches!(actions[0], "say" | "play" | "collect" | "set" | "callback");
+        if !takes_next && n.next.is_some() && actions[0] != "callback" {
+            let at = n.next.as_ref().map_or(pos(node), pos);
+            self.warn(at, format!("`next` is ignored after `{}`", actions[0]));
+        }
+        let barge_in = n.barge_in.unwrap_or(true);
+        Some(match actions[0] {
+            "say" => {
+                let text = n.say.as_ref().map(|t| self.template(t))?;
+                Action::Say {
+                    text,
+                    barge_in,
+                    next: self.next(node, name, "say"),
+                }
+            }
+            "play" => {
+                let file = n.play.as_ref()?;
+                if let Some(dir) = self.dir
+                    && !dir.join(file.as_str()).is_file()
+                {
+                    self.error(
+                        pos(file),
+                        format!("audio file `{}` not found", file.as_str()),
+                    )
+                    .hint = Some(format!("paths are relative to {}", dir.display()));
+                }
+                Action::Play {
+                    file: file.as_str().to_string(),
+                    barge_in,
+                    next: self.next(node, name, "play"),
+                }
+            }
+            "menu" => self.menu(n.menu.as_ref()?, node, name, n.on_failure.as_ref()),
+            "collect" => {
+                let c = n.collect.as_ref()?;
+                let prompt = self.template(&c.prompt);
+                let mut scope = self.scope.clone();
+                scope.variables.insert("input".into(), Ty::String);
+                let valid = c
+                    .valid
+                    .as_ref()
+                    .and_then(|v| self.expr_in(v, Some(Ty::Bool), &scope));
+                let (min, max) = (c.min.unwrap_or(1), c.max.unwrap_or(20));
+                if min == 0 || max < min || max > 64 {
+                    self.error(
+                        pos(node),
+                        format!("collect needs 1 ≤ min ≤ max ≤ 64, not min {min}, max {max}"),
+                    );
+                }
+                let terminator = c.terminator.as_ref().and_then(|t| {
+                    let mut chars = t.chars();
+                    match (chars.next(), chars.next()) {
+                        (Some(k @ ('#' | '*')), None) => Some(k),
+                        _ => {
+                            self.error(
+                                pos(t),
+                                format!("terminator `{}` must be `#` or `*`", t.as_str()),
+                            );
+                            None
+                        }
+                    }
+                });
+                Action::Collect {
+                    prompt,
+                    into: c.into.as_str().to_string(),
+                    min,
+                    max,
+                    terminator,
+                    timeout: self.duration(c.timeout.as_ref(), Duration::from_secs(8)),
+                    retries: c.retries.unwrap_or(2),
+                    valid,
+                    invalid: c.invalid.as_ref().map(|t| self.template(t)),
+                    next: self.next(node, name, "collect"),
+                    on_failure: n.on_failure.as_ref().map(|f| self.node_ref(f)),
+                }
+            }
+            "branch" => {
+                let arms_file = n.branch.as_ref()?;
+                let mut arms = Vec::new();
+                let mut otherwise = None;
+                for (i, arm) in arms_file.iter().enumerate() {
+                    match (&arm.condition, &arm.next, &arm.otherwise) {
+                        (Some(c), Some(nx), None) => {
+                            let e = self.expr(c, Some(Ty::Bool));
+                            let to = self.node_ref(nx);
+                            if let Some(e) = e {
+                                arms.push((e, to));
+                            }
+                        }
+                        (None, None, Some(o)) if i + 1 == arms_file.len() => {
+                            otherwise = Some(self.node_ref(o));
+                        }
+                        _ => {
+                            self.error(pos(node), format!("branch arm {} of `{name}` must be `{{if: ..., next: ...}}`, or a last `{{else: ...}}`", i + 1));
+                        }
+                    }
+                }
+                let Some(otherwise) = otherwise else {
+                    self.error(pos(node), format!("branch `{name}` has no final `else`"))
+                        .hint = Some("add `- else: <node>` so every caller goes somewhere".into());
+                    return None;
+                };
+                Action::Branch { arms, otherwise }
+            }
+            "set" => {
+                let set = n.set.as_ref()?;
+                let mut pairs: Vec<(&Text, &Text)> = set.iter().collect();
+                pairs.sort_by_key(|(k, _)| pos(k));
+                let mut assignments = Vec::new();
+                for (var, value) in pairs {
+                    let declared = self.scope.variables.get(var.as_str()).copied();
+                    if let Some(e) = self.expr(value, declared.filter(|t| *t != Ty::Dyn)) {
+                        if declared == Some(Ty::Dyn) && e.ty() != Ty::Dyn {
+                            self.scope
+                                .variables
+                                .insert(var.as_str().to_string(), e.ty());
+                        }
+                        assignments.push((var.as_str().to_string(), e));
+                    }
+                }
+                Action::Set {
+                    assignments,
+                    next: self.next(node, name, "set"),
+                }
+            }
+            "enqueue" => {
+                let q = n.enqueue.as_ref()?;
+                let mut skills: Vec<(String, u8)> = q
+                    .skills
+                    .iter()
+                    .map(|(k, v)| (k.as_str().to_string(), *v))
+                    .collect();
+                skills.sort();
+                Action::Enqueue {
+                    queue: q.queue.as_str().to_string(),
+                    skills,
+                    priority: q
+                        .priority
+                        .as_ref()
+                        .and_then(|p| self.expr(p, Some(Ty::Int))),
+                    language: q.language.as_ref().and_then(|l| self.string_or_expr(l)),
+                    preferred_agent: q
+                        .preferred_agent
+                        .as_ref()
+                        .and_then(|p| self.expr(p, Some(Ty::String))),
+                    preferred_for: self.duration(q.preferred_for.as_ref(), Duration::from_secs(30)),
+                }
+            }
+            "transfer" => Action::Transfer {
+                to: self.template(&n.transfer.as_ref()?.to),
+            },
+            "voicemail" => {
+                let v = n.voicemail.as_ref()?;
+                Action::Voicemail {
+                    mailbox: v.mailbox.as_str().to_string(),
+                    greeting: v.greeting.as_ref().map(|t| self.template(t)),
+                    transcribe: v.transcribe,
+                }
+            }
+            "callback" => {
+                let cb = n.callback.as_ref()?;
+                let number = match &cb.number {
+                    Some(t) => self.expr(t, Some(Ty::String))?,
+                    None => Expression::compile("caller.number", &self.scope).ok()?,
+                };
+                Action::Callback {
+                    queue: cb.queue.as_str().to_string(),
+                    number,
+                    confirm: cb.confirm.as_ref().map(|t| self.template(t)),
+                    next: n.next.as_ref().map(|t| self.node_ref(t)),
+                }
+            }
+            _ => {
+                let h = n.hangup.as_ref()?;
+                Action::Hangup {
+                    say: h.say.as_ref().map(|t| self.template(t)),
+                    reason: h.reason.as_ref().map(|r| r.as_str().to_string()),
+                }
+            }
+        })
+    }
+
+    /// A plain word (`en`) is a literal; anything else must be a string expression.
+    fn string_or_expr(&mut self, t: &Text) -> Option<Expression> {
+        let s = t.as_str();
+        if !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Expression::compile(&format!("'{s}'"), &self.scope).ok();
+        }
+        self.expr(t, Some(Ty::String))
+    }
+
+    fn menu(
+        &mut self,
+        m: &MenuFile,
+        node: &Spanned<NodeFile>,
+        name: &str,
+        on_failure: Option<&Text>,
+    ) -> Action {
+        let prompt = self.template(&m.prompt);
+        let mut options = Vec::new();
+        let mut keys: BTreeMap<char, Pos> = BTreeMap::new();
+        if m.options.is_empty() {
+            self.error(pos(node), format!("menu `{name}` has no options"));
+        }
+        if m.options.len() > MENU_OPTIONS_MAX {
+            self.error(
+                pos(node),
+                format!(
+                    "menu `{name}` has {} options; at most {MENU_OPTIONS_MAX} keys exist",
+                    m.options.len()
+                ),
+            );
+        } else if m.options.len() > MENU_OPTIONS_ADVISED {
+            self.warn(
+                pos(node),
+                format!(
+                    "menu `{name}` has {} options: callers remember about {MENU_OPTIONS_ADVISED}",
+                    m.options.len()
+                ),
+            )
+            .hint = Some("split it into two levels, or personalise it with `when`".into());
+        }
+        for opt in &m.options {
+            let k = opt.key.as_str();
+            let mut chars = k.chars();
+            let key = match (chars.next(), chars.next()) {
+                (Some(c @ ('0'..='9' | '*' | '#')), None) => c,
+                _ => {
+                    self.error(
+                        pos(&opt.key),
+                        format!("menu key `{k}` must be one of 0-9, * or #"),
+                    );
+                    continue;
+                }
+            };
+            if let Some(first) = keys.insert(key, pos(&opt.key)) {
+                self.error(
+                    pos(&opt.key),
+                    format!("key `{key}` is used twice in menu `{name}`"),
+                )
+                .hint = Some(format!("it was first used at line {}", first.0));
+            }
+            let when = opt.when.as_ref().and_then(|w| self.expr(w, Some(Ty::Bool)));
+            options.push(MenuOption {
+                key,
+                label: opt.label.as_str().to_string(),
+                next: self.node_ref(&opt.next),
+                when,
+            });
+        }
+        Action::Menu {
+            prompt,
+            options,
+            timeout: self.duration(m.timeout.as_ref(), Duration::from_secs(5)),
+            retries: m.retries.unwrap_or(2),
+            invalid: m.invalid.as_ref().map(|t| self.template(t)),
+            no_input: m.no_input.as_ref().map(|t| self.template(t)),
+            on_failure: on_failure.map(|f| self.node_ref(f)),
+        }
+    }
+
+    /// Unreachable nodes, and loops that never wait for the caller.
+    fn graph_checks(&mut self, flow: &Flow, files: &[(&Text, &Spanned<NodeFile>)]) {
+        let succ = |a: &Action| -> Vec<NodeId> {
+            match a {
+                Action::Say { next, .. } | Action::Play { next, .. } | Action::Set { next, .. } => {
+                    vec![*next]
+                }
+                Action::Menu {
+                    options,
+                    on_failure,
+                    ..
+                } => options.iter().map(|o| o.next).chain(*on_failure).collect(),
+                Action::Collect {
+                    next, on_failure, ..
+                } => std::iter::once(*next).chain(*on_failure).collect(),
+                Action::Branch { arms, otherwise } => {
+                    arms.iter().map(|a| a.1).chain([*otherwise]).collect()
+                }
+                Action::Callback { next, .. } => next.iter().copied().collect(),
+                _ => Vec::new(),
+            }
+        };
+        let mut seen = vec![false; flow.nodes.len()];
+        let mut stack = vec![flow.start];
+        while let Some(n) = stack.pop() {
+            if n.0 >= seen.len() || seen[n.0] {
+                continue;
+            }
+            seen[n.0] = true;
+            stack.extend(succ(&flow.nodes[n.0].action));
+        }
+        for (i, (name, _)) in files.iter().enumerate() {
+            if !seen[i] {
+                self.warn(
+                    pos(name),
+                    format!(
+                        "node `{}` cannot be reached from `{}`",
+                        name.as_str(),
+                        flow.nodes[flow.start.0].name
+                    ),
+                )
+                .hint = Some("link to it, or remove it".into());
+            }
+        }
+        // A cycle through nodes that take no caller input would loop for ever.
+        let waits = |a: &Action| matches!(a, Action::Menu { .. } | Action::Collect { .. });
+        let mut state = vec![0u8; flow.nodes.len()]; // 0 new, 1 on path, 2 done
+        for root in 0..flow.nodes.len() {
+            if state[root] != 0 || waits(&flow.nodes[root].action) {
+                continue;
+            }
+            let mut path: Vec<(usize, Vec<NodeId>)> = vec![(root, succ(&flow.nodes[root].action))];
+            state[root] = 1;
+            while let Some((node, next)) = path.last_mut() {
+                let node = *node;
+                match next.pop() {
+                    Some(NodeId(m)) if m < flow.nodes.len() && !waits(&flow.nodes[m].action) => {
+                        if state[m] == 1 {
+                            let start = path.iter().position(|p| p.0 == m).unwrap_or(0);
+                            let names: Vec<&str> = path[start..]
+                                .iter()
+                                .map(|p| flow.nodes[p.0].name.as_str())
+                                .chain([flow.nodes[m].name.as_str()])
+                                .collect();
+                            let at = pos(files[m].0);
+                            self.error(
+                                at,
+                                format!("loop with no caller input: {}", names.join(" → ")),
+                            )
+                            .hint = Some("put a menu or collect in the loop, or break it".into());
+                            return;
+                        }
+                        if state[m] == 0 {
+                            state[m] = 1;
+                            path.push((m, succ(&flow.nodes[m].action)));
+                        }
+                    }
+                    Some(_) => {}
+                    None => {
+                        state[node] = 2;
+                        path.pop();
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn distance_for_hints() {
+        assert_eq!(distance("main-menu", "main_menu"), 1);
+        assert_eq!(distance("", "abc"), 3);
+    }
+}

@@ -1,0 +1,736 @@
+//! The sans-IO flow interpreter: one [`Session`] per call (or chat), driven by inputs that
+//! carry the time, reporting prompts and decisions ([`Output`]) and every step
+//! ([`FlowEvent`]) as one ordered stream polled with [`Session::poll`].
+//!
+//! Channel-neutral: a voice edge speaks `Say` and plays `Play`, then collects DTMF for a
+//! `Gather`; a chat edge sends the text and shows a `Gather`'s options as buttons.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::time::Duration;
+
+use cel::{Context, Value};
+use chrono::{DateTime, FixedOffset};
+
+use crate::check::{Action, Flow, NodeId, Part, Template};
+use crate::expr::{CALLER_FIELDS, CONTACT_FIELDS, CUSTOMER_FIELDS, Expression, Ty};
+
+/// Most node transitions per input: a bad flow can never spin.
+pub const MAX_STEPS_PER_INPUT: usize = 1_000;
+
+/// What is known about the call when it starts.
+#[derive(Debug, Clone, Default)]
+pub struct CallData {
+    /// `caller.*`: number, name, country, region.
+    pub caller: BTreeMap<String, String>,
+    /// `customer.*`, when the caller was identified (`customer.found` is then true).
+    pub customer: Option<BTreeMap<String, FieldValue>>,
+    /// `contact.*`: id, channel, dialed.
+    pub contact: BTreeMap<String, String>,
+}
+
+/// A customer field value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FieldValue {
+    /// Text.
+    Text(String),
+    /// Number.
+    Int(i64),
+    /// Flag.
+    Bool(bool),
+}
+
+impl From<&FieldValue> for Value {
+    fn from(v: &FieldValue) -> Value {
+        match v {
+            FieldValue::Text(s) => Value::from(s.as_str()),
+            FieldValue::Int(i) => Value::Int(*i),
+            FieldValue::Bool(b) => Value::Bool(*b),
+        }
+    }
+}
+
+/// What the edge must do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    /// Speak (voice) or send (chat) a text.
+    Say {
+        /// The text, variables filled in.
+        text: String,
+        /// A key may interrupt it.
+        barge_in: bool,
+    },
+    /// Play an audio file (chat: skip or send a link).
+    Play {
+        /// The file.
+        file: String,
+        /// A key may interrupt it.
+        barge_in: bool,
+    },
+    /// Wait for input after the prompts: answer with [`Session::input`] or
+    /// [`Session::timeout`].
+    Gather {
+        /// Most keys to collect (1 for a menu).
+        max_digits: u32,
+        /// Key that ends the input early.
+        terminator: Option<char>,
+        /// How long to wait once the prompts have finished.
+        timeout: Duration,
+        /// Menu options offered (key, label): buttons in a chat.
+        options: Vec<(char, String)>,
+    },
+    /// The flow is done: hand the contact to the routing engine.
+    Enqueue {
+        /// Queue name.
+        queue: String,
+        /// Required skills with minimum proficiency.
+        skills: Vec<(String, u8)>,
+        /// Priority.
+        priority: i64,
+        /// Required language.
+        language: Option<String>,
+        /// Preferred agent.
+        preferred_agent: Option<String>,
+        /// How long to wait for the preferred agent.
+        preferred_for: Duration,
+    },
+    /// The flow is done: transfer the call.
+    Transfer {
+        /// Destination.
+        to: String,
+    },
+    /// The flow is done: take a voicemail.
+    Voicemail {
+        /// Mailbox or queue.
+        mailbox: String,
+        /// Transcription requested.
+        transcribe: bool,
+    },
+    /// Register a callback request (the flow continues).
+    Callback {
+        /// Queue that calls back.
+        queue: String,
+        /// Number to call.
+        number: String,
+    },
+    /// The flow is done: hang up.
+    Hangup {
+        /// Outcome label.
+        reason: String,
+    },
+}
+
+/// How a flow run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Exit {
+    /// Queued for an agent.
+    Queued,
+    /// Transferred.
+    Transferred,
+    /// Sent to voicemail.
+    Voicemail,
+    /// Hung up by the flow, with its reason.
+    HungUp(String),
+    /// The caller hung up.
+    CallerLeft,
+    /// The flow failed (expression error, step limit); the call is hung up.
+    Failed(String),
+}
+
+/// A step of a flow run, for analytics and history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FlowEvent {
+    /// When.
+    pub at: DateTime<FixedOffset>,
+    /// What.
+    pub kind: FlowEventKind,
+}
+
+/// The kinds of flow events.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FlowEventKind {
+    /// A node was entered.
+    Entered {
+        /// Node name.
+        node: String,
+    },
+    /// A menu option was chosen.
+    Chosen {
+        /// Menu node.
+        node: String,
+        /// Key.
+        key: char,
+        /// Option label.
+        label: String,
+    },
+    /// Input was rejected.
+    Invalid {
+        /// Node.
+        node: String,
+        /// What was entered.
+        input: String,
+    },
+    /// No input before the timeout.
+    NoInput {
+        /// Node.
+        node: String,
+    },
+    /// Digits were collected.
+    Collected {
+        /// Node.
+        node: String,
+        /// Variable.
+        into: String,
+    },
+    /// The run ended.
+    Exited {
+        /// Node it ended at.
+        node: String,
+        /// How.
+        exit: Exit,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    NotStarted,
+    Waiting { node: NodeId, attempt: u32 },
+    Done,
+}
+
+/// One run of a flow for one contact.
+pub struct Session<'f> {
+    flow: &'f Flow,
+    data: CallData,
+    vars: BTreeMap<String, Value>,
+    state: State,
+    now: DateTime<FixedOffset>,
+    steps: VecDeque<Step>,
+}
+
+/// What a session produced, in the order it happened.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    /// Something for the edge to do.
+    Do(Output),
+    /// Something that happened, for analytics.
+    Happened(FlowEvent),
+}
+
+impl<'f> Session<'f> {
+    /// A run of `flow` for a contact with `data`, not started yet.
+    pub fn new(flow: &'f Flow, data: CallData, now: DateTime<FixedOffset>) -> Session<'f> {
+        let vars = flow
+            .variables
+            .iter()
+            .map(|(k, t)| (k.clone(), zero(*t)))
+            .collect();
+        Session {
+            flow,
+            data,
+            vars,
+            state: State::NotStarted,
+            now,
+            steps: VecDeque::new(),
+        }
+    }
+
+    /// Starts the run at the flow's start node.
+    pub fn start(&mut self, now: DateTime<FixedOffset>) {
+        if self.state != State::NotStarted {
+            return;
+        }
+        self.now = now;
+        self.walk(self.flow.start);
+    }
+
+    /// The caller's input for the pending `Gather` (digits, or a chat button's key).
+    pub fn input(&mut self, now: DateTime<FixedOffset>, digits: &str) {
+        self.now = now;
+        let State::Waiting { node, attempt } = self.state else {
+            return;
+        };
+        match &self.flow.nodes[node.0].action {
+            Action::Menu { options, .. } => {
+                let chosen = digits.chars().next().and_then(|k| {
+                    options
+                        .iter()
+                        .find(|o| o.key == k && self.shown(o.when.as_ref()))
+                        .map(|o| (o.key, o.label.clone(), o.next))
+                });
+                match chosen {
+                    Some((key, label, next)) => {
+                        self.event(FlowEventKind::Chosen {
+                            node: self.name(node),
+                            key,
+                            label,
+                        });
+                        self.walk(next);
+                    }
+                    None => {
+                        self.event(FlowEventKind::Invalid {
+                            node: self.name(node),
+                            input: digits.to_string(),
+                        });
+                        self.retry(node, attempt, true);
+                    }
+                }
+            }
+            Action::Collect {
+                into,
+                min,
+                max,
+                terminator,
+                valid,
+                next,
+                ..
+            } => {
+                let input: String = digits
+                    .chars()
+                    .take_while(|c| Some(*c) != *terminator)
+                    .take(*max as usize)
+                    .collect();
+                let len = input.chars().count() as u32;
+                let digits_only = input.chars().all(|c| c.is_ascii_digit() || c == '*');
+                let ok = len >= *min
+                    && len <= *max
+                    && digits_only
+                    && valid.as_ref().is_none_or(|v| {
+                        let mut extra = BTreeMap::new();
+                        extra.insert("input".to_string(), Value::from(input.as_str()));
+                        matches!(self.eval(v, &extra), Ok(Value::Bool(true)))
+                    });
+                if ok {
+                    let (into, next) = (into.clone(), *next);
+                    self.vars.insert(into.clone(), Value::from(input.as_str()));
+                    self.event(FlowEventKind::Collected {
+                        node: self.name(node),
+                        into,
+                    });
+                    self.walk(next);
+                } else {
+                    self.event(FlowEventKind::Invalid {
+                        node: self.name(node),
+                        input,
+                    });
+                    self.retry(node, attempt, true);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// No input came before the `Gather`'s timeout.
+    pub fn timeout(&mut self, now: DateTime<FixedOffset>) {
+        self.now = now;
+        if let State::Waiting { node, attempt } = self.state {
+            self.event(FlowEventKind::NoInput {
+                node: self.name(node),
+            });
+            self.retry(node, attempt, false);
+        }
+    }
+
+    /// The caller hung up.
+    pub fn hangup(&mut self, now: DateTime<FixedOffset>) {
+        self.now = now;
+        let node = match self.state {
+            State::Waiting { node, .. } => self.name(node),
+            State::NotStarted => self.name(self.flow.start),
+            State::Done => return,
+        };
+        self.finish(node, Exit::CallerLeft);
+    }
+
+    /// The next output or event, in the order they happened. Drain after every input.
+    pub fn poll(&mut self) -> Option<Step> {
+        self.steps.pop_front()
+    }
+
+    /// Whether the run has ended.
+    pub fn is_done(&self) -> bool {
+        self.state == State::Done
+    }
+
+    /// The current value of a flow variable, shown as text.
+    pub fn variable(&self, name: &str) -> Option<String> {
+        self.vars.get(name).map(show)
+    }
+
+    fn push(&mut self, o: Output) {
+        self.steps.push_back(Step::Do(o));
+    }
+
+    fn name(&self, n: NodeId) -> String {
+        self.flow.nodes[n.0].name.clone()
+    }
+
+    fn event(&mut self, kind: FlowEventKind) {
+        self.steps
+            .push_back(Step::Happened(FlowEvent { at: self.now, kind }));
+    }
+
+    fn finish(&mut self, node: String, exit: Exit) {
+        self.state = State::Done;
+        self.event(FlowEventKind::Exited { node, exit });
+    }
+
+    fn fail(&mut self, node: NodeId, why: String) {
+        self.push(Output::Hangup {
+            reason: "flow-error".into(),
+        });
+        self.finish(self.name(node), Exit::Failed(why));
+    }
+
+    fn context(&self, extra: &BTreeMap<String, Value>) -> Context<'static, 'static> {
+        let mut ctx = Context::default();
+        let caller: HashMap<String, Value> = CALLER_FIELDS
+            .iter()
+            .map(|(f, _)| {
+                let v = self.data.caller.get(*f).map_or("", String::as_str);
+                (f.to_string(), Value::from(v))
+            })
+            .collect();
+        let customer: HashMap<String, Value> = CUSTOMER_FIELDS
+            .iter()
+            .map(|(f, t)| {
+                let v = match (&self.data.customer, *f) {
+                    (Some(_), "found") => Value::Bool(true),
+                    (None, "found") => Value::Bool(false),
+                    (Some(c), _) => c.get(*f).map_or_else(|| zero(*t), Value::from),
+                    (None, _) => zero(*t),
+                };
+                (f.to_string(), v)
+            })
+            .collect();
+        let contact: HashMap<String, Value> = CONTACT_FIELDS
+            .iter()
+            .map(|(f, t)| {
+                let v = self
+                    .data
+                    .contact
+                    .get(*f)
+                    .map_or_else(|| zero(*t), |s| Value::from(s.as_str()));
+                (f.to_string(), v)
+            })
+            .collect();
+        ctx.add_variable_from_value("caller", caller);
+        ctx.add_variable_from_value("customer", customer);
+        ctx.add_variable_from_value("contact", contact);
+        ctx.add_variable_from_value("now", Value::Timestamp(self.now));
+        for (k, v) in self.vars.iter().chain(extra) {
+            ctx.add_variable_from_value(k.clone(), v.clone());
+        }
+        ctx
+    }
+
+    fn eval(&self, e: &Expression, extra: &BTreeMap<String, Value>) -> Result<Value, String> {
+        e.eval(&self.context(extra))
+    }
+
+    fn shown(&self, when: Option<&Expression>) -> bool {
+        when.is_none_or(|w| matches!(self.eval(w, &BTreeMap::new()), Ok(Value::Bool(true))))
+    }
+
+    fn render(&self, t: &Template) -> Result<String, String> {
+        let mut out = String::new();
+        for part in &t.parts {
+            match part {
+                Part::Text(s) => out.push_str(s),
+                Part::Expr(e) => out.push_str(&show(&self.eval(e, &BTreeMap::new())?)),
+            }
+        }
+        Ok(out)
+    }
+
+    fn say(&mut self, t: &Template, barge_in: bool) -> Result<(), String> {
+        let text = self.render(t)?;
+        self.push(Output::Say { text, barge_in });
+        Ok(())
+    }
+
+    fn retry(&mut self, node: NodeId, attempt: u32, invalid: bool) {
+        let (retries, message, on_failure) = match &self.flow.nodes[node.0].action {
+            Action::Menu {
+                retries,
+                invalid: inv,
+                no_input,
+                on_failure,
+                ..
+            } => (*retries, if invalid { inv } else { no_input }, *on_failure),
+            Action::Collect {
+                retries,
+                invalid: inv,
+                on_failure,
+                ..
+            } => (*retries, inv, *on_failure),
+            _ => return,
+        };
+        if let Some(m) = message
+            && let Err(e) = self.say(m, true)
+        {
+            return self.fail(node, e);
+        }
+        if attempt < retries {
+            self.state = State::Waiting {
+                node,
+                attempt: attempt + 1,
+            };
+            self.prompt(node);
+            return;
+        }
+        match on_failure {
+            Some(next) => self.walk(next),
+            None => {
+                self.push(Output::Hangup {
+                    reason: "no-valid-input".into(),
+                });
+                self.finish(self.name(node), Exit::HungUp("no-valid-input".into()));
+            }
+        }
+    }
+
+    /// Repeats the prompt of a waiting node and asks for input again.
+    fn prompt(&mut self, node: NodeId) {
+        let flow = self.flow;
+        let result = match &flow.nodes[node.0].action {
+            Action::Menu {
+                prompt,
+                options,
+                timeout,
+                ..
+            } => self.say(prompt, true).map(|()| {
+                let shown = options
+                    .iter()
+                    .filter(|o| self.shown(o.when.as_ref()))
+                    .map(|o| (o.key, o.label.clone()))
+                    .collect();
+                Output::Gather {
+                    max_digits: 1,
+                    terminator: None,
+                    timeout: *timeout,
+                    options: shown,
+                }
+            }),
+            Action::Collect {
+                prompt,
+                max,
+                terminator,
+                timeout,
+                ..
+            } => self.say(prompt, true).map(|()| Output::Gather {
+                max_digits: *max,
+                terminator: *terminator,
+                timeout: *timeout,
+                options: Vec::new(),
+            }),
+            _ => return,
+        };
+        match result {
+            Ok(gather) => self.push(gather),
+            Err(e) => self.fail(node, e),
+        }
+    }
+
+    /// Runs from `node` until the flow waits for input or ends.
+    fn walk(&mut self, mut node: NodeId) {
+        let flow = self.flow;
+        for _ in 0..MAX_STEPS_PER_INPUT {
+            let Some(n) = flow.nodes.get(node.0) else {
+                return self.fail(node, "jump to a missing node".into());
+            };
+            self.event(FlowEventKind::Entered {
+                node: n.name.clone(),
+            });
+            let step: Result<Option<NodeId>, String> = match &n.action {
+                Action::Say {
+                    text,
+                    barge_in,
+                    next,
+                } => self.say(text, *barge_in).map(|()| Some(*next)),
+                Action::Play {
+                    file,
+                    barge_in,
+                    next,
+                } => {
+                    self.push(Output::Play {
+                        file: file.clone(),
+                        barge_in: *barge_in,
+                    });
+                    Ok(Some(*next))
+                }
+                Action::Menu { .. } | Action::Collect { .. } => {
+                    self.state = State::Waiting { node, attempt: 0 };
+                    self.prompt(node);
+                    return;
+                }
+                Action::Branch { arms, otherwise } => {
+                    let mut to = Ok(Some(*otherwise));
+                    for (cond, next) in arms {
+                        match self.eval(cond, &BTreeMap::new()) {
+                            Ok(Value::Bool(true)) => {
+                                to = Ok(Some(*next));
+                                break;
+                            }
+                            Ok(_) => {}
+                            Err(e) => {
+                                to = Err(e);
+                                break;
+                            }
+                        }
+                    }
+                    to
+                }
+                Action::Set { assignments, next } => {
+                    let mut result = Ok(Some(*next));
+                    for (var, e) in assignments {
+                        match self.eval(e, &BTreeMap::new()) {
+                            Ok(v) => {
+                                self.vars.insert(var.clone(), v);
+                            }
+                            Err(err) => {
+                                result = Err(err);
+                                break;
+                            }
+                        }
+                    }
+                    result
+                }
+                Action::Enqueue {
+                    queue,
+                    skills,
+                    priority,
+                    language,
+                    preferred_agent,
+                    preferred_for,
+                } => {
+                    let out = (|| -> Result<Output, String> {
+                        let priority = match priority {
+                            Some(p) => match self.eval(p, &BTreeMap::new())? {
+                                Value::Int(i) => i,
+                                Value::UInt(u) => i64::try_from(u).unwrap_or(i64::MAX),
+                                other => return Err(format!("priority is {other:?}, not an int")),
+                            },
+                            None => 0,
+                        };
+                        let text = |e: &Option<Expression>| -> Result<Option<String>, String> {
+                            e.as_ref()
+                                .map(|e| self.eval(e, &BTreeMap::new()).map(|v| show(&v)))
+                                .transpose()
+                                .map(|s| s.filter(|s| !s.is_empty()))
+                        };
+                        Ok(Output::Enqueue {
+                            queue: queue.clone(),
+                            skills: skills.clone(),
+                            priority,
+                            language: text(language)?,
+                            preferred_agent: text(preferred_agent)?,
+                            preferred_for: *preferred_for,
+                        })
+                    })();
+                    match out {
+                        Ok(o) => {
+                            self.push(o);
+                            return self.finish(n.name.clone(), Exit::Queued);
+                        }
+                        Err(e) => Err(e),
+                    }
+                }
+                Action::Transfer { to } => match self.render(to) {
+                    Ok(to) => {
+                        self.push(Output::Transfer { to });
+                        return self.finish(n.name.clone(), Exit::Transferred);
+                    }
+                    Err(e) => Err(e),
+                },
+                Action::Voicemail {
+                    mailbox,
+                    greeting,
+                    transcribe,
+                } => {
+                    if let Some(g) = greeting
+                        && let Err(e) = self.say(g, false)
+                    {
+                        return self.fail(node, e);
+                    }
+                    self.push(Output::Voicemail {
+                        mailbox: mailbox.clone(),
+                        transcribe: *transcribe,
+                    });
+                    return self.finish(n.name.clone(), Exit::Voicemail);
+                }
+                Action::Callback {
+                    queue,
+                    number,
+                    confirm,
+                    next,
+                } => match self.eval(number, &BTreeMap::new()) {
+                    Ok(v) => {
+                        self.push(Output::Callback {
+                            queue: queue.clone(),
+                            number: show(&v),
+                        });
+                        match confirm.as_ref().map(|c| self.say(c, false)) {
+                            Some(Err(e)) => Err(e),
+                            _ => match next {
+                                Some(n) => Ok(Some(*n)),
+                                None => {
+                                    self.push(Output::Hangup {
+                                        reason: "callback".into(),
+                                    });
+                                    return self
+                                        .finish(n.name.clone(), Exit::HungUp("callback".into()));
+                                }
+                            },
+                        }
+                    }
+                    Err(e) => Err(e),
+                },
+                Action::Hangup { say, reason } => {
+                    if let Some(s) = say
+                        && let Err(e) = self.say(s, false)
+                    {
+                        return self.fail(node, e);
+                    }
+                    let reason = reason.clone().unwrap_or_else(|| "flow-end".into());
+                    self.push(Output::Hangup {
+                        reason: reason.clone(),
+                    });
+                    return self.finish(n.name.clone(), Exit::HungUp(reason));
+                }
+            };
+            match step {
+                Ok(Some(next)) => node = next,
+                Ok(None) => return,
+                Err(e) => return self.fail(node, e),
+            }
+        }
+        self.fail(
+            node,
+            format!("more than {MAX_STEPS_PER_INPUT} steps without caller input"),
+        );
+    }
+}
+
+/// The value a variable of a type starts with.
+fn zero(t: Ty) -> Value {
+    match t {
+        Ty::Bool => Value::Bool(false),
+        Ty::Int => Value::Int(0),
+        Ty::Double => Value::Float(0.0),
+        Ty::String => Value::from(""),
+        _ => Value::Null,
+    }
+}
+
+/// A value as a caller would hear it.
+pub fn show(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.to_string(),
+        Value::Int(i) => i.to_string(),
+        Value::UInt(u) => u.to_string(),
+        Value::Float(f) => f.to_string(),
+        Value::Bool(b) => b.to_string(),
+        Value::Null => String::new(),
+        other => format!("{other:?}"),
+    }
+}

@@ -1,0 +1,232 @@
+//! The flow file format as written: YAML mapped onto these structs, every value that a
+//! diagnostic may point at kept with its position.
+
+use std::collections::HashMap;
+
+use marked_yaml::Spanned;
+use serde::Deserialize;
+
+/// A text, an expression, a node name or a duration, with where it was written.
+pub type Text = Spanned<String>;
+
+/// A flow file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlowFile {
+    /// Stable identifier, used by numbers → flow mappings and by `subflow`.
+    pub id: Text,
+    /// Version number, increasing with each published change.
+    pub version: Spanned<u32>,
+    /// What the flow is for.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The node a call starts at.
+    pub start: Text,
+    /// Flow variables and their types (`string`, `int`, `bool`, `double`).
+    #[serde(default)]
+    pub variables: HashMap<Text, Text>,
+    /// The nodes, by name.
+    pub nodes: HashMap<Text, Spanned<NodeFile>>,
+}
+
+/// One node: exactly one action, and the names of the nodes that follow.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeFile {
+    /// Speak a text (rendered by text-to-speech); `{expr}` interpolates.
+    #[serde(default)]
+    pub say: Option<Text>,
+    /// Play an audio file.
+    #[serde(default)]
+    pub play: Option<Text>,
+    /// Offer DTMF options.
+    #[serde(default)]
+    pub menu: Option<MenuFile>,
+    /// Collect digits into a variable.
+    #[serde(default)]
+    pub collect: Option<CollectFile>,
+    /// Go to the first arm whose condition holds.
+    #[serde(default)]
+    pub branch: Option<Vec<ArmFile>>,
+    /// Assign variables and contact attributes from expressions.
+    #[serde(default)]
+    pub set: Option<HashMap<Text, Text>>,
+    /// Hand the contact to the routing engine.
+    #[serde(default)]
+    pub enqueue: Option<EnqueueFile>,
+    /// Transfer the call to a number or extension.
+    #[serde(default)]
+    pub transfer: Option<TransferFile>,
+    /// Record a voicemail for a mailbox or queue.
+    #[serde(default)]
+    pub voicemail: Option<VoicemailFile>,
+    /// Register a callback request.
+    #[serde(default)]
+    pub callback: Option<CallbackFile>,
+    /// End the call.
+    #[serde(default)]
+    pub hangup: Option<HangupFile>,
+    /// For `say` and `play`: a key pressed during the prompt skips it.
+    #[serde(default)]
+    pub barge_in: Option<bool>,
+    /// The node that follows (say, play, collect, set, voicemail, callback).
+    #[serde(default)]
+    pub next: Option<Text>,
+    /// Where to go when the action fails (collect retries exhausted, menu failures).
+    #[serde(default)]
+    pub on_failure: Option<Text>,
+}
+
+/// A DTMF menu.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MenuFile {
+    /// What the caller hears; options shown are listed by the flow author in it.
+    pub prompt: Text,
+    /// The options.
+    pub options: Vec<Spanned<OptionFile>>,
+    /// How long to wait for a key after the prompt.
+    #[serde(default)]
+    pub timeout: Option<Text>,
+    /// How many times the menu is repeated after an invalid key or no key.
+    #[serde(default)]
+    pub retries: Option<u32>,
+    /// Said after an invalid key.
+    #[serde(default)]
+    pub invalid: Option<Text>,
+    /// Said when no key was pressed.
+    #[serde(default)]
+    pub no_input: Option<Text>,
+}
+
+/// One menu option.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptionFile {
+    /// The DTMF key: 0–9, `*` or `#`.
+    pub key: Text,
+    /// A short label for transcripts, chat buttons and analytics.
+    pub label: Text,
+    /// Where the option leads.
+    pub next: Text,
+    /// The option exists only when this condition holds (personalised menus).
+    #[serde(default)]
+    pub when: Option<Text>,
+}
+
+/// Digit collection.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CollectFile {
+    /// What the caller hears.
+    pub prompt: Text,
+    /// Variable that receives the digits (a string).
+    pub into: Text,
+    /// Fewest digits accepted.
+    #[serde(default)]
+    pub min: Option<u32>,
+    /// Most digits accepted (collection stops there).
+    #[serde(default)]
+    pub max: Option<u32>,
+    /// Key that ends the input early (usually `#`).
+    #[serde(default)]
+    pub terminator: Option<Text>,
+    /// How long to wait for the input.
+    #[serde(default)]
+    pub timeout: Option<Text>,
+    /// Further attempts after invalid input.
+    #[serde(default)]
+    pub retries: Option<u32>,
+    /// A condition on `input` (the digits) that must hold, e.g. `size(input) == 8`.
+    #[serde(default)]
+    pub valid: Option<Text>,
+    /// Said when the input is rejected.
+    #[serde(default)]
+    pub invalid: Option<Text>,
+}
+
+/// One arm of a branch: `if` with `next`, or a final `else`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArmFile {
+    /// The condition.
+    #[serde(default, rename = "if")]
+    pub condition: Option<Text>,
+    /// Where the arm leads when its condition holds.
+    #[serde(default)]
+    pub next: Option<Text>,
+    /// Where to go when no condition holds.
+    #[serde(default, rename = "else")]
+    pub otherwise: Option<Text>,
+}
+
+/// Queueing the contact for an agent.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnqueueFile {
+    /// Queue name.
+    pub queue: Text,
+    /// Required skills: name → minimum proficiency.
+    #[serde(default)]
+    pub skills: HashMap<Text, u8>,
+    /// Priority: a number or an expression giving an int.
+    #[serde(default)]
+    pub priority: Option<Text>,
+    /// Required language: a name or an expression giving a string.
+    #[serde(default)]
+    pub language: Option<Text>,
+    /// Preferred agent: an expression giving an agent name (sticky / account owner).
+    #[serde(default)]
+    pub preferred_agent: Option<Text>,
+    /// How long to wait for the preferred agent.
+    #[serde(default)]
+    pub preferred_for: Option<Text>,
+}
+
+/// A transfer out of the flow.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransferFile {
+    /// Number or extension: text, with `{expr}` interpolation.
+    pub to: Text,
+}
+
+/// A voicemail.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VoicemailFile {
+    /// Mailbox or queue that receives it.
+    pub mailbox: Text,
+    /// Greeting before the beep.
+    #[serde(default)]
+    pub greeting: Option<Text>,
+    /// Ask for a transcription.
+    #[serde(default)]
+    pub transcribe: bool,
+}
+
+/// A callback request.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallbackFile {
+    /// Queue that will call back.
+    pub queue: Text,
+    /// Number to call: an expression (default `caller.number`).
+    #[serde(default)]
+    pub number: Option<Text>,
+    /// Said to confirm.
+    #[serde(default)]
+    pub confirm: Option<Text>,
+}
+
+/// Ending the call.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HangupFile {
+    /// Said before hanging up.
+    #[serde(default)]
+    pub say: Option<Text>,
+    /// Outcome recorded for analytics (e.g. `self-service`).
+    #[serde(default)]
+    pub reason: Option<Text>,
+}
