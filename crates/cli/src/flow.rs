@@ -144,7 +144,14 @@ fn fixture(path: &Path) -> Result<CallData> {
                     Some(i) => FieldValue::Int(i),
                     None => bail!("customer.{k}: only whole numbers are supported"),
                 },
-                _ => bail!("customer.{k}: use a string, number or bool"),
+                serde_json::Value::Array(items) => FieldValue::List(
+                    items
+                        .iter()
+                        .map(|i| i.as_str().map(str::to_string))
+                        .collect::<Option<Vec<_>>>()
+                        .with_context(|| format!("customer.{k}: a list must hold strings"))?,
+                ),
+                _ => bail!("customer.{k}: use a string, number, bool or list of strings"),
             };
             fields.insert(k.clone(), value);
         }

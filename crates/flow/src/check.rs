@@ -301,7 +301,7 @@ pub fn check(text: &str, dir: Option<&Path>) -> Checked {
         Err(e) => {
             return Checked {
                 flow: None,
-                diagnostics: vec![yaml_error(e)],
+                diagnostics: vec![yaml_error(e, text)],
             };
         }
     };
@@ -323,7 +323,7 @@ pub fn check(text: &str, dir: Option<&Path>) -> Checked {
     }
 }
 
-fn yaml_error(e: marked_yaml::FromYamlError) -> Diagnostic {
+fn yaml_error(e: marked_yaml::FromYamlError, text: &str) -> Diagnostic {
     use marked_yaml::{FromYamlError, LoadError};
     let (at, message) = match e {
         FromYamlError::ParseYaml(load) => {
@@ -336,15 +336,42 @@ fn yaml_error(e: marked_yaml::FromYamlError) -> Diagnostic {
                 | LoadError::ScanError(m, _) => Some(*m),
                 LoadError::DuplicateKey(d) => d.key.span().start().copied(),
             };
-            (marker(m.as_ref()), load.to_string())
+            let at = marker(m.as_ref());
+            let text = load.to_string();
+            // The loader's message starts with its own "line:column: "; ours says it already.
+            let prefix = format!("{}:{}: ", at.0, at.1);
+            let text = text
+                .strip_prefix(&prefix)
+                .map(str::to_string)
+                .unwrap_or(text);
+            (at, text)
         }
         FromYamlError::FromNode(node) => {
             let inner = node.into_inner();
-            (marker(inner.start_mark().as_ref()), inner.to_string())
+            let mut at = marker(inner.start_mark().as_ref());
+            if let marked_yaml::Error::UnknownFieldError(field, _, _) = &inner
+                && at == (0, 0)
+            {
+                at = find_key(text, field);
+            }
+            (at, inner.to_string())
         }
     };
-    Diagnostic::at(at, Severity::Error, message)
-        .hint("see docs/flows.md for the file format, or `switchboard flow schema`")
+    Diagnostic::at(at, Severity::Error, message).hint("see docs/flows.md for the file format")
+}
+
+/// Where `key:` is first written as a mapping key (for errors the YAML layer reports
+/// without a position).
+fn find_key(text: &str, key: &str) -> Pos {
+    for (i, line) in text.lines().enumerate() {
+        let trimmed = line.trim_start().trim_start_matches("- ");
+        if let Some(rest) = trimmed.strip_prefix(key)
+            && rest.trim_start().starts_with(':')
+        {
+            return (i + 1, line.len() - trimmed.len() + 1);
+        }
+    }
+    (0, 0)
 }
 
 struct Checker<'a> {

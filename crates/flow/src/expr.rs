@@ -100,6 +100,7 @@ pub const CUSTOMER_FIELDS: &[(&str, Ty)] = &[
     ("open_cases", Ty::Int),
     ("last_contact_reason", Ty::String),
     ("last_contact_resolved", Ty::Bool),
+    ("products", Ty::List),
 ];
 
 /// Contact fields.

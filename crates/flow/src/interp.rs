@@ -37,6 +37,8 @@ pub enum FieldValue {
     Int(i64),
     /// Flag.
     Bool(bool),
+    /// A list of texts (e.g. product categories).
+    List(Vec<String>),
 }
 
 impl From<&FieldValue> for Value {
@@ -45,6 +47,12 @@ impl From<&FieldValue> for Value {
             FieldValue::Text(s) => Value::from(s.as_str()),
             FieldValue::Int(i) => Value::Int(*i),
             FieldValue::Bool(b) => Value::Bool(*b),
+            FieldValue::List(items) => Value::from(
+                items
+                    .iter()
+                    .map(|s| Value::from(s.as_str()))
+                    .collect::<Vec<_>>(),
+            ),
         }
     }
 }
@@ -718,6 +726,7 @@ fn zero(t: Ty) -> Value {
         Ty::Int => Value::Int(0),
         Ty::Double => Value::Float(0.0),
         Ty::String => Value::from(""),
+        Ty::List => Value::from(Vec::<Value>::new()),
         _ => Value::Null,
     }
 }

@@ -1,0 +1,27 @@
+//! Integration tests of the flow language, one binary with modules by area.
+
+mod diagnostics;
+mod properties;
+mod transcripts;
+
+use std::path::{Path, PathBuf};
+
+use switchboard_flow::check::{Flow, check};
+
+/// The repository's `examples/flows` directory.
+pub(crate) fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/flows")
+}
+
+/// Loads an example flow, which must have no diagnostics at all.
+pub(crate) fn example(name: &str) -> Flow {
+    let path = examples().join(format!("{name}.yaml"));
+    let text = std::fs::read_to_string(&path).expect("example exists");
+    let checked = check(&text, path.parent());
+    assert!(
+        checked.diagnostics.is_empty(),
+        "{name}: {:?}",
+        checked.diagnostics
+    );
+    checked.flow.expect("a checked flow")
+}

@@ -1,0 +1,26 @@
+//! Any caller behaviour on any example flow never panics and always ends.
+
+use proptest::prelude::*;
+use switchboard_flow::interp::CallData;
+use switchboard_flow::simulate::simulate;
+
+use crate::example;
+
+proptest! {
+    #[test]
+    fn random_inputs_always_end(
+        flow in prop::sample::select(vec!["tech-support", "returning-caller", "segment-routing"]),
+        keys in prop::collection::vec("[0-9*#]{0,10}", 0..30),
+        known in any::<bool>(),
+    ) {
+        let flow = example(flow);
+        let mut data = CallData::default();
+        if known {
+            data.customer = Some(Default::default());
+        }
+        let at = chrono::DateTime::parse_from_rfc3339("2026-06-01T09:00:00+02:00").expect("time");
+        let t = simulate(&flow, data, at, &keys);
+        prop_assert!(t.exit.is_some(), "the run ended: {}", t.to_text());
+        prop_assert!(t.outcome.is_some());
+    }
+}

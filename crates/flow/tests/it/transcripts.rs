@@ -1,0 +1,124 @@
+//! Golden transcripts of the example flows under several callers, inputs and times.
+//! Regenerate with `UPDATE_EXPECT=1 cargo test -p switchboard-flow` and review the diff.
+
+use std::collections::BTreeMap;
+
+use expect_test::expect_file;
+use switchboard_flow::interp::{CallData, FieldValue};
+use switchboard_flow::simulate::simulate;
+
+use crate::example;
+
+fn at(t: &str) -> chrono::DateTime<chrono::FixedOffset> {
+    chrono::DateTime::parse_from_rfc3339(t).expect("valid time")
+}
+
+fn customer(fields: &[(&str, FieldValue)]) -> CallData {
+    let mut data = CallData::default();
+    data.caller.insert("number".into(), "+442071234567".into());
+    data.customer = Some(
+        fields
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect::<BTreeMap<_, _>>(),
+    );
+    data
+}
+
+fn anonymous() -> CallData {
+    let mut data = CallData::default();
+    data.caller.insert("number".into(), "+442071234567".into());
+    data
+}
+
+fn presses(p: &[&str]) -> Vec<String> {
+    p.iter().map(|s| s.to_string()).collect()
+}
+
+fn run(flow: &str, data: CallData, time: &str, keys: &[&str]) -> String {
+    simulate(&example(flow), data, at(time), &presses(keys)).to_text()
+}
+
+const MORNING: &str = "2026-12-25T10:00:00+01:00";
+
+#[test]
+fn tech_support_unknown_caller_identifies_then_chooses_devices() {
+    expect_file!["../golden/tech-support-account-devices.txt"].assert_eq(&run(
+        "tech-support",
+        anonymous(),
+        MORNING,
+        &["12345678#", "1"],
+    ));
+}
+
+#[test]
+fn tech_support_bad_account_then_silence_goes_to_an_agent() {
+    expect_file!["../golden/tech-support-failures.txt"].assert_eq(&run(
+        "tech-support",
+        anonymous(),
+        MORNING,
+        &["123#", "99999999#", "abc", "", "", ""],
+    ));
+}
+
+#[test]
+fn tech_support_known_vip_is_greeted_and_prioritised() {
+    let susan = customer(&[
+        ("first_name", FieldValue::Text("Susan".into())),
+        ("segment", FieldValue::Text("vip".into())),
+    ]);
+    expect_file!["../golden/tech-support-vip.txt"].assert_eq(&run(
+        "tech-support",
+        susan,
+        MORNING,
+        &["7", "2"],
+    ));
+}
+
+#[test]
+fn returning_caller_with_an_open_enquiry_goes_back_to_the_last_agent() {
+    let pete = customer(&[
+        ("first_name", FieldValue::Text("Pete".into())),
+        ("open_cases", FieldValue::Int(1)),
+        ("last_contact_resolved", FieldValue::Bool(false)),
+        ("last_contact_reason", FieldValue::Text("parts".into())),
+        ("last_agent", FieldValue::Text("alice".into())),
+    ]);
+    expect_file!["../golden/returning-caller-open.txt"].assert_eq(&run(
+        "returning-caller",
+        pete.clone(),
+        MORNING,
+        &["1"],
+    ));
+    expect_file!["../golden/returning-caller-else.txt"].assert_eq(&run(
+        "returning-caller",
+        pete,
+        MORNING,
+        &["2"],
+    ));
+}
+
+#[test]
+fn segments_vip_bypasses_and_partner_hears_only_its_products() {
+    let vip = customer(&[
+        ("segment", FieldValue::Text("vip".into())),
+        ("account_owner", FieldValue::Text("bob".into())),
+    ]);
+    expect_file!["../golden/segment-vip.txt"].assert_eq(&run("segment-routing", vip, MORNING, &[]));
+    let partner = customer(&[
+        ("segment", FieldValue::Text("partner".into())),
+        ("products", FieldValue::List(vec!["tablets".into()])),
+    ]);
+    expect_file!["../golden/segment-partner.txt"].assert_eq(&run(
+        "segment-routing",
+        partner,
+        MORNING,
+        &["1", "2"],
+    ));
+    expect_file!["../golden/segment-consumer.txt"].assert_eq(&run(
+        "segment-routing",
+        anonymous(),
+        MORNING,
+        &["3"],
+    ));
+}
