@@ -11,7 +11,7 @@ use anyhow::{Context, Result, bail};
 const SYSTEM_PACKAGES: &[(&str, &str)] = &[];
 
 /// Crates that must stay sans-IO, and the crates they must never pull in.
-const ENGINE_CRATES: &[&str] = &["switchboard-routing", "switchboard-sim"];
+const ENGINE_CRATES: &[&str] = &["switchboard-routing", "switchboard-flow", "switchboard-sim"];
 const FORBIDDEN_IN_ENGINES: &[&str] = &[
     "tokio",
     "sqlx",
@@ -83,9 +83,41 @@ fn test(root: &Path) -> Result<()> {
         ],
     )?;
     check_engine_dependencies(root)?;
-    run(root, "cargo", &["test", "--workspace"])?;
-    eprintln!("cargo xtask test: all checks passed");
+    let (passed, failed) = run_tests(root)?;
+    println!("cargo xtask test: {passed} passed, {failed} failed");
+    if failed > 0 {
+        bail!("{failed} test(s) failed");
+    }
     Ok(())
+}
+
+/// Runs every test, echoing cargo's output, and adds up cargo's `test result:` lines.
+fn run_tests(root: &Path) -> Result<(u64, u64)> {
+    eprintln!("$ cargo test --workspace");
+    let out = Command::new("cargo")
+        .args(["test", "--workspace"])
+        .current_dir(root)
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .context("cannot run cargo test")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    print!("{text}");
+    let count = |line: &str, word: &str| -> u64 {
+        line.split(';')
+            .find_map(|part| part.trim().strip_suffix(word).map(str::trim))
+            .and_then(|n| n.rsplit(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    };
+    let (mut passed, mut failed) = (0, 0);
+    for line in text.lines().filter(|l| l.starts_with("test result:")) {
+        passed += count(line, "passed");
+        failed += count(line, "failed");
+    }
+    if !out.status.success() && failed == 0 {
+        bail!("cargo test failed ({})", out.status);
+    }
+    Ok((passed, failed))
 }
 
 fn on_path(program: &str) -> bool {
