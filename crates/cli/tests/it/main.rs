@@ -2,6 +2,7 @@
 
 mod demo;
 mod erlang;
+mod flow;
 mod sim;
 
 use std::process::{Command, Output};

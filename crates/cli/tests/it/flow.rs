@@ -1,0 +1,75 @@
+//! `switchboard flow`: check exits non-zero on errors; simulate prints a transcript.
+
+use crate::{stderr, stdout, switchboard};
+
+#[test]
+fn check_passes_the_examples_and_fails_broken_flows() {
+    let out = switchboard(&[
+        "flow",
+        "check",
+        "examples/flows/tech-support.yaml",
+        "examples/flows/returning-caller.yaml",
+        "examples/flows/segment-routing.yaml",
+    ]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("tech-support.yaml: 0 error(s), 0 warning(s)"));
+
+    let out = switchboard(&[
+        "flow",
+        "check",
+        "crates/flow/tests/broken/many-mistakes.yaml",
+    ]);
+    assert!(!out.status.success());
+    let text = stdout(&out);
+    assert!(
+        text.contains("many-mistakes.yaml:9:11: error: unknown node `main-menu`"),
+        "{text}"
+    );
+    assert!(text.contains("hint: did you mean `main_menu`?"), "{text}");
+
+    let out = switchboard(&["flow", "check", "no-such-flow.yaml"]);
+    assert!(!out.status.success());
+    assert!(stdout(&out).contains("cannot read"));
+}
+
+#[test]
+fn simulate_prints_what_the_caller_hears_and_the_outcome() {
+    let dir = std::env::temp_dir().join(format!("switchboard-flow-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let fixture = dir.join("susan.json");
+    std::fs::write(
+        &fixture,
+        r#"{"customer": {"first_name": "Susan", "segment": "vip"}}"#,
+    )
+    .expect("write");
+    let out = switchboard(&[
+        "flow",
+        "simulate",
+        "examples/flows/tech-support.yaml",
+        "--at",
+        "2026-12-25T10:00:00+01:00",
+        "--press",
+        "2",
+        "--data",
+        fixture.to_str().unwrap_or_default(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("hears    Hello Susan."), "{text}");
+    assert!(
+        text.ends_with(
+            "outcome: queued to support with skills network>=2, priority 10, language en\n"
+        ),
+        "{text}"
+    );
+    let out = switchboard(&[
+        "flow",
+        "simulate",
+        "examples/flows/tech-support.yaml",
+        "--at",
+        "Christmas",
+    ]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("RFC 3339"), "{}", stderr(&out));
+    let _ = std::fs::remove_dir_all(&dir);
+}
