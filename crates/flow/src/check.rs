@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use marked_yaml::{LoaderOptions, Marker, Spanned};
 
+use crate::calendar::{Calendar, Spans, parse_date, parse_days, parse_spans};
 use crate::expr::{Expression, Scope, Ty};
-use crate::model::{FlowFile, MenuFile, NodeFile, Text};
+use crate::model::{CalendarFile, CalendarsFile, FlowFile, MenuFile, NodeFile, Text};
 
 /// How serious a diagnostic is: errors stop a flow from loading, warnings do not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -189,6 +190,24 @@ pub enum Action {
         /// When none holds.
         otherwise: NodeId,
     },
+    /// Time-of-day and holiday routing.
+    Hours {
+        /// Index in [`Flow::calendars`].
+        calendar: usize,
+        /// While open.
+        open: NodeId,
+        /// While closed.
+        closed: NodeId,
+        /// On a holiday.
+        holiday: NodeId,
+    },
+    /// Routing by the caller's country.
+    Geo {
+        /// Country codes and where they lead, first match wins.
+        routes: Vec<(Vec<String>, NodeId)>,
+        /// Everyone else.
+        otherwise: NodeId,
+    },
     /// Assign variables.
     Set {
         /// Variable and value, in order.
@@ -269,6 +288,8 @@ pub struct Flow {
     pub nodes: Vec<Node>,
     /// Flow variables and their types.
     pub variables: BTreeMap<String, Ty>,
+    /// Calendars used by `hours` nodes.
+    pub calendars: Vec<Calendar>,
 }
 
 impl Flow {
@@ -311,6 +332,8 @@ pub fn check(text: &str, dir: Option<&Path>) -> Checked {
         scope: Scope::default(),
         used: BTreeSet::new(),
         dir,
+        calendars: Vec::new(),
+        calendar_names: BTreeMap::new(),
     };
     let flow = c.run(&file);
     let mut diagnostics = c.diags;
@@ -380,14 +403,18 @@ struct Checker<'a> {
     scope: Scope,
     used: BTreeSet<String>,
     dir: Option<&'a Path>,
+    calendars: Vec<Calendar>,
+    calendar_names: BTreeMap<String, usize>,
 }
 
-const ACTIONS: [&str; 11] = [
+const ACTIONS: [&str; 13] = [
     "say",
     "play",
     "menu",
     "collect",
     "branch",
+    "hours",
+    "geo",
     "set",
     "enqueue",
     "transfer",
@@ -403,6 +430,8 @@ fn actions_of(n: &NodeFile) -> Vec<&'static str> {
         n.menu.is_some(),
         n.collect.is_some(),
         n.branch.is_some(),
+        n.hours.is_some(),
+        n.geo.is_some(),
         n.set.is_some(),
         n.enqueue.is_some(),
         n.transfer.is_some(),
@@ -603,6 +632,7 @@ impl Checker<'_> {
                 }
             }
         }
+        self.load_calendars(file);
         let start = match self.names.get(file.start.as_str()) {
             Some(&(id, _)) => id,
             None => self.node_ref(&file.start),
@@ -631,6 +661,7 @@ impl Checker<'_> {
             start,
             nodes: checked,
             variables: self.scope.variables.clone(),
+            calendars: self.calendars.clone(),
         };
         if self.diags.iter().all(|d| d.severity != Severity::Error) {
             self.graph_checks(&flow, &nodes);
@@ -761,6 +792,56 @@ impl Checker<'_> {
                 };
                 Action::Branch { arms, otherwise }
             }
+            "hours" => {
+                let h = n.hours.as_ref()?;
+                let calendar = match self.calendar_names.get(h.calendar.as_str()) {
+                    Some(&i) => i,
+                    None => {
+                        let known: Vec<String> = self.calendar_names.keys().cloned().collect();
+                        self.error(
+                            pos(&h.calendar),
+                            format!("unknown calendar `{}`", h.calendar.as_str()),
+                        )
+                        .hint = Some(if known.is_empty() {
+                            "define it under `calendars:` or in a file listed in `calendar_files:`"
+                                .into()
+                        } else {
+                            format!("known calendars: {}", known.join(", "))
+                        });
+                        return None;
+                    }
+                };
+                let closed = self.node_ref(&h.closed);
+                Action::Hours {
+                    calendar,
+                    open: self.node_ref(&h.open),
+                    closed,
+                    holiday: h.holiday.as_ref().map_or(closed, |t| self.node_ref(t)),
+                }
+            }
+            "geo" => {
+                let g = n.geo.as_ref()?;
+                let mut routes = Vec::new();
+                for r in &g.routes {
+                    let mut codes = Vec::new();
+                    for c in &r.countries {
+                        let code = c.as_str().to_ascii_uppercase();
+                        if code.len() != 2 || !code.chars().all(|ch| ch.is_ascii_uppercase()) {
+                            self.error(
+                                pos(c),
+                                format!("`{}` is not an ISO 3166 country code", c.as_str()),
+                            )
+                            .hint = Some("use two letters, e.g. FR, GB, US".into());
+                        }
+                        codes.push(code);
+                    }
+                    routes.push((codes, self.node_ref(&r.next)));
+                }
+                Action::Geo {
+                    routes,
+                    otherwise: self.node_ref(&g.otherwise),
+                }
+            }
             "set" => {
                 let set = n.set.as_ref()?;
                 let mut pairs: Vec<(&Text, &Text)> = set.iter().collect();
@@ -837,6 +918,127 @@ impl Checker<'_> {
                 }
             }
         })
+    }
+
+    /// Calendars defined in the flow, then those of the listed files (first definition wins).
+    fn load_calendars(&mut self, file: &FlowFile) {
+        let mut inline: Vec<(&Text, &Spanned<CalendarFile>)> = file.calendars.iter().collect();
+        inline.sort_by_key(|(k, _)| pos(k));
+        for (name, cal) in inline {
+            self.add_calendar(name, cal, None);
+        }
+        for f in &file.calendar_files {
+            let path = self.dir.map_or_else(
+                || Path::new(f.as_str()).to_path_buf(),
+                |d| d.join(f.as_str()),
+            );
+            let text = match std::fs::read_to_string(&path) {
+                Ok(t) => t,
+                Err(e) => {
+                    self.error(
+                        pos(f),
+                        format!("cannot read calendar file `{}`: {e}", f.as_str()),
+                    );
+                    continue;
+                }
+            };
+            let options = LoaderOptions::default().error_on_duplicate_keys(true);
+            match marked_yaml::from_yaml_with_options::<CalendarsFile>(0, &text, options) {
+                Ok(shared) => {
+                    let mut cals: Vec<(&Text, &Spanned<CalendarFile>)> =
+                        shared.calendars.iter().collect();
+                    cals.sort_by_key(|(k, _)| pos(k));
+                    for (name, cal) in cals {
+                        self.add_calendar(name, cal, Some(f));
+                    }
+                }
+                Err(e) => {
+                    let d = yaml_error(e, &text);
+                    self.error(
+                        pos(f),
+                        format!(
+                            "in `{}` at {}:{}: {}",
+                            f.as_str(),
+                            d.line,
+                            d.column,
+                            d.message
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
+    /// Checks one calendar; errors in a shared file are reported at the line naming the
+    /// file, with the file named in the message.
+    fn add_calendar(&mut self, name: &Text, cal: &Spanned<CalendarFile>, from: Option<&Text>) {
+        let here = |p: Pos| from.map_or(p, pos);
+        let prefix = from
+            .map(|f| format!("in `{}`: ", f.as_str()))
+            .unwrap_or_default();
+        if self.calendar_names.contains_key(name.as_str()) {
+            return;
+        }
+        let tz = match cal.timezone.as_str().parse::<chrono_tz::Tz>() {
+            Ok(tz) => tz,
+            Err(_) => {
+                self.error(
+                    here(pos(&cal.timezone)),
+                    format!("{prefix}unknown time zone `{}`", cal.timezone.as_str()),
+                )
+                .hint = Some("use an IANA name such as Europe/London or America/New_York".into());
+                return;
+            }
+        };
+        let mut week: [Spans; 7] = Default::default();
+        let mut rows: Vec<(&Text, &Text)> = cal.hours.iter().collect();
+        rows.sort_by_key(|(k, _)| pos(k));
+        for (days, hours) in rows {
+            match (parse_days(days.as_str()), parse_spans(hours.as_str())) {
+                (Ok(ds), Ok(sp)) => {
+                    for d in ds {
+                        week[d.num_days_from_monday() as usize].extend(sp.iter().copied());
+                    }
+                }
+                (Err(e), _) => {
+                    self.error(here(pos(days)), format!("{prefix}{e}"));
+                }
+                (_, Err(e)) => {
+                    self.error(here(pos(hours)), format!("{prefix}{e}"));
+                }
+            }
+        }
+        let mut holidays = BTreeMap::new();
+        for h in &cal.holidays {
+            let date = match parse_date(h.date.as_str()) {
+                Ok(d) => d,
+                Err(e) => {
+                    self.error(here(pos(&h.date)), format!("{prefix}{e}"));
+                    continue;
+                }
+            };
+            let spans = match h.hours.as_ref().map(|t| (t, parse_spans(t.as_str()))) {
+                None => Vec::new(),
+                Some((_, Ok(sp))) => sp,
+                Some((t, Err(e))) => {
+                    self.error(here(pos(t)), format!("{prefix}{e}"));
+                    continue;
+                }
+            };
+            let label = h
+                .name
+                .as_ref()
+                .map_or_else(|| date.to_string(), |n| n.as_str().to_string());
+            holidays.insert(date, (label, spans));
+        }
+        self.calendar_names
+            .insert(name.as_str().to_string(), self.calendars.len());
+        self.calendars.push(Calendar {
+            name: name.as_str().to_string(),
+            tz,
+            week,
+            holidays,
+        });
     }
 
     /// A plain word (`en`) is a literal; anything else must be a string expression.
@@ -938,6 +1140,15 @@ impl Checker<'_> {
                 } => std::iter::once(*next).chain(*on_failure).collect(),
                 Action::Branch { arms, otherwise } => {
                     arms.iter().map(|a| a.1).chain([*otherwise]).collect()
+                }
+                Action::Hours {
+                    open,
+                    closed,
+                    holiday,
+                    ..
+                } => vec![*open, *closed, *holiday],
+                Action::Geo { routes, otherwise } => {
+                    routes.iter().map(|r| r.1).chain([*otherwise]).collect()
                 }
                 Action::Callback { next, .. } => next.iter().copied().collect(),
                 _ => Vec::new(),

@@ -11,6 +11,7 @@ use std::time::Duration;
 use cel::{Context, Value};
 use chrono::{DateTime, FixedOffset};
 
+use crate::calendar::Status;
 use crate::check::{Action, Flow, NodeId, Part, Template};
 use crate::expr::{CALLER_FIELDS, CONTACT_FIELDS, CUSTOMER_FIELDS, Expression, Ty};
 
@@ -182,6 +183,13 @@ pub enum FlowEventKind {
         /// Node.
         node: String,
     },
+    /// A routing node chose a path (hours: open, closed or holiday; geo: the country).
+    Routed {
+        /// Node.
+        node: String,
+        /// Why, in words.
+        because: String,
+    },
     /// Digits were collected.
     Collected {
         /// Node.
@@ -226,7 +234,15 @@ pub enum Step {
 
 impl<'f> Session<'f> {
     /// A run of `flow` for a contact with `data`, not started yet.
-    pub fn new(flow: &'f Flow, data: CallData, now: DateTime<FixedOffset>) -> Session<'f> {
+    ///
+    /// `caller.country` is taken from the number's country code (libphonenumber data) when
+    /// the edge did not supply it.
+    pub fn new(flow: &'f Flow, mut data: CallData, now: DateTime<FixedOffset>) -> Session<'f> {
+        if data.caller.get("country").is_none_or(String::is_empty)
+            && let Some(code) = data.caller.get("number").and_then(|n| country_of(n))
+        {
+            data.caller.insert("country".into(), code);
+        }
         let vars = flow
             .variables
             .iter()
@@ -588,6 +604,41 @@ impl<'f> Session<'f> {
                     }
                     to
                 }
+                Action::Hours {
+                    calendar,
+                    open,
+                    closed,
+                    holiday,
+                } => {
+                    let status = flow.calendars.get(*calendar).map(|c| c.status(self.now));
+                    let (to, why) = match status {
+                        Some(Status::Open) => (*open, "open".to_string()),
+                        Some(Status::Holiday(name)) => (*holiday, format!("holiday: {name}")),
+                        _ => (*closed, "closed".to_string()),
+                    };
+                    self.event(FlowEventKind::Routed {
+                        node: n.name.clone(),
+                        because: why,
+                    });
+                    Ok(Some(to))
+                }
+                Action::Geo { routes, otherwise } => {
+                    let country = self.data.caller.get("country").cloned().unwrap_or_default();
+                    let to = routes
+                        .iter()
+                        .find(|(codes, _)| codes.contains(&country))
+                        .map_or(*otherwise, |r| r.1);
+                    let because = if country.is_empty() {
+                        "country unknown".to_string()
+                    } else {
+                        format!("country {country}")
+                    };
+                    self.event(FlowEventKind::Routed {
+                        node: n.name.clone(),
+                        because,
+                    });
+                    Ok(Some(to))
+                }
                 Action::Set { assignments, next } => {
                     let mut result = Ok(Some(*next));
                     for (var, e) in assignments {
@@ -717,6 +768,12 @@ impl<'f> Session<'f> {
             format!("more than {MAX_STEPS_PER_INPUT} steps without caller input"),
         );
     }
+}
+
+/// The ISO 3166 country of a number in international format, if it can be told.
+pub fn country_of(number: &str) -> Option<String> {
+    let parsed = phonenumber::parse(None, number).ok()?;
+    parsed.country().id().map(|id| id.as_ref().to_string())
 }
 
 /// The value a variable of a type starts with.

@@ -2,6 +2,7 @@
 //! one action (say, menu, collect, branch, enqueue…) naming the nodes that follow;
 //! conditions and computed values are CEL expressions, type-checked when the flow loads.
 
+pub mod calendar;
 pub mod check;
 pub mod expr;
 pub mod interp;

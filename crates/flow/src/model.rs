@@ -25,8 +25,50 @@ pub struct FlowFile {
     /// Flow variables and their types (`string`, `int`, `bool`, `double`).
     #[serde(default)]
     pub variables: HashMap<Text, Text>,
+    /// Business-hours calendars defined in this file, by name.
+    #[serde(default)]
+    pub calendars: HashMap<Text, Spanned<CalendarFile>>,
+    /// Files of shared calendars (relative to this file), each with a `calendars:` map.
+    #[serde(default)]
+    pub calendar_files: Vec<Text>,
     /// The nodes, by name.
     pub nodes: HashMap<Text, Spanned<NodeFile>>,
+}
+
+/// A file holding only shared calendars.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CalendarsFile {
+    /// The calendars, by name.
+    pub calendars: HashMap<Text, Spanned<CalendarFile>>,
+}
+
+/// Opening hours per weekday in a time zone, with holidays and special days.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CalendarFile {
+    /// IANA time zone, e.g. `Europe/London`.
+    pub timezone: Text,
+    /// Days (`mon-fri`, `sat`, `sun,mon`) → hours (`08:00-18:00`, `08:00-12:00, 13:00-17:00`,
+    /// or `closed`).
+    pub hours: HashMap<Text, Text>,
+    /// Dates closed (or open only for the given hours).
+    #[serde(default)]
+    pub holidays: Vec<HolidayFile>,
+}
+
+/// A holiday or special day.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HolidayFile {
+    /// The date, `YYYY-MM-DD`.
+    pub date: Text,
+    /// Its name, for transcripts and analytics.
+    #[serde(default)]
+    pub name: Option<Text>,
+    /// Special opening hours that day (closed all day if absent).
+    #[serde(default)]
+    pub hours: Option<Text>,
 }
 
 /// One node: exactly one action, and the names of the nodes that follow.
@@ -51,6 +93,12 @@ pub struct NodeFile {
     /// Assign variables and contact attributes from expressions.
     #[serde(default)]
     pub set: Option<HashMap<Text, Text>>,
+    /// Go one way when open, another when closed or on a holiday.
+    #[serde(default)]
+    pub hours: Option<HoursFile>,
+    /// Route by the country of the caller's number.
+    #[serde(default)]
+    pub geo: Option<GeoFile>,
     /// Hand the contact to the routing engine.
     #[serde(default)]
     pub enqueue: Option<EnqueueFile>,
@@ -158,6 +206,41 @@ pub struct ArmFile {
     /// Where to go when no condition holds.
     #[serde(default, rename = "else")]
     pub otherwise: Option<Text>,
+}
+
+/// Time-of-day and holiday routing.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HoursFile {
+    /// Calendar name.
+    pub calendar: Text,
+    /// Where to go while open.
+    pub open: Text,
+    /// Where to go while closed.
+    pub closed: Text,
+    /// Where to go on a holiday (default: `closed`).
+    #[serde(default)]
+    pub holiday: Option<Text>,
+}
+
+/// Geographic routing on the caller's country (from the number's country code).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GeoFile {
+    /// Routes, first match wins.
+    pub routes: Vec<GeoRouteFile>,
+    /// Where everyone else goes.
+    pub otherwise: Text,
+}
+
+/// One geographic route.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GeoRouteFile {
+    /// ISO 3166 country codes, e.g. `[FR, BE]`.
+    pub countries: Vec<Text>,
+    /// Where callers from them go.
+    pub next: Text,
 }
 
 /// Queueing the contact for an agent.

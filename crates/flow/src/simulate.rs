@@ -132,6 +132,7 @@ fn note_event(t: &mut Transcript, e: &FlowEvent) {
         FlowEventKind::Invalid { input, .. } => t.lines.push(format!("  invalid  input {input:?}")),
         FlowEventKind::NoInput { .. } => t.lines.push("  no input".to_string()),
         FlowEventKind::Collected { into, .. } => t.lines.push(format!("  stored   {into}")),
+        FlowEventKind::Routed { because, .. } => t.lines.push(format!("  routed   ({because})")),
         FlowEventKind::Exited { exit, .. } => t.exit = Some(exit.clone()),
     }
 }

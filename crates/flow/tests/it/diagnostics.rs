@@ -39,3 +39,8 @@ fn yaml_and_format_errors() {
 fn menus_and_collects_out_of_bounds() {
     expect_file!["../broken/menus.txt"].assert_eq(&diagnose("menus"));
 }
+
+#[test]
+fn calendars_and_countries() {
+    expect_file!["../broken/calendars.txt"].assert_eq(&diagnose("calendars"));
+}

@@ -122,3 +122,52 @@ fn segments_vip_bypasses_and_partner_hears_only_its_products() {
         &["3"],
     ));
 }
+
+fn calling_from(number: &str) -> CallData {
+    let mut data = CallData::default();
+    data.caller.insert("number".into(), number.into());
+    data
+}
+
+#[test]
+fn after_hours_by_time_and_holiday() {
+    let runs = [
+        ("open-weekday", "2026-12-10T09:30:00+00:00"),
+        ("closed-evening", "2026-12-10T19:00:00+00:00"),
+        ("closed-sunday", "2026-12-13T10:00:00+00:00"),
+        ("holiday", "2026-12-25T10:00:00+01:00"),
+        ("short-day-morning", "2026-12-24T11:00:00+00:00"),
+        ("short-day-afternoon", "2026-12-24T14:00:00+00:00"),
+    ];
+    let mut out = String::new();
+    for (name, time) in runs {
+        out.push_str(&format!("## {name} at {time}\n"));
+        out.push_str(&run("after-hours", anonymous(), time, &[]));
+    }
+    expect_file!["../golden/after-hours.txt"].assert_eq(&out);
+}
+
+#[test]
+fn geographic_routing_by_country_code() {
+    let mut out = String::new();
+    for number in [
+        "+33142685300",
+        "+3222345678",
+        "+4930123456",
+        "+442071234567",
+        "+15551234",
+        "0800 not a number",
+    ] {
+        out.push_str(&format!("## caller {number}\n"));
+        out.push_str(
+            &simulate(
+                &example("geo-routing"),
+                calling_from(number),
+                at(MORNING),
+                &[],
+            )
+            .to_text(),
+        );
+    }
+    expect_file!["../golden/geo-routing.txt"].assert_eq(&out);
+}
