@@ -7,7 +7,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use switchboard_flow::check::{Flow, Severity, check};
 use switchboard_flow::interp::{CallData, FieldValue};
-use switchboard_flow::simulate::simulate;
+use switchboard_flow::simulate::{Lookups, simulate};
 
 #[derive(Args)]
 pub struct FlowArgs {
@@ -60,12 +60,16 @@ pub fn run(args: FlowArgs) -> Result<()> {
                 })?,
                 None => chrono::Local::now().fixed_offset(),
             };
-            let mut call = match data {
-                Some(path) => fixture(&path)?,
+            let mut call = match &data {
+                Some(path) => fixture(path)?,
                 None => CallData::default(),
             };
             call.caller.insert("number".into(), caller);
-            let t = simulate(&flow, call, at, &press);
+            let lookups = match &data {
+                Some(path) => fixture_lookups(path)?,
+                None => Lookups::new(),
+            };
+            let t = simulate(&flow, call, at, &press, &lookups);
             print!("{}", t.to_text());
             Ok(())
         }
@@ -121,11 +125,66 @@ fn load(path: &Path) -> Result<Flow> {
     }
 }
 
-fn fixture(path: &Path) -> Result<CallData> {
+fn read_json(path: &Path) -> Result<serde_json::Value> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let json: serde_json::Value = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not valid JSON", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", path.display()))
+}
+
+/// A flat JSON object as a record of field values.
+fn record(
+    what: &str,
+    obj: &serde_json::Map<String, serde_json::Value>,
+) -> Result<BTreeMap<String, FieldValue>> {
+    let mut fields = BTreeMap::new();
+    for (k, v) in obj {
+        let value = match v {
+            serde_json::Value::String(s) => FieldValue::Text(s.clone()),
+            serde_json::Value::Bool(b) => FieldValue::Bool(*b),
+            serde_json::Value::Number(n) => match n.as_i64() {
+                Some(i) => FieldValue::Int(i),
+                None => bail!("{what}.{k}: only whole numbers are supported"),
+            },
+            serde_json::Value::Array(items) => FieldValue::List(
+                items
+                    .iter()
+                    .map(|i| i.as_str().map(str::to_string))
+                    .collect::<Option<Vec<_>>>()
+                    .with_context(|| format!("{what}.{k}: a list must hold strings"))?,
+            ),
+            _ => bail!("{what}.{k}: use a string, number, bool or list of strings"),
+        };
+        fields.insert(k.clone(), value);
+    }
+    Ok(fields)
+}
+
+/// The `lookups` of a fixture: `{"source": {"key or *": {record}}}`.
+fn fixture_lookups(path: &Path) -> Result<Lookups> {
+    let json = read_json(path)?;
+    let mut out = Lookups::new();
+    if let Some(sources) = json.get("lookups").and_then(|l| l.as_object()) {
+        for (source, keys) in sources {
+            let keys = keys
+                .as_object()
+                .with_context(|| format!("lookups.{source}: map keys to records"))?;
+            let mut table = BTreeMap::new();
+            for (key, rec) in keys {
+                let what = format!("lookups.{source}.{key}");
+                let rec = rec
+                    .as_object()
+                    .with_context(|| format!("{what}: a record is a JSON object"))?;
+                table.insert(key.clone(), record(&what, rec)?);
+            }
+            out.insert(source.clone(), table);
+        }
+    }
+    Ok(out)
+}
+
+/// The `caller` and `customer` of a fixture.
+fn fixture(path: &Path) -> Result<CallData> {
+    let json = read_json(path)?;
     let mut data = CallData::default();
     if let Some(caller) = json.get("caller").and_then(|c| c.as_object()) {
         for (k, v) in caller {
@@ -135,27 +194,7 @@ fn fixture(path: &Path) -> Result<CallData> {
         }
     }
     if let Some(customer) = json.get("customer").and_then(|c| c.as_object()) {
-        let mut fields = BTreeMap::new();
-        for (k, v) in customer {
-            let value = match v {
-                serde_json::Value::String(s) => FieldValue::Text(s.clone()),
-                serde_json::Value::Bool(b) => FieldValue::Bool(*b),
-                serde_json::Value::Number(n) => match n.as_i64() {
-                    Some(i) => FieldValue::Int(i),
-                    None => bail!("customer.{k}: only whole numbers are supported"),
-                },
-                serde_json::Value::Array(items) => FieldValue::List(
-                    items
-                        .iter()
-                        .map(|i| i.as_str().map(str::to_string))
-                        .collect::<Option<Vec<_>>>()
-                        .with_context(|| format!("customer.{k}: a list must hold strings"))?,
-                ),
-                _ => bail!("customer.{k}: use a string, number, bool or list of strings"),
-            };
-            fields.insert(k.clone(), value);
-        }
-        data.customer = Some(fields);
+        data.customer = Some(record("customer", customer)?);
     }
     Ok(data)
 }

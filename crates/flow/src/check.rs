@@ -208,6 +208,23 @@ pub enum Action {
         /// Everyone else.
         otherwise: NodeId,
     },
+    /// Fetch a record into a map variable.
+    Lookup {
+        /// `customers` or a flow source name.
+        source: String,
+        /// The source's URL template, for webhooks.
+        url: Option<String>,
+        /// Key expression.
+        key: Expression,
+        /// Variable receiving the record.
+        into: String,
+        /// Wait for the answer.
+        timeout: Duration,
+        /// Found.
+        next: NodeId,
+        /// Not found, timed out or failed (hang up if `None`).
+        on_failure: Option<NodeId>,
+    },
     /// Assign variables.
     Set {
         /// Variable and value, in order.
@@ -334,6 +351,7 @@ pub fn check(text: &str, dir: Option<&Path>) -> Checked {
         dir,
         calendars: Vec::new(),
         calendar_names: BTreeMap::new(),
+        sources: BTreeMap::new(),
     };
     let flow = c.run(&file);
     let mut diagnostics = c.diags;
@@ -405,9 +423,10 @@ struct Checker<'a> {
     dir: Option<&'a Path>,
     calendars: Vec<Calendar>,
     calendar_names: BTreeMap<String, usize>,
+    sources: BTreeMap<String, String>,
 }
 
-const ACTIONS: [&str; 13] = [
+const ACTIONS: [&str; 14] = [
     "say",
     "play",
     "menu",
@@ -415,6 +434,7 @@ const ACTIONS: [&str; 13] = [
     "branch",
     "hours",
     "geo",
+    "lookup",
     "set",
     "enqueue",
     "transfer",
@@ -432,6 +452,7 @@ fn actions_of(n: &NodeFile) -> Vec<&'static str> {
         n.branch.is_some(),
         n.hours.is_some(),
         n.geo.is_some(),
+        n.lookup.is_some(),
         n.set.is_some(),
         n.enqueue.is_some(),
         n.transfer.is_some(),
@@ -622,6 +643,22 @@ impl Checker<'_> {
                 self.scope.variables.entry(v.clone()).or_insert(Ty::String);
                 declared.push((v, pos(&c.into)));
             }
+            if let Some(l) = &node.lookup {
+                let v = l.into.as_str().to_string();
+                if self
+                    .scope
+                    .variables
+                    .get(&v)
+                    .is_some_and(|t| *t != Ty::Map && *t != Ty::Dyn)
+                {
+                    self.error(
+                        pos(&l.into),
+                        format!("`{v}` is not a map, but a lookup stores a record in it"),
+                    );
+                }
+                self.scope.variables.entry(v.clone()).or_insert(Ty::Map);
+                declared.push((v, pos(&l.into)));
+            }
             if let Some(set) = &node.set {
                 for var in set.keys() {
                     let v = var.as_str().to_string();
@@ -633,6 +670,17 @@ impl Checker<'_> {
             }
         }
         self.load_calendars(file);
+        for (name, src) in &file.sources {
+            let url = src.url.as_str();
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                self.error(
+                    pos(&src.url),
+                    format!("source `{}`: `{url}` is not an http(s) URL", name.as_str()),
+                );
+            }
+            self.sources
+                .insert(name.as_str().to_string(), url.to_string());
+        }
         let start = match self.names.get(file.start.as_str()) {
             Some(&(id, _)) => id,
             None => self.node_ref(&file.start),
@@ -688,7 +736,10 @@ impl Checker<'_> {
             }
         }
         let n: &NodeFile = node;
-        let takes_next = matches!(actions[0], "say" | "play" | "collect" | "set" | "callback");
+        let takes_next = matches!(
+            actions[0],
+            "say" | "play" | "collect" | "lookup" | "set" | "callback"
+        );
         if !takes_next && n.next.is_some() && actions[0] != "callback" {
             let at = n.next.as_ref().map_or(pos(node), pos);
             self.warn(at, format!("`next` is ignored after `{}`", actions[0]));
@@ -840,6 +891,35 @@ impl Checker<'_> {
                 Action::Geo {
                     routes,
                     otherwise: self.node_ref(&g.otherwise),
+                }
+            }
+            "lookup" => {
+                let l = n.lookup.as_ref()?;
+                let source = l.source.as_str().to_string();
+                let url = match (source.as_str(), self.sources.get(&source)) {
+                    ("customers", _) => None,
+                    (_, Some(url)) => Some(url.clone()),
+                    (_, None) => {
+                        let known: Vec<String> = std::iter::once("customers".to_string())
+                            .chain(self.sources.keys().cloned())
+                            .collect();
+                        self.error(pos(&l.source), format!("unknown data source `{source}`"))
+                            .hint = Some(format!(
+                            "known sources: {}; define webhooks under `sources:`",
+                            known.join(", ")
+                        ));
+                        return None;
+                    }
+                };
+                let key = self.expr(&l.key, Some(Ty::String))?;
+                Action::Lookup {
+                    source,
+                    url,
+                    key,
+                    into: l.into.as_str().to_string(),
+                    timeout: self.duration(l.timeout.as_ref(), Duration::from_secs(3)),
+                    next: self.next(node, name, "lookup"),
+                    on_failure: n.on_failure.as_ref().map(|f| self.node_ref(f)),
                 }
             }
             "set" => {
@@ -1147,6 +1227,9 @@ impl Checker<'_> {
                     holiday,
                     ..
                 } => vec![*open, *closed, *holiday],
+                Action::Lookup {
+                    next, on_failure, ..
+                } => std::iter::once(*next).chain(*on_failure).collect(),
                 Action::Geo { routes, otherwise } => {
                     routes.iter().map(|r| r.1).chain([*otherwise]).collect()
                 }

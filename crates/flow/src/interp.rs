@@ -87,6 +87,18 @@ pub enum Output {
         /// Menu options offered (key, label): buttons in a chat.
         options: Vec<(char, String)>,
     },
+    /// Fetch a record and answer with [`Session::lookup_result`] (or
+    /// [`Session::timeout`] after `timeout`).
+    Lookup {
+        /// `customers` or the flow's source name.
+        source: String,
+        /// For webhooks: the URL with the key filled in.
+        url: Option<String>,
+        /// The key.
+        key: String,
+        /// How long to wait.
+        timeout: Duration,
+    },
     /// The flow is done: hand the contact to the routing engine.
     Enqueue {
         /// Queue name.
@@ -189,6 +201,13 @@ pub enum FlowEventKind {
         node: String,
         /// Why, in words.
         because: String,
+    },
+    /// A lookup was answered.
+    LookedUp {
+        /// Node.
+        node: String,
+        /// Whether a record came back.
+        found: bool,
     },
     /// Digits were collected.
     Collected {
@@ -343,9 +362,60 @@ impl<'f> Session<'f> {
         }
     }
 
-    /// No input came before the `Gather`'s timeout.
+    /// The answer to a pending `Lookup`: the record, or `None` when nothing was found or
+    /// the source failed.
+    pub fn lookup_result(
+        &mut self,
+        now: DateTime<FixedOffset>,
+        record: Option<&BTreeMap<String, FieldValue>>,
+    ) {
+        self.now = now;
+        let State::Waiting { node, .. } = self.state else {
+            return;
+        };
+        let Action::Lookup {
+            into,
+            next,
+            on_failure,
+            ..
+        } = &self.flow.nodes[node.0].action
+        else {
+            return;
+        };
+        let (into, next, on_failure) = (into.clone(), *next, *on_failure);
+        self.event(FlowEventKind::LookedUp {
+            node: self.name(node),
+            found: record.is_some(),
+        });
+        match record {
+            Some(fields) => {
+                let map: HashMap<String, Value> = fields
+                    .iter()
+                    .map(|(k, v)| (k.clone(), Value::from(v)))
+                    .collect();
+                self.vars.insert(into, Value::from(map));
+                self.walk(next);
+            }
+            None => match on_failure {
+                Some(f) => self.walk(f),
+                None => {
+                    self.push(Output::Hangup {
+                        reason: "lookup-failed".into(),
+                    });
+                    self.finish(self.name(node), Exit::HungUp("lookup-failed".into()));
+                }
+            },
+        }
+    }
+
+    /// No input (or no lookup answer) came before the timeout.
     pub fn timeout(&mut self, now: DateTime<FixedOffset>) {
         self.now = now;
+        if let State::Waiting { node, .. } = self.state
+            && matches!(self.flow.nodes[node.0].action, Action::Lookup { .. })
+        {
+            return self.lookup_result(now, None);
+        }
         if let State::Waiting { node, attempt } = self.state {
             self.event(FlowEventKind::NoInput {
                 node: self.name(node),
@@ -639,6 +709,26 @@ impl<'f> Session<'f> {
                     });
                     Ok(Some(to))
                 }
+                Action::Lookup {
+                    source,
+                    url,
+                    key,
+                    timeout,
+                    ..
+                } => match self.eval(key, &BTreeMap::new()) {
+                    Ok(k) => {
+                        let key = show(&k);
+                        self.push(Output::Lookup {
+                            source: source.clone(),
+                            url: url.as_ref().map(|u| u.replace("{key}", &key)),
+                            key,
+                            timeout: *timeout,
+                        });
+                        self.state = State::Waiting { node, attempt: 0 };
+                        return;
+                    }
+                    Err(e) => Err(e),
+                },
                 Action::Set { assignments, next } => {
                     let mut result = Ok(Some(*next));
                     for (var, e) in assignments {

@@ -31,6 +31,9 @@ pub struct FlowFile {
     /// Files of shared calendars (relative to this file), each with a `calendars:` map.
     #[serde(default)]
     pub calendar_files: Vec<Text>,
+    /// HTTP JSON data sources for `lookup` nodes, by name.
+    #[serde(default)]
+    pub sources: HashMap<Text, SourceFile>,
     /// The nodes, by name.
     pub nodes: HashMap<Text, Spanned<NodeFile>>,
 }
@@ -99,6 +102,9 @@ pub struct NodeFile {
     /// Route by the country of the caller's number.
     #[serde(default)]
     pub geo: Option<GeoFile>,
+    /// Fetch data (customer store, webhook) into a variable.
+    #[serde(default)]
+    pub lookup: Option<LookupFile>,
     /// Hand the contact to the routing engine.
     #[serde(default)]
     pub enqueue: Option<EnqueueFile>,
@@ -241,6 +247,29 @@ pub struct GeoRouteFile {
     pub countries: Vec<Text>,
     /// Where callers from them go.
     pub next: Text,
+}
+
+/// A data lookup: the edge answers it from the customer store or an HTTP JSON webhook.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LookupFile {
+    /// `customers` (the built-in store) or a name under the flow's `sources:`.
+    pub source: Text,
+    /// The key to look up: an expression giving a string (e.g. `caller.number`).
+    pub key: Text,
+    /// Variable (a map) that receives the record.
+    pub into: Text,
+    /// How long to wait for the answer.
+    #[serde(default)]
+    pub timeout: Option<Text>,
+}
+
+/// An HTTP JSON data source for lookups.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceFile {
+    /// URL; `{key}` is replaced by the looked-up key.
+    pub url: Text,
 }
 
 /// Queueing the contact for an agent.

@@ -3,7 +3,12 @@
 use chrono::{DateTime, FixedOffset};
 
 use crate::check::Flow;
-use crate::interp::{CallData, Exit, FlowEvent, FlowEventKind, Output, Session, Step};
+use std::collections::BTreeMap;
+
+use crate::interp::{CallData, Exit, FieldValue, FlowEvent, FlowEventKind, Output, Session, Step};
+
+/// Answers for lookups in a dry run: source → key (or `*` for any key) → record.
+pub type Lookups = BTreeMap<String, BTreeMap<String, BTreeMap<String, FieldValue>>>;
 
 /// Most input prompts a dry run answers before giving up (retries are bounded, so a
 /// real flow never gets near it).
@@ -37,12 +42,13 @@ impl Transcript {
 
 /// Runs `flow` for a caller who answers each input prompt with the next entry of
 /// `presses` (a menu key, or digits for a collect; an empty entry means silence), then
-/// stays silent.
+/// stays silent. Lookups are answered from `lookups`.
 pub fn simulate(
     flow: &Flow,
     data: CallData,
     at: DateTime<FixedOffset>,
     presses: &[String],
+    lookups: &Lookups,
 ) -> Transcript {
     let mut session = Session::new(flow, data, at);
     let mut t = Transcript {
@@ -55,6 +61,7 @@ pub fn simulate(
     session.start(at);
     for _ in 0..MAX_GATHERS {
         let mut gather = None;
+        let mut lookup = None;
         while let Some(step) = session.poll() {
             match step {
                 Step::Happened(e) => {
@@ -62,12 +69,30 @@ pub fn simulate(
                     t.events.push(e);
                 }
                 Step::Do(o) => {
-                    if matches!(o, Output::Gather { .. }) {
-                        gather = Some(());
+                    match &o {
+                        Output::Gather { .. } => gather = Some(()),
+                        Output::Lookup { source, key, .. } => {
+                            lookup = Some((source.clone(), key.clone()))
+                        }
+                        _ => {}
                     }
                     note_output(&mut t, o);
                 }
             }
+        }
+        if let Some((source, key)) = lookup {
+            let table = lookups.get(&source);
+            let record = table.and_then(|t| t.get(&key).or_else(|| t.get("*")));
+            t.lines.push(format!(
+                "  answer   {}",
+                if record.is_some() {
+                    "found"
+                } else {
+                    "nothing found"
+                }
+            ));
+            session.lookup_result(at, record);
+            continue;
         }
         if session.is_done() || gather.is_none() {
             break;
@@ -114,6 +139,9 @@ fn note_output(t: &mut Transcript, o: Output) {
         Output::Callback { queue, number } => t.lines.push(format!(
             "  callback requested to {number} from queue {queue}"
         )),
+        Output::Lookup { source, key, .. } => {
+            t.lines.push(format!("  lookup   {source} for {key}"))
+        }
         Output::Enqueue { .. }
         | Output::Transfer { .. }
         | Output::Voicemail { .. }
@@ -133,6 +161,7 @@ fn note_event(t: &mut Transcript, e: &FlowEvent) {
         FlowEventKind::NoInput { .. } => t.lines.push("  no input".to_string()),
         FlowEventKind::Collected { into, .. } => t.lines.push(format!("  stored   {into}")),
         FlowEventKind::Routed { because, .. } => t.lines.push(format!("  routed   ({because})")),
+        FlowEventKind::LookedUp { .. } => {}
         FlowEventKind::Exited { exit, .. } => t.exit = Some(exit.clone()),
     }
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use expect_test::expect_file;
 use switchboard_flow::interp::{CallData, FieldValue};
-use switchboard_flow::simulate::simulate;
+use switchboard_flow::simulate::{Lookups, simulate};
 
 use crate::example;
 
@@ -36,7 +36,14 @@ fn presses(p: &[&str]) -> Vec<String> {
 }
 
 fn run(flow: &str, data: CallData, time: &str, keys: &[&str]) -> String {
-    simulate(&example(flow), data, at(time), &presses(keys)).to_text()
+    simulate(
+        &example(flow),
+        data,
+        at(time),
+        &presses(keys),
+        &Lookups::new(),
+    )
+    .to_text()
 }
 
 const MORNING: &str = "2026-12-25T10:00:00+01:00";
@@ -165,9 +172,39 @@ fn geographic_routing_by_country_code() {
                 calling_from(number),
                 at(MORNING),
                 &[],
+                &Lookups::new(),
             )
             .to_text(),
         );
     }
     expect_file!["../golden/geo-routing.txt"].assert_eq(&out);
+}
+
+#[test]
+fn delivery_self_service_from_a_lookup() {
+    let mut record = BTreeMap::new();
+    record.insert(
+        "window".to_string(),
+        FieldValue::Text("between 1 and 5 pm".into()),
+    );
+    record.insert(
+        "address".to_string(),
+        FieldValue::Text("12 High Street".into()),
+    );
+    let mut lookups = Lookups::new();
+    lookups
+        .entry("deliveries".into())
+        .or_default()
+        .insert("+442071234567".into(), record);
+    let flow = example("delivery");
+    let mut out = String::new();
+    for (name, keys, table) in [
+        ("accepts", &["1"][..], &lookups),
+        ("reschedules", &["2"][..], &lookups),
+        ("unknown number", &[][..], &Lookups::new()),
+    ] {
+        out.push_str(&format!("## {name}\n"));
+        out.push_str(&simulate(&flow, anonymous(), at(MORNING), &presses(keys), table).to_text());
+    }
+    expect_file!["../golden/delivery.txt"].assert_eq(&out);
 }
