@@ -2,7 +2,7 @@
 //! requirement class, so that no decision scans every agent or every contact.
 
 use std::cmp::Reverse;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use rustc_hash::FxHashMap;
 
@@ -34,10 +34,23 @@ pub(crate) struct ClassKey {
 }
 
 /// Waiting contacts sharing one [`ClassKey`] in one queue.
+///
+/// Each member carries whether it skips some agents (it was declined or missed recently).
+/// A contact's declines only change while it is out of every class, so the flag stays true
+/// for as long as it is listed, and a free agent can take the head without looking up the
+/// contact unless the head carries the flag.
 #[derive(Debug)]
 pub(crate) struct Class {
     pub key: ClassKey,
-    pub members: BTreeSet<WaitKey>,
+    pub members: BTreeMap<WaitKey, bool>,
+    /// The first member, cached: reading it is the hot part of every agent-side decision.
+    pub head: Option<(WaitKey, bool)>,
+}
+
+impl Class {
+    fn refresh_head(&mut self) {
+        self.head = self.members.first_key_value().map(|(&w, &d)| (w, d));
+    }
 }
 
 /// All classes of all queues, with a per-queue lookup by key and by the skill an agent must
@@ -48,19 +61,36 @@ pub(crate) struct Classes {
     free: Vec<usize>,
     by_key: FxHashMap<ClassKey, usize>,
     by_skill: FxHashMap<(QueueId, Option<SkillId>), Vec<usize>>,
+    /// Every live class of a queue: when a queue has few classes, an agent reads them all
+    /// instead of probing one bucket per skill it holds.
+    by_queue: FxHashMap<QueueId, Vec<usize>>,
 }
 
 impl Classes {
-    /// Adds a waiting contact to the class for `key`, creating the class if needed.
-    pub fn insert(&mut self, key: &ClassKey, wait: WaitKey) -> usize {
-        let id = match self.by_key.get(key) {
-            Some(&id) => id,
+    /// The class for `key`, if it is live.
+    pub fn find(&self, key: &ClassKey) -> Option<usize> {
+        self.by_key.get(key).copied()
+    }
+
+    /// Adds a waiting contact to the class `found` (from [`Classes::find`] for the same
+    /// key) or, when there is none, to a new class for `key`. `declines` tells whether the
+    /// contact skips some agents.
+    pub fn insert(
+        &mut self,
+        found: Option<usize>,
+        key: &ClassKey,
+        wait: WaitKey,
+        declines: bool,
+    ) -> usize {
+        let id = match found {
+            Some(id) => id,
             None => {
                 let queue = key.queue;
                 let bucket = key.skills.first().map(|r| r.skill);
                 let class = Class {
                     key: key.clone(),
-                    members: BTreeSet::new(),
+                    members: BTreeMap::new(),
+                    head: None,
                 };
                 let id = match self.free.pop() {
                     Some(id) => {
@@ -74,11 +104,15 @@ impl Classes {
                 };
                 self.by_key.insert(key.clone(), id);
                 self.by_skill.entry((queue, bucket)).or_default().push(id);
+                self.by_queue.entry(queue).or_default().push(id);
                 id
             }
         };
         if let Some(class) = self.slots[id].as_mut() {
-            class.members.insert(wait);
+            class.members.insert(wait, declines);
+            if class.head.is_none_or(|h| wait < h.0) {
+                class.head = Some((wait, declines));
+            }
         }
         id
     }
@@ -90,6 +124,9 @@ impl Classes {
         };
         class.members.remove(wait);
         if !class.members.is_empty() {
+            if class.head.is_some_and(|h| h.0 == *wait) {
+                class.refresh_head();
+            }
             return;
         }
         let Some(class) = self.slots[id].take() else {
@@ -101,6 +138,12 @@ impl Classes {
             list.retain(|&c| c != id);
             if list.is_empty() {
                 self.by_skill.remove(&(queue, bucket));
+            }
+        }
+        if let Some(list) = self.by_queue.get_mut(&queue) {
+            list.retain(|&c| c != id);
+            if list.is_empty() {
+                self.by_queue.remove(&queue);
             }
         }
         self.by_key.remove(&class.key);
@@ -120,10 +163,20 @@ impl Classes {
             .filter_map(|&id| self.slots[id].as_ref())
     }
 
-    /// The first waiting contact of the class for `key`, if it has any.
-    pub fn head(&self, key: &ClassKey) -> Option<&WaitKey> {
-        let &id = self.by_key.get(key)?;
-        self.slots[id].as_ref()?.members.first()
+    /// Every live class of `queue`, in no particular order.
+    pub fn of_queue(&self, queue: QueueId) -> &[usize] {
+        self.by_queue.get(&queue).map_or(&[], Vec::as_slice)
+    }
+
+    /// The live class `id`.
+    pub fn get(&self, id: usize) -> Option<&Class> {
+        self.slots.get(id).and_then(Option::as_ref)
+    }
+
+    /// The first waiting contact of the class for `key`, if it has any, and whether it
+    /// skips some agents.
+    pub fn head(&self, key: &ClassKey) -> Option<(WaitKey, bool)> {
+        self.get(self.find(key)?)?.head
     }
 
     /// Number of live (non-empty) classes.
