@@ -18,6 +18,7 @@ use crate::model::{
     OfferId, QueueId, QueueSpec, ReasonCode, SkillId, SkillRequirement, Strategy, Timestamp,
     WrapUp,
 };
+use crate::table::Table;
 
 /// How a free agent ranks waiting contacts: priority, then weighted wait, then lower id.
 type ContactScore = (i32, u128, Reverse<ContactId>);
@@ -325,9 +326,9 @@ pub struct Engine {
     now: Timestamp,
     /// Only the random strategies draw from it, inside otherwise read-only searches.
     rng: RefCell<Pcg64Mcg>,
-    agents: FxHashMap<AgentId, Agent>,
+    agents: Table<AgentId, Agent>,
     queues: FxHashMap<QueueId, Queue>,
-    contacts: FxHashMap<ContactId, Contact>,
+    contacts: Table<ContactId, Contact>,
     offers: FxHashMap<OfferId, Offer>,
     classes: Classes,
     /// Contacts waiting for a particular agent, per agent.
@@ -346,9 +347,9 @@ impl Engine {
         Engine {
             now: Timestamp::ZERO,
             rng: RefCell::new(Pcg64Mcg::seed_from_u64(config.seed)),
-            agents: FxHashMap::default(),
+            agents: Table::default(),
             queues: FxHashMap::default(),
-            contacts: FxHashMap::default(),
+            contacts: Table::default(),
             offers: FxHashMap::default(),
             classes: Classes::default(),
             preferred: FxHashMap::default(),
@@ -583,7 +584,10 @@ impl Engine {
                 if let Some(a) = self.agents.get_mut(&id) {
                     a.spec = spec;
                 }
-                let staffed = self.agents[&id].presence == Presence::Available;
+                let staffed = self
+                    .agents
+                    .get(&id)
+                    .is_some_and(|a| a.presence == Presence::Available);
                 self.set_staffed(id, staffed);
                 self.agent_changed(id);
                 self.route_agent(id);
@@ -1653,14 +1657,14 @@ impl Engine {
                     // skip this one.
                     Some((_, true)) => {
                         let found = class.members.iter().find(|(w, declines)| {
-                            !**declines
+                            !*declines
                                 || self
                                     .contacts
                                     .get(&w.2)
                                     .is_some_and(|c| c.status == Status::Waiting && !c.skips(id))
                         });
                         match found {
-                            Some((w, _)) => *w,
+                            Some((w, _)) => w,
                             None => return,
                         }
                     }

@@ -2,7 +2,7 @@
 //! requirement class, so that no decision scans every agent or every contact.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeSet, VecDeque};
 
 use rustc_hash::FxHashMap;
 
@@ -33,6 +33,96 @@ pub(crate) struct ClassKey {
     pub max_tier: u8,
 }
 
+/// The members of a class in wait order, each with its decline flag.
+///
+/// Contacts of one priority join a class in the order they arrive, so nearly every insert
+/// is an append and nearly every removal (an offer) takes the front: both O(1), where an
+/// ordered tree pays a descent for each. A contact put back after a declined offer, or one
+/// of a higher priority, is placed by binary search. A contact leaving from the middle
+/// (abandon, withdraw) is only marked dead, and dead entries are dropped when they reach
+/// either end or outnumber the live ones, so that no removal shifts a long line.
+#[derive(Debug, Default)]
+pub(crate) struct Members {
+    /// Sorted by key; the first and last entries are always live.
+    items: VecDeque<Member>,
+    live: usize,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Member {
+    key: WaitKey,
+    declines: bool,
+    live: bool,
+}
+
+impl Members {
+    pub fn len(&self) -> usize {
+        self.live
+    }
+
+    /// The first live member and its decline flag.
+    pub fn first(&self) -> Option<(WaitKey, bool)> {
+        self.items.front().map(|m| (m.key, m.declines))
+    }
+
+    /// Live members in order.
+    pub fn iter(&self) -> impl Iterator<Item = (WaitKey, bool)> {
+        self.items
+            .iter()
+            .filter(|m| m.live)
+            .map(|m| (m.key, m.declines))
+    }
+
+    /// Adds a member (or updates the flag of one already there).
+    pub fn insert(&mut self, key: WaitKey, declines: bool) {
+        let member = Member {
+            key,
+            declines,
+            live: true,
+        };
+        if self.items.back().is_none_or(|b| b.key < key) {
+            self.items.push_back(member);
+            self.live += 1;
+            return;
+        }
+        match self.items.binary_search_by(|m| m.key.cmp(&key)) {
+            Ok(i) => {
+                if !self.items[i].live {
+                    self.live += 1;
+                }
+                self.items[i] = member;
+            }
+            Err(i) => {
+                self.items.insert(i, member);
+                self.live += 1;
+            }
+        }
+    }
+
+    pub fn remove(&mut self, key: &WaitKey) {
+        let i = if self.items.front().is_some_and(|m| m.key == *key) {
+            0
+        } else {
+            match self.items.binary_search_by(|m| m.key.cmp(key)) {
+                Ok(i) if self.items[i].live => i,
+                _ => return,
+            }
+        };
+        self.items[i].live = false;
+        self.live -= 1;
+        while self.items.front().is_some_and(|m| !m.live) {
+            self.items.pop_front();
+        }
+        while self.items.back().is_some_and(|m| !m.live) {
+            self.items.pop_back();
+        }
+        let dead = self.items.len() - self.live;
+        if dead > 16 && dead > self.live {
+            self.items.retain(|m| m.live);
+        }
+    }
+}
+
 /// Waiting contacts sharing one [`ClassKey`] in one queue.
 ///
 /// Each member carries whether it skips some agents (it was declined or missed recently).
@@ -42,14 +132,14 @@ pub(crate) struct ClassKey {
 #[derive(Debug)]
 pub(crate) struct Class {
     pub key: ClassKey,
-    pub members: BTreeMap<WaitKey, bool>,
+    pub members: Members,
     /// The first member, cached: reading it is the hot part of every agent-side decision.
     pub head: Option<(WaitKey, bool)>,
 }
 
 impl Class {
     fn refresh_head(&mut self) {
-        self.head = self.members.first_key_value().map(|(&w, &d)| (w, d));
+        self.head = self.members.first();
     }
 }
 
@@ -89,7 +179,7 @@ impl Classes {
                 let bucket = key.skills.first().map(|r| r.skill);
                 let class = Class {
                     key: key.clone(),
-                    members: BTreeMap::new(),
+                    members: Members::default(),
                     head: None,
                 };
                 let id = match self.free.pop() {
@@ -123,7 +213,7 @@ impl Classes {
             return;
         };
         class.members.remove(wait);
-        if !class.members.is_empty() {
+        if class.members.len() > 0 {
             if class.head.is_some_and(|h| h.0 == *wait) {
                 class.refresh_head();
             }
@@ -311,5 +401,29 @@ mod tests {
         line.remove(&key(5, 2, 2));
         assert_eq!(line.ahead_of_newcomer(1), 1);
         assert_eq!(line.ahead_of(&key(0, 3, 3)), 2);
+    }
+
+    #[test]
+    fn members_keep_wait_order() {
+        let key = |p, t, id| (Reverse(p), Timestamp(t), ContactId(id));
+        let mut m = Members::default();
+        for (p, t, id) in [(0, 1, 1), (0, 2, 2), (1, 3, 3), (0, 0, 9), (0, 2, 2)] {
+            m.insert(key(p, t, id), id == 9);
+        }
+        assert_eq!(m.len(), 4, "inserting twice changes nothing");
+        let order: Vec<u64> = m.iter().map(|(w, _)| w.2.0).collect();
+        assert_eq!(order, [3, 9, 1, 2]);
+        m.remove(&key(0, 1, 1));
+        m.remove(&key(0, 1, 1));
+        assert_eq!(m.len(), 3);
+        m.remove(&key(1, 3, 3));
+        assert_eq!(m.first(), Some((key(0, 0, 9), true)));
+        m.insert(key(0, 1, 1), false);
+        let order: Vec<u64> = m.iter().map(|(w, _)| w.2.0).collect();
+        assert_eq!(order, [9, 1, 2]);
+        for (w, _) in m.iter().collect::<Vec<_>>() {
+            m.remove(&w);
+        }
+        assert_eq!((m.len(), m.first()), (0, None));
     }
 }
