@@ -12,12 +12,13 @@ use rustc_hash::FxHashMap;
 
 use crate::error::RoutingError;
 use crate::event::{AgentState, Event, EventKind, Input, OfferEnd, Outcome};
-use crate::index::{ClassKey, Classes, Line, ReadyEntry, ReadyKey, ReadySet, WaitKey};
+use crate::index::{Class, ClassKey, Classes, Line, ReadyEntry, ReadyKey, ReadySet, WaitKey};
 use crate::model::{
     AgentId, AgentSpec, Channel, ContactId, ContactSpec, Escalation, LanguageId, Membership,
     OfferId, QueueId, QueueSpec, ReasonCode, SkillId, SkillRequirement, Strategy, Timestamp,
     WrapUp,
 };
+use crate::table::Table;
 
 /// How a free agent ranks waiting contacts: priority, then weighted wait, then lower id.
 type ContactScore = (i32, u128, Reverse<ContactId>);
@@ -325,9 +326,9 @@ pub struct Engine {
     now: Timestamp,
     /// Only the random strategies draw from it, inside otherwise read-only searches.
     rng: RefCell<Pcg64Mcg>,
-    agents: FxHashMap<AgentId, Agent>,
+    agents: Table<AgentId, Agent>,
     queues: FxHashMap<QueueId, Queue>,
-    contacts: FxHashMap<ContactId, Contact>,
+    contacts: Table<ContactId, Contact>,
     offers: FxHashMap<OfferId, Offer>,
     classes: Classes,
     /// Contacts waiting for a particular agent, per agent.
@@ -336,6 +337,8 @@ pub struct Engine {
     timer_seq: u64,
     next_offer: u64,
     events: VecDeque<Event>,
+    /// Reused by [`Engine::reindex`] so that re-filing an agent allocates nothing.
+    scratch_entries: Vec<ReadyEntry>,
 }
 
 impl Engine {
@@ -344,9 +347,9 @@ impl Engine {
         Engine {
             now: Timestamp::ZERO,
             rng: RefCell::new(Pcg64Mcg::seed_from_u64(config.seed)),
-            agents: FxHashMap::default(),
+            agents: Table::default(),
             queues: FxHashMap::default(),
-            contacts: FxHashMap::default(),
+            contacts: Table::default(),
             offers: FxHashMap::default(),
             classes: Classes::default(),
             preferred: FxHashMap::default(),
@@ -354,6 +357,7 @@ impl Engine {
             timer_seq: 0,
             next_offer: 1,
             events: VecDeque::new(),
+            scratch_entries: Vec::new(),
         }
     }
 
@@ -580,7 +584,10 @@ impl Engine {
                 if let Some(a) = self.agents.get_mut(&id) {
                     a.spec = spec;
                 }
-                let staffed = self.agents[&id].presence == Presence::Available;
+                let staffed = self
+                    .agents
+                    .get(&id)
+                    .is_some_and(|a| a.presence == Presence::Available);
                 self.set_staffed(id, staffed);
                 self.agent_changed(id);
                 self.route_agent(id);
@@ -745,6 +752,13 @@ impl Engine {
     /// Emits a state event if the agent's derived state changed, and re-files it in the
     /// ready sets.
     fn agent_changed(&mut self, id: AgentId) {
+        self.announce(id);
+        self.reindex(id);
+    }
+
+    /// Emits a state event if the agent's derived state changed (the ready sets are left
+    /// to a later [`Engine::reindex`]).
+    fn announce(&mut self, id: AgentId) {
         let Some(a) = self.agents.get_mut(&id) else {
             return;
         };
@@ -760,51 +774,62 @@ impl Engine {
                 },
             });
         }
-        self.reindex(id);
     }
 
+    /// Re-files an agent in the ready sets of its queues, touching them only when its
+    /// entries changed (most state changes of a busy agent change none).
     fn reindex(&mut self, id: AgentId) {
         let Some(a) = self.agents.get_mut(&id) else {
             return;
         };
+        let ready = a.ready();
+        if !ready && a.indexed.is_empty() {
+            return;
+        }
+        let mut want = std::mem::take(&mut self.scratch_entries);
+        want.clear();
+        if ready {
+            let util = a.spec.capacity.utilisation_permille(&a.in_use);
+            let idle = a.idle_since.0;
+            for m in &a.spec.queues {
+                let Some(q) = self.queues.get(&m.queue) else {
+                    continue;
+                };
+                let strategy = q.spec.strategy;
+                let key = ready_key(strategy, m, a.handled, a.talk_us, idle, util);
+                want.push(ReadyEntry {
+                    queue: m.queue,
+                    skill: None,
+                    key,
+                });
+                if strategy == Strategy::BestSkill {
+                    for &(skill, prof) in &a.spec.skills {
+                        if q.ranked_skills.contains(&skill) {
+                            want.push(ReadyEntry {
+                                queue: m.queue,
+                                skill: Some(skill),
+                                key: (m.tier, u64::from(u8::MAX - prof), idle),
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        if want == a.indexed {
+            self.scratch_entries = want;
+            return;
+        }
         for entry in a.indexed.drain(..) {
             if let Some(q) = self.queues.get_mut(&entry.queue) {
                 q.ready.remove(id, entry);
             }
         }
-        if !a.ready() {
-            return;
-        }
-        let util = a.spec.capacity.utilisation_permille(&a.in_use);
-        let idle = a.idle_since.0;
-        for m in &a.spec.queues {
-            let Some(q) = self.queues.get_mut(&m.queue) else {
-                continue;
-            };
-            let strategy = q.spec.strategy;
-            let key = ready_key(strategy, m, a.handled, a.talk_us, idle, util);
-            let entry = ReadyEntry {
-                queue: m.queue,
-                skill: None,
-                key,
-            };
-            q.ready.insert(id, entry);
-            a.indexed.push(entry);
-            if strategy == Strategy::BestSkill {
-                for &(skill, prof) in &a.spec.skills {
-                    if !q.ranked_skills.contains(&skill) {
-                        continue;
-                    }
-                    let entry = ReadyEntry {
-                        queue: m.queue,
-                        skill: Some(skill),
-                        key: (m.tier, u64::from(u8::MAX - prof), idle),
-                    };
-                    q.ready.insert(id, entry);
-                    a.indexed.push(entry);
-                }
+        for &entry in &want {
+            if let Some(q) = self.queues.get_mut(&entry.queue) {
+                q.ready.insert(id, entry);
             }
         }
+        self.scratch_entries = std::mem::replace(&mut a.indexed, want);
     }
 
     // ----- contacts -----
@@ -1018,7 +1043,16 @@ impl Engine {
         }
         let pick = self.pick_agents(id, &views);
         let placed = match pick {
-            Pick::Nobody => views.iter().map(|k| self.classes.insert(k, wait)).collect(),
+            Pick::Nobody => {
+                let declines = self
+                    .contacts
+                    .get(&id)
+                    .is_some_and(|c| !c.declined.is_empty());
+                views
+                    .iter()
+                    .map(|k| self.classes.insert(self.classes.find(k), k, wait, declines))
+                    .collect()
+            }
             _ => Vec::new(),
         };
         if let Some(c) = self.contacts.get_mut(&id) {
@@ -1072,8 +1106,7 @@ impl Engine {
             if self
                 .classes
                 .head(key)
-                .and_then(|w| self.contacts.get(&w.2))
-                .is_some_and(|head| head.declined.is_empty())
+                .is_some_and(|(_, declines)| !declines)
             {
                 continue;
             }
@@ -1551,8 +1584,11 @@ impl Engine {
                 waited: c.waited,
             },
         });
-        self.agent_changed(agent);
+        // Filed in the ready sets only after it has been offered what waits for it: an
+        // agent who takes a contact at once is never filed at all.
+        self.announce(agent);
         self.route_agent(agent);
+        self.reindex(agent);
     }
 
     fn convert_to_callback(&mut self, id: ContactId) -> Result<(), RoutingError> {
@@ -1603,27 +1639,54 @@ impl Engine {
         }
         let mut best: Option<(ContactScore, ContactId)> = None;
         for m in &a.spec.queues {
+            let live = self.classes.of_queue(m.queue);
+            if live.is_empty() {
+                continue;
+            }
             let Some(q) = self.queues.get(&m.queue) else {
                 continue;
             };
-            let buckets = std::iter::once(None).chain(a.spec.skills.iter().map(|s| Some(s.0)));
-            for bucket in buckets {
-                for class in self.classes.in_bucket(m.queue, bucket) {
-                    if m.tier > class.key.max_tier || !a.qualifies(&class.key) {
-                        continue;
-                    }
-                    let head = class.members.iter().find(|w| {
-                        self.contacts
-                            .get(&w.2)
-                            .is_some_and(|c| c.status == Status::Waiting && !c.skips(id))
-                    });
-                    if let Some(&(Reverse(prio), at, cid)) = head {
-                        let wait =
-                            u128::from(self.now.0.saturating_sub(at.0)) * u128::from(q.spec.weight);
-                        let score = (prio, wait, Reverse(cid));
-                        if best.as_ref().is_none_or(|b| score > b.0) {
-                            best = Some((score, cid));
+            let mut consider = |class: &Class| {
+                if m.tier > class.key.max_tier || !a.qualifies(&class.key) {
+                    return;
+                }
+                let head = match class.head {
+                    None => return,
+                    Some((w, false)) => w,
+                    // The head skips some agents: look further down for one that does not
+                    // skip this one.
+                    Some((_, true)) => {
+                        let found = class.members.iter().find(|(w, declines)| {
+                            !*declines
+                                || self
+                                    .contacts
+                                    .get(&w.2)
+                                    .is_some_and(|c| c.status == Status::Waiting && !c.skips(id))
+                        });
+                        match found {
+                            Some((w, _)) => w,
+                            None => return,
                         }
+                    }
+                };
+                let (Reverse(prio), at, cid) = head;
+                let wait = u128::from(self.now.0.saturating_sub(at.0)) * u128::from(q.spec.weight);
+                let score = (prio, wait, Reverse(cid));
+                if best.as_ref().is_none_or(|b| score > b.0) {
+                    best = Some((score, cid));
+                }
+            };
+            // Few live classes: read them all (`qualifies` checks the skills anyway);
+            // otherwise probe only the buckets of the skills the agent holds.
+            if live.len() <= a.spec.skills.len() + 1 {
+                for class in live.iter().filter_map(|&c| self.classes.get(c)) {
+                    consider(class);
+                }
+            } else {
+                let buckets = std::iter::once(None).chain(a.spec.skills.iter().map(|s| Some(s.0)));
+                for bucket in buckets {
+                    for class in self.classes.in_bucket(m.queue, bucket) {
+                        consider(class);
                     }
                 }
             }

@@ -2,7 +2,7 @@
 //! requirement class, so that no decision scans every agent or every contact.
 
 use std::cmp::Reverse;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, VecDeque};
 
 use rustc_hash::FxHashMap;
 
@@ -33,11 +33,114 @@ pub(crate) struct ClassKey {
     pub max_tier: u8,
 }
 
+/// The members of a class in wait order, each with its decline flag.
+///
+/// Contacts of one priority join a class in the order they arrive, so nearly every insert
+/// is an append and nearly every removal (an offer) takes the front: both O(1), where an
+/// ordered tree pays a descent for each. A contact put back after a declined offer, or one
+/// of a higher priority, is placed by binary search. A contact leaving from the middle
+/// (abandon, withdraw) is only marked dead, and dead entries are dropped when they reach
+/// either end or outnumber the live ones, so that no removal shifts a long line.
+#[derive(Debug, Default)]
+pub(crate) struct Members {
+    /// Sorted by key; the first and last entries are always live.
+    items: VecDeque<Member>,
+    live: usize,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Member {
+    key: WaitKey,
+    declines: bool,
+    live: bool,
+}
+
+impl Members {
+    pub fn len(&self) -> usize {
+        self.live
+    }
+
+    /// The first live member and its decline flag.
+    pub fn first(&self) -> Option<(WaitKey, bool)> {
+        self.items.front().map(|m| (m.key, m.declines))
+    }
+
+    /// Live members in order.
+    pub fn iter(&self) -> impl Iterator<Item = (WaitKey, bool)> {
+        self.items
+            .iter()
+            .filter(|m| m.live)
+            .map(|m| (m.key, m.declines))
+    }
+
+    /// Adds a member (or updates the flag of one already there).
+    pub fn insert(&mut self, key: WaitKey, declines: bool) {
+        let member = Member {
+            key,
+            declines,
+            live: true,
+        };
+        if self.items.back().is_none_or(|b| b.key < key) {
+            self.items.push_back(member);
+            self.live += 1;
+            return;
+        }
+        match self.items.binary_search_by(|m| m.key.cmp(&key)) {
+            Ok(i) => {
+                if !self.items[i].live {
+                    self.live += 1;
+                }
+                self.items[i] = member;
+            }
+            Err(i) => {
+                self.items.insert(i, member);
+                self.live += 1;
+            }
+        }
+    }
+
+    pub fn remove(&mut self, key: &WaitKey) {
+        let i = if self.items.front().is_some_and(|m| m.key == *key) {
+            0
+        } else {
+            match self.items.binary_search_by(|m| m.key.cmp(key)) {
+                Ok(i) if self.items[i].live => i,
+                _ => return,
+            }
+        };
+        self.items[i].live = false;
+        self.live -= 1;
+        while self.items.front().is_some_and(|m| !m.live) {
+            self.items.pop_front();
+        }
+        while self.items.back().is_some_and(|m| !m.live) {
+            self.items.pop_back();
+        }
+        let dead = self.items.len() - self.live;
+        if dead > 16 && dead > self.live {
+            self.items.retain(|m| m.live);
+        }
+    }
+}
+
 /// Waiting contacts sharing one [`ClassKey`] in one queue.
+///
+/// Each member carries whether it skips some agents (it was declined or missed recently).
+/// A contact's declines only change while it is out of every class, so the flag stays true
+/// for as long as it is listed, and a free agent can take the head without looking up the
+/// contact unless the head carries the flag.
 #[derive(Debug)]
 pub(crate) struct Class {
     pub key: ClassKey,
-    pub members: BTreeSet<WaitKey>,
+    pub members: Members,
+    /// The first member, cached: reading it is the hot part of every agent-side decision.
+    pub head: Option<(WaitKey, bool)>,
+}
+
+impl Class {
+    fn refresh_head(&mut self) {
+        self.head = self.members.first();
+    }
 }
 
 /// All classes of all queues, with a per-queue lookup by key and by the skill an agent must
@@ -48,19 +151,36 @@ pub(crate) struct Classes {
     free: Vec<usize>,
     by_key: FxHashMap<ClassKey, usize>,
     by_skill: FxHashMap<(QueueId, Option<SkillId>), Vec<usize>>,
+    /// Every live class of a queue: when a queue has few classes, an agent reads them all
+    /// instead of probing one bucket per skill it holds.
+    by_queue: FxHashMap<QueueId, Vec<usize>>,
 }
 
 impl Classes {
-    /// Adds a waiting contact to the class for `key`, creating the class if needed.
-    pub fn insert(&mut self, key: &ClassKey, wait: WaitKey) -> usize {
-        let id = match self.by_key.get(key) {
-            Some(&id) => id,
+    /// The class for `key`, if it is live.
+    pub fn find(&self, key: &ClassKey) -> Option<usize> {
+        self.by_key.get(key).copied()
+    }
+
+    /// Adds a waiting contact to the class `found` (from [`Classes::find`] for the same
+    /// key) or, when there is none, to a new class for `key`. `declines` tells whether the
+    /// contact skips some agents.
+    pub fn insert(
+        &mut self,
+        found: Option<usize>,
+        key: &ClassKey,
+        wait: WaitKey,
+        declines: bool,
+    ) -> usize {
+        let id = match found {
+            Some(id) => id,
             None => {
                 let queue = key.queue;
                 let bucket = key.skills.first().map(|r| r.skill);
                 let class = Class {
                     key: key.clone(),
-                    members: BTreeSet::new(),
+                    members: Members::default(),
+                    head: None,
                 };
                 let id = match self.free.pop() {
                     Some(id) => {
@@ -74,11 +194,15 @@ impl Classes {
                 };
                 self.by_key.insert(key.clone(), id);
                 self.by_skill.entry((queue, bucket)).or_default().push(id);
+                self.by_queue.entry(queue).or_default().push(id);
                 id
             }
         };
         if let Some(class) = self.slots[id].as_mut() {
-            class.members.insert(wait);
+            class.members.insert(wait, declines);
+            if class.head.is_none_or(|h| wait < h.0) {
+                class.head = Some((wait, declines));
+            }
         }
         id
     }
@@ -89,7 +213,10 @@ impl Classes {
             return;
         };
         class.members.remove(wait);
-        if !class.members.is_empty() {
+        if class.members.len() > 0 {
+            if class.head.is_some_and(|h| h.0 == *wait) {
+                class.refresh_head();
+            }
             return;
         }
         let Some(class) = self.slots[id].take() else {
@@ -101,6 +228,12 @@ impl Classes {
             list.retain(|&c| c != id);
             if list.is_empty() {
                 self.by_skill.remove(&(queue, bucket));
+            }
+        }
+        if let Some(list) = self.by_queue.get_mut(&queue) {
+            list.retain(|&c| c != id);
+            if list.is_empty() {
+                self.by_queue.remove(&queue);
             }
         }
         self.by_key.remove(&class.key);
@@ -120,10 +253,20 @@ impl Classes {
             .filter_map(|&id| self.slots[id].as_ref())
     }
 
-    /// The first waiting contact of the class for `key`, if it has any.
-    pub fn head(&self, key: &ClassKey) -> Option<&WaitKey> {
-        let &id = self.by_key.get(key)?;
-        self.slots[id].as_ref()?.members.first()
+    /// Every live class of `queue`, in no particular order.
+    pub fn of_queue(&self, queue: QueueId) -> &[usize] {
+        self.by_queue.get(&queue).map_or(&[], Vec::as_slice)
+    }
+
+    /// The live class `id`.
+    pub fn get(&self, id: usize) -> Option<&Class> {
+        self.slots.get(id).and_then(Option::as_ref)
+    }
+
+    /// The first waiting contact of the class for `key`, if it has any, and whether it
+    /// skips some agents.
+    pub fn head(&self, key: &ClassKey) -> Option<(WaitKey, bool)> {
+        self.get(self.find(key)?)?.head
     }
 
     /// Number of live (non-empty) classes.
@@ -258,5 +401,29 @@ mod tests {
         line.remove(&key(5, 2, 2));
         assert_eq!(line.ahead_of_newcomer(1), 1);
         assert_eq!(line.ahead_of(&key(0, 3, 3)), 2);
+    }
+
+    #[test]
+    fn members_keep_wait_order() {
+        let key = |p, t, id| (Reverse(p), Timestamp(t), ContactId(id));
+        let mut m = Members::default();
+        for (p, t, id) in [(0, 1, 1), (0, 2, 2), (1, 3, 3), (0, 0, 9), (0, 2, 2)] {
+            m.insert(key(p, t, id), id == 9);
+        }
+        assert_eq!(m.len(), 4, "inserting twice changes nothing");
+        let order: Vec<u64> = m.iter().map(|(w, _)| w.2.0).collect();
+        assert_eq!(order, [3, 9, 1, 2]);
+        m.remove(&key(0, 1, 1));
+        m.remove(&key(0, 1, 1));
+        assert_eq!(m.len(), 3);
+        m.remove(&key(1, 3, 3));
+        assert_eq!(m.first(), Some((key(0, 0, 9), true)));
+        m.insert(key(0, 1, 1), false);
+        let order: Vec<u64> = m.iter().map(|(w, _)| w.2.0).collect();
+        assert_eq!(order, [9, 1, 2]);
+        for (w, _) in m.iter().collect::<Vec<_>>() {
+            m.remove(&w);
+        }
+        assert_eq!((m.len(), m.first()), (0, None));
     }
 }

@@ -29,6 +29,7 @@ mod error;
 mod event;
 mod index;
 mod model;
+mod table;
 
 pub use engine::{AgentLoad, Config, Engine, QueuePosition, TableSizes};
 pub use error::RoutingError;
