@@ -178,8 +178,9 @@ struct Contact {
 }
 
 impl Contact {
-    fn skips(&self, agent: AgentId) -> bool {
-        self.declined.iter().any(|d| d.0 == agent)
+    /// Whether `agent` declined or missed this contact and is still skipped for it at `now`.
+    fn skips(&self, agent: AgentId, now: Timestamp) -> bool {
+        self.declined.iter().any(|d| d.0 == agent && d.1 > now)
     }
 }
 
@@ -959,6 +960,12 @@ impl Engine {
 
     /// Finds agents for a waiting contact that is listed nowhere yet; lists it if none.
     fn route_contact(&mut self, id: ContactId) {
+        self.list_contact(id, true);
+    }
+
+    /// Lists a waiting contact that is listed nowhere yet, first offering it to an agent
+    /// (by its queue's strategy) when `search` is set.
+    fn list_contact(&mut self, id: ContactId, search: bool) {
         let Some(c) = self.contacts.get_mut(&id) else {
             return;
         };
@@ -990,7 +997,7 @@ impl Engine {
             if until > now {
                 let channel = c.spec.channel;
                 let free = c.spec.preferred_agents.iter().copied().find(|aid| {
-                    !c.skips(*aid)
+                    !c.skips(*aid, now)
                         && self.agents.get(aid).is_some_and(|a| {
                             a.presence == Presence::Available
                                 && a.spec.capacity.fits(&a.in_use, channel)
@@ -1041,7 +1048,11 @@ impl Engine {
                 self.rank_on(key.queue, skill);
             }
         }
-        let pick = self.pick_agents(id, &views);
+        let pick = if search {
+            self.pick_agents(id, &views)
+        } else {
+            Pick::Nobody
+        };
         let placed = match pick {
             Pick::Nobody => {
                 let declines = self
@@ -1173,7 +1184,7 @@ impl Engine {
             } else {
                 rk.0
             };
-            tier <= key.max_tier && !c.skips(aid) && a.qualifies(key)
+            tier <= key.max_tier && !c.skips(aid, self.now) && a.qualifies(key)
         };
         let found = match (q.spec.strategy, q.rr_cursor) {
             (Strategy::RoundRobin, Some(cursor)) => set
@@ -1234,7 +1245,7 @@ impl Engine {
         };
         for &(rk, aid) in &q.ready.all {
             if rk.0 <= key.max_tier
-                && !c.skips(aid)
+                && !c.skips(aid, self.now)
                 && self.agents.get(&aid).is_some_and(|a| a.qualifies(key))
             {
                 out.push(aid);
@@ -1267,12 +1278,6 @@ impl Engine {
         if let Some(q) = self.queues.get_mut(&home) {
             q.order.remove(&wait);
         }
-    }
-
-    /// Re-routes a waiting contact from scratch (after an escalation or an expired preference).
-    fn reroute(&mut self, id: ContactId) {
-        self.unlist(id);
-        self.route_contact(id);
     }
 
     fn offer(&mut self, contact: ContactId, agent: AgentId) {
@@ -1630,7 +1635,7 @@ impl Engine {
         if let Some(set) = self.preferred.get(&id) {
             let found = set.iter().find(|w| {
                 self.contacts.get(&w.2).is_some_and(|c| {
-                    !c.skips(id) && a.spec.capacity.fits(&a.in_use, c.spec.channel)
+                    !c.skips(id, self.now) && a.spec.capacity.fits(&a.in_use, c.spec.channel)
                 })
             });
             if let Some(w) = found {
@@ -1658,10 +1663,9 @@ impl Engine {
                     Some((_, true)) => {
                         let found = class.members.iter().find(|(w, declines)| {
                             !*declines
-                                || self
-                                    .contacts
-                                    .get(&w.2)
-                                    .is_some_and(|c| c.status == Status::Waiting && !c.skips(id))
+                                || self.contacts.get(&w.2).is_some_and(|c| {
+                                    c.status == Status::Waiting && !c.skips(id, self.now)
+                                })
                         });
                         match found {
                             Some((w, _)) => w,
@@ -1793,10 +1797,23 @@ impl Engine {
                 }
             }
             Timer::Retry(id) => {
-                if self.contacts.get(&id).is_some_and(|c| {
-                    c.status == Status::Waiting && c.declined.iter().any(|d| d.1 <= now)
-                }) {
-                    self.reroute(id);
+                // The agents whose decline has run out may take the contact again; they,
+                // not the contact, choose, so an older waiting contact still goes first.
+                let freed: Vec<AgentId> = match self.contacts.get(&id) {
+                    Some(c) if c.status == Status::Waiting => c
+                        .declined
+                        .iter()
+                        .filter(|d| d.1 <= now)
+                        .map(|d| d.0)
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                if !freed.is_empty() {
+                    self.unlist(id);
+                    self.list_contact(id, false);
+                    for agent in freed {
+                        self.route_agent(agent);
+                    }
                 }
             }
         }
