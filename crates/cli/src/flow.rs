@@ -6,8 +6,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use switchboard_flow::check::{Flow, Severity, check};
+use switchboard_flow::interp::FlowEvent;
 use switchboard_flow::interp::{CallData, FieldValue};
 use switchboard_flow::simulate::{Lookups, simulate};
+use switchboard_flow::stats::{CallEvent, analyse};
 
 #[derive(Args)]
 pub struct FlowArgs {
@@ -37,9 +39,26 @@ enum FlowCommand {
         /// (an empty entry is silence).
         #[arg(long, value_delimiter = ',')]
         press: Vec<String>,
-        /// JSON fixture with `caller` and `customer` objects.
+        /// JSON fixture with `caller`, `customer` and `lookups` objects.
         #[arg(long)]
         data: Option<PathBuf>,
+        /// Append the run's events to this JSON-lines file (for `flow stats`).
+        #[arg(long)]
+        events: Option<PathBuf>,
+        /// Call identifier written with the events.
+        #[arg(long, default_value = "simulated")]
+        call: String,
+    },
+    /// Path analytics from recorded flow events: visits, choices, drop-offs, invalid
+    /// input and timeouts per node, containment, time in the IVR, and suggestions.
+    Stats {
+        /// Flow YAML file.
+        file: PathBuf,
+        /// JSON-lines file of flow events (one object per line, with a `call` field).
+        events: PathBuf,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -52,6 +71,8 @@ pub fn run(args: FlowArgs) -> Result<()> {
             at,
             press,
             data,
+            events,
+            call,
         } => {
             let flow = load(&file)?;
             let at = match at {
@@ -60,17 +81,31 @@ pub fn run(args: FlowArgs) -> Result<()> {
                 })?,
                 None => chrono::Local::now().fixed_offset(),
             };
-            let mut call = match &data {
+            let mut call_data = match &data {
                 Some(path) => fixture(path)?,
                 None => CallData::default(),
             };
-            call.caller.insert("number".into(), caller);
+            call_data.caller.insert("number".into(), caller);
             let lookups = match &data {
                 Some(path) => fixture_lookups(path)?,
                 None => Lookups::new(),
             };
-            let t = simulate(&flow, call, at, &press, &lookups);
+            let t = simulate(&flow, call_data, at, &press, &lookups);
             print!("{}", t.to_text());
+            if let Some(path) = events {
+                append_events(&path, &call, &t.events)?;
+            }
+            Ok(())
+        }
+        FlowCommand::Stats { file, events, json } => {
+            let flow = load(&file)?;
+            let recorded = read_events(&events)?;
+            let stats = analyse(&flow, &recorded);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&stats)?);
+            } else {
+                print!("{}", stats.to_text());
+            }
             Ok(())
         }
     }
@@ -197,4 +232,36 @@ fn fixture(path: &Path) -> Result<CallData> {
         data.customer = Some(record("customer", customer)?);
     }
     Ok(data)
+}
+
+fn append_events(path: &Path, call: &str, events: &[FlowEvent]) -> Result<()> {
+    use std::io::Write as _;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    for event in events {
+        let record = CallEvent {
+            call: call.to_string(),
+            event: event.clone(),
+        };
+        writeln!(file, "{}", serde_json::to_string(&record)?)?;
+    }
+    Ok(())
+}
+
+fn read_events(path: &Path) -> Result<Vec<CallEvent>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let event: CallEvent = serde_json::from_str(line)
+            .with_context(|| format!("{}:{}: not a flow event", path.display(), i + 1))?;
+        out.push(event);
+    }
+    Ok(out)
 }

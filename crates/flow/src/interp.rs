@@ -141,7 +141,8 @@ pub enum Output {
 }
 
 /// How a flow run ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Exit {
     /// Queued for an agent.
     Queued,
@@ -158,16 +159,18 @@ pub enum Exit {
 }
 
 /// A step of a flow run, for analytics and history.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FlowEvent {
     /// When.
     pub at: DateTime<FixedOffset>,
     /// What.
+    #[serde(flatten)]
     pub kind: FlowEventKind,
 }
 
 /// The kinds of flow events.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum FlowEventKind {
     /// A node was entered.
     Entered {

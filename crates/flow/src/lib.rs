@@ -8,3 +8,4 @@ pub mod expr;
 pub mod interp;
 pub mod model;
 pub mod simulate;
+pub mod stats;

@@ -58,6 +58,10 @@ pub fn simulate(
         events: Vec::new(),
     };
     let mut presses = presses.iter();
+    // The dry run's clock: prompts take the time a text-to-speech voice needs to say them
+    // (about 15 characters a second), a key press takes two seconds, silence the timeout.
+    let mut clock = at;
+    let mut gather_timeout = std::time::Duration::ZERO;
     session.start(at);
     for _ in 0..MAX_GATHERS {
         let mut gather = None;
@@ -70,7 +74,15 @@ pub fn simulate(
                 }
                 Step::Do(o) => {
                     match &o {
-                        Output::Gather { .. } => gather = Some(()),
+                        Output::Say { text, .. } => {
+                            clock += chrono::Duration::milliseconds(
+                                text.chars().count() as i64 * 1000 / 15,
+                            );
+                        }
+                        Output::Gather { timeout, .. } => {
+                            gather = Some(());
+                            gather_timeout = *timeout;
+                        }
                         Output::Lookup { source, key, .. } => {
                             lookup = Some((source.clone(), key.clone()))
                         }
@@ -91,7 +103,8 @@ pub fn simulate(
                     "nothing found"
                 }
             ));
-            session.lookup_result(at, record);
+            clock += chrono::Duration::milliseconds(200);
+            session.lookup_result(clock, record);
             continue;
         }
         if session.is_done() || gather.is_none() {
@@ -100,11 +113,13 @@ pub fn simulate(
         match presses.next().filter(|p| !p.is_empty()) {
             Some(p) => {
                 t.lines.push(format!("  presses  {p}"));
-                session.input(at, p);
+                clock += chrono::Duration::seconds(2);
+                session.input(clock, p);
             }
             None => {
                 t.lines.push("  (silence)".to_string());
-                session.timeout(at);
+                clock += chrono::Duration::from_std(gather_timeout).unwrap_or_default();
+                session.timeout(clock);
             }
         }
     }

@@ -73,3 +73,50 @@ fn simulate_prints_what_the_caller_hears_and_the_outcome() {
     assert!(stderr(&out).contains("RFC 3339"), "{}", stderr(&out));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn simulated_runs_feed_flow_stats() {
+    let dir = std::env::temp_dir().join(format!("switchboard-stats-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let events = dir.join("runs.jsonl");
+    let events = events.to_str().unwrap_or_default();
+    for (i, keys) in ["12345678#,3", "12345678#,3", "12345678#,1"]
+        .iter()
+        .enumerate()
+    {
+        let call = format!("c{i}");
+        let out = switchboard(&[
+            "flow",
+            "simulate",
+            "examples/flows/tech-support.yaml",
+            "--press",
+            keys,
+            "--events",
+            events,
+            "--call",
+            &call,
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let out = switchboard(&["flow", "stats", "examples/flows/tech-support.yaml", events]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.starts_with("3 calls:"), "{text}");
+    assert!(text.contains("3 orders: 2"), "{text}");
+
+    std::fs::write(dir.join("bad.jsonl"), "{\"call\": \"x\"}\n").expect("write");
+    let bad = dir.join("bad.jsonl");
+    let out = switchboard(&[
+        "flow",
+        "stats",
+        "examples/flows/tech-support.yaml",
+        bad.to_str().unwrap_or_default(),
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("bad.jsonl:1: not a flow event"),
+        "{}",
+        stderr(&out)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

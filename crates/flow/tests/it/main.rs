@@ -2,6 +2,7 @@
 
 mod diagnostics;
 mod properties;
+mod stats;
 mod transcripts;
 
 use std::path::{Path, PathBuf};
