@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 use switchboard_flow::check::{Flow, Severity, check};
 use switchboard_flow::interp::FlowEvent;
 use switchboard_flow::interp::{CallData, FieldValue};
-use switchboard_flow::simulate::{Lookups, simulate};
+use switchboard_flow::simulate::{Lookups, QueueScript, Script, simulate};
 use switchboard_flow::stats::{CallEvent, analyse};
 
 #[derive(Args)]
@@ -48,6 +48,15 @@ enum FlowCommand {
         /// Call identifier written with the events.
         #[arg(long, default_value = "simulated")]
         call: String,
+        /// In a queue: when an agent answers (`never` to hear the whole queue experience).
+        #[arg(long)]
+        answer_after: Option<String>,
+        /// In a queue: the position the routing engine reports.
+        #[arg(long, default_value_t = 1)]
+        position: u32,
+        /// In a queue: the expected wait the routing engine reports.
+        #[arg(long)]
+        ewt: Option<String>,
     },
     /// Path analytics from recorded flow events: visits, choices, drop-offs, invalid
     /// input and timeouts per node, containment, time in the IVR, and suggestions.
@@ -73,6 +82,9 @@ pub fn run(args: FlowArgs) -> Result<()> {
             data,
             events,
             call,
+            answer_after,
+            position,
+            ewt,
         } => {
             let flow = load(&file)?;
             let at = match at {
@@ -90,7 +102,31 @@ pub fn run(args: FlowArgs) -> Result<()> {
                 Some(path) => fixture_lookups(path)?,
                 None => Lookups::new(),
             };
-            let t = simulate(&flow, call_data, at, &press, &lookups);
+            let script = Script {
+                presses: press,
+                lookups,
+                queue: QueueScript {
+                    answer_after: match answer_after.as_deref() {
+                        None => Some(std::time::Duration::ZERO),
+                        Some("never") => None,
+                        Some(d) => Some(humantime::parse_duration(d).with_context(|| {
+                            format!(
+                                "--answer-after `{d}`: write a duration such as 90s, or `never`"
+                            )
+                        })?),
+                    },
+                    position,
+                    ewt: ewt
+                        .as_deref()
+                        .map(|d| {
+                            humantime::parse_duration(d).with_context(|| {
+                                format!("--ewt `{d}`: write a duration such as 4m")
+                            })
+                        })
+                        .transpose()?,
+                },
+            };
+            let t = simulate(&flow, call_data, at, &script);
             print!("{}", t.to_text());
             if let Some(path) = events {
                 append_events(&path, &call, &t.events)?;

@@ -246,6 +246,8 @@ pub enum Action {
         preferred_agent: Option<Expression>,
         /// How long to wait for the preferred agent.
         preferred_for: Duration,
+        /// What the caller hears and may do while waiting.
+        experience: QueueExperience,
     },
     /// Transfer (ends the flow).
     Transfer {
@@ -279,6 +281,38 @@ pub enum Action {
         /// Outcome label.
         reason: Option<String>,
     },
+}
+
+/// The caller's experience while queued.
+#[derive(Debug, Clone)]
+pub struct QueueExperience {
+    /// Music on hold.
+    pub music: Option<String>,
+    /// Announce position and expected wait this often.
+    pub announce_every: Option<Duration>,
+    /// The announcement.
+    pub announcement: Template,
+    /// Callback offer.
+    pub callback: Option<CallbackOffer>,
+    /// Key that leaves the queue, and where it leads.
+    pub leave: Option<(char, NodeId)>,
+    /// Longest wait, and where the caller goes then.
+    pub max_wait: Option<(Duration, NodeId)>,
+}
+
+/// A callback offer that keeps the caller's place.
+#[derive(Debug, Clone)]
+pub struct CallbackOffer {
+    /// Key that accepts.
+    pub key: char,
+    /// Offer after this wait.
+    pub after: Option<Duration>,
+    /// Offer when the expected wait exceeds this.
+    pub when_wait_over: Option<Duration>,
+    /// The offer.
+    pub prompt: Template,
+    /// The confirmation.
+    pub confirm: Template,
 }
 
 /// A checked node.
@@ -964,6 +998,7 @@ impl Checker<'_> {
                         .as_ref()
                         .and_then(|p| self.expr(p, Some(Ty::String))),
                     preferred_for: self.duration(q.preferred_for.as_ref(), Duration::from_secs(30)),
+                    experience: self.experience(q, node, name)?,
                 }
             }
             "transfer" => Action::Transfer {
@@ -997,6 +1032,118 @@ impl Checker<'_> {
                     reason: h.reason.as_ref().map(|r| r.as_str().to_string()),
                 }
             }
+        })
+    }
+
+    fn key(&mut self, t: &Text) -> Option<char> {
+        let mut chars = t.chars();
+        match (chars.next(), chars.next()) {
+            (Some(c @ ('0'..='9' | '*' | '#')), None) => Some(c),
+            _ => {
+                self.error(
+                    pos(t),
+                    format!("key `{}` must be one of 0-9, * or #", t.as_str()),
+                );
+                None
+            }
+        }
+    }
+
+    fn fixed(&mut self, text: &str) -> Template {
+        let src = Text::new(marked_yaml::Span::new_blank(), text.to_string());
+        self.template(&src)
+    }
+
+    fn experience(
+        &mut self,
+        q: &crate::model::EnqueueFile,
+        node: &Spanned<NodeFile>,
+        name: &str,
+    ) -> Option<QueueExperience> {
+        let announcement = match &q.announcement {
+            Some(t) => self.template(t),
+            None => self.fixed(
+                "You are number {queue.position} in line. The expected wait is about {queue.wait_minutes} minutes.",
+            ),
+        };
+        let callback = match &q.callback {
+            None => None,
+            Some(cb) => {
+                if cb.after.is_none() && cb.when_wait_over.is_none() {
+                    self.error(
+                        pos(&cb.key),
+                        format!("the callback offer of `{name}` needs `after` or `when_wait_over`"),
+                    );
+                }
+                Some(CallbackOffer {
+                    key: self.key(&cb.key)?,
+                    after: cb
+                        .after
+                        .as_ref()
+                        .map(|t| self.duration(Some(t), Duration::ZERO)),
+                    when_wait_over: cb
+                        .when_wait_over
+                        .as_ref()
+                        .map(|t| self.duration(Some(t), Duration::ZERO)),
+                    prompt: match &cb.prompt {
+                        Some(t) => self.template(t),
+                        None => self.fixed(&format!(
+                            "To be called back without losing your place in line, press {}.",
+                            cb.key.as_str()
+                        )),
+                    },
+                    confirm: match &cb.confirm {
+                        Some(t) => self.template(t),
+                        None => {
+                            self.fixed("Thank you. We will call you back when it is your turn.")
+                        }
+                    },
+                })
+            }
+        };
+        let leave = match &q.leave {
+            None => None,
+            Some(l) => {
+                let key = self.key(&l.key)?;
+                if callback.as_ref().is_some_and(|c| c.key == key) {
+                    self.error(
+                        pos(&l.key),
+                        format!("`{name}` uses key {key} both to leave and for the callback"),
+                    );
+                }
+                Some((key, self.node_ref(&l.next)))
+            }
+        };
+        let max_wait = match (&q.max_wait, &q.on_max_wait) {
+            (None, None) => None,
+            (Some(d), Some(to)) => {
+                Some((self.duration(Some(d), Duration::ZERO), self.node_ref(to)))
+            }
+            _ => {
+                self.error(
+                    pos(node),
+                    format!("`{name}` needs both `max_wait` and `on_max_wait`, or neither"),
+                );
+                None
+            }
+        };
+        if let (Some(m), Some(dir)) = (&q.music, self.dir)
+            && !dir.join(m.as_str()).is_file()
+        {
+            self.error(pos(m), format!("audio file `{}` not found", m.as_str()))
+                .hint = Some(format!("paths are relative to {}", dir.display()));
+        }
+        Some(QueueExperience {
+            music: q.music.as_ref().map(|m| m.as_str().to_string()),
+            announce_every: q
+                .announce_every
+                .as_ref()
+                .map(|t| self.duration(Some(t), Duration::from_secs(60)))
+                .filter(|d| !d.is_zero()),
+            announcement,
+            callback,
+            leave,
+            max_wait,
         })
     }
 
@@ -1234,6 +1381,12 @@ impl Checker<'_> {
                     routes.iter().map(|r| r.1).chain([*otherwise]).collect()
                 }
                 Action::Callback { next, .. } => next.iter().copied().collect(),
+                Action::Enqueue { experience, .. } => experience
+                    .leave
+                    .iter()
+                    .map(|l| l.1)
+                    .chain(experience.max_wait.iter().map(|m| m.1))
+                    .collect(),
                 _ => Vec::new(),
             }
         };

@@ -111,6 +111,9 @@ pub const CONTACT_FIELDS: &[(&str, Ty)] = &[
     ("attributes", Ty::Map),
 ];
 
+/// The waiting caller's place in line (zero outside a queue).
+pub const QUEUE_FIELDS: &[(&str, Ty)] = &[("position", Ty::Int), ("wait_minutes", Ty::Int)];
+
 /// What an expression may refer to: built-in objects, `now`, and flow variables.
 #[derive(Debug, Clone, Default)]
 pub struct Scope {
@@ -124,6 +127,7 @@ impl Scope {
             "caller" => Some(CALLER_FIELDS),
             "customer" => Some(CUSTOMER_FIELDS),
             "contact" => Some(CONTACT_FIELDS),
+            "queue" => Some(QUEUE_FIELDS),
             _ => None,
         }
     }
@@ -134,12 +138,13 @@ impl Scope {
         }
         match name {
             "now" => Ok(Ty::Timestamp),
-            "caller" | "customer" | "contact" => Err(format!(
+            "caller" | "customer" | "contact" | "queue" => Err(format!(
                 "`{name}` is an object: use one of its fields, e.g. `{name}.{}`",
                 Scope::object_fields(name).map_or("", |f| f[0].0)
             )),
             _ => {
-                let mut known: Vec<&str> = vec!["caller.*", "customer.*", "contact.*", "now"];
+                let mut known: Vec<&str> =
+                    vec!["caller.*", "customer.*", "contact.*", "queue.*", "now"];
                 known.extend(self.variables.keys().map(String::as_str));
                 Err(format!(
                     "unknown variable `{name}` (known: {})",

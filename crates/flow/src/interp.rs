@@ -113,7 +113,14 @@ pub enum Output {
         preferred_agent: Option<String>,
         /// How long to wait for the preferred agent.
         preferred_for: Duration,
+        /// Music on hold while waiting (the edge's default when `None`).
+        music: Option<String>,
     },
+    /// Turn the waiting call into a callback that keeps its place (routing engine
+    /// `ConvertToCallback`); the flow then hangs up.
+    ConvertToCallback,
+    /// Take the contact out of the routing engine's queue (`Withdraw`); the flow goes on.
+    Dequeue,
     /// The flow is done: transfer the call.
     Transfer {
         /// Destination.
@@ -144,8 +151,10 @@ pub enum Output {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Exit {
-    /// Queued for an agent.
+    /// Answered by an agent after queueing.
     Queued,
+    /// Left the queue as a callback that keeps its place.
+    CallbackKeptPlace,
     /// Transferred.
     Transferred,
     /// Sent to voicemail.
@@ -231,7 +240,17 @@ pub enum FlowEventKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     NotStarted,
-    Waiting { node: NodeId, attempt: u32 },
+    Waiting {
+        node: NodeId,
+        attempt: u32,
+    },
+    /// In the routing engine's queue, hearing the queue experience of an enqueue node.
+    Queued {
+        node: NodeId,
+        since: DateTime<FixedOffset>,
+        next_announcement: Option<DateTime<FixedOffset>>,
+        callback_offered: bool,
+    },
     Done,
 }
 
@@ -243,6 +262,8 @@ pub struct Session<'f> {
     state: State,
     now: DateTime<FixedOffset>,
     steps: VecDeque<Step>,
+    /// While queued: position and expected wait, as `queue.position` / `queue.wait_minutes`.
+    queue: (u32, Option<Duration>),
 }
 
 /// What a session produced, in the order it happened.
@@ -277,6 +298,7 @@ impl<'f> Session<'f> {
             state: State::NotStarted,
             now,
             steps: VecDeque::new(),
+            queue: (0, None),
         }
     }
 
@@ -292,6 +314,20 @@ impl<'f> Session<'f> {
     /// The caller's input for the pending `Gather` (digits, or a chat button's key).
     pub fn input(&mut self, now: DateTime<FixedOffset>, digits: &str) {
         self.now = now;
+        if let State::Queued {
+            node,
+            callback_offered,
+            ..
+        } = self.state
+        {
+            for key in digits.chars() {
+                self.queued_key(node, callback_offered, key);
+                if !matches!(self.state, State::Queued { .. }) {
+                    break;
+                }
+            }
+            return;
+        }
         let State::Waiting { node, attempt } = self.state else {
             return;
         };
@@ -427,11 +463,161 @@ impl<'f> Session<'f> {
         }
     }
 
+    /// While queued: the routing engine's latest position and expected wait.
+    pub fn queue_update(
+        &mut self,
+        now: DateTime<FixedOffset>,
+        position: u32,
+        ewt: Option<Duration>,
+    ) {
+        self.now = now;
+        self.queue = (position, ewt);
+        self.check_queue();
+    }
+
+    /// While queued: an agent answered. The flow's part of the call is over.
+    pub fn connected(&mut self, now: DateTime<FixedOffset>) {
+        self.now = now;
+        if let State::Queued { node, .. } = self.state {
+            self.finish(self.name(node), Exit::Queued);
+        }
+    }
+
+    /// When the session next wants [`Session::tick`] (announcements, callback offers,
+    /// maximum wait), if it is waiting in a queue.
+    pub fn poll_timeout(&self) -> Option<DateTime<FixedOffset>> {
+        let State::Queued {
+            node,
+            since,
+            next_announcement,
+            callback_offered,
+        } = self.state
+        else {
+            return None;
+        };
+        let Action::Enqueue { experience, .. } = &self.flow.nodes[node.0].action else {
+            return None;
+        };
+        let offer = experience
+            .callback
+            .as_ref()
+            .filter(|_| !callback_offered)
+            .and_then(|c| c.after)
+            .map(|d| since + d);
+        let max = experience.max_wait.map(|(d, _)| since + d);
+        [next_announcement, offer, max].into_iter().flatten().min()
+    }
+
+    /// Time passed: announcements, callback offers and the maximum wait fall due.
+    pub fn tick(&mut self, now: DateTime<FixedOffset>) {
+        self.now = now;
+        self.check_queue();
+    }
+
+    /// Applies whatever the queue experience calls for at the current time.
+    fn check_queue(&mut self) {
+        let State::Queued {
+            node,
+            since,
+            next_announcement,
+            callback_offered,
+        } = self.state
+        else {
+            return;
+        };
+        let flow = self.flow;
+        let Action::Enqueue { experience, .. } = &flow.nodes[node.0].action else {
+            return;
+        };
+        let now = self.now;
+        if let Some((limit, to)) = experience.max_wait
+            && now >= since + limit
+        {
+            self.push(Output::Dequeue);
+            self.event(FlowEventKind::Routed {
+                node: self.name(node),
+                because: "maximum wait".into(),
+            });
+            return self.walk(to);
+        }
+        let mut next = next_announcement;
+        if let Some(at) = next_announcement
+            && now >= at
+        {
+            if let Err(e) = self.say(&experience.announcement, true) {
+                return self.fail(node, e);
+            }
+            next = experience.announce_every.map(|d| now + d);
+        }
+        let mut offered = callback_offered;
+        if let Some(cb) = &experience.callback
+            && !offered
+        {
+            let waited_enough = cb.after.is_some_and(|d| now >= since + d);
+            let long_wait = cb
+                .when_wait_over
+                .is_some_and(|limit| self.queue.1.is_some_and(|ewt| ewt > limit));
+            if waited_enough || long_wait {
+                if let Err(e) = self.say(&cb.prompt, true) {
+                    return self.fail(node, e);
+                }
+                offered = true;
+            }
+        }
+        self.state = State::Queued {
+            node,
+            since,
+            next_announcement: next,
+            callback_offered: offered,
+        };
+    }
+
+    /// While queued: a key pressed during the hold.
+    fn queued_key(&mut self, node: NodeId, callback_offered: bool, key: char) {
+        let flow = self.flow;
+        let Action::Enqueue { experience, .. } = &flow.nodes[node.0].action else {
+            return;
+        };
+        if let Some(cb) = &experience.callback
+            && callback_offered
+            && cb.key == key
+        {
+            self.push(Output::ConvertToCallback);
+            self.event(FlowEventKind::Chosen {
+                node: self.name(node),
+                key,
+                label: "callback".into(),
+            });
+            if let Err(e) = self.say(&cb.confirm, false) {
+                return self.fail(node, e);
+            }
+            self.push(Output::Hangup {
+                reason: "callback-kept-place".into(),
+            });
+            return self.finish(self.name(node), Exit::CallbackKeptPlace);
+        }
+        if let Some((leave, to)) = experience.leave
+            && leave == key
+        {
+            self.push(Output::Dequeue);
+            self.event(FlowEventKind::Chosen {
+                node: self.name(node),
+                key,
+                label: "leave queue".into(),
+            });
+            return self.walk(to);
+        }
+        self.event(FlowEventKind::Invalid {
+            node: self.name(node),
+            input: key.to_string(),
+        });
+    }
+
     /// The caller hung up.
     pub fn hangup(&mut self, now: DateTime<FixedOffset>) {
         self.now = now;
         let node = match self.state {
-            State::Waiting { node, .. } => self.name(node),
+            State::Waiting { node, .. } | State::Queued { node, .. } => self.name(node),
             State::NotStarted => self.name(self.flow.start),
             State::Done => return,
         };
@@ -441,6 +627,20 @@ impl<'f> Session<'f> {
     /// The next output or event, in the order they happened. Drain after every input.
     pub fn poll(&mut self) -> Option<Step> {
         self.steps.pop_front()
+    }
+
+    /// Whether the caller is waiting in a queue (see [`Session::queue_update`],
+    /// [`Session::tick`] and [`Session::connected`]).
+    pub fn is_queued(&self) -> bool {
+        matches!(self.state, State::Queued { .. })
+    }
+
+    /// When the caller entered the queue they are waiting in.
+    pub fn queued_since(&self) -> Option<DateTime<FixedOffset>> {
+        match self.state {
+            State::Queued { since, .. } => Some(since),
+            _ => None,
+        }
     }
 
     /// Whether the run has ended.
@@ -513,6 +713,14 @@ impl<'f> Session<'f> {
         ctx.add_variable_from_value("caller", caller);
         ctx.add_variable_from_value("customer", customer);
         ctx.add_variable_from_value("contact", contact);
+        let mut queue: HashMap<String, Value> = HashMap::new();
+        queue.insert("position".into(), Value::Int(i64::from(self.queue.0)));
+        let minutes = self.queue.1.map_or(0, |d| d.as_secs().div_ceil(60));
+        queue.insert(
+            "wait_minutes".into(),
+            Value::Int(i64::try_from(minutes).unwrap_or(i64::MAX)),
+        );
+        ctx.add_variable_from_value("queue", queue);
         ctx.add_variable_from_value("now", Value::Timestamp(self.now));
         for (k, v) in self.vars.iter().chain(extra) {
             ctx.add_variable_from_value(k.clone(), v.clone());
@@ -754,6 +962,7 @@ impl<'f> Session<'f> {
                     language,
                     preferred_agent,
                     preferred_for,
+                    experience,
                 } => {
                     let out = (|| -> Result<Output, String> {
                         let priority = match priority {
@@ -777,12 +986,21 @@ impl<'f> Session<'f> {
                             language: text(language)?,
                             preferred_agent: text(preferred_agent)?,
                             preferred_for: *preferred_for,
+                            music: experience.music.clone(),
                         })
                     })();
                     match out {
                         Ok(o) => {
                             self.push(o);
-                            return self.finish(n.name.clone(), Exit::Queued);
+                            let next_announcement = experience.announce_every.map(|d| self.now + d);
+                            self.state = State::Queued {
+                                node,
+                                since: self.now,
+                                next_announcement,
+                                callback_offered: false,
+                            };
+                            self.check_queue();
+                            return;
                         }
                         Err(e) => Err(e),
                     }

@@ -293,6 +293,57 @@ pub struct EnqueueFile {
     /// How long to wait for the preferred agent.
     #[serde(default)]
     pub preferred_for: Option<Text>,
+    /// Music on hold (an audio file; the edge's default when absent).
+    #[serde(default)]
+    pub music: Option<Text>,
+    /// How often to announce the position and expected wait (never when absent).
+    #[serde(default)]
+    pub announce_every: Option<Text>,
+    /// The announcement; may use `queue.position` and `queue.wait_minutes`.
+    #[serde(default)]
+    pub announcement: Option<Text>,
+    /// A callback offer that keeps the caller's place in line.
+    #[serde(default)]
+    pub callback: Option<QueueCallbackFile>,
+    /// A key that leaves the queue for another node (voicemail, a menu).
+    #[serde(default)]
+    pub leave: Option<LeaveFile>,
+    /// Longest wait before the caller is taken out of the queue…
+    #[serde(default)]
+    pub max_wait: Option<Text>,
+    /// …and sent here.
+    #[serde(default)]
+    pub on_max_wait: Option<Text>,
+}
+
+/// A callback offer while waiting.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueCallbackFile {
+    /// The key that accepts it.
+    pub key: Text,
+    /// Offer it once the caller has waited this long.
+    #[serde(default)]
+    pub after: Option<Text>,
+    /// Offer it as soon as the expected wait exceeds this.
+    #[serde(default)]
+    pub when_wait_over: Option<Text>,
+    /// The offer.
+    #[serde(default)]
+    pub prompt: Option<Text>,
+    /// Said when accepted, before hanging up.
+    #[serde(default)]
+    pub confirm: Option<Text>,
+}
+
+/// A key to leave the queue.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LeaveFile {
+    /// The key.
+    pub key: Text,
+    /// Where it leads.
+    pub next: Text,
 }
 
 /// A transfer out of the flow.

@@ -4,6 +4,7 @@ use chrono::{DateTime, FixedOffset};
 
 use crate::check::Flow;
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use crate::interp::{CallData, Exit, FieldValue, FlowEvent, FlowEventKind, Output, Session, Step};
 
@@ -40,90 +41,206 @@ impl Transcript {
     }
 }
 
-/// Runs `flow` for a caller who answers each input prompt with the next entry of
-/// `presses` (a menu key, or digits for a collect; an empty entry means silence), then
-/// stays silent. Lookups are answered from `lookups`.
+/// How a scripted queue behaves in a dry run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueScript {
+    /// When an agent answers, after entering the queue (`None`: nobody answers).
+    pub answer_after: Option<Duration>,
+    /// The position the routing engine reports.
+    pub position: u32,
+    /// The expected wait the routing engine reports.
+    pub ewt: Option<Duration>,
+}
+
+impl Default for QueueScript {
+    fn default() -> Self {
+        QueueScript {
+            answer_after: Some(Duration::ZERO),
+            position: 1,
+            ewt: None,
+        }
+    }
+}
+
+/// The caller and the world in a dry run.
+#[derive(Debug, Clone, Default)]
+pub struct Script {
+    /// The caller's answers to each prompt, in order: a menu key, digits for a collect,
+    /// or an empty entry for silence; also keys pressed after announcements in a queue.
+    pub presses: Vec<String>,
+    /// Answers to lookups.
+    pub lookups: Lookups,
+    /// The queue.
+    pub queue: QueueScript,
+}
+
+/// Most queue steps (announcements, offers) a dry run follows.
+const MAX_QUEUE_STEPS: usize = 1_000;
+
+/// Runs `flow` for a caller who follows `script`, then stays silent.
+///
+/// The dry run's clock moves as a call's would: prompts take the time a text-to-speech
+/// voice needs to say them (about 15 characters a second), a key press two seconds,
+/// silence the prompt's timeout, a lookup 200 ms.
 pub fn simulate(
     flow: &Flow,
     data: CallData,
     at: DateTime<FixedOffset>,
-    presses: &[String],
-    lookups: &Lookups,
+    script: &Script,
 ) -> Transcript {
-    let mut session = Session::new(flow, data, at);
-    let mut t = Transcript {
-        lines: Vec::new(),
-        exit: None,
-        outcome: None,
-        events: Vec::new(),
+    let mut run = Run {
+        session: Session::new(flow, data, at),
+        t: Transcript {
+            lines: Vec::new(),
+            exit: None,
+            outcome: None,
+            events: Vec::new(),
+        },
+        clock: at,
+        presses: script.presses.iter(),
     };
-    let mut presses = presses.iter();
-    // The dry run's clock: prompts take the time a text-to-speech voice needs to say them
-    // (about 15 characters a second), a key press takes two seconds, silence the timeout.
-    let mut clock = at;
-    let mut gather_timeout = std::time::Duration::ZERO;
-    session.start(at);
+    run.session.start(at);
     for _ in 0..MAX_GATHERS {
-        let mut gather = None;
-        let mut lookup = None;
-        while let Some(step) = session.poll() {
+        let (gather, lookup) = run.drain();
+        if let Some((source, key)) = lookup {
+            let table = script.lookups.get(&source);
+            let record = table.and_then(|t| t.get(&key).or_else(|| t.get("*")));
+            let found = if record.is_some() {
+                "found"
+            } else {
+                "nothing found"
+            };
+            run.t.lines.push(format!("  answer   {found}"));
+            run.clock += chrono::Duration::milliseconds(200);
+            run.session.lookup_result(run.clock, record);
+            continue;
+        }
+        if run.session.is_queued() {
+            run.queue(&script.queue);
+            continue;
+        }
+        let Some(timeout) = gather else {
+            break;
+        };
+        if run.session.is_done() {
+            break;
+        }
+        match run.presses.next().filter(|p| !p.is_empty()) {
+            Some(p) => {
+                run.t.lines.push(format!("  presses  {p}"));
+                run.clock += chrono::Duration::seconds(2);
+                run.session.input(run.clock, p);
+            }
+            None => {
+                run.t.lines.push("  (silence)".to_string());
+                run.clock += chrono::Duration::from_std(timeout).unwrap_or_default();
+                run.session.timeout(run.clock);
+            }
+        }
+    }
+    run.t
+}
+
+struct Run<'f, 's> {
+    session: Session<'f>,
+    t: Transcript,
+    clock: DateTime<FixedOffset>,
+    presses: std::slice::Iter<'s, String>,
+}
+
+impl Run<'_, '_> {
+    /// Records everything the session produced; returns a pending gather's timeout and a
+    /// pending lookup.
+    fn drain(&mut self) -> (Option<Duration>, Option<(String, String)>) {
+        let (mut gather, mut lookup) = (None, None);
+        while let Some(step) = self.session.poll() {
             match step {
                 Step::Happened(e) => {
-                    note_event(&mut t, &e);
-                    t.events.push(e);
+                    note_event(&mut self.t, &e);
+                    self.t.events.push(e);
                 }
                 Step::Do(o) => {
                     match &o {
                         Output::Say { text, .. } => {
-                            clock += chrono::Duration::milliseconds(
-                                text.chars().count() as i64 * 1000 / 15,
-                            );
+                            let ms = text.chars().count() as i64 * 1000 / 15;
+                            self.clock += chrono::Duration::milliseconds(ms);
                         }
-                        Output::Gather { timeout, .. } => {
-                            gather = Some(());
-                            gather_timeout = *timeout;
-                        }
+                        Output::Gather { timeout, .. } => gather = Some(*timeout),
                         Output::Lookup { source, key, .. } => {
                             lookup = Some((source.clone(), key.clone()))
                         }
                         _ => {}
                     }
-                    note_output(&mut t, o);
+                    note_output(&mut self.t, o);
                 }
             }
         }
-        if let Some((source, key)) = lookup {
-            let table = lookups.get(&source);
-            let record = table.and_then(|t| t.get(&key).or_else(|| t.get("*")));
-            t.lines.push(format!(
-                "  answer   {}",
-                if record.is_some() {
-                    "found"
-                } else {
-                    "nothing found"
-                }
-            ));
-            clock += chrono::Duration::milliseconds(200);
-            session.lookup_result(clock, record);
-            continue;
-        }
-        if session.is_done() || gather.is_none() {
-            break;
-        }
-        match presses.next().filter(|p| !p.is_empty()) {
-            Some(p) => {
-                t.lines.push(format!("  presses  {p}"));
-                clock += chrono::Duration::seconds(2);
-                session.input(clock, p);
+        (gather, lookup)
+    }
+
+    /// Follows the queue until an agent answers, the caller leaves it, or nothing more
+    /// can happen.
+    fn queue(&mut self, q: &QueueScript) {
+        let since = self.session.queued_since().unwrap_or(self.clock);
+        self.t.lines.push(format!(
+            "  waits in queue: position {}{}",
+            q.position,
+            q.ewt
+                .map(|e| format!(", expected wait {}s", e.as_secs()))
+                .unwrap_or_default()
+        ));
+        self.session.queue_update(self.clock, q.position, q.ewt);
+        let answer_at = q
+            .answer_after
+            .map(|d| since + chrono::Duration::from_std(d).unwrap_or_default());
+        for _ in 0..MAX_QUEUE_STEPS {
+            let said = self.drain_counting_prompts();
+            if !self.session.is_queued() {
+                return;
             }
-            None => {
-                t.lines.push("  (silence)".to_string());
-                clock += chrono::Duration::from_std(gather_timeout).unwrap_or_default();
-                session.timeout(clock);
+            if said && let Some(p) = self.presses.next().filter(|p| !p.is_empty()) {
+                self.t.lines.push(format!("  presses  {p}"));
+                self.clock += chrono::Duration::seconds(2);
+                self.session.input(self.clock, p);
+                continue;
+            }
+            let next = self.session.poll_timeout();
+            match (answer_at, next) {
+                (Some(a), _) if next.is_none_or(|n| a <= n) => {
+                    self.clock = self.clock.max(a);
+                    self.t.lines.push(format!(
+                        "  agent answers after {}s in queue",
+                        (self.clock - since).num_seconds()
+                    ));
+                    self.session.connected(self.clock);
+                    self.drain();
+                    return;
+                }
+                (_, Some(next)) => {
+                    self.clock = self.clock.max(next);
+                    let waited = (self.clock - since).num_seconds();
+                    self.t
+                        .lines
+                        .push(format!("  {}:{:02} in queue", waited / 60, waited % 60));
+                    self.session.tick(self.clock);
+                }
+                (_, None) => {
+                    self.t.lines.push("  (nobody answers)".to_string());
+                    return;
+                }
             }
         }
     }
-    t
+
+    /// Drains, telling whether anything was said (an announcement or an offer the
+    /// caller may answer with a key).
+    fn drain_counting_prompts(&mut self) -> bool {
+        let before = self.t.lines.len();
+        self.drain();
+        self.t.lines[before..]
+            .iter()
+            .any(|l| l.starts_with("  hears"))
+    }
 }
 
 fn note_output(t: &mut Transcript, o: Output) {
@@ -157,10 +274,12 @@ fn note_output(t: &mut Transcript, o: Output) {
         Output::Lookup { source, key, .. } => {
             t.lines.push(format!("  lookup   {source} for {key}"))
         }
-        Output::Enqueue { .. }
-        | Output::Transfer { .. }
-        | Output::Voicemail { .. }
-        | Output::Hangup { .. } => {
+        Output::ConvertToCallback => t
+            .lines
+            .push("  becomes a callback, keeping its place".into()),
+        Output::Dequeue => t.lines.push("  leaves the queue".into()),
+        Output::Enqueue { .. } => t.outcome = Some(o),
+        Output::Transfer { .. } | Output::Voicemail { .. } | Output::Hangup { .. } => {
             t.outcome = Some(o);
         }
     }
@@ -185,6 +304,9 @@ fn describe_outcome(o: Option<&Output>, exit: Option<&Exit>) -> String {
     match (o, exit) {
         (_, Some(Exit::Failed(why))) => format!("flow error: {why}"),
         (_, Some(Exit::CallerLeft)) => "the caller hung up".into(),
+        (_, Some(Exit::CallbackKeptPlace)) => {
+            "became a callback that keeps its place in line".into()
+        }
         (
             Some(Output::Enqueue {
                 queue,

@@ -50,6 +50,8 @@ pub struct FlowStats {
     pub transferred: u64,
     /// Calls sent to voicemail.
     pub voicemail: u64,
+    /// Calls that left the queue as a callback keeping their place.
+    pub callbacks: u64,
     /// Calls whose caller hung up in the flow.
     pub abandoned: u64,
     /// Calls ended by a flow error.
@@ -115,6 +117,7 @@ pub fn analyse(flow: &Flow, events: &[CallEvent]) -> FlowStats {
                         Exit::Queued => s.queued += 1,
                         Exit::Transferred => s.transferred += 1,
                         Exit::Voicemail => s.voicemail += 1,
+                        Exit::CallbackKeptPlace => s.callbacks += 1,
                         Exit::HungUp(_) => s.contained += 1,
                         Exit::CallerLeft => {
                             s.abandoned += 1;
@@ -217,10 +220,11 @@ impl FlowStats {
         };
         let _ = writeln!(
             out,
-            "{} calls: {:.1}% contained (self-service), {:.1}% queued, {:.1}% transferred, {:.1}% voicemail, {:.1}% hung up in the IVR, {:.1}% flow errors",
+            "{} calls: {:.1}% contained (self-service), {:.1}% answered by an agent, {:.1}% callbacks, {:.1}% transferred, {:.1}% voicemail, {:.1}% hung up in the IVR, {:.1}% flow errors",
             self.calls,
             pct(self.contained),
             pct(self.queued),
+            pct(self.callbacks),
             pct(self.transferred),
             pct(self.voicemail),
             pct(self.abandoned),

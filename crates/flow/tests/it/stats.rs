@@ -2,7 +2,7 @@
 //! suggestions a designer needs appear.
 
 use switchboard_flow::interp::CallData;
-use switchboard_flow::simulate::{Lookups, simulate};
+use switchboard_flow::simulate::{Lookups, Script, simulate};
 use switchboard_flow::stats::{CallEvent, analyse};
 
 use crate::example;
@@ -16,7 +16,15 @@ fn runs(flow: &str, callers: &[(usize, &[&str])]) -> Vec<CallEvent> {
         for _ in 0..*count {
             id += 1;
             let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
-            let t = simulate(&flow, CallData::default(), at, &keys, &Lookups::new());
+            let t = simulate(
+                &flow,
+                CallData::default(),
+                at,
+                &Script {
+                    presses: keys.clone(),
+                    ..Script::default()
+                },
+            );
             events.extend(t.events.into_iter().map(|event| CallEvent {
                 call: format!("call-{id}"),
                 event,
@@ -93,7 +101,15 @@ fn a_catch_all_option_chosen_by_most_callers_means_rethink_the_menu() {
     let mut events = events;
     for i in 0..30 {
         let key = if i < 24 { "2" } else { "1" };
-        let t = simulate(&flow, data.clone(), at, &[key.to_string()], &Lookups::new());
+        let t = simulate(
+            &flow,
+            data.clone(),
+            at,
+            &Script {
+                presses: vec![key.to_string()],
+                ..Script::default()
+            },
+        );
         events.extend(t.events.into_iter().map(|event| CallEvent {
             call: format!("known-{i}"),
             event,
@@ -123,6 +139,7 @@ fn hang_ups_in_the_ivr_are_drop_offs_where_they_happened() {
         } else {
             session.input(at + chrono::Duration::seconds(9), "12345678#");
             session.input(at + chrono::Duration::seconds(20), "0");
+            session.connected(at + chrono::Duration::seconds(20));
         }
         while let Some(step) = session.poll() {
             if let switchboard_flow::interp::Step::Happened(event) = step {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use expect_test::expect_file;
 use switchboard_flow::interp::{CallData, FieldValue};
-use switchboard_flow::simulate::{Lookups, simulate};
+use switchboard_flow::simulate::{Lookups, QueueScript, Script, simulate};
 
 use crate::example;
 
@@ -36,14 +36,11 @@ fn presses(p: &[&str]) -> Vec<String> {
 }
 
 fn run(flow: &str, data: CallData, time: &str, keys: &[&str]) -> String {
-    simulate(
-        &example(flow),
-        data,
-        at(time),
-        &presses(keys),
-        &Lookups::new(),
-    )
-    .to_text()
+    let script = Script {
+        presses: presses(keys),
+        ..Script::default()
+    };
+    simulate(&example(flow), data, at(time), &script).to_text()
 }
 
 const MORNING: &str = "2026-12-25T10:00:00+01:00";
@@ -171,8 +168,7 @@ fn geographic_routing_by_country_code() {
                 &example("geo-routing"),
                 calling_from(number),
                 at(MORNING),
-                &[],
-                &Lookups::new(),
+                &Script::default(),
             )
             .to_text(),
         );
@@ -204,7 +200,86 @@ fn delivery_self_service_from_a_lookup() {
         ("unknown number", &[][..], &Lookups::new()),
     ] {
         out.push_str(&format!("## {name}\n"));
-        out.push_str(&simulate(&flow, anonymous(), at(MORNING), &presses(keys), table).to_text());
+        out.push_str(
+            &simulate(
+                &flow,
+                anonymous(),
+                at(MORNING),
+                &Script {
+                    presses: presses(keys),
+                    lookups: table.clone(),
+                    ..Script::default()
+                },
+            )
+            .to_text(),
+        );
     }
     expect_file!["../golden/delivery.txt"].assert_eq(&out);
+}
+
+fn queued(keys: &[&str], queue: QueueScript) -> String {
+    let script = Script {
+        presses: presses(keys),
+        queue,
+        ..Script::default()
+    };
+    simulate(
+        &example("queue-experience"),
+        anonymous(),
+        at(MORNING),
+        &script,
+    )
+    .to_text()
+}
+
+#[test]
+fn queue_experience_announcements_callback_leave_and_max_wait() {
+    let minutes = |m: u64| Some(std::time::Duration::from_secs(60 * m));
+    let mut out = String::new();
+    out.push_str("## answered after three minutes, declining the callback offer\n");
+    out.push_str(&queued(
+        &["", "", ""],
+        QueueScript {
+            answer_after: minutes(3),
+            position: 4,
+            ewt: minutes(3),
+        },
+    ));
+    out.push_str("## takes the callback when it is offered\n");
+    out.push_str(&queued(
+        &["", "1"],
+        QueueScript {
+            answer_after: None,
+            position: 9,
+            ewt: minutes(4),
+        },
+    ));
+    out.push_str("## a long expected wait brings the offer at once\n");
+    out.push_str(&queued(
+        &["1"],
+        QueueScript {
+            answer_after: None,
+            position: 30,
+            ewt: minutes(12),
+        },
+    ));
+    out.push_str("## leaves a message with star\n");
+    out.push_str(&queued(
+        &["*"],
+        QueueScript {
+            answer_after: None,
+            position: 5,
+            ewt: minutes(4),
+        },
+    ));
+    out.push_str("## reaches the maximum wait\n");
+    out.push_str(&queued(
+        &[],
+        QueueScript {
+            answer_after: None,
+            position: 12,
+            ewt: minutes(4),
+        },
+    ));
+    expect_file!["../golden/queue-experience.txt"].assert_eq(&out);
 }
