@@ -246,8 +246,8 @@ pub enum Action {
         preferred_agent: Option<Expression>,
         /// How long to wait for the preferred agent.
         preferred_for: Duration,
-        /// What the caller hears and may do while waiting.
-        experience: QueueExperience,
+        /// What the caller hears and may do while waiting (boxed: it is the largest part).
+        experience: Box<QueueExperience>,
     },
     /// Transfer (ends the flow).
     Transfer {
@@ -998,7 +998,7 @@ impl Checker<'_> {
                         .as_ref()
                         .and_then(|p| self.expr(p, Some(Ty::String))),
                     preferred_for: self.duration(q.preferred_for.as_ref(), Duration::from_secs(30)),
-                    experience: self.experience(q, node, name)?,
+                    experience: Box::new(self.experience(q, node, name)?),
                 }
             }
             "transfer" => Action::Transfer {
