@@ -2,7 +2,7 @@
 
 use proptest::prelude::*;
 use switchboard_flow::interp::CallData;
-use switchboard_flow::simulate::{Lookups, Script, simulate};
+use switchboard_flow::simulate::{Script, simulate};
 
 use crate::example;
 

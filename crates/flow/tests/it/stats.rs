@@ -2,7 +2,7 @@
 //! suggestions a designer needs appear.
 
 use switchboard_flow::interp::CallData;
-use switchboard_flow::simulate::{Lookups, Script, simulate};
+use switchboard_flow::simulate::{Script, simulate};
 use switchboard_flow::stats::{CallEvent, analyse};
 
 use crate::example;
