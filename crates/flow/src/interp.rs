@@ -12,7 +12,7 @@ use cel::{Context, Value};
 use chrono::{DateTime, FixedOffset};
 
 use crate::calendar::Status;
-use crate::check::{Action, Flow, NodeId, Part, Template};
+use crate::check::{Action, Flow, NodeId, Part, QueueExperience, Template};
 use crate::expr::{CALLER_FIELDS, CONTACT_FIELDS, CUSTOMER_FIELDS, Expression, Ty};
 
 /// Most node transitions per input: a bad flow can never spin.
@@ -245,13 +245,17 @@ enum State {
         attempt: u32,
     },
     /// In the routing engine's queue, hearing the queue experience of an enqueue node.
-    Queued {
-        node: NodeId,
-        since: DateTime<FixedOffset>,
-        next_announcement: Option<DateTime<FixedOffset>>,
-        callback_offered: bool,
-    },
+    Queued(Hold),
     Done,
+}
+
+/// Where a queued caller is in the queue experience.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Hold {
+    node: NodeId,
+    since: DateTime<FixedOffset>,
+    next_announcement: Option<DateTime<FixedOffset>>,
+    callback_offered: bool,
 }
 
 /// One run of a flow for one contact.
@@ -314,15 +318,10 @@ impl<'f> Session<'f> {
     /// The caller's input for the pending `Gather` (digits, or a chat button's key).
     pub fn input(&mut self, now: DateTime<FixedOffset>, digits: &str) {
         self.now = now;
-        if let State::Queued {
-            node,
-            callback_offered,
-            ..
-        } = self.state
-        {
+        if self.is_queued() {
             for key in digits.chars() {
-                self.queued_key(node, callback_offered, key);
-                if !matches!(self.state, State::Queued { .. }) {
+                self.queued_key(key);
+                if !self.is_queued() {
                     break;
                 }
             }
@@ -478,7 +477,7 @@ impl<'f> Session<'f> {
     /// While queued: an agent answered. The flow's part of the call is over.
     pub fn connected(&mut self, now: DateTime<FixedOffset>) {
         self.now = now;
-        if let State::Queued { node, .. } = self.state {
+        if let State::Queued(Hold { node, .. }) = self.state {
             self.finish(self.name(node), Exit::Queued);
         }
     }
@@ -486,26 +485,30 @@ impl<'f> Session<'f> {
     /// When the session next wants [`Session::tick`] (announcements, callback offers,
     /// maximum wait), if it is waiting in a queue.
     pub fn poll_timeout(&self) -> Option<DateTime<FixedOffset>> {
-        let State::Queued {
-            node,
-            since,
-            next_announcement,
-            callback_offered,
-        } = self.state
-        else {
-            return None;
-        };
-        let Action::Enqueue { experience, .. } = &self.flow.nodes[node.0].action else {
-            return None;
-        };
+        let (hold, experience) = self.hold()?;
         let offer = experience
             .callback
             .as_ref()
-            .filter(|_| !callback_offered)
+            .filter(|_| !hold.callback_offered)
             .and_then(|c| c.after)
-            .map(|d| since + d);
-        let max = experience.max_wait.map(|(d, _)| since + d);
-        [next_announcement, offer, max].into_iter().flatten().min()
+            .map(|d| hold.since + d);
+        let max = experience.max_wait.map(|(d, _)| hold.since + d);
+        [hold.next_announcement, offer, max]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// The hold in progress and the queue experience of its node.
+    fn hold(&self) -> Option<(Hold, &'f QueueExperience)> {
+        let State::Queued(hold) = self.state else {
+            return None;
+        };
+        let flow: &'f Flow = self.flow;
+        match &flow.nodes[hold.node.0].action {
+            Action::Enqueue { experience, .. } => Some((hold, experience)),
+            _ => None,
+        }
     }
 
     /// Time passed: announcements, callback offers and the maximum wait fall due.
@@ -516,19 +519,15 @@ impl<'f> Session<'f> {
 
     /// Applies whatever the queue experience calls for at the current time.
     fn check_queue(&mut self) {
-        let State::Queued {
+        let Some((hold, experience)) = self.hold() else {
+            return;
+        };
+        let Hold {
             node,
             since,
             next_announcement,
             callback_offered,
-        } = self.state
-        else {
-            return;
-        };
-        let flow = self.flow;
-        let Action::Enqueue { experience, .. } = &flow.nodes[node.0].action else {
-            return;
-        };
+        } = hold;
         let now = self.now;
         if let Some((limit, to)) = experience.max_wait
             && now >= since + limit
@@ -564,20 +563,19 @@ impl<'f> Session<'f> {
                 offered = true;
             }
         }
-        self.state = State::Queued {
-            node,
-            since,
+        self.state = State::Queued(Hold {
             next_announcement: next,
             callback_offered: offered,
-        };
+            ..hold
+        });
     }
 
     /// While queued: a key pressed during the hold.
-    fn queued_key(&mut self, node: NodeId, callback_offered: bool, key: char) {
-        let flow = self.flow;
-        let Action::Enqueue { experience, .. } = &flow.nodes[node.0].action else {
+    fn queued_key(&mut self, key: char) {
+        let Some((hold, experience)) = self.hold() else {
             return;
         };
+        let (node, callback_offered) = (hold.node, hold.callback_offered);
         if let Some(cb) = &experience.callback
             && callback_offered
             && cb.key == key
@@ -617,7 +615,7 @@ impl<'f> Session<'f> {
     pub fn hangup(&mut self, now: DateTime<FixedOffset>) {
         self.now = now;
         let node = match self.state {
-            State::Waiting { node, .. } | State::Queued { node, .. } => self.name(node),
+            State::Waiting { node, .. } | State::Queued(Hold { node, .. }) => self.name(node),
             State::NotStarted => self.name(self.flow.start),
             State::Done => return,
         };
@@ -632,13 +630,13 @@ impl<'f> Session<'f> {
     /// Whether the caller is waiting in a queue (see [`Session::queue_update`],
     /// [`Session::tick`] and [`Session::connected`]).
     pub fn is_queued(&self) -> bool {
-        matches!(self.state, State::Queued { .. })
+        matches!(self.state, State::Queued(_))
     }
 
     /// When the caller entered the queue they are waiting in.
     pub fn queued_since(&self) -> Option<DateTime<FixedOffset>> {
         match self.state {
-            State::Queued { since, .. } => Some(since),
+            State::Queued(Hold { since, .. }) => Some(since),
             _ => None,
         }
     }
@@ -993,12 +991,12 @@ impl<'f> Session<'f> {
                         Ok(o) => {
                             self.push(o);
                             let next_announcement = experience.announce_every.map(|d| self.now + d);
-                            self.state = State::Queued {
+                            self.state = State::Queued(Hold {
                                 node,
                                 since: self.now,
                                 next_announcement,
                                 callback_offered: false,
-                            };
+                            });
                             self.check_queue();
                             return;
                         }

@@ -638,6 +638,34 @@ fn poisson_window(x: f64, tail: f64) -> (usize, Vec<f64>) {
 mod tests {
     use super::*;
 
+    /// Loads no caller should send, which must still give finite, sane answers.
+    const ODD_LOADS: [Load; 6] = [
+        Load {
+            arrivals_per_s: f64::NAN,
+            aht_s: 240.0,
+        },
+        Load {
+            arrivals_per_s: -1.0,
+            aht_s: 240.0,
+        },
+        Load {
+            arrivals_per_s: 0.1,
+            aht_s: f64::NAN,
+        },
+        Load {
+            arrivals_per_s: f64::INFINITY,
+            aht_s: 0.0,
+        },
+        Load {
+            arrivals_per_s: f64::INFINITY,
+            aht_s: 240.0,
+        },
+        Load {
+            arrivals_per_s: 0.1,
+            aht_s: f64::INFINITY,
+        },
+    ];
+
     fn per_hour(calls_per_hour: f64, aht_s: f64) -> Load {
         Load {
             arrivals_per_s: calls_per_hour / 3600.0,
@@ -755,32 +783,7 @@ mod tests {
             (idle.p_wait, idle.service_level, idle.asa_s),
             (0.0, 1.0, 0.0)
         );
-        let weird = [
-            Load {
-                arrivals_per_s: f64::NAN,
-                aht_s: 240.0,
-            },
-            Load {
-                arrivals_per_s: -1.0,
-                aht_s: 240.0,
-            },
-            Load {
-                arrivals_per_s: 0.1,
-                aht_s: f64::NAN,
-            },
-            Load {
-                arrivals_per_s: f64::INFINITY,
-                aht_s: 0.0,
-            },
-            Load {
-                arrivals_per_s: f64::INFINITY,
-                aht_s: 240.0,
-            },
-            Load {
-                arrivals_per_s: 0.1,
-                aht_s: f64::INFINITY,
-            },
-        ];
+        let weird = ODD_LOADS;
         for load in weird {
             for t in [f64::NAN, -5.0, 0.0, 20.0, f64::INFINITY] {
                 assert_sane(&erlang_c_metrics(load, 30, t));
@@ -993,37 +996,13 @@ mod tests {
         assert_eq!(none.service_level, 0.0);
         let idle = erlang_a_metrics(per_hour(0.0, 240.0), 3, 60.0, 20.0);
         assert_eq!(idle.service_level, 1.0);
-        let weird_loads = [
-            Load {
-                arrivals_per_s: f64::NAN,
-                aht_s: 240.0,
-            },
-            Load {
-                arrivals_per_s: -1.0,
-                aht_s: 240.0,
-            },
-            Load {
-                arrivals_per_s: 0.1,
-                aht_s: f64::NAN,
-            },
-            Load {
-                arrivals_per_s: f64::INFINITY,
-                aht_s: 0.0,
-            },
-            Load {
-                arrivals_per_s: f64::INFINITY,
-                aht_s: 240.0,
-            },
-            Load {
-                arrivals_per_s: 0.1,
-                aht_s: f64::INFINITY,
-            },
+        let weird_loads = ODD_LOADS.into_iter().chain([
             Load {
                 arrivals_per_s: 1e300,
                 aht_s: 1e-300,
             },
             load,
-        ];
+        ]);
         for load in weird_loads {
             for patience in [f64::NAN, -1.0, 0.0, 1e-300, 60.0, 1e300, f64::INFINITY] {
                 for t in [f64::NAN, -5.0, 0.0, 20.0, 1e6, f64::INFINITY] {
