@@ -274,6 +274,15 @@ pub enum Action {
         /// What follows (hang up if `None`).
         next: Option<NodeId>,
     },
+    /// Ask satisfaction questions, then continue (or hang up).
+    Survey {
+        /// The questions.
+        questions: Vec<Question>,
+        /// Said at the end.
+        thanks: Option<Template>,
+        /// What follows (hang up if `None`).
+        next: Option<NodeId>,
+    },
     /// End the call.
     Hangup {
         /// Said first.
@@ -281,6 +290,19 @@ pub enum Action {
         /// Outcome label.
         reason: Option<String>,
     },
+}
+
+/// A survey question.
+#[derive(Debug, Clone)]
+pub struct Question {
+    /// Identifier in reports.
+    pub id: String,
+    /// What the caller hears.
+    pub prompt: Template,
+    /// Lowest answer key.
+    pub low: u8,
+    /// Highest answer key.
+    pub high: u8,
 }
 
 /// The caller's experience while queued.
@@ -341,6 +363,8 @@ pub struct Flow {
     pub variables: BTreeMap<String, Ty>,
     /// Calendars used by `hours` nodes.
     pub calendars: Vec<Calendar>,
+    /// The flow-wide agent escape: key and where it leads.
+    pub agent_escape: Option<(char, NodeId)>,
 }
 
 impl Flow {
@@ -460,7 +484,7 @@ struct Checker<'a> {
     sources: BTreeMap<String, String>,
 }
 
-const ACTIONS: [&str; 14] = [
+const ACTIONS: [&str; 15] = [
     "say",
     "play",
     "menu",
@@ -474,6 +498,7 @@ const ACTIONS: [&str; 14] = [
     "transfer",
     "voicemail",
     "callback",
+    "survey",
     "hangup",
 ];
 
@@ -492,6 +517,7 @@ fn actions_of(n: &NodeFile) -> Vec<&'static str> {
         n.transfer.is_some(),
         n.voicemail.is_some(),
         n.callback.is_some(),
+        n.survey.is_some(),
         n.hangup.is_some(),
     ];
     ACTIONS
@@ -704,6 +730,10 @@ impl Checker<'_> {
             }
         }
         self.load_calendars(file);
+        let agent_escape = file.agent_escape.as_ref().and_then(|e| {
+            let key = self.key(&e.key)?;
+            Some((key, self.node_ref(&e.next)))
+        });
         for (name, src) in &file.sources {
             let url = src.url.as_str();
             if !(url.starts_with("http://") || url.starts_with("https://")) {
@@ -744,6 +774,7 @@ impl Checker<'_> {
             nodes: checked,
             variables: self.scope.variables.clone(),
             calendars: self.calendars.clone(),
+            agent_escape,
         };
         if self.diags.iter().all(|d| d.severity != Severity::Error) {
             self.graph_checks(&flow, &nodes);
@@ -772,9 +803,9 @@ impl Checker<'_> {
         let n: &NodeFile = node;
         let takes_next = matches!(
             actions[0],
-            "say" | "play" | "collect" | "lookup" | "set" | "callback"
+            "say" | "play" | "collect" | "lookup" | "set" | "callback" | "survey"
         );
-        if !takes_next && n.next.is_some() && actions[0] != "callback" {
+        if !takes_next && n.next.is_some() {
             let at = n.next.as_ref().map_or(pos(node), pos);
             self.warn(at, format!("`next` is ignored after `{}`", actions[0]));
         }
@@ -1022,6 +1053,52 @@ impl Checker<'_> {
                     queue: cb.queue.as_str().to_string(),
                     number,
                     confirm: cb.confirm.as_ref().map(|t| self.template(t)),
+                    next: n.next.as_ref().map(|t| self.node_ref(t)),
+                }
+            }
+            "survey" => {
+                let sv = n.survey.as_ref()?;
+                if sv.questions.is_empty() {
+                    self.error(pos(node), format!("survey `{name}` has no questions"));
+                }
+                let mut questions = Vec::new();
+                for q in &sv.questions {
+                    let (low, high) = match q.scale.as_ref().map(|t| (t, t.as_str())) {
+                        None => (1, 5),
+                        Some((t, text)) => {
+                            let parsed = text
+                                .split_once('-')
+                                .and_then(|(a, b)| {
+                                    Some((
+                                        a.trim().parse::<u8>().ok()?,
+                                        b.trim().parse::<u8>().ok()?,
+                                    ))
+                                })
+                                .filter(|(a, b)| a < b && *b <= 9);
+                            match parsed {
+                                Some(p) => p,
+                                None => {
+                                    self.error(
+                                        pos(t),
+                                        format!(
+                                            "scale `{text}` must be LOW-HIGH within 0-9, e.g. 1-5"
+                                        ),
+                                    );
+                                    (1, 5)
+                                }
+                            }
+                        }
+                    };
+                    questions.push(Question {
+                        id: q.id.as_str().to_string(),
+                        prompt: self.template(&q.prompt),
+                        low,
+                        high,
+                    });
+                }
+                Action::Survey {
+                    questions,
+                    thanks: sv.thanks.as_ref().map(|t| self.template(t)),
                     next: n.next.as_ref().map(|t| self.node_ref(t)),
                 }
             }
@@ -1380,7 +1457,9 @@ impl Checker<'_> {
                 Action::Geo { routes, otherwise } => {
                     routes.iter().map(|r| r.1).chain([*otherwise]).collect()
                 }
-                Action::Callback { next, .. } => next.iter().copied().collect(),
+                Action::Callback { next, .. } | Action::Survey { next, .. } => {
+                    next.iter().copied().collect()
+                }
                 Action::Enqueue { experience, .. } => experience
                     .leave
                     .iter()
@@ -1392,6 +1471,7 @@ impl Checker<'_> {
         };
         let mut seen = vec![false; flow.nodes.len()];
         let mut stack = vec![flow.start];
+        stack.extend(flow.agent_escape.map(|e| e.1));
         while let Some(n) = stack.pop() {
             if n.0 >= seen.len() || seen[n.0] {
                 continue;
@@ -1413,7 +1493,12 @@ impl Checker<'_> {
             }
         }
         // A cycle through nodes that take no caller input would loop for ever.
-        let waits = |a: &Action| matches!(a, Action::Menu { .. } | Action::Collect { .. });
+        let waits = |a: &Action| {
+            matches!(
+                a,
+                Action::Menu { .. } | Action::Collect { .. } | Action::Survey { .. }
+            )
+        };
         let mut state = vec![0u8; flow.nodes.len()]; // 0 new, 1 on path, 2 done
         for root in 0..flow.nodes.len() {
             if state[root] != 0 || waits(&flow.nodes[root].action) {

@@ -221,6 +221,19 @@ pub enum FlowEventKind {
         /// Whether a record came back.
         found: bool,
     },
+    /// A survey question was answered.
+    Rated {
+        /// Survey node.
+        node: String,
+        /// Question id.
+        question: String,
+        /// The answer.
+        score: u8,
+        /// Lowest possible answer.
+        low: u8,
+        /// Highest possible answer.
+        high: u8,
+    },
     /// Digits were collected.
     Collected {
         /// Node.
@@ -243,6 +256,8 @@ enum State {
     Waiting {
         node: NodeId,
         attempt: u32,
+        /// For surveys: the question being asked.
+        question: usize,
     },
     /// In the routing engine's queue, hearing the queue experience of an enqueue node.
     Queued(Hold),
@@ -327,10 +342,46 @@ impl<'f> Session<'f> {
             }
             return;
         }
-        let State::Waiting { node, attempt } = self.state else {
+        let State::Waiting {
+            node,
+            attempt,
+            question,
+        } = self.state
+        else {
             return;
         };
+        if self.escape(node, digits) {
+            return;
+        }
         match &self.flow.nodes[node.0].action {
+            Action::Survey { questions, .. } => {
+                let q = &questions[question.min(questions.len() - 1)];
+                let score = digits
+                    .chars()
+                    .next()
+                    .and_then(|c| c.to_digit(10))
+                    .and_then(|d| u8::try_from(d).ok())
+                    .filter(|d| (q.low..=q.high).contains(d) && digits.chars().count() == 1);
+                match score {
+                    Some(score) => {
+                        self.event(FlowEventKind::Rated {
+                            node: self.name(node),
+                            question: q.id.clone(),
+                            score,
+                            low: q.low,
+                            high: q.high,
+                        });
+                        self.ask(node, question + 1);
+                    }
+                    None => {
+                        self.event(FlowEventKind::Invalid {
+                            node: self.name(node),
+                            input: digits.to_string(),
+                        });
+                        self.survey_retry(node, attempt, question);
+                    }
+                }
+            }
             Action::Menu { options, .. } => {
                 let chosen = digits.chars().next().and_then(|k| {
                     options
@@ -454,11 +505,20 @@ impl<'f> Session<'f> {
         {
             return self.lookup_result(now, None);
         }
-        if let State::Waiting { node, attempt } = self.state {
+        if let State::Waiting {
+            node,
+            attempt,
+            question,
+        } = self.state
+        {
             self.event(FlowEventKind::NoInput {
                 node: self.name(node),
             });
-            self.retry(node, attempt, false);
+            if matches!(self.flow.nodes[node.0].action, Action::Survey { .. }) {
+                self.survey_retry(node, attempt, question);
+            } else {
+                self.retry(node, attempt, false);
+            }
         }
     }
 
@@ -751,6 +811,77 @@ impl<'f> Session<'f> {
         Ok(())
     }
 
+    /// The flow's agent escape, when `digits` is exactly its key and the node does not use
+    /// that key itself.
+    fn escape(&mut self, node: NodeId, digits: &str) -> bool {
+        let Some((key, to)) = self.flow.agent_escape else {
+            return false;
+        };
+        let own = match &self.flow.nodes[node.0].action {
+            Action::Menu { options, .. } => options.iter().any(|o| o.key == key),
+            Action::Survey { .. } => true,
+            _ => false,
+        };
+        if own || digits != key.to_string() {
+            return false;
+        }
+        self.event(FlowEventKind::Chosen {
+            node: self.name(node),
+            key,
+            label: "agent escape".into(),
+        });
+        self.walk(to);
+        true
+    }
+
+    /// Asks survey question `question`, or ends the survey after the last one.
+    fn ask(&mut self, node: NodeId, question: usize) {
+        let Action::Survey {
+            questions,
+            thanks,
+            next,
+        } = &self.flow.nodes[node.0].action
+        else {
+            return;
+        };
+        if question < questions.len() {
+            self.state = State::Waiting {
+                node,
+                attempt: 0,
+                question,
+            };
+            return self.prompt(node);
+        }
+        if let Some(t) = thanks
+            && let Err(e) = self.say(t, false)
+        {
+            return self.fail(node, e);
+        }
+        match next {
+            Some(n) => self.walk(*n),
+            None => {
+                self.push(Output::Hangup {
+                    reason: "survey".into(),
+                });
+                self.finish(self.name(node), Exit::HungUp("survey".into()));
+            }
+        }
+    }
+
+    /// A survey question gets one more try, then is skipped unanswered.
+    fn survey_retry(&mut self, node: NodeId, attempt: u32, question: usize) {
+        if attempt == 0 {
+            self.state = State::Waiting {
+                node,
+                attempt: 1,
+                question,
+            };
+            self.prompt(node);
+        } else {
+            self.ask(node, question + 1);
+        }
+    }
+
     fn retry(&mut self, node: NodeId, attempt: u32, invalid: bool) {
         let (retries, message, on_failure) = match &self.flow.nodes[node.0].action {
             Action::Menu {
@@ -777,6 +908,7 @@ impl<'f> Session<'f> {
             self.state = State::Waiting {
                 node,
                 attempt: attempt + 1,
+                question: 0,
             };
             self.prompt(node);
             return;
@@ -814,6 +946,23 @@ impl<'f> Session<'f> {
                     options: shown,
                 }
             }),
+            Action::Survey { questions, .. } => {
+                let index = match self.state {
+                    State::Waiting { question, .. } => question,
+                    _ => 0,
+                };
+                let Some(q) = questions.get(index) else {
+                    return;
+                };
+                self.say(&q.prompt, true).map(|()| Output::Gather {
+                    max_digits: 1,
+                    terminator: None,
+                    timeout: Duration::from_secs(5),
+                    options: (q.low..=q.high)
+                        .map(|d| (char::from(b'0' + d), d.to_string()))
+                        .collect(),
+                })
+            }
             Action::Collect {
                 prompt,
                 max,
@@ -861,8 +1010,16 @@ impl<'f> Session<'f> {
                     });
                     Ok(Some(*next))
                 }
+                Action::Survey { .. } => {
+                    self.ask(node, 0);
+                    return;
+                }
                 Action::Menu { .. } | Action::Collect { .. } => {
-                    self.state = State::Waiting { node, attempt: 0 };
+                    self.state = State::Waiting {
+                        node,
+                        attempt: 0,
+                        question: 0,
+                    };
                     self.prompt(node);
                     return;
                 }
@@ -933,7 +1090,11 @@ impl<'f> Session<'f> {
                             key,
                             timeout: *timeout,
                         });
-                        self.state = State::Waiting { node, attempt: 0 };
+                        self.state = State::Waiting {
+                            node,
+                            attempt: 0,
+                            question: 0,
+                        };
                         return;
                     }
                     Err(e) => Err(e),

@@ -31,6 +31,9 @@ pub struct FlowFile {
     /// Files of shared calendars (relative to this file), each with a `calendars:` map.
     #[serde(default)]
     pub calendar_files: Vec<Text>,
+    /// A key that reaches an agent from any menu ("0 for an agent at any time").
+    #[serde(default)]
+    pub agent_escape: Option<EscapeFile>,
     /// HTTP JSON data sources for `lookup` nodes, by name.
     #[serde(default)]
     pub sources: HashMap<Text, SourceFile>,
@@ -117,6 +120,9 @@ pub struct NodeFile {
     /// Register a callback request.
     #[serde(default)]
     pub callback: Option<CallbackFile>,
+    /// Ask post-contact satisfaction questions answered by DTMF.
+    #[serde(default)]
+    pub survey: Option<SurveyFile>,
     /// End the call.
     #[serde(default)]
     pub hangup: Option<HangupFile>,
@@ -366,6 +372,40 @@ pub struct VoicemailFile {
     /// Ask for a transcription.
     #[serde(default)]
     pub transcribe: bool,
+}
+
+/// The flow-wide agent escape.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EscapeFile {
+    /// The key (usually `0`).
+    pub key: Text,
+    /// Where it leads (usually an enqueue node).
+    pub next: Text,
+}
+
+/// A DTMF survey.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SurveyFile {
+    /// The questions, asked in order.
+    pub questions: Vec<QuestionFile>,
+    /// Said at the end.
+    #[serde(default)]
+    pub thanks: Option<Text>,
+}
+
+/// One survey question.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuestionFile {
+    /// Identifier in reports (`csat`, `resolved`).
+    pub id: Text,
+    /// What the caller hears.
+    pub prompt: Text,
+    /// Answer keys, e.g. `1-5` (default) or `1-2`.
+    #[serde(default)]
+    pub scale: Option<Text>,
 }
 
 /// A callback request.

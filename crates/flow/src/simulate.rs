@@ -296,6 +296,14 @@ fn note_event(t: &mut Transcript, e: &FlowEvent) {
         FlowEventKind::Collected { into, .. } => t.lines.push(format!("  stored   {into}")),
         FlowEventKind::Routed { because, .. } => t.lines.push(format!("  routed   ({because})")),
         FlowEventKind::LookedUp { .. } => {}
+        FlowEventKind::Rated {
+            question,
+            score,
+            high,
+            ..
+        } => t
+            .lines
+            .push(format!("  rated    {question}: {score} of {high}")),
         FlowEventKind::Exited { exit, .. } => t.exit = Some(exit.clone()),
     }
 }

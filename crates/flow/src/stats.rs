@@ -36,6 +36,24 @@ pub struct NodeStats {
     pub routes: BTreeMap<String, u64>,
 }
 
+/// The answers to one survey question.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct SurveyStats {
+    /// Answers given.
+    pub responses: u64,
+    /// Count per score.
+    pub scores: BTreeMap<u8, u64>,
+    /// Mean score.
+    pub mean: f64,
+    /// CSAT as top-two-box: the share of answers in the two highest scores, for scales of
+    /// four points or more.
+    pub top_two_box: Option<f64>,
+    /// Lowest possible score.
+    pub low: u8,
+    /// Highest possible score.
+    pub high: u8,
+}
+
 /// The analytics of a set of runs of one flow.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct FlowStats {
@@ -60,6 +78,8 @@ pub struct FlowStats {
     pub mean_seconds_in_ivr: f64,
     /// Per node, in flow order.
     pub nodes: Vec<(String, NodeStats)>,
+    /// Survey answers per question.
+    pub surveys: BTreeMap<String, SurveyStats>,
     /// Suggestions, most important first.
     pub suggestions: Vec<String>,
 }
@@ -130,6 +150,18 @@ pub fn analyse(flow: &Flow, events: &[CallEvent]) -> FlowStats {
                         time_n += 1;
                     }
                 }
+                FlowEventKind::Rated {
+                    question,
+                    score,
+                    low,
+                    high,
+                    ..
+                } => {
+                    let q = s.surveys.entry(question.clone()).or_default();
+                    q.responses += 1;
+                    *q.scores.entry(*score).or_default() += 1;
+                    (q.low, q.high) = (*low, *high);
+                }
                 FlowEventKind::LookedUp { .. } | FlowEventKind::Collected { .. } => {}
             }
         }
@@ -139,6 +171,19 @@ pub fn analyse(flow: &Flow, events: &[CallEvent]) -> FlowStats {
     } else {
         0.0
     };
+    for q in s.surveys.values_mut() {
+        let n = q.responses as f64;
+        q.mean = q
+            .scores
+            .iter()
+            .map(|(k, c)| f64::from(*k) * *c as f64)
+            .sum::<f64>()
+            / n;
+        q.top_two_box = (q.high - q.low >= 3).then(|| {
+            let top: u64 = q.scores.range(q.high - 1..).map(|(_, c)| c).sum();
+            top as f64 / n
+        });
+    }
     for node in &flow.nodes {
         let stats = nodes.remove(node.name.as_str()).unwrap_or_default();
         suggest(&mut s.suggestions, node, &stats);
@@ -256,6 +301,17 @@ impl FlowStats {
                 st.invalid,
                 st.no_input,
                 detail.join(", ")
+            );
+        }
+        for (question, q) in &self.surveys {
+            let csat = q
+                .top_two_box
+                .map(|t| format!(", CSAT (top-two-box) {:.1}%", 100.0 * t))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "survey {question}: {} answers, mean {:.2} of {}{csat}",
+                q.responses, q.mean, q.high
             );
         }
         if !self.suggestions.is_empty() {

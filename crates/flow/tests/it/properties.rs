@@ -9,7 +9,7 @@ use crate::example;
 proptest! {
     #[test]
     fn random_inputs_always_end(
-        flow in prop::sample::select(vec!["tech-support", "returning-caller", "segment-routing", "after-hours", "geo-routing", "delivery", "queue-experience"]),
+        flow in prop::sample::select(vec!["tech-support", "returning-caller", "segment-routing", "after-hours", "geo-routing", "delivery", "queue-experience", "survey"]),
         keys in prop::collection::vec("[0-9*#]{0,10}", 0..30),
         known in any::<bool>(),
     ) {

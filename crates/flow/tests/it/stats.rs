@@ -167,3 +167,32 @@ fn hang_ups_in_the_ivr_are_drop_offs_where_they_happened() {
     );
     assert!((s.mean_seconds_in_ivr - (5.0 * 9.0 + 20.0 * 20.0) / 25.0).abs() < 1e-9);
 }
+
+#[test]
+fn survey_answers_give_csat_as_top_two_box() {
+    let events = runs(
+        "survey",
+        &[
+            (6, &["1", "5"]),
+            (2, &["1", "4"]),
+            (1, &["2", "2"]),
+            (1, &["2", "1"]),
+        ],
+    );
+    let s = analyse(&example("survey"), &events);
+    let csat = &s.surveys["csat"];
+    assert_eq!(csat.responses, 10);
+    assert_eq!(csat.top_two_box, Some(0.8));
+    assert!((csat.mean - 4.1).abs() < 1e-9);
+    let resolved = &s.surveys["resolved"];
+    assert_eq!(resolved.scores.get(&1), Some(&8));
+    assert_eq!(
+        resolved.top_two_box, None,
+        "a yes/no question has no top-two-box"
+    );
+    assert_eq!(s.contained, 10, "a completed survey is self-service");
+    assert!(
+        s.to_text()
+            .contains("survey csat: 10 answers, mean 4.10 of 5, CSAT (top-two-box) 80.0%")
+    );
+}

@@ -283,3 +283,15 @@ fn queue_experience_announcements_callback_leave_and_max_wait() {
     ));
     expect_file!["../golden/queue-experience.txt"].assert_eq(&out);
 }
+
+#[test]
+fn surveys_and_the_agent_escape() {
+    let mut out = String::new();
+    out.push_str("## answers both questions\n");
+    out.push_str(&run("survey", anonymous(), MORNING, &["1", "5"]));
+    out.push_str("## a wrong key, then silence twice: the second question is skipped\n");
+    out.push_str(&run("survey", anonymous(), MORNING, &["7", "2", "", ""]));
+    out.push_str("## 0 at the account number prompt reaches an agent\n");
+    out.push_str(&run("tech-support", anonymous(), MORNING, &["0"]));
+    expect_file!["../golden/survey-and-escape.txt"].assert_eq(&out);
+}
