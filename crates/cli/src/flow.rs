@@ -8,7 +8,9 @@ use clap::{Args, Subcommand};
 use switchboard_flow::check::{Flow, Severity, check};
 use switchboard_flow::interp::FlowEvent;
 use switchboard_flow::interp::{CallData, FieldValue};
-use switchboard_flow::simulate::{Lookups, QueueScript, Script, simulate};
+use switchboard_flow::simulate::{
+    Caller, Lookups, QueueScript, Script, Transcript, simulate, simulate_with,
+};
 use switchboard_flow::stats::{CallEvent, analyse};
 
 #[derive(Args)]
@@ -57,6 +59,10 @@ enum FlowCommand {
         /// In a queue: the expected wait the routing engine reports.
         #[arg(long)]
         ewt: Option<String>,
+        /// Ask for each key press on standard input instead of `--press` (an empty line
+        /// is silence; the end of input hangs up nothing, it just stays silent).
+        #[arg(long, short)]
+        interactive: bool,
     },
     /// Path analytics from recorded flow events: visits, choices, drop-offs, invalid
     /// input and timeouts per node, containment, time in the IVR, and suggestions.
@@ -85,6 +91,7 @@ pub fn run(args: FlowArgs) -> Result<()> {
             answer_after,
             position,
             ewt,
+            interactive,
         } => {
             let flow = load(&file)?;
             let at = match at {
@@ -126,8 +133,19 @@ pub fn run(args: FlowArgs) -> Result<()> {
                         .transpose()?,
                 },
             };
-            let t = simulate(&flow, call_data, at, &script);
-            print!("{}", t.to_text());
+            let t = if interactive {
+                let mut person = Person { shown: 0 };
+                let t = simulate_with(&flow, call_data, at, &script, &mut person);
+                for line in &t.lines[person.shown.min(t.lines.len())..] {
+                    println!("{line}");
+                }
+                println!("{}", t.to_text().lines().last().unwrap_or_default());
+                t
+            } else {
+                let t = simulate(&flow, call_data, at, &script);
+                print!("{}", t.to_text());
+                t
+            };
             if let Some(path) = events {
                 append_events(&path, &call, &t.events)?;
             }
@@ -300,4 +318,29 @@ fn read_events(path: &Path) -> Result<Vec<CallEvent>> {
         out.push(event);
     }
     Ok(out)
+}
+
+/// A person at the terminal answering the prompts of an interactive dry run.
+struct Person {
+    shown: usize,
+}
+
+impl Caller for Person {
+    fn press(&mut self, t: &Transcript) -> Option<String> {
+        use std::io::{BufRead as _, Write as _};
+        for line in &t.lines[self.shown.min(t.lines.len())..] {
+            println!("{line}");
+        }
+        self.shown = t.lines.len();
+        print!("keys (enter for silence)> ");
+        let _ = std::io::stdout().flush();
+        let mut line = String::new();
+        match std::io::stdin().lock().read_line(&mut line) {
+            Ok(0) | Err(_) => {
+                println!();
+                None
+            }
+            Ok(_) => Some(line.trim().to_string()),
+        }
+    }
 }

@@ -74,6 +74,22 @@ pub struct Script {
     pub queue: QueueScript,
 }
 
+/// Who answers the prompts of a dry run.
+pub trait Caller {
+    /// The caller's answer to the prompt just heard (`None` or empty: silence). The
+    /// transcript so far is given so that an interactive caller can show it first.
+    fn press(&mut self, transcript: &Transcript) -> Option<String>;
+}
+
+/// A caller who answers from a list, then stays silent.
+struct Scripted<'s>(std::slice::Iter<'s, String>);
+
+impl Caller for Scripted<'_> {
+    fn press(&mut self, _: &Transcript) -> Option<String> {
+        self.0.next().cloned()
+    }
+}
+
 /// Most queue steps (announcements, offers) a dry run follows.
 const MAX_QUEUE_STEPS: usize = 1_000;
 
@@ -88,6 +104,17 @@ pub fn simulate(
     at: DateTime<FixedOffset>,
     script: &Script,
 ) -> Transcript {
+    simulate_with(flow, data, at, script, &mut Scripted(script.presses.iter()))
+}
+
+/// Like [`simulate`], with the answers coming from `caller` (e.g. a person typing).
+pub fn simulate_with(
+    flow: &Flow,
+    data: CallData,
+    at: DateTime<FixedOffset>,
+    script: &Script,
+    caller: &mut dyn Caller,
+) -> Transcript {
     let mut run = Run {
         session: Session::new(flow, data, at),
         t: Transcript {
@@ -97,7 +124,7 @@ pub fn simulate(
             events: Vec::new(),
         },
         clock: at,
-        presses: script.presses.iter(),
+        caller,
     };
     run.session.start(at);
     for _ in 0..MAX_GATHERS {
@@ -125,11 +152,11 @@ pub fn simulate(
         if run.session.is_done() {
             break;
         }
-        match run.presses.next().filter(|p| !p.is_empty()) {
+        match run.caller.press(&run.t).filter(|p| !p.is_empty()) {
             Some(p) => {
                 run.t.lines.push(format!("  presses  {p}"));
                 run.clock += chrono::Duration::seconds(2);
-                run.session.input(run.clock, p);
+                run.session.input(run.clock, &p);
             }
             None => {
                 run.t.lines.push("  (silence)".to_string());
@@ -141,11 +168,11 @@ pub fn simulate(
     run.t
 }
 
-struct Run<'f, 's> {
+struct Run<'f, 'c> {
     session: Session<'f>,
     t: Transcript,
     clock: DateTime<FixedOffset>,
-    presses: std::slice::Iter<'s, String>,
+    caller: &'c mut dyn Caller,
 }
 
 impl Run<'_, '_> {
@@ -198,10 +225,10 @@ impl Run<'_, '_> {
             if !self.session.is_queued() {
                 return;
             }
-            if said && let Some(p) = self.presses.next().filter(|p| !p.is_empty()) {
+            if said && let Some(p) = self.caller.press(&self.t).filter(|p| !p.is_empty()) {
                 self.t.lines.push(format!("  presses  {p}"));
                 self.clock += chrono::Duration::seconds(2);
-                self.session.input(self.clock, p);
+                self.session.input(self.clock, &p);
                 continue;
             }
             let next = self.session.poll_timeout();

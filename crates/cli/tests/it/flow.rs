@@ -120,3 +120,33 @@ fn simulated_runs_feed_flow_stats() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn interactive_simulate_reads_keys_from_standard_input() {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args([
+            "flow",
+            "simulate",
+            "examples/flows/survey.yaml",
+            "--interactive",
+        ])
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("runs");
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(b"1\n4\n").expect("write keys");
+    }
+    let out = child.wait_with_output().expect("finishes");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("rated    resolved: 1 of 2"), "{text}");
+    assert!(text.contains("rated    csat: 4 of 5"), "{text}");
+    assert!(
+        text.trim_end().ends_with("outcome: hung up (survey)"),
+        "{text}"
+    );
+}
