@@ -64,6 +64,8 @@ enum FlowCommand {
         #[arg(long, short)]
         interactive: bool,
     },
+    /// Print the JSON Schema of flow files (for editors: YAML language servers, linters).
+    Schema,
     /// Path analytics from recorded flow events: visits, choices, drop-offs, invalid
     /// input and timeouts per node, containment, time in the IVR, and suggestions.
     Stats {
@@ -149,6 +151,10 @@ pub fn run(args: FlowArgs) -> Result<()> {
             if let Some(path) = events {
                 append_events(&path, &call, &t.events)?;
             }
+            Ok(())
+        }
+        FlowCommand::Schema => {
+            print!("{}", switchboard_flow::SCHEMA);
             Ok(())
         }
         FlowCommand::Stats { file, events, json } => {

@@ -9,3 +9,6 @@ pub mod interp;
 pub mod model;
 pub mod simulate;
 pub mod stats;
+
+/// JSON Schema (draft 2020-12) of the flow file format, for editors and linters.
+pub const SCHEMA: &str = include_str!("../schema/flow.schema.json");

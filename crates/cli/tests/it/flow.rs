@@ -150,3 +150,11 @@ fn interactive_simulate_reads_keys_from_standard_input() {
         "{text}"
     );
 }
+
+#[test]
+fn schema_is_printed_as_json() {
+    let out = switchboard(&["flow", "schema"]);
+    assert!(out.status.success());
+    let schema: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(schema["title"], "Switchboard call flow");
+}

@@ -2,6 +2,7 @@
 
 mod diagnostics;
 mod properties;
+mod schema;
 mod stats;
 mod transcripts;
 
