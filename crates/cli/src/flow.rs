@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
-use switchboard_flow::check::{Flow, Severity, check};
+use switchboard_flow::check::{Flow, Severity, check, check_subflows};
 use switchboard_flow::interp::FlowEvent;
-use switchboard_flow::interp::{CallData, FieldValue};
+use switchboard_flow::interp::{CallData, FieldValue, Library};
 use switchboard_flow::simulate::{
     Caller, Lookups, QueueScript, Script, Transcript, simulate, simulate_with,
 };
@@ -112,6 +112,7 @@ pub fn run(args: FlowArgs) -> Result<()> {
                 None => Lookups::new(),
             };
             let script = Script {
+                library: library_near(&file),
                 presses: press,
                 lookups,
                 queue: QueueScript {
@@ -183,7 +184,12 @@ fn check_files(files: &[PathBuf]) -> Result<()> {
                 continue;
             }
         };
-        let checked = check(&text, path.parent());
+        let mut checked = check(&text, path.parent());
+        if let Some(flow) = &checked.flow {
+            checked
+                .diagnostics
+                .extend(check_subflows(flow, &library_near(path)));
+        }
         for d in &checked.diagnostics {
             println!("{}", d.render(&name));
         }
@@ -349,4 +355,27 @@ impl Caller for Person {
             Ok(_) => Some(line.trim().to_string()),
         }
     }
+}
+
+/// The flows in the same directory as `path` that load cleanly, by id: what its
+/// `subflow` nodes may call.
+fn library_near(path: &Path) -> Library {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut library = Library::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return library;
+    };
+    for entry in entries.flatten() {
+        let p = entry.path();
+        if p.extension().is_some_and(|e| e == "yaml" || e == "yml")
+            && let Ok(text) = std::fs::read_to_string(&p)
+            && let Some(flow) = check(&text, Some(dir)).flow
+        {
+            library.insert(flow.id.clone(), flow);
+        }
+    }
+    library
 }

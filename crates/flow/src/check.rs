@@ -283,6 +283,15 @@ pub enum Action {
         /// What follows (hang up if `None`).
         next: Option<NodeId>,
     },
+    /// Run another flow; come back to `next` when it returns.
+    Subflow {
+        /// The other flow's id.
+        flow: String,
+        /// Where to continue afterwards.
+        next: NodeId,
+    },
+    /// Return to the calling flow (hang up when there is none).
+    Return,
     /// End the call.
     Hangup {
         /// Said first.
@@ -344,8 +353,8 @@ pub struct Node {
     pub name: String,
     /// What it does.
     pub action: Action,
-    /// Where it is defined.
-    pub line: usize,
+    /// Where its name is written: (line, column).
+    pub at: (usize, usize),
 }
 
 /// A flow that passed validation.
@@ -384,6 +393,30 @@ pub struct Checked {
     pub diagnostics: Vec<Diagnostic>,
 }
 
+/// Checks that every `subflow` names a flow of `library` (flows by id).
+pub fn check_subflows(flow: &Flow, library: &BTreeMap<String, Flow>) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for node in &flow.nodes {
+        if let Action::Subflow { flow: id, .. } = &node.action
+            && !library.contains_key(id)
+        {
+            let known: Vec<&str> = library.keys().map(String::as_str).collect();
+            out.push(
+                Diagnostic::at(
+                    node.at,
+                    Severity::Error,
+                    format!("unknown flow `{id}` in `{}`", node.name),
+                )
+                .hint(format!(
+                    "flows found next to this one: {}",
+                    known.join(", ")
+                )),
+            );
+        }
+    }
+    out
+}
+
 /// Menus with more options than this get a warning (callers remember about five).
 pub const MENU_OPTIONS_ADVISED: usize = 5;
 /// Menus with more options than this are refused.
@@ -410,6 +443,7 @@ pub fn check(text: &str, dir: Option<&Path>) -> Checked {
         calendars: Vec::new(),
         calendar_names: BTreeMap::new(),
         sources: BTreeMap::new(),
+        flow_id: file.id.as_str().to_string(),
     };
     let flow = c.run(&file);
     let mut diagnostics = c.diags;
@@ -482,9 +516,10 @@ struct Checker<'a> {
     calendars: Vec<Calendar>,
     calendar_names: BTreeMap<String, usize>,
     sources: BTreeMap<String, String>,
+    flow_id: String,
 }
 
-const ACTIONS: [&str; 15] = [
+const ACTIONS: [&str; 17] = [
     "say",
     "play",
     "menu",
@@ -499,6 +534,8 @@ const ACTIONS: [&str; 15] = [
     "voicemail",
     "callback",
     "survey",
+    "subflow",
+    "return",
     "hangup",
 ];
 
@@ -518,6 +555,8 @@ fn actions_of(n: &NodeFile) -> Vec<&'static str> {
         n.voicemail.is_some(),
         n.callback.is_some(),
         n.survey.is_some(),
+        n.subflow.is_some(),
+        n.return_.is_some(),
         n.hangup.is_some(),
     ];
     ACTIONS
@@ -758,11 +797,13 @@ impl Checker<'_> {
                     say: None,
                     reason: None,
                 }),
-                line: pos(node).0,
+                at: pos(name),
             });
         }
+        // A flow used as a subflow hands its variables back to its caller: not unused.
+        let returns = nodes.iter().any(|(_, n)| n.return_.is_some());
         for (v, at) in declared {
-            if !self.used.contains(&v) {
+            if !returns && !self.used.contains(&v) {
                 self.warn(at, format!("variable `{v}` is never used")).hint =
                     Some("use it in a condition or prompt, or remove it".into());
             }
@@ -803,7 +844,7 @@ impl Checker<'_> {
         let n: &NodeFile = node;
         let takes_next = matches!(
             actions[0],
-            "say" | "play" | "collect" | "lookup" | "set" | "callback" | "survey"
+            "say" | "play" | "collect" | "lookup" | "set" | "callback" | "survey" | "subflow"
         );
         if !takes_next && n.next.is_some() {
             let at = n.next.as_ref().map_or(pos(node), pos);
@@ -1056,6 +1097,18 @@ impl Checker<'_> {
                     next: n.next.as_ref().map(|t| self.node_ref(t)),
                 }
             }
+            "subflow" => {
+                let sub = n.subflow.as_ref()?;
+                if sub.flow.as_str() == self.flow_id {
+                    self.error(pos(&sub.flow), format!("`{name}` calls its own flow"))
+                        .hint = Some("loop with a node of this flow instead".into());
+                }
+                Action::Subflow {
+                    flow: sub.flow.as_str().to_string(),
+                    next: self.next(node, name, "subflow"),
+                }
+            }
+            "return" => Action::Return,
             "survey" => {
                 let sv = n.survey.as_ref()?;
                 if sv.questions.is_empty() {
@@ -1460,6 +1513,7 @@ impl Checker<'_> {
                 Action::Callback { next, .. } | Action::Survey { next, .. } => {
                     next.iter().copied().collect()
                 }
+                Action::Subflow { next, .. } => vec![*next],
                 Action::Enqueue { experience, .. } => experience
                     .leave
                     .iter()
@@ -1496,7 +1550,10 @@ impl Checker<'_> {
         let waits = |a: &Action| {
             matches!(
                 a,
-                Action::Menu { .. } | Action::Collect { .. } | Action::Survey { .. }
+                Action::Menu { .. }
+                    | Action::Collect { .. }
+                    | Action::Survey { .. }
+                    | Action::Subflow { .. }
             )
         };
         let mut state = vec![0u8; flow.nodes.len()]; // 0 new, 1 on path, 2 done

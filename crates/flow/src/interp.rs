@@ -18,6 +18,12 @@ use crate::expr::{CALLER_FIELDS, CONTACT_FIELDS, CUSTOMER_FIELDS, Expression, Ty
 /// Most node transitions per input: a bad flow can never spin.
 pub const MAX_STEPS_PER_INPUT: usize = 1_000;
 
+/// Deepest nesting of subflows (a flow calling itself through others stops here).
+pub const MAX_SUBFLOW_DEPTH: usize = 8;
+
+/// Flows by id, for `subflow` nodes.
+pub type Library = BTreeMap<String, Flow>;
+
 /// What is known about the call when it starts.
 #[derive(Debug, Clone, Default)]
 pub struct CallData {
@@ -276,6 +282,9 @@ struct Hold {
 /// One run of a flow for one contact.
 pub struct Session<'f> {
     flow: &'f Flow,
+    library: Option<&'f Library>,
+    /// Calling flows and where each continues when the subflow returns.
+    stack: Vec<(&'f Flow, NodeId)>,
     data: CallData,
     vars: BTreeMap<String, Value>,
     state: State,
@@ -312,6 +321,8 @@ impl<'f> Session<'f> {
             .collect();
         Session {
             flow,
+            library: None,
+            stack: Vec::new(),
             data,
             vars,
             state: State::NotStarted,
@@ -319,6 +330,12 @@ impl<'f> Session<'f> {
             steps: VecDeque::new(),
             queue: (0, None),
         }
+    }
+
+    /// Gives the session the flows its `subflow` nodes may call.
+    pub fn with_library(mut self, library: &'f Library) -> Session<'f> {
+        self.library = Some(library);
+        self
     }
 
     /// Starts the run at the flow's start node.
@@ -715,8 +732,14 @@ impl<'f> Session<'f> {
         self.steps.push_back(Step::Do(o));
     }
 
+    /// A node's name in events: `flow:node` inside a subflow.
     fn name(&self, n: NodeId) -> String {
-        self.flow.nodes[n.0].name.clone()
+        let name = &self.flow.nodes[n.0].name;
+        if self.stack.is_empty() {
+            name.clone()
+        } else {
+            format!("{}:{name}", self.flow.id)
+        }
     }
 
     fn event(&mut self, kind: FlowEventKind) {
@@ -985,15 +1008,46 @@ impl<'f> Session<'f> {
 
     /// Runs from `node` until the flow waits for input or ends.
     fn walk(&mut self, mut node: NodeId) {
-        let flow = self.flow;
         for _ in 0..MAX_STEPS_PER_INPUT {
+            let flow: &'f Flow = self.flow;
             let Some(n) = flow.nodes.get(node.0) else {
                 return self.fail(node, "jump to a missing node".into());
             };
             self.event(FlowEventKind::Entered {
-                node: n.name.clone(),
+                node: self.name(node),
             });
             let step: Result<Option<NodeId>, String> = match &n.action {
+                Action::Subflow { flow: id, next } => {
+                    let library: Option<&'f Library> = self.library;
+                    match library.and_then(|l| l.get(id)) {
+                        None => Err(format!("subflow `{id}` is not loaded")),
+                        Some(_) if self.stack.len() >= MAX_SUBFLOW_DEPTH => {
+                            Err(format!("subflows nested deeper than {MAX_SUBFLOW_DEPTH}"))
+                        }
+                        Some(sub) => {
+                            self.stack.push((flow, *next));
+                            for (k, t) in &sub.variables {
+                                self.vars.entry(k.clone()).or_insert_with(|| zero(*t));
+                            }
+                            self.flow = sub;
+                            node = sub.start;
+                            continue;
+                        }
+                    }
+                }
+                Action::Return => match self.stack.pop() {
+                    Some((caller, next)) => {
+                        self.flow = caller;
+                        node = next;
+                        continue;
+                    }
+                    None => {
+                        self.push(Output::Hangup {
+                            reason: "returned".into(),
+                        });
+                        return self.finish(self.name(node), Exit::HungUp("returned".into()));
+                    }
+                },
                 Action::Say {
                     text,
                     barge_in,
@@ -1167,7 +1221,7 @@ impl<'f> Session<'f> {
                 Action::Transfer { to } => match self.render(to) {
                     Ok(to) => {
                         self.push(Output::Transfer { to });
-                        return self.finish(n.name.clone(), Exit::Transferred);
+                        return self.finish(self.name(node), Exit::Transferred);
                     }
                     Err(e) => Err(e),
                 },
@@ -1185,7 +1239,7 @@ impl<'f> Session<'f> {
                         mailbox: mailbox.clone(),
                         transcribe: *transcribe,
                     });
-                    return self.finish(n.name.clone(), Exit::Voicemail);
+                    return self.finish(self.name(node), Exit::Voicemail);
                 }
                 Action::Callback {
                     queue,
@@ -1224,7 +1278,7 @@ impl<'f> Session<'f> {
                     self.push(Output::Hangup {
                         reason: reason.clone(),
                     });
-                    return self.finish(n.name.clone(), Exit::HungUp(reason));
+                    return self.finish(self.name(node), Exit::HungUp(reason));
                 }
             };
             match step {

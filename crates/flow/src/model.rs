@@ -123,6 +123,12 @@ pub struct NodeFile {
     /// Ask post-contact satisfaction questions answered by DTMF.
     #[serde(default)]
     pub survey: Option<SurveyFile>,
+    /// Run another flow, then come back to `next` when it returns.
+    #[serde(default)]
+    pub subflow: Option<SubflowFile>,
+    /// Go back to the flow that called this one as a subflow.
+    #[serde(default, rename = "return")]
+    pub return_: Option<EmptyFile>,
     /// End the call.
     #[serde(default)]
     pub hangup: Option<HangupFile>,
@@ -383,6 +389,19 @@ pub struct EscapeFile {
     /// Where it leads (usually an enqueue node).
     pub next: Text,
 }
+
+/// A call into another flow.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubflowFile {
+    /// The other flow's `id`.
+    pub flow: Text,
+}
+
+/// An action without settings (`return: {}`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmptyFile {}
 
 /// A DTMF survey.
 #[derive(Debug, Deserialize)]

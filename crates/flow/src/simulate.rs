@@ -6,7 +6,9 @@ use crate::check::Flow;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::interp::{CallData, Exit, FieldValue, FlowEvent, FlowEventKind, Output, Session, Step};
+use crate::interp::{
+    CallData, Exit, FieldValue, FlowEvent, FlowEventKind, Library, Output, Session, Step,
+};
 
 /// Answers for lookups in a dry run: source → key (or `*` for any key) → record.
 pub type Lookups = BTreeMap<String, BTreeMap<String, BTreeMap<String, FieldValue>>>;
@@ -72,6 +74,8 @@ pub struct Script {
     pub lookups: Lookups,
     /// The queue.
     pub queue: QueueScript,
+    /// Flows that `subflow` nodes may call, by id.
+    pub library: Library,
 }
 
 /// Who answers the prompts of a dry run.
@@ -116,7 +120,7 @@ pub fn simulate_with(
     caller: &mut dyn Caller,
 ) -> Transcript {
     let mut run = Run {
-        session: Session::new(flow, data, at),
+        session: Session::new(flow, data, at).with_library(&script.library),
         t: Transcript {
             lines: Vec::new(),
             exit: None,

@@ -44,3 +44,19 @@ fn menus_and_collects_out_of_bounds() {
 fn calendars_and_countries() {
     expect_file!["../broken/calendars.txt"].assert_eq(&diagnose("calendars"));
 }
+
+#[test]
+fn unknown_subflows_are_reported_against_the_library() {
+    let text = "id: a\nversion: 1\nstart: s\nnodes:\n  s:\n    subflow: { flow: nope }\n    next: e\n  e:\n    hangup: {}\n";
+    let flow = check(text, None).flow.expect("loads on its own");
+    let diags = switchboard_flow::check::check_subflows(&flow, &crate::library());
+    assert_eq!(diags.len(), 1);
+    let shown = diags[0].render("a.yaml");
+    assert!(
+        shown.starts_with("a.yaml:5:3: error: unknown flow `nope` in `s`"),
+        "{shown}"
+    );
+    assert!(shown.contains("identify"), "{shown}");
+    let own = "id: a\nversion: 1\nstart: s\nnodes:\n  s:\n    subflow: { flow: a }\n    next: e\n  e:\n    hangup: {}\n";
+    assert!(check(own, None).flow.is_none(), "a flow cannot call itself");
+}

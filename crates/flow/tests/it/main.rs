@@ -27,3 +27,21 @@ pub(crate) fn example(name: &str) -> Flow {
     );
     checked.flow.expect("a checked flow")
 }
+
+/// Every example flow, by id: the library subflows are called from.
+pub(crate) fn library() -> switchboard_flow::interp::Library {
+    let mut library = switchboard_flow::interp::Library::new();
+    for entry in std::fs::read_dir(examples()).expect("examples").flatten() {
+        let path = entry.path();
+        if path.extension().is_some_and(|e| e == "yaml") {
+            let name = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or_default()
+                .to_string();
+            let flow = example(&name);
+            library.insert(flow.id.clone(), flow);
+        }
+    }
+    library
+}

@@ -9,7 +9,7 @@ use crate::example;
 proptest! {
     #[test]
     fn random_inputs_always_end(
-        flow in prop::sample::select(vec!["tech-support", "returning-caller", "segment-routing", "after-hours", "geo-routing", "delivery", "queue-experience", "survey"]),
+        flow in prop::sample::select(vec!["tech-support", "returning-caller", "segment-routing", "after-hours", "geo-routing", "delivery", "queue-experience", "survey", "billing", "identify"]),
         keys in prop::collection::vec("[0-9*#]{0,10}", 0..30),
         known in any::<bool>(),
     ) {
@@ -19,7 +19,7 @@ proptest! {
             data.customer = Some(Default::default());
         }
         let at = chrono::DateTime::parse_from_rfc3339("2026-06-01T09:00:00+02:00").expect("time");
-        let t = simulate(&flow, data, at, &Script { presses: keys.clone(), ..Script::default() });
+        let t = simulate(&flow, data, at, &Script { presses: keys.clone(), library: crate::library(), ..Script::default() });
         prop_assert!(t.exit.is_some(), "the run ended: {}", t.to_text());
         prop_assert!(t.outcome.is_some());
     }

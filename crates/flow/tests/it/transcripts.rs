@@ -295,3 +295,30 @@ fn surveys_and_the_agent_escape() {
     out.push_str(&run("tech-support", anonymous(), MORNING, &["0"]));
     expect_file!["../golden/survey-and-escape.txt"].assert_eq(&out);
 }
+
+#[test]
+fn subflows_run_and_return() {
+    let mut out = String::new();
+    for (name, data, keys) in [
+        (
+            "unknown caller identified by account",
+            anonymous(),
+            &["12345678#"][..],
+        ),
+        ("known caller skips the question", customer(&[]), &[][..]),
+        (
+            "wrong account twice, continues unidentified",
+            anonymous(),
+            &["1#", "2#"][..],
+        ),
+    ] {
+        out.push_str(&format!("## {name}\n"));
+        let script = Script {
+            presses: presses(keys),
+            library: crate::library(),
+            ..Script::default()
+        };
+        out.push_str(&simulate(&example("billing"), data, at(MORNING), &script).to_text());
+    }
+    expect_file!["../golden/billing-subflow.txt"].assert_eq(&out);
+}
