@@ -28,8 +28,16 @@ pub(crate) fn example(name: &str) -> Flow {
     checked.flow.expect("a checked flow")
 }
 
-/// Every example flow, by id: the library subflows are called from.
+/// Every example flow, by id: the library subflows are called from (loaded once per
+/// test thread).
 pub(crate) fn library() -> switchboard_flow::interp::Library {
+    thread_local! {
+        static LIBRARY: switchboard_flow::interp::Library = load_library();
+    }
+    LIBRARY.with(Clone::clone)
+}
+
+fn load_library() -> switchboard_flow::interp::Library {
     let mut library = switchboard_flow::interp::Library::new();
     for entry in std::fs::read_dir(examples()).expect("examples").flatten() {
         let path = entry.path();
