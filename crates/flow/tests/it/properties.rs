@@ -24,3 +24,15 @@ proptest! {
         prop_assert!(t.outcome.is_some());
     }
 }
+
+proptest! {
+    /// Any text as an expression, and any text as a flow file, gives a value or an error
+    /// message: never a panic.
+    #[test]
+    fn untrusted_text_never_panics(text in "\\PC{0,60}", flow in "\\PC{0,300}") {
+        let _ = switchboard_flow::expr::Expression::compile(&text, &Default::default());
+        let _ = switchboard_flow::check::check(&flow, None);
+        let wrapped = format!("id: x\nversion: 1\nstart: a\nnodes:\n  a:\n    branch:\n      - if: {text:?}\n        next: a\n      - else: b\n  b:\n    say: \"{{{text}}}\"\n    next: c\n  c:\n    hangup: {{}}\n");
+        let _ = switchboard_flow::check::check(&wrapped, None);
+    }
+}
