@@ -742,7 +742,9 @@ impl Checker<'_> {
                 self.scope.variables.entry(v.clone()).or_insert(Ty::String);
                 declared.push((v, pos(&c.into)));
             }
-            if let Some(l) = &node.lookup {
+            if let Some(l) = &node.lookup
+                && l.into.as_str() != "customer"
+            {
                 let v = l.into.as_str().to_string();
                 if self
                     .scope
@@ -1017,6 +1019,13 @@ impl Checker<'_> {
                         return None;
                     }
                 };
+                if l.into.as_str() == "customer" && source != "customers" {
+                    self.error(
+                        pos(&l.into),
+                        "only the `customers` source can fill `customer`",
+                    )
+                    .hint = Some("look it up into a variable of your own".into());
+                }
                 let key = self.expr(&l.key, Some(Ty::String))?;
                 Action::Lookup {
                     source,

@@ -494,6 +494,11 @@ impl<'f> Session<'f> {
             found: record.is_some(),
         });
         match record {
+            // `into: customer` fills the caller's profile (`customer.*`, found).
+            Some(fields) if into == "customer" => {
+                self.data.customer = Some(fields.clone());
+                self.walk(next);
+            }
             Some(fields) => {
                 let map: HashMap<String, Value> = fields
                     .iter()

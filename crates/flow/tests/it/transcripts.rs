@@ -80,26 +80,45 @@ fn tech_support_known_vip_is_greeted_and_prioritised() {
 }
 
 #[test]
-fn returning_caller_with_an_open_enquiry_goes_back_to_the_last_agent() {
-    let pete = customer(&[
+fn returning_caller_is_looked_up_by_number_and_goes_back_to_the_last_agent() {
+    let pete: BTreeMap<String, FieldValue> = [
         ("first_name", FieldValue::Text("Pete".into())),
         ("open_cases", FieldValue::Int(1)),
         ("last_contact_resolved", FieldValue::Bool(false)),
         ("last_contact_reason", FieldValue::Text("parts".into())),
         ("last_agent", FieldValue::Text("alice".into())),
-    ]);
-    expect_file!["../golden/returning-caller-open.txt"].assert_eq(&run(
-        "returning-caller",
-        pete.clone(),
-        MORNING,
-        &["1"],
-    ));
-    expect_file!["../golden/returning-caller-else.txt"].assert_eq(&run(
-        "returning-caller",
-        pete,
-        MORNING,
-        &["2"],
-    ));
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let mut lookups = Lookups::new();
+    lookups
+        .entry("customers".into())
+        .or_default()
+        .insert("+442071234567".into(), pete);
+    let mut out = String::new();
+    for (name, keys, table) in [
+        ("open enquiry", &["1"][..], &lookups),
+        ("something else", &["2"][..], &lookups),
+        ("not in the customer store", &[][..], &Lookups::new()),
+    ] {
+        out.push_str(&format!("## {name}\n"));
+        let script = Script {
+            presses: presses(keys),
+            lookups: table.clone(),
+            ..Script::default()
+        };
+        out.push_str(
+            &simulate(
+                &example("returning-caller"),
+                anonymous(),
+                at(MORNING),
+                &script,
+            )
+            .to_text(),
+        );
+    }
+    expect_file!["../golden/returning-caller.txt"].assert_eq(&out);
 }
 
 #[test]
