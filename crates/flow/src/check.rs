@@ -567,6 +567,50 @@ fn actions_of(n: &NodeFile) -> Vec<&'static str> {
         .collect()
 }
 
+/// The keys a prompt tells the caller to press ("press 1", "press star", "press zero").
+fn keys_said(prompt: &str) -> Vec<char> {
+    const WORDS: [(&str, char); 14] = [
+        ("zero", '0'),
+        ("one", '1'),
+        ("two", '2'),
+        ("three", '3'),
+        ("four", '4'),
+        ("five", '5'),
+        ("six", '6'),
+        ("seven", '7'),
+        ("eight", '8'),
+        ("nine", '9'),
+        ("star", '*'),
+        ("hash", '#'),
+        ("pound", '#'),
+        ("0", '0'),
+    ];
+    let lower = prompt.to_lowercase();
+    let mut keys = Vec::new();
+    let mut rest = lower.as_str();
+    while let Some(at) = rest.find("press ") {
+        rest = &rest[at + 6..];
+        let word: String = rest
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '*' || *c == '#')
+            .collect();
+        let key = match word.chars().next() {
+            Some(c)
+                if word.chars().count() == 1 && (c.is_ascii_digit() || c == '*' || c == '#') =>
+            {
+                Some(c)
+            }
+            _ => WORDS.iter().find(|(w, _)| *w == word).map(|(_, k)| *k),
+        };
+        if let Some(k) = key
+            && !keys.contains(&k)
+        {
+            keys.push(k);
+        }
+    }
+    keys
+}
+
 /// Levenshtein distance, for "did you mean" hints.
 fn distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
@@ -1478,6 +1522,7 @@ impl Checker<'_> {
                 when,
             });
         }
+        self.announced_keys(&m.prompt, name, &options);
         Action::Menu {
             prompt,
             options,
@@ -1486,6 +1531,40 @@ impl Checker<'_> {
             invalid: m.invalid.as_ref().map(|t| self.template(t)),
             no_input: m.no_input.as_ref().map(|t| self.template(t)),
             on_failure: on_failure.map(|f| self.node_ref(f)),
+        }
+    }
+
+    /// A prompt that says "press 4" needs an option 4 (error), and an option the prompt
+    /// never announces while it announces others is probably forgotten (warning).
+    fn announced_keys(&mut self, prompt: &Text, name: &str, options: &[MenuOption]) {
+        let said = keys_said(prompt.as_str());
+        if said.is_empty() {
+            return;
+        }
+        for key in &said {
+            if !options.iter().any(|o| o.key == *key) {
+                self.error(
+                    pos(prompt),
+                    format!(
+                        "the prompt of `{name}` says to press {key}, but no option has key {key}"
+                    ),
+                )
+                .hint = Some(format!(
+                    "add an option with key \"{key}\", or change the prompt"
+                ));
+            }
+        }
+        for o in options {
+            if !said.contains(&o.key) {
+                self.warn(
+                    pos(prompt),
+                    format!(
+                        "option {} ({}) of `{name}` is never announced in its prompt",
+                        o.key, o.label
+                    ),
+                )
+                .hint = Some(format!("say \"press {}\" for it, or remove it", o.key));
+            }
         }
     }
 
@@ -1610,6 +1689,18 @@ impl Checker<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_said_in_prompts() {
+        assert_eq!(
+            keys_said(
+                "For devices, press 1. For orders press 3, or press star to repeat. Press zero for an agent."
+            ),
+            ['1', '3', '*', '0']
+        );
+        assert_eq!(keys_said("Please hold."), Vec::<char>::new());
+        assert_eq!(keys_said("press 12 for nothing"), Vec::<char>::new());
+    }
 
     #[test]
     fn distance_for_hints() {

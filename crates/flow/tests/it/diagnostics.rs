@@ -38,6 +38,7 @@ fn yaml_and_format_errors() {
 #[test]
 fn menus_and_collects_out_of_bounds() {
     expect_file!["../broken/menus.txt"].assert_eq(&diagnose("menus"));
+    expect_file!["../broken/unannounced.txt"].assert_eq(&diagnose("unannounced"));
 }
 
 #[test]
