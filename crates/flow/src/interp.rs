@@ -306,13 +306,16 @@ pub enum Step {
 impl<'f> Session<'f> {
     /// A run of `flow` for a contact with `data`, not started yet.
     ///
-    /// `caller.country` is taken from the number's country code (libphonenumber data) when
-    /// the edge did not supply it.
+    /// `caller.country` and `caller.region` are taken from the number (libphonenumber's
+    /// region code: the country or territory, e.g. `GB`, or `JE` for a Jersey number) when
+    /// the edge did not supply them.
     pub fn new(flow: &'f Flow, mut data: CallData, now: DateTime<FixedOffset>) -> Session<'f> {
-        if data.caller.get("country").is_none_or(String::is_empty)
-            && let Some(code) = data.caller.get("number").and_then(|n| country_of(n))
-        {
-            data.caller.insert("country".into(), code);
+        if let Some(code) = data.caller.get("number").and_then(|n| country_of(n)) {
+            for field in ["country", "region"] {
+                if data.caller.get(field).is_none_or(String::is_empty) {
+                    data.caller.insert(field.into(), code.clone());
+                }
+            }
         }
         let vars = flow
             .variables

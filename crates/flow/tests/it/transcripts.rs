@@ -341,3 +341,17 @@ fn subflows_run_and_return() {
     }
     expect_file!["../golden/billing-subflow.txt"].assert_eq(&out);
 }
+
+#[test]
+fn country_and_region_come_from_the_number() {
+    assert_eq!(
+        switchboard_flow::interp::country_of("+441534123456").as_deref(),
+        Some("JE"),
+        "Jersey shares +44 with the UK but is its own region"
+    );
+    assert_eq!(
+        switchboard_flow::interp::country_of("+33142685300").as_deref(),
+        Some("FR")
+    );
+    assert_eq!(switchboard_flow::interp::country_of("not a number"), None);
+}
