@@ -42,8 +42,8 @@ fn reconfiguring_a_queue_relists_escalated_contacts_cleanly() {
     assert_eq!(h.state(1), AgentState::Available);
 }
 
-#[test]
-fn reconfiguring_a_queue_routes_waiting_contacts_in_order() {
+/// Queue 1 starts with tier 1 only; its one agent is a tier-2 member.
+fn tier_two_held_back() -> Harness {
     let mut h = Harness::new();
     h.queue(
         1,
@@ -59,6 +59,12 @@ fn reconfiguring_a_queue_routes_waiting_contacts_in_order() {
             ..AgentSpec::default()
         },
     );
+    h
+}
+
+#[test]
+fn reconfiguring_a_queue_routes_waiting_contacts_in_order() {
+    let mut h = tier_two_held_back();
     h.voice(1, 1);
     h.voice(2, 1);
     assert_eq!(h.offered_to(1), None, "tier 2 is held back");
@@ -75,21 +81,7 @@ fn reconfiguring_a_queue_routes_waiting_contacts_in_order() {
 
 #[test]
 fn escalation_added_later_applies_to_waiting_contacts() {
-    let mut h = Harness::new();
-    h.queue(
-        1,
-        QueueSpec {
-            initial_tier: 1,
-            ..queue_spec(Strategy::Linear)
-        },
-    );
-    h.agent(
-        1,
-        AgentSpec {
-            queues: vec![member(1, 2, 0)],
-            ..AgentSpec::default()
-        },
-    );
+    let mut h = tier_two_held_back();
     h.voice(1, 1);
     h.queue(
         1,
