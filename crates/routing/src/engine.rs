@@ -12,7 +12,9 @@ use rustc_hash::FxHashMap;
 
 use crate::error::RoutingError;
 use crate::event::{AgentState, Event, EventKind, Input, OfferEnd, Outcome};
-use crate::index::{Class, ClassKey, Classes, Line, ReadyEntry, ReadyKey, ReadySet, WaitKey};
+use crate::index::{
+    Class, ClassKey, Classes, Line, ReadyEntry, ReadyKey, ReadyList, ReadySet, WaitKey,
+};
 use crate::model::{
     AgentId, AgentSpec, Channel, ContactId, ContactSpec, Escalation, LanguageId, Membership,
     OfferId, QueueId, QueueSpec, ReasonCode, SkillId, SkillRequirement, Strategy, Timestamp,
@@ -224,11 +226,12 @@ struct Queue {
 impl Queue {
     fn new(spec: QueueSpec) -> Queue {
         let stages = stages_of(&spec);
+        let strategy = spec.strategy;
         Queue {
             aht_s: spec.aht_hint.as_secs_f64(),
             spec,
             stages,
-            ready: ReadySet::default(),
+            ready: ReadySet::new(fifo_keys(strategy)),
             rr_cursor: None,
             order: Line::default(),
             staffed_milli: 0,
@@ -514,6 +517,10 @@ impl Engine {
         match self.queues.get_mut(&id) {
             Some(q) => {
                 q.stages = stages_of(&spec);
+                // The strategy may change the kind of list its ready agents need, so the
+                // set is rebuilt from scratch: entries of this queue are forgotten here and
+                // filed again by the reindexing below.
+                q.ready = ReadySet::new(fifo_keys(spec.strategy));
                 q.spec = spec;
                 q.rr_cursor = None;
                 q.ranked_skills.clear();
@@ -524,6 +531,9 @@ impl Engine {
                     .map(|(&aid, _)| aid)
                     .collect();
                 for aid in members {
+                    if let Some(a) = self.agents.get_mut(&aid) {
+                        a.indexed.retain(|e| e.queue != id);
+                    }
                     self.reindex(aid);
                 }
                 self.reroute_queue(id);
@@ -798,25 +808,23 @@ impl Engine {
                 };
                 let strategy = q.spec.strategy;
                 let key = ready_key(strategy, m, a.handled, a.talk_us, idle, util);
-                want.push(ReadyEntry {
-                    queue: m.queue,
-                    skill: None,
-                    key,
-                });
+                want.push(ReadyEntry::new(m.queue, None, key));
                 if strategy == Strategy::BestSkill {
                     for &(skill, prof) in &a.spec.skills {
                         if q.ranked_skills.contains(&skill) {
-                            want.push(ReadyEntry {
-                                queue: m.queue,
-                                skill: Some(skill),
-                                key: (m.tier, u64::from(u8::MAX - prof), idle),
-                            });
+                            want.push(ReadyEntry::new(
+                                m.queue,
+                                Some(skill),
+                                (m.tier, u64::from(u8::MAX - prof), idle),
+                            ));
                         }
                     }
                 }
             }
         }
-        if want == a.indexed {
+        if want.len() == a.indexed.len()
+            && want.iter().zip(&a.indexed).all(|(w, i)| w.same_place(i))
+        {
             self.scratch_entries = want;
             return;
         }
@@ -825,7 +833,7 @@ impl Engine {
                 q.ready.remove(id, entry);
             }
         }
-        for &entry in &want {
+        for entry in &mut want {
             if let Some(q) = self.queues.get_mut(&entry.queue) {
                 q.ready.insert(id, entry);
             }
@@ -1141,21 +1149,19 @@ impl Engine {
         if q.spec.strategy != Strategy::BestSkill || !q.ranked_skills.insert(skill) {
             return;
         }
-        for &((tier, _, _), aid) in &q.ready.all {
+        for ((tier, _, _), aid) in &q.ready.all {
             let Some(a) = self.agents.get_mut(&aid) else {
                 continue;
             };
             if let Some(prof) = a.proficiency(skill) {
-                let entry = ReadyEntry {
-                    queue,
-                    skill: Some(skill),
-                    key: (tier, u64::from(u8::MAX - prof), a.idle_since.0),
-                };
-                q.ready
+                let key = (tier, u64::from(u8::MAX - prof), a.idle_since.0);
+                let mut entry = ReadyEntry::new(queue, Some(skill), key);
+                entry.node = q
+                    .ready
                     .by_skill
                     .entry(skill)
-                    .or_default()
-                    .insert((entry.key, aid));
+                    .or_insert_with(ReadyList::fifo)
+                    .insert((key, aid));
                 a.indexed.push(entry);
             }
         }
@@ -1175,7 +1181,7 @@ impl Engine {
             }
             _ => &q.ready.all,
         };
-        let fits = |&&(rk, aid): &&(ReadyKey, AgentId)| {
+        let fits = |&(rk, aid): &(ReadyKey, AgentId)| {
             let Some(a) = self.agents.get(&aid) else {
                 return false;
             };
@@ -1186,17 +1192,18 @@ impl Engine {
             };
             tier <= key.max_tier && !c.skips(aid, self.now) && a.qualifies(key)
         };
-        let found = match (q.spec.strategy, q.rr_cursor) {
-            (Strategy::RoundRobin, Some(cursor)) => set
+        let found = match (q.spec.strategy, q.rr_cursor, set) {
+            (Strategy::RoundRobin, Some(cursor), ReadyList::Tree(set)) => set
                 .range((Bound::Excluded(cursor), Bound::Unbounded))
                 .chain(set.range(..=cursor))
+                .copied()
                 .find(fits),
-            (Strategy::Random | Strategy::WeightedRandom, _) => {
+            (Strategy::Random | Strategy::WeightedRandom, _, _) => {
                 return self.draw_agent(set, fits, q.spec.strategy, key.queue);
             }
             _ => set.iter().find(fits),
         };
-        found.map(|&entry| (entry.1, entry))
+        found.map(|entry| (entry.1, entry))
     }
 
     /// Random and weighted-random choice among the eligible ready agents of the best tier
@@ -1205,8 +1212,8 @@ impl Engine {
     /// step per ready agent of the queue, as ring-all does.
     fn draw_agent(
         &self,
-        set: &BTreeSet<(ReadyKey, AgentId)>,
-        fits: impl Fn(&&(ReadyKey, AgentId)) -> bool,
+        set: &ReadyList,
+        fits: impl Fn(&(ReadyKey, AgentId)) -> bool,
         strategy: Strategy,
         queue: QueueId,
     ) -> Option<(AgentId, (ReadyKey, AgentId))> {
@@ -1233,7 +1240,7 @@ impl Engine {
             let u: f64 = rng.random_range(f64::MIN_POSITIVE..1.0);
             let score = u.powf(1.0 / f64::from(weight));
             if best.is_none_or(|b| score > b.0) {
-                best = Some((score, *entry));
+                best = Some((score, entry));
             }
         }
         best.map(|b| (b.1.1, b.1))
@@ -1243,7 +1250,7 @@ impl Engine {
         let Some(q) = self.queues.get(&key.queue) else {
             return;
         };
-        for &(rk, aid) in &q.ready.all {
+        for (rk, aid) in &q.ready.all {
             if rk.0 <= key.max_tier
                 && !c.skips(aid, self.now)
                 && self.agents.get(&aid).is_some_and(|a| a.qualifies(key))
@@ -1820,6 +1827,12 @@ impl Engine {
     }
 }
 
+/// Whether a strategy's ready keys are `(tier, group, idle_since)` with few groups, and so
+/// suit FIFO groups (see `ReadyList`).
+fn fifo_keys(strategy: Strategy) -> bool {
+    matches!(strategy, Strategy::LongestIdle | Strategy::BestSkill)
+}
+
 /// The strategy's ordering key for a ready member (lower is offered first).
 fn ready_key(
     strategy: Strategy,
@@ -1833,7 +1846,8 @@ fn ready_key(
     match strategy {
         Strategy::RingAll | Strategy::Linear => (tier, u64::from(m.order), 0),
         Strategy::RoundRobin => (0, u64::from(m.order), 0),
-        Strategy::LongestIdle | Strategy::BestSkill => (tier, idle, 0),
+        // Idle time last, so that agents of a tier form one FIFO group (see `ReadyList`).
+        Strategy::LongestIdle | Strategy::BestSkill => (tier, 0, idle),
         Strategy::FewestContacts => (tier, handled, idle),
         Strategy::LeastTalkTime => (tier, talk_us, idle),
         Strategy::LeastOccupied => (tier, util, idle),

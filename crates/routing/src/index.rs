@@ -279,43 +279,291 @@ impl Classes {
 #[derive(Debug, Default)]
 pub(crate) struct ReadySet {
     /// Every ready member.
-    pub all: BTreeSet<(ReadyKey, AgentId)>,
-    /// Best-skill queues only: ready members per skill, by descending proficiency.
-    pub by_skill: FxHashMap<SkillId, BTreeSet<(ReadyKey, AgentId)>>,
+    pub all: ReadyList,
+    /// Best-skill queues only: ready members per skill, by descending proficiency. Kept
+    /// when they empty, so that a skill whose last agent comes and goes does not
+    /// reallocate its list each time.
+    pub by_skill: FxHashMap<SkillId, ReadyList>,
 }
 
 /// Where an agent sits in the ready sets, so it can be taken out again.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct ReadyEntry {
     pub queue: QueueId,
     pub skill: Option<SkillId>,
     pub key: ReadyKey,
+    /// The entry's node in a FIFO list (see [`ReadyList`]), set when it is filed.
+    pub node: u32,
+}
+
+impl ReadyEntry {
+    pub fn new(queue: QueueId, skill: Option<SkillId>, key: ReadyKey) -> ReadyEntry {
+        ReadyEntry {
+            queue,
+            skill,
+            key,
+            node: NO_NODE,
+        }
+    }
+
+    /// Whether both entries file the agent under the same key (wherever it was stored).
+    pub fn same_place(&self, other: &ReadyEntry) -> bool {
+        (self.queue, self.skill, self.key) == (other.queue, other.skill, other.key)
+    }
 }
 
 impl ReadySet {
-    pub fn insert(&mut self, agent: AgentId, entry: ReadyEntry) {
-        match entry.skill {
-            None => self.all.insert((entry.key, agent)),
-            Some(s) => self
-                .by_skill
-                .entry(s)
-                .or_default()
-                .insert((entry.key, agent)),
+    /// An empty set; `fifo` for strategies whose keys are `(tier, group, idle_since)` (see
+    /// [`ReadyList`]).
+    pub fn new(fifo: bool) -> ReadySet {
+        ReadySet {
+            all: if fifo {
+                ReadyList::fifo()
+            } else {
+                ReadyList::default()
+            },
+            by_skill: FxHashMap::default(),
+        }
+    }
+
+    /// Files an agent, recording in `entry` where it went.
+    pub fn insert(&mut self, agent: AgentId, entry: &mut ReadyEntry) {
+        let list = match entry.skill {
+            None => &mut self.all,
+            Some(s) => self.by_skill.entry(s).or_insert_with(ReadyList::fifo),
         };
+        entry.node = list.insert((entry.key, agent));
     }
 
     pub fn remove(&mut self, agent: AgentId, entry: ReadyEntry) {
-        match entry.skill {
-            None => {
-                self.all.remove(&(entry.key, agent));
+        let list = match entry.skill {
+            None => Some(&mut self.all),
+            Some(s) => self.by_skill.get_mut(&s),
+        };
+        if let Some(list) = list {
+            list.remove((entry.key, agent), entry.node);
+        }
+    }
+}
+
+/// No node: the end of a chain, or an entry kept in a tree.
+const NO_NODE: u32 = u32::MAX;
+
+/// Marks a node on the free list (in its `prev`).
+const FREED: u32 = u32::MAX - 1;
+
+/// Ready agents in key order, as a B-tree or as FIFO groups.
+///
+/// Every offer takes an agent out of the lists of each queue it serves (mostly from the
+/// middle) and files it back later, so these updates dominate routing. For longest-idle
+/// and best-skill keys, `(tier, group, idle_since)`, an agent is nearly always filed back
+/// behind every other agent of its group (its idle time starts now), and groups (tiers ×
+/// proficiency levels) are few. Each group is then a doubly linked list over a slab of
+/// nodes: filing at either end is O(1) and, since each entry remembers its node, so is
+/// taking it out from anywhere, where a tree pays a descent (and node splits and merges)
+/// for each. An entry that belongs elsewhere is placed by walking back from the tail.
+/// Keys that move freely (counters, round-robin ranges) stay in the tree.
+#[derive(Debug)]
+pub(crate) enum ReadyList {
+    Tree(BTreeSet<(ReadyKey, AgentId)>),
+    Fifo(Fifo),
+}
+
+impl Default for ReadyList {
+    fn default() -> Self {
+        ReadyList::Tree(BTreeSet::new())
+    }
+}
+
+/// FIFO groups over one slab of nodes.
+#[derive(Debug, Default)]
+pub(crate) struct Fifo {
+    /// Sorted by group key `(key.0, key.1)`; empty groups are kept (they are few).
+    groups: Vec<Group>,
+    nodes: Vec<Node>,
+    free: Vec<u32>,
+}
+
+/// The ready agents sharing `(key.0, key.1)`, chained in `(key, agent)` order.
+#[derive(Debug)]
+struct Group {
+    key: (u8, u64),
+    head: u32,
+    tail: u32,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Node {
+    item: (ReadyKey, AgentId),
+    prev: u32,
+    next: u32,
+}
+
+impl Fifo {
+    fn insert(&mut self, item: (ReadyKey, AgentId)) -> u32 {
+        let gk = (item.0.0, item.0.1);
+        let gi = match self.groups.binary_search_by(|g| g.key.cmp(&gk)) {
+            Ok(i) => i,
+            Err(i) => {
+                let group = Group {
+                    key: gk,
+                    head: NO_NODE,
+                    tail: NO_NODE,
+                };
+                self.groups.insert(i, group);
+                i
             }
-            Some(s) => {
-                if let Some(set) = self.by_skill.get_mut(&s) {
-                    set.remove(&(entry.key, agent));
-                    if set.is_empty() {
-                        self.by_skill.remove(&s);
-                    }
+        };
+        // The node to follow: the last one ordered before `item`, found from the tail
+        // (where nearly every agent goes) unless `item` goes first.
+        let group = &self.groups[gi];
+        let mut prev = group.tail;
+        if group.head != NO_NODE && item < self.nodes[group.head as usize].item {
+            prev = NO_NODE;
+        } else {
+            while prev != NO_NODE && item < self.nodes[prev as usize].item {
+                prev = self.nodes[prev as usize].prev;
+            }
+            if prev != NO_NODE && self.nodes[prev as usize].item == item {
+                return prev;
+            }
+        }
+        let next = if prev == NO_NODE {
+            group.head
+        } else {
+            self.nodes[prev as usize].next
+        };
+        let node = Node { item, prev, next };
+        let id = match self.free.pop() {
+            Some(id) => {
+                self.nodes[id as usize] = node;
+                id
+            }
+            None => {
+                self.nodes.push(node);
+                (self.nodes.len() - 1) as u32
+            }
+        };
+        let group = &mut self.groups[gi];
+        if prev == NO_NODE {
+            group.head = id;
+        } else {
+            self.nodes[prev as usize].next = id;
+        }
+        if next == NO_NODE {
+            group.tail = id;
+        } else {
+            self.nodes[next as usize].prev = id;
+        }
+        id
+    }
+
+    fn remove(&mut self, item: (ReadyKey, AgentId), node: u32) {
+        let Some(&Node {
+            item: at,
+            prev,
+            next,
+        }) = self.nodes.get(node as usize)
+        else {
+            return;
+        };
+        // A stale node (freed, or reused for another entry) is never unlinked twice.
+        if at != item || prev == FREED {
+            return;
+        }
+        let gk = (item.0.0, item.0.1);
+        let Ok(gi) = self.groups.binary_search_by(|g| g.key.cmp(&gk)) else {
+            return;
+        };
+        let group = &mut self.groups[gi];
+        if prev == NO_NODE {
+            group.head = next;
+        } else {
+            self.nodes[prev as usize].next = next;
+        }
+        if next == NO_NODE {
+            group.tail = prev;
+        } else {
+            self.nodes[next as usize].prev = prev;
+        }
+        self.nodes[node as usize].prev = FREED;
+        self.free.push(node);
+    }
+}
+
+impl ReadyList {
+    /// An empty list of FIFO groups.
+    pub fn fifo() -> ReadyList {
+        ReadyList::Fifo(Fifo::default())
+    }
+
+    /// Adds an entry; returns its node (or [`NO_NODE`] in a tree), needed to remove it.
+    pub fn insert(&mut self, item: (ReadyKey, AgentId)) -> u32 {
+        match self {
+            ReadyList::Tree(set) => {
+                set.insert(item);
+                NO_NODE
+            }
+            ReadyList::Fifo(fifo) => fifo.insert(item),
+        }
+    }
+
+    /// Removes an entry filed at `node` by [`ReadyList::insert`].
+    pub fn remove(&mut self, item: (ReadyKey, AgentId), node: u32) {
+        match self {
+            ReadyList::Tree(set) => {
+                set.remove(&item);
+            }
+            ReadyList::Fifo(fifo) => fifo.remove(item, node),
+        }
+    }
+
+    /// Entries in key order.
+    pub fn iter(&self) -> ReadyIter<'_> {
+        match self {
+            ReadyList::Tree(set) => ReadyIter::Tree(set.iter()),
+            ReadyList::Fifo(fifo) => ReadyIter::Fifo {
+                fifo,
+                group: 0,
+                node: fifo.groups.first().map_or(NO_NODE, |g| g.head),
+            },
+        }
+    }
+}
+
+impl<'a> IntoIterator for &'a ReadyList {
+    type Item = (ReadyKey, AgentId);
+    type IntoIter = ReadyIter<'a>;
+
+    fn into_iter(self) -> ReadyIter<'a> {
+        self.iter()
+    }
+}
+
+/// Iterator over a [`ReadyList`], in key order.
+pub(crate) enum ReadyIter<'a> {
+    Tree(std::collections::btree_set::Iter<'a, (ReadyKey, AgentId)>),
+    Fifo {
+        fifo: &'a Fifo,
+        group: usize,
+        node: u32,
+    },
+}
+
+impl Iterator for ReadyIter<'_> {
+    type Item = (ReadyKey, AgentId);
+
+    fn next(&mut self) -> Option<(ReadyKey, AgentId)> {
+        match self {
+            ReadyIter::Tree(it) => it.next().copied(),
+            ReadyIter::Fifo { fifo, group, node } => {
+                while *node == NO_NODE {
+                    *group += 1;
+                    *node = fifo.groups.get(*group)?.head;
                 }
+                let n = fifo.nodes[*node as usize];
+                *node = n.next;
+                Some(n.item)
             }
         }
     }
@@ -425,5 +673,34 @@ mod tests {
             m.remove(&w);
         }
         assert_eq!((m.len(), m.first()), (0, None));
+    }
+
+    #[test]
+    fn fifo_groups_match_a_tree() {
+        // Random keys (a few groups, idle times out of order, repeats) filed and removed in
+        // both kinds of list must always read back in the same order.
+        let (mut fifo, mut tree) = (ReadyList::fifo(), ReadyList::default());
+        let mut filed: Vec<((ReadyKey, AgentId), u32)> = Vec::new();
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..3000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            if x % 3 == 0 && !filed.is_empty() {
+                let (item, node) = filed.swap_remove((x >> 8) as usize % filed.len());
+                fifo.remove(item, node);
+                tree.remove(item, NO_NODE);
+            } else {
+                let item = (
+                    ((x % 2) as u8, (x >> 4) % 3, (x >> 8) % 50),
+                    AgentId((x >> 16 & 7) as u32),
+                );
+                if filed.iter().all(|f| f.0 != item) {
+                    filed.push((item, fifo.insert(item)));
+                    tree.insert(item);
+                }
+            }
+            assert!(fifo.iter().eq(tree.iter()));
+        }
     }
 }
