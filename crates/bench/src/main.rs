@@ -116,6 +116,7 @@ impl Driver {
     }
 }
 
+/// An engine with the centre's queues and agents, every agent logged in.
 fn build(centre: &Centre, strategy: Strategy) -> Driver {
     let mut engine = Engine::new(Config { seed: 1 });
     let t = Timestamp::ZERO;
@@ -154,6 +155,12 @@ fn build(centre: &Centre, strategy: Strategy) -> Driver {
                 spec,
             },
         );
+        let _ = engine.handle_input(
+            t,
+            Input::Login {
+                agent: AgentId(i as u32),
+            },
+        );
     }
     Driver {
         engine,
@@ -185,11 +192,6 @@ fn summary(ops: u64, elapsed: Duration, lat: Vec<u64>) -> Value {
 fn engine_agent_side(centre: &Centre, strategy: Strategy, iterations: u64) -> Value {
     let mut rng = Pcg64Mcg::seed_from_u64(42);
     let mut d = build(centre, strategy);
-    for a in 0..AGENTS {
-        let _ = d
-            .engine
-            .handle_input(d.now, Input::Login { agent: AgentId(a) });
-    }
     while d.engine.table_sizes().contacts < (WAITING + u64::from(AGENTS)) as usize {
         d.enqueue(&mut rng);
         d.drain();
@@ -219,11 +221,6 @@ fn engine_agent_side(centre: &Centre, strategy: Strategy, iterations: u64) -> Va
 fn engine_contact_side(centre: &Centre, strategy: Strategy, iterations: u64) -> Value {
     let mut rng = Pcg64Mcg::seed_from_u64(43);
     let mut d = build(centre, strategy);
-    for a in 0..AGENTS {
-        let _ = d
-            .engine
-            .handle_input(d.now, Input::Login { agent: AgentId(a) });
-    }
     let mut lat = Vec::with_capacity(iterations as usize);
     let before = d.assignments;
     let start = Instant::now();

@@ -771,38 +771,12 @@ impl Checker<'_> {
         }
         for (_, node) in &nodes {
             if let Some(c) = &node.collect {
-                let v = c.into.as_str().to_string();
-                if self
-                    .scope
-                    .variables
-                    .get(&v)
-                    .is_some_and(|t| *t != Ty::String && *t != Ty::Dyn)
-                {
-                    self.error(
-                        pos(&c.into),
-                        format!("`{v}` is not a string, but digits are collected into it"),
-                    );
-                }
-                self.scope.variables.entry(v.clone()).or_insert(Ty::String);
-                declared.push((v, pos(&c.into)));
+                declared.push(self.declare(&c.into, Ty::String, "digits are collected into it"));
             }
             if let Some(l) = &node.lookup
                 && l.into.as_str() != "customer"
             {
-                let v = l.into.as_str().to_string();
-                if self
-                    .scope
-                    .variables
-                    .get(&v)
-                    .is_some_and(|t| *t != Ty::Map && *t != Ty::Dyn)
-                {
-                    self.error(
-                        pos(&l.into),
-                        format!("`{v}` is not a map, but a lookup stores a record in it"),
-                    );
-                }
-                self.scope.variables.entry(v.clone()).or_insert(Ty::Map);
-                declared.push((v, pos(&l.into)));
+                declared.push(self.declare(&l.into, Ty::Map, "a lookup stores a record in it"));
             }
             if let Some(set) = &node.set {
                 for var in set.keys() {
@@ -867,6 +841,22 @@ impl Checker<'_> {
             self.graph_checks(&flow, &nodes);
         }
         Some(flow)
+    }
+
+    /// Declares a variable that a node writes with a value of type `ty` (refusing one
+    /// declared with another type), and returns it with its position for usage checks.
+    fn declare(&mut self, var: &Text, ty: Ty, why: &str) -> (String, Pos) {
+        let v = var.as_str().to_string();
+        if self
+            .scope
+            .variables
+            .get(&v)
+            .is_some_and(|t| *t != ty && *t != Ty::Dyn)
+        {
+            self.error(pos(var), format!("`{v}` is not a {ty}, but {why}"));
+        }
+        self.scope.variables.entry(v.clone()).or_insert(ty);
+        (v, pos(var))
     }
 
     fn node(&mut self, name: &str, node: &Spanned<NodeFile>) -> Option<Action> {
