@@ -374,7 +374,7 @@ fn library_near(path: &Path) -> Library {
             && let Ok(text) = std::fs::read_to_string(&p)
             && let Some(flow) = check(&text, Some(dir)).flow
         {
-            library.insert(flow.id.clone(), flow);
+            library.insert(flow.id.clone(), std::sync::Arc::new(flow));
         }
     }
     library

@@ -394,7 +394,7 @@ pub struct Checked {
 }
 
 /// Checks that every `subflow` names a flow of `library` (flows by id).
-pub fn check_subflows(flow: &Flow, library: &BTreeMap<String, Flow>) -> Vec<Diagnostic> {
+pub fn check_subflows(flow: &Flow, library: &crate::interp::Library) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for node in &flow.nodes {
         if let Action::Subflow { flow: id, .. } = &node.action

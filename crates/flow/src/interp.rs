@@ -6,6 +6,7 @@
 //! `Gather`; a chat edge sends the text and shows a `Gather`'s options as buttons.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
 use std::time::Duration;
 
 use cel::{Context, Value};
@@ -22,7 +23,7 @@ pub const MAX_STEPS_PER_INPUT: usize = 1_000;
 pub const MAX_SUBFLOW_DEPTH: usize = 8;
 
 /// Flows by id, for `subflow` nodes.
-pub type Library = BTreeMap<String, Flow>;
+pub type Library = BTreeMap<String, Arc<Flow>>;
 
 /// What is known about the call when it starts.
 #[derive(Debug, Clone, Default)]
@@ -153,6 +154,14 @@ pub enum Output {
     },
 }
 
+/// The queue experience of an `enqueue` node.
+fn experience(flow: &Flow, node: NodeId) -> Option<&QueueExperience> {
+    match &flow.nodes.get(node.0)?.action {
+        Action::Enqueue { experience, .. } => Some(experience),
+        _ => None,
+    }
+}
+
 /// How a flow run ended.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -280,11 +289,11 @@ struct Hold {
 }
 
 /// One run of a flow for one contact.
-pub struct Session<'f> {
-    flow: &'f Flow,
-    library: Option<&'f Library>,
+pub struct Session {
+    flow: Arc<Flow>,
+    library: Option<Arc<Library>>,
     /// Calling flows and where each continues when the subflow returns.
-    stack: Vec<(&'f Flow, NodeId)>,
+    stack: Vec<(Arc<Flow>, NodeId)>,
     data: CallData,
     vars: BTreeMap<String, Value>,
     state: State,
@@ -303,13 +312,13 @@ pub enum Step {
     Happened(FlowEvent),
 }
 
-impl<'f> Session<'f> {
+impl Session {
     /// A run of `flow` for a contact with `data`, not started yet.
     ///
     /// `caller.country` and `caller.region` are taken from the number (libphonenumber's
     /// region code: the country or territory, e.g. `GB`, or `JE` for a Jersey number) when
     /// the edge did not supply them.
-    pub fn new(flow: &'f Flow, mut data: CallData, now: DateTime<FixedOffset>) -> Session<'f> {
+    pub fn new(flow: Arc<Flow>, mut data: CallData, now: DateTime<FixedOffset>) -> Session {
         if let Some(code) = data.caller.get("number").and_then(|n| country_of(n)) {
             for field in ["country", "region"] {
                 if data.caller.get(field).is_none_or(String::is_empty) {
@@ -336,7 +345,7 @@ impl<'f> Session<'f> {
     }
 
     /// Gives the session the flows its `subflow` nodes may call.
-    pub fn with_library(mut self, library: &'f Library) -> Session<'f> {
+    pub fn with_library(mut self, library: Arc<Library>) -> Session {
         self.library = Some(library);
         self
     }
@@ -570,7 +579,8 @@ impl<'f> Session<'f> {
     /// When the session next wants [`Session::tick`] (announcements, callback offers,
     /// maximum wait), if it is waiting in a queue.
     pub fn poll_timeout(&self) -> Option<DateTime<FixedOffset>> {
-        let (hold, experience) = self.hold()?;
+        let (hold, flow) = self.hold()?;
+        let experience = experience(&flow, hold.node)?;
         let offer = experience
             .callback
             .as_ref()
@@ -585,15 +595,13 @@ impl<'f> Session<'f> {
     }
 
     /// The hold in progress and the queue experience of its node.
-    fn hold(&self) -> Option<(Hold, &'f QueueExperience)> {
+    fn hold(&self) -> Option<(Hold, Arc<Flow>)> {
         let State::Queued(hold) = self.state else {
             return None;
         };
-        let flow: &'f Flow = self.flow;
-        match &flow.nodes[hold.node.0].action {
-            Action::Enqueue { experience, .. } => Some((hold, experience)),
-            _ => None,
-        }
+        let flow = Arc::clone(&self.flow);
+        experience(&flow, hold.node)?;
+        Some((hold, flow))
     }
 
     /// Time passed: announcements, callback offers and the maximum wait fall due.
@@ -604,7 +612,10 @@ impl<'f> Session<'f> {
 
     /// Applies whatever the queue experience calls for at the current time.
     fn check_queue(&mut self) {
-        let Some((hold, experience)) = self.hold() else {
+        let Some((hold, flow)) = self.hold() else {
+            return;
+        };
+        let Some(experience) = experience(&flow, hold.node) else {
             return;
         };
         let Hold {
@@ -657,7 +668,10 @@ impl<'f> Session<'f> {
 
     /// While queued: a key pressed during the hold.
     fn queued_key(&mut self, key: char) {
-        let Some((hold, experience)) = self.hold() else {
+        let Some((hold, flow)) = self.hold() else {
+            return;
+        };
+        let Some(experience) = experience(&flow, hold.node) else {
             return;
         };
         let (node, callback_offered) = (hold.node, hold.callback_offered);
@@ -867,11 +881,12 @@ impl<'f> Session<'f> {
 
     /// Asks survey question `question`, or ends the survey after the last one.
     fn ask(&mut self, node: NodeId, question: usize) {
+        let flow = Arc::clone(&self.flow);
         let Action::Survey {
             questions,
             thanks,
             next,
-        } = &self.flow.nodes[node.0].action
+        } = &flow.nodes[node.0].action
         else {
             return;
         };
@@ -914,7 +929,8 @@ impl<'f> Session<'f> {
     }
 
     fn retry(&mut self, node: NodeId, attempt: u32, invalid: bool) {
-        let (retries, message, on_failure) = match &self.flow.nodes[node.0].action {
+        let flow = Arc::clone(&self.flow);
+        let (retries, message, on_failure) = match &flow.nodes[node.0].action {
             Action::Menu {
                 retries,
                 invalid: inv,
@@ -957,7 +973,7 @@ impl<'f> Session<'f> {
 
     /// Repeats the prompt of a waiting node and asks for input again.
     fn prompt(&mut self, node: NodeId) {
-        let flow = self.flow;
+        let flow = Arc::clone(&self.flow);
         let result = match &flow.nodes[node.0].action {
             Action::Menu {
                 prompt,
@@ -1017,7 +1033,7 @@ impl<'f> Session<'f> {
     /// Runs from `node` until the flow waits for input or ends.
     fn walk(&mut self, mut node: NodeId) {
         for _ in 0..MAX_STEPS_PER_INPUT {
-            let flow: &'f Flow = self.flow;
+            let flow = Arc::clone(&self.flow);
             let Some(n) = flow.nodes.get(node.0) else {
                 return self.fail(node, "jump to a missing node".into());
             };
@@ -1026,19 +1042,19 @@ impl<'f> Session<'f> {
             });
             let step: Result<Option<NodeId>, String> = match &n.action {
                 Action::Subflow { flow: id, next } => {
-                    let library: Option<&'f Library> = self.library;
-                    match library.and_then(|l| l.get(id)) {
+                    let sub = self.library.as_ref().and_then(|l| l.get(id)).cloned();
+                    match sub {
                         None => Err(format!("subflow `{id}` is not loaded")),
                         Some(_) if self.stack.len() >= MAX_SUBFLOW_DEPTH => {
                             Err(format!("subflows nested deeper than {MAX_SUBFLOW_DEPTH}"))
                         }
                         Some(sub) => {
-                            self.stack.push((flow, *next));
+                            self.stack.push((Arc::clone(&flow), *next));
                             for (k, t) in &sub.variables {
                                 self.vars.entry(k.clone()).or_insert_with(|| zero(*t));
                             }
-                            self.flow = sub;
                             node = sub.start;
+                            self.flow = sub;
                             continue;
                         }
                     }

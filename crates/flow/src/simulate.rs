@@ -4,6 +4,7 @@ use chrono::{DateTime, FixedOffset};
 
 use crate::check::Flow;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::interp::{
@@ -120,7 +121,8 @@ pub fn simulate_with(
     caller: &mut dyn Caller,
 ) -> Transcript {
     let mut run = Run {
-        session: Session::new(flow, data, at).with_library(&script.library),
+        session: Session::new(Arc::new(flow.clone()), data, at)
+            .with_library(Arc::new(script.library.clone())),
         t: Transcript {
             lines: Vec::new(),
             exit: None,
@@ -172,14 +174,14 @@ pub fn simulate_with(
     run.t
 }
 
-struct Run<'f, 'c> {
-    session: Session<'f>,
+struct Run<'c> {
+    session: Session,
     t: Transcript,
     clock: DateTime<FixedOffset>,
     caller: &'c mut dyn Caller,
 }
 
-impl Run<'_, '_> {
+impl Run<'_> {
     /// Records everything the session produced; returns a pending gather's timeout and a
     /// pending lookup.
     fn drain(&mut self) -> (Option<Duration>, Option<(String, String)>) {

@@ -48,7 +48,7 @@ fn load_library() -> switchboard_flow::interp::Library {
                 .unwrap_or_default()
                 .to_string();
             let flow = example(&name);
-            library.insert(flow.id.clone(), flow);
+            library.insert(flow.id.clone(), std::sync::Arc::new(flow));
         }
     }
     library
