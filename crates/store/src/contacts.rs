@@ -1,0 +1,526 @@
+//! Contact history, the event log and callback requests.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Result, Store, StoreError, from_json};
+
+/// Where a contact is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ContactStatus {
+    /// In the flow (IVR or bot).
+    Ivr,
+    /// Waiting in a queue.
+    Queued,
+    /// With an agent.
+    Connected,
+    /// Ended; the agent's wrap-up is pending.
+    WrapUp,
+    /// Finished.
+    Closed,
+}
+
+impl ContactStatus {
+    /// The stored name.
+    pub fn name(self) -> &'static str {
+        match self {
+            ContactStatus::Ivr => "ivr",
+            ContactStatus::Queued => "queued",
+            ContactStatus::Connected => "connected",
+            ContactStatus::WrapUp => "wrap_up",
+            ContactStatus::Closed => "closed",
+        }
+    }
+
+    fn parse(s: &str) -> ContactStatus {
+        match s {
+            "ivr" => ContactStatus::Ivr,
+            "queued" => ContactStatus::Queued,
+            "connected" => ContactStatus::Connected,
+            "wrap_up" => ContactStatus::WrapUp,
+            _ => ContactStatus::Closed,
+        }
+    }
+}
+
+/// A contact: one call, chat, email… from start to wrap-up.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Contact {
+    /// Id (also the routing engine's contact id).
+    pub id: i64,
+    /// `voice`, `chat`, `email`, `sms`, `callback`.
+    pub channel: String,
+    /// Who: phone number, email address or chat handle.
+    pub address: String,
+    /// What they reached: dialed number, address or entry point.
+    pub dialed: String,
+    /// The identified customer.
+    pub customer_id: Option<i64>,
+    /// The flow that ran.
+    pub flow: Option<String>,
+    /// The queue it waited in.
+    pub queue: Option<String>,
+    /// The agent who handled it.
+    pub agent: Option<String>,
+    /// Where it is.
+    pub status: ContactStatus,
+    /// Nodes and choices in the flow, in order (e.g. `main-menu:2 technical`).
+    pub ivr_path: Vec<String>,
+    /// The conversation (text channels) or prompts (voice), in order.
+    pub transcript: Vec<Line>,
+    /// Started (ms since the epoch).
+    pub created_ms: i64,
+    /// Entered the queue.
+    pub queued_ms: Option<i64>,
+    /// Answered by an agent.
+    pub answered_ms: Option<i64>,
+    /// Ended (caller or agent left, or the flow finished).
+    pub ended_ms: Option<i64>,
+    /// Wrapped up.
+    pub wrapped_ms: Option<i64>,
+    /// How it ended: `handled`, `abandoned`, `voicemail`, `callback`, `transferred`,
+    /// `flow:<reason>`, `interrupted`, …
+    pub end_reason: Option<String>,
+    /// Wrap-up code.
+    pub wrapup_code: Option<String>,
+    /// Agent's notes.
+    pub notes: Option<String>,
+    /// Whether the agent marked it resolved.
+    pub resolved: Option<bool>,
+    /// Recording reference.
+    pub recording: Option<String>,
+    /// Voicemail reference.
+    pub voicemail: Option<String>,
+    /// Whether it was transferred.
+    pub transferred: bool,
+}
+
+/// A line of a conversation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Line {
+    /// When (ms since the epoch).
+    pub at_ms: i64,
+    /// `system` (the flow), `customer` or `agent`.
+    pub from: String,
+    /// What was said.
+    pub text: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct ContactRow {
+    id: i64,
+    channel: String,
+    address: String,
+    dialed: String,
+    customer_id: Option<i64>,
+    flow: Option<String>,
+    queue: Option<String>,
+    agent: Option<String>,
+    status: String,
+    ivr_path: String,
+    transcript: String,
+    created_ms: i64,
+    queued_ms: Option<i64>,
+    answered_ms: Option<i64>,
+    ended_ms: Option<i64>,
+    wrapped_ms: Option<i64>,
+    end_reason: Option<String>,
+    wrapup_code: Option<String>,
+    notes: Option<String>,
+    resolved: Option<bool>,
+    recording: Option<String>,
+    voicemail: Option<String>,
+    transferred: bool,
+}
+
+impl TryFrom<ContactRow> for Contact {
+    type Error = StoreError;
+    fn try_from(r: ContactRow) -> Result<Contact> {
+        Ok(Contact {
+            id: r.id,
+            channel: r.channel,
+            address: r.address,
+            dialed: r.dialed,
+            customer_id: r.customer_id,
+            flow: r.flow,
+            queue: r.queue,
+            agent: r.agent,
+            status: ContactStatus::parse(&r.status),
+            ivr_path: from_json(&r.ivr_path)?,
+            transcript: from_json(&r.transcript)?,
+            created_ms: r.created_ms,
+            queued_ms: r.queued_ms,
+            answered_ms: r.answered_ms,
+            ended_ms: r.ended_ms,
+            wrapped_ms: r.wrapped_ms,
+            end_reason: r.end_reason,
+            wrapup_code: r.wrapup_code,
+            notes: r.notes,
+            resolved: r.resolved,
+            recording: r.recording,
+            voicemail: r.voicemail,
+            transferred: r.transferred,
+        })
+    }
+}
+
+const CONTACT: &str = "SELECT id, channel, address, dialed, customer_id, flow, queue, agent, \
+    status, ivr_path, transcript, created_ms, queued_ms, answered_ms, ended_ms, wrapped_ms, \
+    end_reason, wrapup_code, notes, resolved, recording, voicemail, transferred FROM contacts";
+
+/// A contact as it starts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewContact {
+    /// Channel.
+    pub channel: String,
+    /// Who.
+    pub address: String,
+    /// What they reached.
+    pub dialed: String,
+    /// The identified customer.
+    pub customer_id: Option<i64>,
+    /// The flow that will run.
+    pub flow: Option<String>,
+}
+
+/// An agent's wrap-up of a contact.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WrapUp {
+    /// Wrap-up code (one of the configured codes).
+    pub code: String,
+    /// Notes.
+    #[serde(default)]
+    pub notes: Option<String>,
+    /// Whether the customer's issue was resolved.
+    #[serde(default)]
+    pub resolved: bool,
+}
+
+/// Which contacts to list.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ContactFilter {
+    /// Handled by this agent.
+    pub agent: Option<String>,
+    /// Of this customer.
+    pub customer_id: Option<i64>,
+    /// Waited in this queue.
+    pub queue: Option<String>,
+    /// Started at or after (ms).
+    pub since_ms: Option<i64>,
+    /// Started before (ms).
+    pub until_ms: Option<i64>,
+    /// Most rows (newest first).
+    pub limit: i64,
+}
+
+/// An entry of the event log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Event {
+    /// Position in the log.
+    pub seq: i64,
+    /// When (ms since the epoch).
+    pub at_ms: i64,
+    /// What kind (`contact.queued`, `agent.state`, …).
+    pub kind: String,
+    /// The contact concerned.
+    pub contact_id: Option<i64>,
+    /// The agent concerned.
+    pub agent: Option<String>,
+    /// The queue concerned.
+    pub queue: Option<String>,
+    /// Details.
+    pub data: serde_json::Value,
+}
+
+/// A callback request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct Callback {
+    /// Id.
+    pub id: i64,
+    /// The contact it came from.
+    pub contact_id: Option<i64>,
+    /// Queue that calls back.
+    pub queue: String,
+    /// Number to call.
+    pub number: String,
+    /// Requested (ms since the epoch).
+    pub requested_ms: i64,
+    /// `pending`, `done` or `cancelled`.
+    pub status: String,
+}
+
+impl Store {
+    /// Records a new contact (in the flow) and returns its id: committed before the caller
+    /// is answered.
+    pub async fn create_contact(&self, c: &NewContact, now_ms: i64) -> Result<i64> {
+        Ok(sqlx::query_scalar(
+            "INSERT INTO contacts (channel, address, dialed, customer_id, flow, status, created_ms) \
+             VALUES (?, ?, ?, ?, ?, 'ivr', ?) RETURNING id",
+        )
+        .bind(&c.channel)
+        .bind(&c.address)
+        .bind(&c.dialed)
+        .bind(c.customer_id)
+        .bind(&c.flow)
+        .bind(now_ms)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    /// The contact entered `queue`.
+    pub async fn contact_queued(&self, id: i64, queue: &str, now_ms: i64) -> Result<()> {
+        self.update(
+            sqlx::query(
+                "UPDATE contacts SET status = 'queued', queue = ?, \
+                 queued_ms = COALESCE(queued_ms, ?) WHERE id = ?",
+            )
+            .bind(queue)
+            .bind(now_ms)
+            .bind(id),
+            id,
+        )
+        .await
+    }
+
+    /// The contact left the queue but goes on in the flow.
+    pub async fn contact_dequeued(&self, id: i64) -> Result<()> {
+        self.update(
+            sqlx::query("UPDATE contacts SET status = 'ivr' WHERE id = ?").bind(id),
+            id,
+        )
+        .await
+    }
+
+    /// An agent answered the contact.
+    pub async fn contact_connected(&self, id: i64, agent: &str, now_ms: i64) -> Result<()> {
+        self.update(
+            sqlx::query(
+                "UPDATE contacts SET status = 'connected', agent = ?, answered_ms = ? WHERE id = ?",
+            )
+            .bind(agent)
+            .bind(now_ms)
+            .bind(id),
+            id,
+        )
+        .await
+    }
+
+    /// The contact ended: into wrap-up when an agent handled it, closed otherwise.
+    pub async fn contact_ended(&self, id: i64, reason: &str, now_ms: i64) -> Result<()> {
+        self.update(
+            sqlx::query(
+                "UPDATE contacts SET ended_ms = COALESCE(ended_ms, ?), \
+                 end_reason = COALESCE(end_reason, ?), \
+                 status = CASE WHEN agent IS NULL THEN 'closed' ELSE 'wrap_up' END \
+                 WHERE id = ? AND status <> 'closed'",
+            )
+            .bind(now_ms)
+            .bind(reason)
+            .bind(id),
+            id,
+        )
+        .await
+    }
+
+    /// Records the IVR path and conversation so far.
+    pub async fn contact_progress(&self, id: i64, path: &[String], lines: &[Line]) -> Result<()> {
+        self.update(
+            sqlx::query("UPDATE contacts SET ivr_path = ?, transcript = ? WHERE id = ?")
+                .bind(serde_json::to_string(path)?)
+                .bind(serde_json::to_string(lines)?)
+                .bind(id),
+            id,
+        )
+        .await
+    }
+
+    /// The agent's wrap-up: the contact is closed.
+    pub async fn wrap_up(&self, id: i64, w: &WrapUp, now_ms: i64) -> Result<()> {
+        let done = sqlx::query(
+            "UPDATE contacts SET status = 'closed', wrapped_ms = ?, wrapup_code = ?, notes = ?, \
+             resolved = ? WHERE id = ? AND status = 'wrap_up'",
+        )
+        .bind(now_ms)
+        .bind(&w.code)
+        .bind(&w.notes)
+        .bind(w.resolved)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::Conflict(format!(
+                "contact {id} is not waiting for a wrap-up"
+            )));
+        }
+        Ok(())
+    }
+
+    async fn update<'q>(
+        &self,
+        q: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
+        id: i64,
+    ) -> Result<()> {
+        if q.execute(&self.pool).await?.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("contact {id}")));
+        }
+        Ok(())
+    }
+
+    /// The contact with this id.
+    pub async fn contact(&self, id: i64) -> Result<Contact> {
+        let row: ContactRow = sqlx::query_as(&format!("{CONTACT} WHERE id = ?"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("contact {id}")))?;
+        row.try_into()
+    }
+
+    /// Contacts matching `f`, newest first.
+    pub async fn contacts(&self, f: &ContactFilter) -> Result<Vec<Contact>> {
+        let rows: Vec<ContactRow> = sqlx::query_as(&format!(
+            "{CONTACT} WHERE (? IS NULL OR agent = ?) AND (? IS NULL OR customer_id = ?) \
+             AND (? IS NULL OR queue = ?) AND (? IS NULL OR created_ms >= ?) \
+             AND (? IS NULL OR created_ms < ?) ORDER BY created_ms DESC, id DESC LIMIT ?"
+        ))
+        .bind(&f.agent)
+        .bind(&f.agent)
+        .bind(f.customer_id)
+        .bind(f.customer_id)
+        .bind(&f.queue)
+        .bind(&f.queue)
+        .bind(f.since_ms)
+        .bind(f.since_ms)
+        .bind(f.until_ms)
+        .bind(f.until_ms)
+        .bind(f.limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(Contact::try_from).collect()
+    }
+
+    /// After a restart: contacts that were in the flow, queued or connected when the server
+    /// stopped are closed with reason `interrupted`. Returns their ids.
+    pub async fn close_interrupted(&self, now_ms: i64) -> Result<Vec<i64>> {
+        Ok(sqlx::query_scalar(
+            "UPDATE contacts SET status = 'closed', end_reason = 'interrupted', \
+             ended_ms = COALESCE(ended_ms, ?) \
+             WHERE status IN ('ivr', 'queued', 'connected') RETURNING id",
+        )
+        .bind(now_ms)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Appends to the event log.
+    pub async fn append_event(
+        &self,
+        at_ms: i64,
+        kind: &str,
+        contact: Option<i64>,
+        agent: Option<&str>,
+        queue: Option<&str>,
+        data: &serde_json::Value,
+    ) -> Result<i64> {
+        Ok(sqlx::query_scalar(
+            "INSERT INTO events (at_ms, kind, contact_id, agent, queue, data) \
+             VALUES (?, ?, ?, ?, ?, ?) RETURNING seq",
+        )
+        .bind(at_ms)
+        .bind(kind)
+        .bind(contact)
+        .bind(agent)
+        .bind(queue)
+        .bind(data.to_string())
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    /// Events after `after_seq` (optionally of one contact), oldest first.
+    pub async fn events(
+        &self,
+        after_seq: i64,
+        contact: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<Event>> {
+        let rows: Vec<(
+            i64,
+            i64,
+            String,
+            Option<i64>,
+            Option<String>,
+            Option<String>,
+            String,
+        )> = sqlx::query_as(
+            "SELECT seq, at_ms, kind, contact_id, agent, queue, data FROM events \
+                 WHERE seq > ? AND (? IS NULL OR contact_id = ?) ORDER BY seq LIMIT ?",
+        )
+        .bind(after_seq)
+        .bind(contact)
+        .bind(contact)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(seq, at_ms, kind, contact_id, agent, queue, data)| {
+                Ok(Event {
+                    seq,
+                    at_ms,
+                    kind,
+                    contact_id,
+                    agent,
+                    queue,
+                    data: from_json(&data)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Records a callback request: committed before the caller is told.
+    pub async fn create_callback(
+        &self,
+        contact: Option<i64>,
+        queue: &str,
+        number: &str,
+        now_ms: i64,
+    ) -> Result<Callback> {
+        Ok(sqlx::query_as(
+            "INSERT INTO callbacks (contact_id, queue, number, requested_ms, status) \
+             VALUES (?, ?, ?, ?, 'pending') \
+             RETURNING id, contact_id, queue, number, requested_ms, status",
+        )
+        .bind(contact)
+        .bind(queue)
+        .bind(number)
+        .bind(now_ms)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    /// Callback requests with this status (all when `None`), oldest first.
+    pub async fn callbacks(&self, status: Option<&str>) -> Result<Vec<Callback>> {
+        Ok(sqlx::query_as(
+            "SELECT id, contact_id, queue, number, requested_ms, status FROM callbacks \
+             WHERE (? IS NULL OR status = ?) ORDER BY requested_ms, id",
+        )
+        .bind(status)
+        .bind(status)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Marks a pending callback `done` or `cancelled`.
+    pub async fn finish_callback(&self, id: i64, status: &str) -> Result<()> {
+        let done =
+            sqlx::query("UPDATE callbacks SET status = ? WHERE id = ? AND status = 'pending'")
+                .bind(status)
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("pending callback {id}")));
+        }
+        Ok(())
+    }
+}
