@@ -1,8 +1,9 @@
-//! The `switchboard` command: a live demo contact center, the simulator and the Erlang
-//! staffing calculator. (The server, `switchboard serve`, joins these.)
+//! The `switchboard` command: the server (`serve`, `demo`), the simulator, the Erlang
+//! staffing calculator and the flow tools.
 
-mod demo;
+mod day;
 mod flow;
+mod serve;
 
 use std::path::PathBuf;
 
@@ -28,9 +29,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run a demo contact center: a simulated day of calls through the real routing
-    /// engine, with a live wallboard in the terminal.
-    Demo(demo::DemoArgs),
+    /// Run the contact-center server.
+    Serve(serve::ServeArgs),
+    /// Run the server with the demo company (Acme) in a local data directory.
+    Demo(serve::DemoArgs),
+    /// A simulated day of calls through the real routing engine, with a live wallboard in
+    /// the terminal.
+    Day(day::DayArgs),
     /// Simulate a scenario file, or a single queue given on the command line.
     Sim(SimArgs),
     /// Erlang B, C and A staffing figures for a range of agent counts.
@@ -106,7 +111,9 @@ struct ErlangArgs {
 
 fn main() -> Result<()> {
     match Cli::parse().command {
-        Command::Demo(args) => demo::run(args),
+        Command::Serve(args) => serve::serve(args),
+        Command::Demo(args) => serve::demo(args),
+        Command::Day(args) => day::run(args),
         Command::Sim(args) => sim(args),
         Command::Erlang(args) => erlang(args),
         Command::Flow(args) => flow::run(args),

@@ -233,6 +233,17 @@ pub struct Event {
     pub data: serde_json::Value,
 }
 
+#[derive(sqlx::FromRow)]
+struct EventRow {
+    seq: i64,
+    at_ms: i64,
+    kind: String,
+    contact_id: Option<i64>,
+    agent: Option<String>,
+    queue: Option<String>,
+    data: String,
+}
+
 /// A callback request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Callback {
@@ -444,17 +455,9 @@ impl Store {
         contact: Option<i64>,
         limit: i64,
     ) -> Result<Vec<Event>> {
-        let rows: Vec<(
-            i64,
-            i64,
-            String,
-            Option<i64>,
-            Option<String>,
-            Option<String>,
-            String,
-        )> = sqlx::query_as(
+        let rows: Vec<EventRow> = sqlx::query_as(
             "SELECT seq, at_ms, kind, contact_id, agent, queue, data FROM events \
-                 WHERE seq > ? AND (? IS NULL OR contact_id = ?) ORDER BY seq LIMIT ?",
+             WHERE seq > ? AND (? IS NULL OR contact_id = ?) ORDER BY seq LIMIT ?",
         )
         .bind(after_seq)
         .bind(contact)
@@ -463,15 +466,15 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter()
-            .map(|(seq, at_ms, kind, contact_id, agent, queue, data)| {
+            .map(|r| {
                 Ok(Event {
-                    seq,
-                    at_ms,
-                    kind,
-                    contact_id,
-                    agent,
-                    queue,
-                    data: from_json(&data)?,
+                    seq: r.seq,
+                    at_ms: r.at_ms,
+                    kind: r.kind,
+                    contact_id: r.contact_id,
+                    agent: r.agent,
+                    queue: r.queue,
+                    data: from_json(&r.data)?,
                 })
             })
             .collect()

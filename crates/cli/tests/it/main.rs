@@ -1,6 +1,6 @@
 //! End-to-end tests of the `switchboard` binary, one test binary with modules by command.
 
-mod demo;
+mod day;
 mod erlang;
 mod flow;
 mod sim;

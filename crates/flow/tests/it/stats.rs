@@ -133,7 +133,11 @@ fn hang_ups_in_the_ivr_are_drop_offs_where_they_happened() {
     let at = chrono::DateTime::parse_from_rfc3339("2026-03-02T10:00:00+00:00").expect("time");
     let mut events = Vec::new();
     for i in 0..25 {
-        let mut session = switchboard_flow::interp::Session::new(std::sync::Arc::new(flow.clone()), CallData::default(), at);
+        let mut session = switchboard_flow::interp::Session::new(
+            std::sync::Arc::new(flow.clone()),
+            CallData::default(),
+            at,
+        );
         session.start(at);
         if i % 5 == 0 {
             session.hangup(at + chrono::Duration::seconds(9));

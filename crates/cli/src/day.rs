@@ -1,4 +1,4 @@
-//! `switchboard demo`: a simulated working day of the demo support desk, routed by the real
+//! `switchboard day`: a simulated working day of the demo support desk, routed by the real
 //! engine, shown as a live terminal wallboard.
 
 use std::time::Duration;
@@ -15,7 +15,7 @@ use switchboard_sim::stats::ratio;
 const DEMO: &str = include_str!("../../../examples/scenarios/demo.yaml");
 
 #[derive(Args)]
-pub struct DemoArgs {
+pub struct DayArgs {
     /// Simulated seconds per real second (0: as fast as possible).
     #[arg(long, default_value_t = 3600.0)]
     speed: f64,
@@ -27,7 +27,7 @@ pub struct DemoArgs {
     seed: Option<u64>,
 }
 
-pub fn run(args: DemoArgs) -> Result<()> {
+pub fn run(args: DayArgs) -> Result<()> {
     let mut model: Model = parse_scenario("demo.yaml", DEMO)?;
     if let Some(seed) = args.seed {
         model.seed = seed;

@@ -1,10 +1,10 @@
-//! `switchboard demo`: a whole simulated day runs and reports.
+//! `switchboard day`: a whole simulated day runs and reports.
 
 use crate::{stderr, stdout, switchboard};
 
 #[test]
-fn the_demo_runs_a_day_and_reports_kpis() {
-    let out = switchboard(&["demo", "--speed", "0", "--every", "120"]);
+fn a_simulated_day_runs_and_reports_kpis() {
+    let out = switchboard(&["day", "--speed", "0", "--every", "120"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     for expected in [

@@ -1,0 +1,566 @@
+//! Configuration and reference data: customers and cases, queues, flows and their versions,
+//! numbers, wrap-up codes, the knowledge base, integration tokens.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use switchboard_flow::check::{Diagnostic, Severity, check, check_subflows};
+use switchboard_store::{
+    Article, Case, Contact, ContactFilter, Customer, FlowVersion, NewArticle, NewCustomer, Token,
+};
+
+use super::{ApiError, AppState, Body, need_admin, need_supervisor};
+use crate::auth::Caller;
+use crate::kpi::QueueView;
+use crate::runtime::now_ms;
+use crate::setup::QueueConfig;
+
+/// A text search.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct SearchQuery {
+    /// Words to look for (everything when absent).
+    pub q: Option<String>,
+    /// Most rows (default 50).
+    pub limit: Option<i64>,
+}
+
+/// Customers whose name, phone or email contains `q`.
+#[utoipa::path(get, path = "/api/v1/customers", tag = "customers", params(SearchQuery), responses((status = 200, body = Vec<Customer>)))]
+pub async fn list_customers(
+    State(s): State<AppState>,
+    _c: Caller,
+    Query(q): Query<SearchQuery>,
+) -> Result<Json<Vec<Customer>>, ApiError> {
+    let limit = q.limit.unwrap_or(50).clamp(1, 1000);
+    Ok(Json(
+        s.store
+            .search_customers(q.q.as_deref().unwrap_or(""), limit)
+            .await?,
+    ))
+}
+
+fn valid_customer(c: &NewCustomer) -> Result<(), ApiError> {
+    if c.name.trim().is_empty() {
+        return Err(ApiError::invalid("name must not be empty"));
+    }
+    if let Some(p) = &c.phone
+        && !(p.starts_with('+') && p.len() > 4 && p[1..].chars().all(|d| d.is_ascii_digit()))
+    {
+        return Err(ApiError::invalid(format!(
+            "phone `{p}` is not in E.164 form (+ and digits)"
+        )));
+    }
+    if let Some(e) = &c.email
+        && !e.contains('@')
+    {
+        return Err(ApiError::invalid(format!("email `{e}` has no @")));
+    }
+    Ok(())
+}
+
+/// Adds a customer.
+#[utoipa::path(post, path = "/api/v1/customers", tag = "customers", request_body = NewCustomer,
+    responses((status = 201, body = Customer), (status = 422, body = super::ErrorBody)))]
+pub async fn create_customer(
+    State(s): State<AppState>,
+    _c: Caller,
+    Body(n): Body<NewCustomer>,
+) -> Result<(StatusCode, Json<Customer>), ApiError> {
+    valid_customer(&n)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(s.store.create_customer(&n, now_ms()).await?),
+    ))
+}
+
+/// One customer.
+#[utoipa::path(get, path = "/api/v1/customers/{id}", tag = "customers", params(("id" = i64, Path, description = "Customer id")),
+    responses((status = 200, body = Customer), (status = 404, body = super::ErrorBody)))]
+pub async fn get_customer(
+    State(s): State<AppState>,
+    _c: Caller,
+    Path(id): Path<i64>,
+) -> Result<Json<Customer>, ApiError> {
+    Ok(Json(s.store.customer(id).await?))
+}
+
+/// Changes a customer.
+#[utoipa::path(put, path = "/api/v1/customers/{id}", tag = "customers", request_body = NewCustomer,
+    params(("id" = i64, Path, description = "Customer id")), responses((status = 200, body = Customer)))]
+pub async fn update_customer(
+    State(s): State<AppState>,
+    _c: Caller,
+    Path(id): Path<i64>,
+    Body(n): Body<NewCustomer>,
+) -> Result<Json<Customer>, ApiError> {
+    valid_customer(&n)?;
+    Ok(Json(s.store.update_customer(id, &n).await?))
+}
+
+/// A customer's contacts and cases.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct History {
+    /// Contacts, newest first (agents see the details of their own only).
+    pub contacts: Vec<Contact>,
+    /// Cases, newest first.
+    pub cases: Vec<Case>,
+}
+
+/// A customer's history.
+#[utoipa::path(get, path = "/api/v1/customers/{id}/history", tag = "customers", params(("id" = i64, Path, description = "Customer id")),
+    responses((status = 200, body = History)))]
+pub async fn customer_history(
+    State(s): State<AppState>,
+    c: Caller,
+    Path(id): Path<i64>,
+) -> Result<Json<History>, ApiError> {
+    s.store.customer(id).await?;
+    let mut contacts = s
+        .store
+        .contacts(&ContactFilter {
+            customer_id: Some(id),
+            limit: 100,
+            ..ContactFilter::default()
+        })
+        .await?;
+    if !c.supervises() {
+        for k in contacts.iter_mut().filter(|k| k.agent != c.agent) {
+            k.transcript.clear();
+            k.notes = None;
+        }
+    }
+    Ok(Json(History {
+        contacts,
+        cases: s.store.cases_of(id).await?,
+    }))
+}
+
+/// A case to open.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewCase {
+    /// What it is about.
+    pub subject: String,
+}
+
+/// Opens a case for a customer.
+#[utoipa::path(post, path = "/api/v1/customers/{id}/cases", tag = "customers", request_body = NewCase,
+    params(("id" = i64, Path, description = "Customer id")), responses((status = 201, body = Case)))]
+pub async fn open_case(
+    State(s): State<AppState>,
+    _c: Caller,
+    Path(id): Path<i64>,
+    Body(n): Body<NewCase>,
+) -> Result<(StatusCode, Json<Case>), ApiError> {
+    if n.subject.trim().is_empty() {
+        return Err(ApiError::invalid("subject must not be empty"));
+    }
+    Ok((
+        StatusCode::CREATED,
+        Json(s.store.open_case(id, &n.subject, now_ms()).await?),
+    ))
+}
+
+/// A queue: configuration and live figures.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Queue {
+    /// Name.
+    pub name: String,
+    /// Configuration.
+    pub config: QueueConfig,
+    /// Live figures.
+    pub live: Option<QueueView>,
+}
+
+/// Queues.
+#[utoipa::path(get, path = "/api/v1/queues", tag = "queues", responses((status = 200, body = Vec<Queue>)))]
+pub async fn list_queues(
+    State(s): State<AppState>,
+    _c: Caller,
+) -> Result<Json<Vec<Queue>>, ApiError> {
+    Ok(Json(
+        s.runtime
+            .run(|center, now| {
+                let views = center.kpis().queues(now);
+                center
+                    .queue_configs()
+                    .iter()
+                    .map(|(name, config)| Queue {
+                        name: name.clone(),
+                        config: config.clone(),
+                        live: views.iter().find(|v| &v.queue == name).cloned(),
+                    })
+                    .collect()
+            })
+            .await?,
+    ))
+}
+
+/// Adds or changes a queue (admins).
+#[utoipa::path(put, path = "/api/v1/queues/{name}", tag = "queues", request_body = QueueConfig,
+    params(("name" = String, Path, description = "Queue name")), responses((status = 204), (status = 422, body = super::ErrorBody)))]
+pub async fn put_queue(
+    State(s): State<AppState>,
+    c: Caller,
+    Path(name): Path<String>,
+    Body(q): Body<QueueConfig>,
+) -> Result<StatusCode, ApiError> {
+    need_admin(&c)?;
+    if name.is_empty() || name.len() > 64 {
+        return Err(ApiError::invalid("a queue name has 1 to 64 characters"));
+    }
+    let stored = q.clone();
+    let n = name.clone();
+    s.runtime
+        .run(move |center, now| center.configure_queue(&n, &q, now))
+        .await??;
+    s.store
+        .put_config("queue", &name, &stored, now_ms())
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A diagnostic of a flow file.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct FlowDiagnostic {
+    /// Line, 1-based (0 when unknown).
+    pub line: usize,
+    /// Column, 1-based.
+    pub column: usize,
+    /// `error` or `warning`.
+    pub severity: String,
+    /// What is wrong.
+    pub message: String,
+    /// How to fix it.
+    pub hint: Option<String>,
+}
+
+fn diagnostics(d: &[Diagnostic]) -> Vec<FlowDiagnostic> {
+    d.iter()
+        .map(|d| FlowDiagnostic {
+            line: d.line,
+            column: d.column,
+            severity: match d.severity {
+                Severity::Error => "error".into(),
+                Severity::Warning => "warning".into(),
+            },
+            message: d.message.clone(),
+            hint: d.hint.clone(),
+        })
+        .collect()
+}
+
+/// The result of checking a flow.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct FlowCheck {
+    /// The flow's id, when it loaded.
+    pub id: Option<String>,
+    /// Whether it can be published.
+    pub ok: bool,
+    /// Errors and warnings.
+    pub diagnostics: Vec<FlowDiagnostic>,
+}
+
+/// Checks a flow against the published ones (for subflows).
+async fn check_source(
+    s: &AppState,
+    source: &str,
+) -> Result<(Option<switchboard_flow::check::Flow>, Vec<Diagnostic>), ApiError> {
+    let checked = check(source, s.flow_dir.as_deref());
+    let mut diags = checked.diagnostics;
+    if let Some(flow) = &checked.flow {
+        let (library, _) = library(s).await?;
+        let mut library = library;
+        library.insert(flow.id.clone(), Arc::new(flow.clone()));
+        diags.extend(check_subflows(flow, &library));
+    }
+    let ok = !diags.iter().any(|d| d.severity == Severity::Error);
+    Ok((checked.flow.filter(|_| ok), diags))
+}
+
+/// The active flows that load, by id, and the ids of those that do not.
+pub(crate) async fn library(
+    s: &AppState,
+) -> Result<(switchboard_flow::interp::Library, Vec<String>), ApiError> {
+    let mut out = switchboard_flow::interp::Library::new();
+    let mut broken = Vec::new();
+    for v in s.store.active_flows().await? {
+        match check(&v.source, s.flow_dir.as_deref()).flow {
+            Some(f) => {
+                out.insert(v.flow, Arc::new(f));
+            }
+            None => broken.push(v.flow),
+        }
+    }
+    Ok((out, broken))
+}
+
+/// Loads the active flows and the numbers into the runtime.
+pub(crate) async fn reload(s: &AppState) -> Result<(), ApiError> {
+    let (flows, broken) = library(s).await?;
+    for id in broken {
+        tracing::error!("active version of flow {id} no longer loads; it is not answering");
+    }
+    let numbers: Vec<(String, String)> = s.store.configs("number").await?;
+    s.runtime
+        .run(move |center, _| {
+            center.set_flows(flows);
+            for (address, flow) in numbers {
+                if let Err(e) = center.set_number(&address, &flow) {
+                    tracing::warn!("number {address}: {e}");
+                }
+            }
+        })
+        .await?;
+    Ok(())
+}
+
+/// Checks a flow without publishing it.
+#[utoipa::path(post, path = "/api/v1/flows/check", tag = "flows", request_body(content = String, content_type = "text/yaml"),
+    responses((status = 200, body = FlowCheck)))]
+pub async fn check_flow(
+    State(s): State<AppState>,
+    c: Caller,
+    source: String,
+) -> Result<Json<FlowCheck>, ApiError> {
+    need_supervisor(&c)?;
+    let (flow, diags) = check_source(&s, &source).await?;
+    Ok(Json(FlowCheck {
+        id: flow.as_ref().map(|f| f.id.clone()),
+        ok: flow.is_some(),
+        diagnostics: diagnostics(&diags),
+    }))
+}
+
+/// Publishes a new version of a flow (the YAML as the body); refused with the
+/// diagnostics when it has errors.
+#[utoipa::path(put, path = "/api/v1/flows/{id}", tag = "flows", request_body(content = String, content_type = "text/yaml"),
+    params(("id" = String, Path, description = "Flow id (must match the file's `id`)")),
+    responses((status = 201, body = FlowVersion), (status = 422, body = super::ErrorBody)))]
+pub async fn put_flow(
+    State(s): State<AppState>,
+    c: Caller,
+    Path(id): Path<String>,
+    source: String,
+) -> Result<(StatusCode, Json<FlowVersion>), ApiError> {
+    need_supervisor(&c)?;
+    let (flow, diags) = check_source(&s, &source).await?;
+    let Some(flow) = flow else {
+        return Err(ApiError::invalid("the flow has errors")
+            .with_details(serde_json::to_value(diagnostics(&diags)).unwrap_or_default()));
+    };
+    if flow.id != id {
+        return Err(ApiError::invalid(format!(
+            "the file's id is `{}`, not `{id}`",
+            flow.id
+        )));
+    }
+    let version = s.store.publish_flow(&id, &source, now_ms()).await?;
+    reload(&s).await?;
+    let v = s
+        .store
+        .flow_versions(&id)
+        .await?
+        .into_iter()
+        .find(|v| v.version == version);
+    v.map(|v| (StatusCode::CREATED, Json(v)))
+        .ok_or_else(|| ApiError::not_found("flow version"))
+}
+
+/// Active flows.
+#[utoipa::path(get, path = "/api/v1/flows", tag = "flows", responses((status = 200, body = Vec<FlowVersion>)))]
+pub async fn list_flows(
+    State(s): State<AppState>,
+    _c: Caller,
+) -> Result<Json<Vec<FlowVersion>>, ApiError> {
+    Ok(Json(s.store.active_flows().await?))
+}
+
+/// Every version of a flow, newest first.
+#[utoipa::path(get, path = "/api/v1/flows/{id}/versions", tag = "flows", params(("id" = String, Path, description = "Flow id")),
+    responses((status = 200, body = Vec<FlowVersion>)))]
+pub async fn flow_versions(
+    State(s): State<AppState>,
+    _c: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<FlowVersion>>, ApiError> {
+    let v = s.store.flow_versions(&id).await?;
+    if v.is_empty() {
+        return Err(ApiError::not_found(format!("flow {id}")));
+    }
+    Ok(Json(v))
+}
+
+/// Which version to make active.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Activate {
+    /// Version number.
+    pub version: i64,
+}
+
+/// Makes another version of a flow active (roll back or forward).
+#[utoipa::path(post, path = "/api/v1/flows/{id}/activate", tag = "flows", request_body = Activate,
+    params(("id" = String, Path, description = "Flow id")), responses((status = 204), (status = 404, body = super::ErrorBody)))]
+pub async fn activate_flow(
+    State(s): State<AppState>,
+    c: Caller,
+    Path(id): Path<String>,
+    Body(a): Body<Activate>,
+) -> Result<StatusCode, ApiError> {
+    need_supervisor(&c)?;
+    s.store.activate_flow(&id, a.version).await?;
+    reload(&s).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Addresses and the flows answering them.
+#[utoipa::path(get, path = "/api/v1/numbers", tag = "flows", responses((status = 200, body = BTreeMap<String, String>)))]
+pub async fn list_numbers(
+    State(s): State<AppState>,
+    _c: Caller,
+) -> Result<Json<BTreeMap<String, String>>, ApiError> {
+    Ok(Json(
+        s.runtime.run(|center, _| center.numbers().clone()).await?,
+    ))
+}
+
+/// A number's flow.
+#[derive(Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NumberTarget {
+    /// Flow id.
+    pub flow: String,
+}
+
+/// Points an address (dialed number, chat entry point) at a flow (admins).
+#[utoipa::path(put, path = "/api/v1/numbers/{address}", tag = "flows", request_body = NumberTarget,
+    params(("address" = String, Path, description = "Address")), responses((status = 204), (status = 422, body = super::ErrorBody)))]
+pub async fn put_number(
+    State(s): State<AppState>,
+    c: Caller,
+    Path(address): Path<String>,
+    Body(t): Body<NumberTarget>,
+) -> Result<StatusCode, ApiError> {
+    need_admin(&c)?;
+    let (a, f) = (address.clone(), t.flow.clone());
+    s.runtime
+        .run(move |center, _| center.set_number(&a, &f))
+        .await??;
+    s.store
+        .put_config("number", &address, &t.flow, now_ms())
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Wrap-up codes and their labels.
+#[utoipa::path(get, path = "/api/v1/wrapup-codes", tag = "contacts", responses((status = 200, body = BTreeMap<String, String>)))]
+pub async fn list_wrapup_codes(
+    State(s): State<AppState>,
+    _c: Caller,
+) -> Result<Json<BTreeMap<String, String>>, ApiError> {
+    Ok(Json(
+        s.store
+            .configs::<String>("wrapup")
+            .await?
+            .into_iter()
+            .collect(),
+    ))
+}
+
+/// A wrap-up code's label.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WrapUpCode {
+    /// Label shown to agents.
+    pub label: String,
+}
+
+/// Adds or renames a wrap-up code (admins).
+#[utoipa::path(put, path = "/api/v1/wrapup-codes/{code}", tag = "contacts", request_body = WrapUpCode,
+    params(("code" = String, Path, description = "Code")), responses((status = 204)))]
+pub async fn put_wrapup_code(
+    State(s): State<AppState>,
+    c: Caller,
+    Path(code): Path<String>,
+    Body(w): Body<WrapUpCode>,
+) -> Result<StatusCode, ApiError> {
+    need_admin(&c)?;
+    s.store
+        .put_config("wrapup", &code, &w.label, now_ms())
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Knowledge-base articles matching `q` (all when absent), best first.
+#[utoipa::path(get, path = "/api/v1/articles", tag = "knowledge", params(SearchQuery), responses((status = 200, body = Vec<Article>)))]
+pub async fn search_articles(
+    State(s): State<AppState>,
+    _c: Caller,
+    Query(q): Query<SearchQuery>,
+) -> Result<Json<Vec<Article>>, ApiError> {
+    let limit = q.limit.unwrap_or(20).clamp(1, 200);
+    Ok(Json(
+        match q.q.as_deref().filter(|t| !t.trim().is_empty()) {
+            Some(text) => s.store.search_articles(text, limit).await?,
+            None => s.store.articles().await?,
+        },
+    ))
+}
+
+/// Adds an article (supervisors).
+#[utoipa::path(post, path = "/api/v1/articles", tag = "knowledge", request_body = NewArticle, responses((status = 201, body = Article)))]
+pub async fn add_article(
+    State(s): State<AppState>,
+    c: Caller,
+    Body(a): Body<NewArticle>,
+) -> Result<(StatusCode, Json<Article>), ApiError> {
+    need_supervisor(&c)?;
+    if a.title.trim().is_empty() {
+        return Err(ApiError::invalid("title must not be empty"));
+    }
+    Ok((StatusCode::CREATED, Json(s.store.add_article(&a).await?)))
+}
+
+/// An integration token to create.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewToken {
+    /// The user the token signs in as.
+    pub user: String,
+}
+
+/// A created token (shown once).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CreatedToken {
+    /// The bearer token.
+    pub token: String,
+}
+
+/// Creates a bearer token for an integration, without expiry (admins).
+#[utoipa::path(post, path = "/api/v1/tokens", tag = "auth", request_body = NewToken, responses((status = 201, body = CreatedToken)))]
+pub async fn create_token(
+    State(s): State<AppState>,
+    c: Caller,
+    Body(n): Body<NewToken>,
+) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
+    need_admin(&c)?;
+    if s.store.user(&n.user).await?.is_none() {
+        return Err(ApiError::not_found(format!("user {}", n.user)));
+    }
+    let token = crate::auth::new_token();
+    let t = Token {
+        user: n.user,
+        kind: "api".into(),
+        expires_ms: None,
+    };
+    s.store
+        .put_token(&crate::auth::token_hash(&token), &t, now_ms())
+        .await?;
+    Ok((StatusCode::CREATED, Json(CreatedToken { token })))
+}

@@ -1,0 +1,206 @@
+//! Contact history, the agent's side of a contact (end, wrap-up, messages), callbacks.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use switchboard_store::{Callback, Contact, ContactFilter, Event, WrapUp};
+
+use super::{ApiError, AppState, Body, need_supervisor};
+use crate::auth::Caller;
+use crate::runtime::now_ms;
+
+/// Filters for the contact list.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ContactQuery {
+    /// Handled by this agent.
+    pub agent: Option<String>,
+    /// Of this customer.
+    pub customer: Option<i64>,
+    /// Waited in this queue.
+    pub queue: Option<String>,
+    /// Started at or after (ms since the epoch).
+    pub since_ms: Option<i64>,
+    /// Started before (ms since the epoch).
+    pub until_ms: Option<i64>,
+    /// Most rows (default 100, at most 1000).
+    pub limit: Option<i64>,
+}
+
+/// Contacts, newest first. Agents see only their own.
+#[utoipa::path(get, path = "/api/v1/contacts", tag = "contacts", params(ContactQuery),
+    responses((status = 200, body = Vec<Contact>)))]
+pub async fn list_contacts(
+    State(s): State<AppState>,
+    c: Caller,
+    Query(q): Query<ContactQuery>,
+) -> Result<Json<Vec<Contact>>, ApiError> {
+    let agent = if c.supervises() {
+        q.agent
+    } else {
+        match (&q.agent, &c.agent) {
+            (Some(a), Some(me)) if a != me => {
+                return Err(ApiError::forbidden("agents see only their own contacts"));
+            }
+            (_, None) => return Err(ApiError::forbidden("not an agent")),
+            (_, Some(me)) => Some(me.clone()),
+        }
+    };
+    let f = ContactFilter {
+        agent,
+        customer_id: q.customer,
+        queue: q.queue,
+        since_ms: q.since_ms,
+        until_ms: q.until_ms,
+        limit: q.limit.unwrap_or(100).clamp(1, 1000),
+    };
+    Ok(Json(s.store.contacts(&f).await?))
+}
+
+/// The contact, if the caller may see it (agents: their own or one offered to them).
+async fn visible(s: &AppState, c: &Caller, id: i64) -> Result<Contact, ApiError> {
+    let contact = s.store.contact(id).await?;
+    if c.supervises() || (contact.agent.is_some() && contact.agent == c.agent) {
+        return Ok(contact);
+    }
+    let offered = s
+        .store
+        .events(0, Some(id), 1000)
+        .await?
+        .iter()
+        .any(|e| e.kind == "contact.offered" && e.agent.is_some() && e.agent == c.agent);
+    if offered {
+        Ok(contact)
+    } else {
+        Err(ApiError::forbidden("agents see only their own contacts"))
+    }
+}
+
+/// One contact.
+#[utoipa::path(get, path = "/api/v1/contacts/{id}", tag = "contacts", params(("id" = i64, Path, description = "Contact id")),
+    responses((status = 200, body = Contact), (status = 403, body = super::ErrorBody), (status = 404, body = super::ErrorBody)))]
+pub async fn get_contact(
+    State(s): State<AppState>,
+    c: Caller,
+    Path(id): Path<i64>,
+) -> Result<Json<Contact>, ApiError> {
+    Ok(Json(visible(&s, &c, id).await?))
+}
+
+/// A contact's events, oldest first.
+#[utoipa::path(get, path = "/api/v1/contacts/{id}/events", tag = "contacts", params(("id" = i64, Path, description = "Contact id")),
+    responses((status = 200, body = Vec<Event>)))]
+pub async fn contact_events(
+    State(s): State<AppState>,
+    c: Caller,
+    Path(id): Path<i64>,
+) -> Result<Json<Vec<Event>>, ApiError> {
+    visible(&s, &c, id).await?;
+    Ok(Json(s.store.events(0, Some(id), 10_000).await?))
+}
+
+/// The agent ends a contact; after-call work follows.
+#[utoipa::path(post, path = "/api/v1/contacts/{id}/end", tag = "contacts", params(("id" = i64, Path, description = "Contact id")),
+    responses((status = 204), (status = 409, body = super::ErrorBody)))]
+pub async fn end_contact(
+    State(s): State<AppState>,
+    c: Caller,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
+    let agent = handler(&s, &c, id).await?;
+    s.runtime
+        .run(move |center, now| center.end(&agent, id, now))
+        .await??;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The agent who handles contact `id`, when the caller may act for them.
+async fn handler(s: &AppState, c: &Caller, id: i64) -> Result<String, ApiError> {
+    let contact = s.store.contact(id).await?;
+    let agent = contact.agent.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            format!("contact {id} has no agent"),
+        )
+    })?;
+    if !c.may_act_as(&agent) {
+        return Err(ApiError::forbidden(
+            "only the contact's agent or a supervisor",
+        ));
+    }
+    Ok(agent)
+}
+
+/// Wraps up an ended contact: code, notes, resolved. Stored before the answer.
+#[utoipa::path(post, path = "/api/v1/contacts/{id}/wrapup", tag = "contacts", request_body = WrapUp,
+    params(("id" = i64, Path, description = "Contact id")),
+    responses((status = 204), (status = 409, body = super::ErrorBody), (status = 422, body = super::ErrorBody)))]
+pub async fn wrap_up(
+    State(s): State<AppState>,
+    c: Caller,
+    Path(id): Path<i64>,
+    Body(w): Body<WrapUp>,
+) -> Result<StatusCode, ApiError> {
+    let agent = handler(&s, &c, id).await?;
+    let codes: Vec<(String, String)> = s.store.configs("wrapup").await?;
+    if !codes.iter().any(|(code, _)| *code == w.code) {
+        let known: Vec<&str> = codes.iter().map(|(c, _)| c.as_str()).collect();
+        return Err(ApiError::invalid(format!(
+            "unknown wrap-up code `{}`; known: {}",
+            w.code,
+            known.join(", ")
+        )));
+    }
+    s.store.wrap_up(id, &w, now_ms()).await?;
+    s.runtime
+        .run(move |center, now| center.wrapped_up(&agent, id, now))
+        .await??;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A message.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Message {
+    /// The text.
+    pub text: String,
+}
+
+/// The agent sends a message to the customer (text channels).
+#[utoipa::path(post, path = "/api/v1/contacts/{id}/messages", tag = "contacts", request_body = Message,
+    params(("id" = i64, Path, description = "Contact id")),
+    responses((status = 204), (status = 409, body = super::ErrorBody)))]
+pub async fn send_message(
+    State(s): State<AppState>,
+    c: Caller,
+    Path(id): Path<i64>,
+    Body(m): Body<Message>,
+) -> Result<StatusCode, ApiError> {
+    let agent = handler(&s, &c, id).await?;
+    s.runtime
+        .run(move |center, now| center.agent_message(&agent, id, &m.text, now))
+        .await??;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Callback requests.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct CallbackQuery {
+    /// `pending`, `done` or `cancelled` (all when absent).
+    pub status: Option<String>,
+}
+
+/// Callback requests, oldest first (supervisors).
+#[utoipa::path(get, path = "/api/v1/callbacks", tag = "contacts", params(CallbackQuery),
+    responses((status = 200, body = Vec<Callback>)))]
+pub async fn list_callbacks(
+    State(s): State<AppState>,
+    c: Caller,
+    Query(q): Query<CallbackQuery>,
+) -> Result<Json<Vec<Callback>>, ApiError> {
+    need_supervisor(&c)?;
+    Ok(Json(s.store.callbacks(q.status.as_deref()).await?))
+}

@@ -1,0 +1,1177 @@
+//! The contact center's live state, one per tenant: the routing engine, the flow sessions of
+//! contacts in progress and the real-time KPIs, driven by commands that carry the time.
+//!
+//! Synchronous and free of IO: every command leaves [`Effect`]s (writes to make durable,
+//! lookups to answer, notices to publish) that the runtime's owner task applies in order.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, FixedOffset, TimeZone, Utc};
+use serde::Serialize;
+use serde_json::{Value, json};
+use switchboard_flow::check::Flow;
+use switchboard_flow::interp::{
+    CallData, Exit, FieldValue, FlowEventKind, Library, Output, Session, Step,
+};
+use switchboard_routing::{
+    AgentId, AgentSpec, AgentState, Channel, Config, ContactId, ContactSpec, Engine, EventKind,
+    Input, LanguageId, Membership, OfferId, Outcome, QueueId, QueueSpec, ReasonCode, SkillId,
+    SkillRequirement, Timestamp,
+};
+use switchboard_store::Line;
+
+use crate::kpi::{KpiConfig, Kpis};
+use crate::setup::{AgentConfig, QueueConfig};
+
+/// Something the runtime must do after a command, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// The contact entered `queue`.
+    Queued {
+        /// Contact id.
+        contact: i64,
+        /// Queue name.
+        queue: String,
+    },
+    /// The contact left its queue but stays in the flow.
+    Dequeued {
+        /// Contact id.
+        contact: i64,
+    },
+    /// `agent` answered.
+    Connected {
+        /// Contact id.
+        contact: i64,
+        /// Agent login.
+        agent: String,
+    },
+    /// The contact ended.
+    Ended {
+        /// Contact id.
+        contact: i64,
+        /// How (`handled`, `abandoned`, `flow:<reason>`, …).
+        reason: String,
+    },
+    /// The IVR path or conversation changed.
+    Progress {
+        /// Contact id.
+        contact: i64,
+        /// IVR path so far.
+        path: Vec<String>,
+        /// Conversation so far.
+        lines: Vec<Line>,
+    },
+    /// The flow took a callback request.
+    Callback {
+        /// Contact id.
+        contact: i64,
+        /// Queue that calls back.
+        queue: String,
+        /// Number to call.
+        number: String,
+    },
+    /// The flow needs a record: answer with [`Center::lookup_result`].
+    Lookup {
+        /// Contact id.
+        contact: i64,
+        /// `customers` or a named source.
+        source: String,
+        /// The key.
+        key: String,
+        /// For web sources: the URL to fetch.
+        url: Option<String>,
+    },
+    /// Something to log and publish.
+    Notice(Notice),
+}
+
+/// An event for the log and the live stream.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Notice {
+    /// Position in the event log (filled in when stored).
+    pub seq: i64,
+    /// When (ms since the epoch).
+    pub at_ms: i64,
+    /// What: `contact.started`, `contact.queued`, `contact.offered`, `contact.connected`,
+    /// `contact.message`, `contact.ended`, `contact.wrapped_up`, `agent.state`, `flow.step`, …
+    pub kind: String,
+    /// The contact concerned.
+    pub contact: Option<i64>,
+    /// The agent concerned.
+    pub agent: Option<String>,
+    /// The queue concerned.
+    pub queue: Option<String>,
+    /// Details.
+    pub data: Value,
+}
+
+/// Why a command was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refused {
+    /// No such thing.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// Not allowed now.
+    #[error("{0}")]
+    Conflict(String),
+    /// Bad request.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// What the customer of a contact in progress sees.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CustomerView {
+    /// The conversation so far.
+    pub lines: Vec<Line>,
+    /// Choices offered now (key, label).
+    pub options: Vec<(char, String)>,
+    /// `ivr`, `queued`, `connected` or `ended`.
+    pub status: &'static str,
+}
+
+/// A contact in progress.
+struct Live {
+    channel: Channel,
+    address: String,
+    session: Option<Session>,
+    queue: Option<String>,
+    agent: Option<String>,
+    offers: Vec<(OfferId, String)>,
+    path: Vec<String>,
+    lines: Vec<Line>,
+    /// Menu options of the pending input, for buttons in a chat.
+    options: Vec<(char, String)>,
+    connected_ms: Option<i64>,
+    /// Ended while with an agent: when, for the handle time.
+    ended_ms: Option<i64>,
+    customer: Option<i64>,
+}
+
+/// Strings to dense ids, both ways.
+#[derive(Default)]
+struct Names {
+    ids: BTreeMap<String, u32>,
+    names: Vec<String>,
+}
+
+impl Names {
+    fn id(&mut self, name: &str) -> u32 {
+        if let Some(&id) = self.ids.get(name) {
+            return id;
+        }
+        let id = u32::try_from(self.names.len()).unwrap_or(u32::MAX);
+        self.ids.insert(name.to_string(), id);
+        self.names.push(name.to_string());
+        id
+    }
+
+    fn get(&self, name: &str) -> Option<u32> {
+        self.ids.get(name).copied()
+    }
+
+    fn name(&self, id: u32) -> &str {
+        self.names.get(id as usize).map_or("?", String::as_str)
+    }
+}
+
+/// The live contact center.
+pub struct Center {
+    engine: Engine,
+    queues: Names,
+    agents: Names,
+    skills: Names,
+    languages: Names,
+    queue_cfg: BTreeMap<String, QueueConfig>,
+    agent_cfg: BTreeMap<String, AgentConfig>,
+    flows: Arc<Library>,
+    numbers: BTreeMap<String, String>,
+    live: HashMap<i64, Live>,
+    /// Flow ticks due: (when in ms, contact).
+    ticks: BinaryHeap<Reverse<(i64, i64)>>,
+    kpis: Kpis,
+    effects: Vec<Effect>,
+    now_ms: i64,
+}
+
+/// Milliseconds since the epoch as the routing engine's microsecond timestamp.
+fn stamp(ms: i64) -> Timestamp {
+    Timestamp(u64::try_from(ms).unwrap_or(0) * 1000)
+}
+
+/// Milliseconds since the epoch as a flow's clock.
+fn clock(ms: i64) -> DateTime<FixedOffset> {
+    Utc.timestamp_millis_opt(ms)
+        .single()
+        .unwrap_or_default()
+        .fixed_offset()
+}
+
+fn state_name(s: &AgentState) -> String {
+    match s {
+        AgentState::Away(r) => format!("away:{r}"),
+        s => s.name().to_string(),
+    }
+}
+
+impl Center {
+    /// An empty center.
+    pub fn new(kpi: KpiConfig, seed: u64) -> Center {
+        Center {
+            engine: Engine::new(Config { seed }),
+            queues: Names::default(),
+            agents: Names::default(),
+            skills: Names::default(),
+            languages: Names::default(),
+            queue_cfg: BTreeMap::new(),
+            agent_cfg: BTreeMap::new(),
+            flows: Arc::new(Library::new()),
+            numbers: BTreeMap::new(),
+            live: HashMap::new(),
+            ticks: BinaryHeap::new(),
+            kpis: Kpis::new(kpi),
+            effects: Vec::new(),
+            now_ms: 0,
+        }
+    }
+
+    /// The effects of the commands so far, in order.
+    pub fn take_effects(&mut self) -> Vec<Effect> {
+        std::mem::take(&mut self.effects)
+    }
+
+    fn notice(&mut self, kind: &str, contact: Option<i64>, agent: Option<&str>, data: Value) {
+        let queue = contact
+            .and_then(|c| self.live.get(&c))
+            .and_then(|l| l.queue.clone());
+        self.effects.push(Effect::Notice(Notice {
+            seq: 0,
+            at_ms: self.now_ms,
+            kind: kind.into(),
+            contact,
+            agent: agent.map(str::to_string),
+            queue,
+            data,
+        }));
+    }
+
+    // ----- configuration -----
+
+    /// Adds or changes a queue.
+    pub fn configure_queue(
+        &mut self,
+        name: &str,
+        q: &QueueConfig,
+        now_ms: i64,
+    ) -> Result<(), Refused> {
+        q.validate().map_err(Refused::Invalid)?;
+        self.now_ms = now_ms;
+        let id = QueueId(self.queues.id(name));
+        let spec = QueueSpec {
+            strategy: q.strategy,
+            ring_timeout: Duration::from_secs(q.ring_timeout_secs),
+            wrap_up: q.wrap_up(),
+            weight: q.weight,
+            aht_hint: Duration::from_secs(q.aht_secs),
+            ..QueueSpec::default()
+        };
+        self.engine
+            .handle_input(stamp(now_ms), Input::ConfigureQueue { queue: id, spec })
+            .map_err(|e| Refused::Invalid(e.to_string()))?;
+        self.kpis.queue(name, q.sl_secs, q.sl_percent);
+        self.queue_cfg.insert(name.to_string(), q.clone());
+        self.pump();
+        Ok(())
+    }
+
+    /// Adds or changes an agent. Every queue named must exist.
+    pub fn configure_agent(
+        &mut self,
+        login: &str,
+        a: &AgentConfig,
+        now_ms: i64,
+    ) -> Result<(), Refused> {
+        self.now_ms = now_ms;
+        let mut queues = Vec::new();
+        for (i, (queue, &tier)) in a.queues.iter().enumerate() {
+            let Some(q) = self
+                .queues
+                .get(queue)
+                .filter(|_| self.queue_cfg.contains_key(queue))
+            else {
+                return Err(Refused::Invalid(format!(
+                    "agent {login}: unknown queue `{queue}`"
+                )));
+            };
+            queues.push(Membership {
+                queue: QueueId(q),
+                tier: tier.max(1),
+                order: u32::try_from(i).unwrap_or(u32::MAX),
+                weight: 1,
+            });
+        }
+        let spec = AgentSpec {
+            skills: a
+                .skills
+                .iter()
+                .map(|(s, &l)| (SkillId(self.skills.id(s)), l))
+                .collect(),
+            languages: a
+                .languages
+                .iter()
+                .map(|l| LanguageId(u16::try_from(self.languages.id(l)).unwrap_or(u16::MAX)))
+                .collect(),
+            capacity: a.capacity.unwrap_or_default(),
+            queues,
+            auto_away_after_missed: a.auto_away_after_missed,
+        };
+        let id = AgentId(self.agents.id(login));
+        self.engine
+            .handle_input(stamp(now_ms), Input::ConfigureAgent { agent: id, spec })
+            .map_err(|e| Refused::Invalid(e.to_string()))?;
+        self.kpis
+            .agent(login, a.queues.keys().cloned().collect(), now_ms);
+        self.agent_cfg.insert(login.to_string(), a.clone());
+        self.pump();
+        Ok(())
+    }
+
+    /// Replaces the active flows.
+    pub fn set_flows(&mut self, flows: Library) {
+        self.flows = Arc::new(flows);
+    }
+
+    /// Maps an address (dialed number, chat entry point) to a flow.
+    pub fn set_number(&mut self, address: &str, flow: &str) -> Result<(), Refused> {
+        if !self.flows.contains_key(flow) {
+            return Err(Refused::Invalid(format!("no published flow `{flow}`")));
+        }
+        self.numbers.insert(address.to_string(), flow.to_string());
+        Ok(())
+    }
+
+    /// The flow that answers `address`, if any.
+    pub fn flow_for(&self, address: &str) -> Option<&str> {
+        self.numbers.get(address).map(String::as_str)
+    }
+
+    /// Queue configurations by name.
+    pub fn queue_configs(&self) -> &BTreeMap<String, QueueConfig> {
+        &self.queue_cfg
+    }
+
+    /// Agent configurations by login.
+    pub fn agent_configs(&self) -> &BTreeMap<String, AgentConfig> {
+        &self.agent_cfg
+    }
+
+    /// Addresses and their flows.
+    pub fn numbers(&self) -> &BTreeMap<String, String> {
+        &self.numbers
+    }
+
+    /// Real-time figures.
+    pub fn kpis(&self) -> &Kpis {
+        &self.kpis
+    }
+
+    // ----- contacts -----
+
+    /// Starts a contact (already recorded with id `contact`) in the flow answering `dialed`.
+    pub fn start(
+        &mut self,
+        contact: i64,
+        channel: Channel,
+        address: &str,
+        dialed: &str,
+        customer: Option<(i64, BTreeMap<String, FieldValue>)>,
+        now_ms: i64,
+    ) -> Result<(), Refused> {
+        self.now_ms = now_ms;
+        let flow_id = self
+            .numbers
+            .get(dialed)
+            .ok_or_else(|| Refused::NotFound(format!("address `{dialed}`")))?;
+        let flow: Arc<Flow> = Arc::clone(
+            self.flows
+                .get(flow_id)
+                .ok_or_else(|| Refused::NotFound(format!("flow `{flow_id}`")))?,
+        );
+        let mut data = CallData::default();
+        data.caller.insert("number".into(), address.into());
+        data.contact.insert("id".into(), contact.to_string());
+        data.contact
+            .insert("channel".into(), channel_name(channel).into());
+        data.contact.insert("dialed".into(), dialed.into());
+        let customer_id = customer.as_ref().map(|c| c.0);
+        data.customer = customer.map(|c| c.1);
+        let mut session =
+            Session::new(flow, data, clock(now_ms)).with_library(Arc::clone(&self.flows));
+        session.start(clock(now_ms));
+        self.live.insert(
+            contact,
+            Live {
+                channel,
+                address: address.into(),
+                session: Some(session),
+                queue: None,
+                agent: None,
+                offers: Vec::new(),
+                path: Vec::new(),
+                lines: Vec::new(),
+                options: Vec::new(),
+                connected_ms: None,
+                ended_ms: None,
+                customer: customer_id,
+            },
+        );
+        self.notice(
+            "contact.started",
+            Some(contact),
+            None,
+            json!({ "channel": channel_name(channel), "address": address, "dialed": dialed }),
+        );
+        self.drain(contact);
+        self.pump();
+        Ok(())
+    }
+
+    /// The customer's input: keys or a menu choice while in the flow, a message once with
+    /// an agent.
+    pub fn input(&mut self, contact: i64, text: &str, now_ms: i64) -> Result<(), Refused> {
+        self.now_ms = now_ms;
+        let live = self.live_mut(contact)?;
+        live.lines.push(Line {
+            at_ms: now_ms,
+            from: "customer".into(),
+            text: text.into(),
+        });
+        let agent = live.agent.clone();
+        match (&mut live.session, agent) {
+            (_, Some(agent)) if live.connected_ms.is_some() => {
+                self.notice(
+                    "contact.message",
+                    Some(contact),
+                    Some(&agent),
+                    json!({ "from": "customer", "text": text }),
+                );
+            }
+            (Some(s), _) if !s.is_done() => {
+                live.options.clear();
+                s.input(clock(now_ms), text.trim());
+                self.drain(contact);
+            }
+            _ => {
+                return Err(Refused::Conflict(format!(
+                    "contact {contact} is not waiting for input"
+                )));
+            }
+        }
+        self.progress(contact);
+        self.pump();
+        Ok(())
+    }
+
+    /// An agent's message to the customer of a contact they hold.
+    pub fn agent_message(
+        &mut self,
+        agent: &str,
+        contact: i64,
+        text: &str,
+        now_ms: i64,
+    ) -> Result<(), Refused> {
+        self.now_ms = now_ms;
+        let live = self.live_mut(contact)?;
+        if live.agent.as_deref() != Some(agent)
+            || live.connected_ms.is_none()
+            || live.ended_ms.is_some()
+        {
+            return Err(Refused::Conflict(format!(
+                "{agent} is not talking with contact {contact}"
+            )));
+        }
+        live.lines.push(Line {
+            at_ms: now_ms,
+            from: "agent".into(),
+            text: text.into(),
+        });
+        self.notice(
+            "contact.message",
+            Some(contact),
+            Some(agent),
+            json!({ "from": "agent", "text": text }),
+        );
+        self.progress(contact);
+        Ok(())
+    }
+
+    /// The customer left (hung up, closed the chat).
+    pub fn hangup(&mut self, contact: i64, now_ms: i64) -> Result<(), Refused> {
+        self.now_ms = now_ms;
+        let live = self.live_mut(contact)?;
+        if let Some(s) = live.session.as_mut() {
+            s.hangup(clock(now_ms));
+        }
+        let in_engine = live.queue.is_some() || live.agent.is_some();
+        let reason = if live.connected_ms.is_some() {
+            "handled"
+        } else {
+            "abandoned"
+        };
+        self.drain(contact);
+        if in_engine
+            && self
+                .live
+                .get(&contact)
+                .is_some_and(|l| l.ended_ms.is_none())
+        {
+            let _ = self.engine.handle_input(
+                stamp(now_ms),
+                Input::End {
+                    contact: ContactId(contact as u64),
+                },
+            );
+            self.pump();
+        }
+        self.finish(contact, reason);
+        Ok(())
+    }
+
+    /// The answer to an [`Effect::Lookup`].
+    pub fn lookup_result(
+        &mut self,
+        contact: i64,
+        record: Option<&BTreeMap<String, FieldValue>>,
+        now_ms: i64,
+    ) {
+        self.now_ms = now_ms;
+        if let Some(s) = self.live.get_mut(&contact).and_then(|l| l.session.as_mut()) {
+            s.lookup_result(clock(now_ms), record);
+            self.drain(contact);
+            self.progress(contact);
+            self.pump();
+        }
+    }
+
+    /// What the customer sees of a contact: the conversation so far and the choices offered.
+    pub fn view(&self, contact: i64) -> Option<CustomerView> {
+        let l = self.live.get(&contact)?;
+        let status = if l.ended_ms.is_some() {
+            "ended"
+        } else if l.connected_ms.is_some() {
+            "connected"
+        } else if l.queue.is_some() {
+            "queued"
+        } else {
+            "ivr"
+        };
+        Some(CustomerView {
+            lines: l.lines.clone(),
+            options: l.options.clone(),
+            status,
+        })
+    }
+
+    /// The agent handling a contact in progress and its customer, if any.
+    pub fn holder(&self, contact: i64) -> Option<(Option<&str>, Option<i64>)> {
+        self.live
+            .get(&contact)
+            .map(|l| (l.agent.as_deref(), l.customer))
+    }
+
+    fn live_mut(&mut self, contact: i64) -> Result<&mut Live, Refused> {
+        self.live
+            .get_mut(&contact)
+            .ok_or_else(|| Refused::NotFound(format!("contact {contact} in progress")))
+    }
+
+    /// Applies everything the contact's flow session produced.
+    fn drain(&mut self, contact: i64) {
+        loop {
+            let Some(live) = self.live.get_mut(&contact) else {
+                return;
+            };
+            let Some(step) = live.session.as_mut().and_then(Session::poll) else {
+                break;
+            };
+            match step {
+                Step::Do(out) => self.output(contact, out),
+                Step::Happened(e) => {
+                    let entry = match &e.kind {
+                        FlowEventKind::Chosen { node, key, label } => {
+                            Some(format!("{node}:{key} {label}"))
+                        }
+                        FlowEventKind::Routed { node, because } => {
+                            Some(format!("{node}: {because}"))
+                        }
+                        FlowEventKind::Exited { node, exit } => {
+                            Some(format!("{node}: {}", exit_name(exit)))
+                        }
+                        _ => None,
+                    };
+                    if let Some(entry) = entry {
+                        live.path.push(entry);
+                    }
+                    let data = serde_json::to_value(&e).unwrap_or(Value::Null);
+                    if let FlowEventKind::Exited { exit, .. } = &e.kind {
+                        let reason = match exit {
+                            Exit::Queued => None,
+                            Exit::CallbackKeptPlace => Some("callback".to_string()),
+                            Exit::Transferred => Some("transferred".to_string()),
+                            Exit::Voicemail => Some("voicemail".to_string()),
+                            Exit::HungUp(r) => Some(format!("flow:{r}")),
+                            Exit::CallerLeft => None,
+                            Exit::Failed(why) => Some(format!("failed:{why}")),
+                        };
+                        self.notice("flow.step", Some(contact), None, data);
+                        if let Some(reason) = reason {
+                            self.finish(contact, &reason);
+                        }
+                        continue;
+                    }
+                    self.notice("flow.step", Some(contact), None, data);
+                }
+            }
+        }
+        if let Some(at) = self
+            .live
+            .get(&contact)
+            .and_then(|l| l.session.as_ref())
+            .and_then(Session::poll_timeout)
+        {
+            self.ticks.push(Reverse((at.timestamp_millis(), contact)));
+        }
+    }
+
+    fn say(&mut self, contact: i64, text: String) {
+        if let Some(l) = self.live.get_mut(&contact) {
+            l.lines.push(Line {
+                at_ms: self.now_ms,
+                from: "system".into(),
+                text,
+            });
+        }
+    }
+
+    fn output(&mut self, contact: i64, out: Output) {
+        let now = self.now_ms;
+        match out {
+            Output::Say { text, .. } => self.say(contact, text),
+            Output::Play { file, .. } => self.say(contact, format!("[audio: {file}]")),
+            Output::Gather { options, .. } => {
+                if let Some(l) = self.live.get_mut(&contact) {
+                    l.options = options;
+                }
+            }
+            Output::Lookup {
+                source, url, key, ..
+            } => {
+                self.effects.push(Effect::Lookup {
+                    contact,
+                    source,
+                    key,
+                    url,
+                });
+            }
+            Output::Enqueue {
+                queue,
+                skills,
+                priority,
+                language,
+                preferred_agent,
+                preferred_for,
+                ..
+            } => {
+                let Some(qid) = self
+                    .queues
+                    .get(&queue)
+                    .filter(|_| self.queue_cfg.contains_key(&queue))
+                else {
+                    self.say(
+                        contact,
+                        "Sorry, we cannot take your contact right now.".into(),
+                    );
+                    if let Some(s) = self.live.get_mut(&contact).and_then(|l| l.session.as_mut()) {
+                        s.hangup(clock(now));
+                    }
+                    return self.finish(contact, &format!("failed:unknown queue {queue}"));
+                };
+                let Some(live) = self.live.get_mut(&contact) else {
+                    return;
+                };
+                let mut spec = ContactSpec::new(live.channel, QueueId(qid));
+                spec.priority = i32::try_from(priority).unwrap_or(if priority < 0 {
+                    i32::MIN
+                } else {
+                    i32::MAX
+                });
+                spec.skills = skills
+                    .iter()
+                    .map(|(s, min)| SkillRequirement {
+                        skill: SkillId(self.skills.id(s)),
+                        min: *min,
+                    })
+                    .collect();
+                spec.language = language
+                    .map(|l| LanguageId(u16::try_from(self.languages.id(&l)).unwrap_or(u16::MAX)));
+                spec.preferred_agents = preferred_agent
+                    .and_then(|a| self.agents.get(&a))
+                    .map(AgentId)
+                    .into_iter()
+                    .collect();
+                spec.preferred_for = preferred_for;
+                live.queue = Some(queue.clone());
+                self.kpis.queued(&queue, contact, now);
+                self.effects.push(Effect::Queued {
+                    contact,
+                    queue: queue.clone(),
+                });
+                self.notice(
+                    "contact.queued",
+                    Some(contact),
+                    None,
+                    json!({ "queue": queue, "priority": priority }),
+                );
+                if let Err(e) = self.engine.handle_input(
+                    stamp(now),
+                    Input::Enqueue {
+                        contact: ContactId(contact as u64),
+                        spec,
+                    },
+                ) {
+                    self.say(
+                        contact,
+                        "Sorry, we cannot take your contact right now.".into(),
+                    );
+                    self.finish(contact, &format!("failed:{e}"));
+                }
+            }
+            Output::ConvertToCallback => {
+                let _ = self.engine.handle_input(
+                    stamp(now),
+                    Input::ConvertToCallback {
+                        contact: ContactId(contact as u64),
+                    },
+                );
+                if let Some(l) = self.live.get(&contact) {
+                    let (queue, number) = (l.queue.clone().unwrap_or_default(), l.address.clone());
+                    self.effects.push(Effect::Callback {
+                        contact,
+                        queue,
+                        number,
+                    });
+                }
+            }
+            Output::Dequeue => {
+                let _ = self.engine.handle_input(
+                    stamp(now),
+                    Input::Withdraw {
+                        contact: ContactId(contact as u64),
+                    },
+                );
+                if let Some(q) = self.live.get_mut(&contact).and_then(|l| l.queue.take()) {
+                    self.kpis.dequeued(&q, contact, None, now);
+                }
+                self.effects.push(Effect::Dequeued { contact });
+            }
+            Output::Transfer { to } => self.say(contact, format!("[transfer to {to}]")),
+            Output::Voicemail { mailbox, .. } => {
+                self.say(contact, format!("[voicemail: {mailbox}]"))
+            }
+            Output::Callback { queue, number } => self.effects.push(Effect::Callback {
+                contact,
+                queue,
+                number,
+            }),
+            Output::Hangup { .. } => {}
+        }
+    }
+
+    /// The contact is over for the flow and the engine; `reason` is how it ended.
+    fn finish(&mut self, contact: i64, reason: &str) {
+        let Some(live) = self.live.get_mut(&contact) else {
+            return;
+        };
+        if live.ended_ms.is_some() {
+            return;
+        }
+        live.ended_ms = Some(self.now_ms);
+        let agent = live.agent.clone();
+        if let Some(q) = live.queue.clone()
+            && live.connected_ms.is_none()
+        {
+            self.kpis.dequeued(
+                &q,
+                contact,
+                Some(false).filter(|_| reason == "abandoned"),
+                self.now_ms,
+            );
+        }
+        self.progress(contact);
+        self.effects.push(Effect::Ended {
+            contact,
+            reason: reason.into(),
+        });
+        self.notice(
+            "contact.ended",
+            Some(contact),
+            agent.as_deref(),
+            json!({ "reason": reason }),
+        );
+        if agent.is_none()
+            || self
+                .live
+                .get(&contact)
+                .is_some_and(|l| l.connected_ms.is_none())
+        {
+            self.live.remove(&contact);
+        }
+    }
+
+    fn progress(&mut self, contact: i64) {
+        if let Some(l) = self.live.get(&contact) {
+            self.effects.push(Effect::Progress {
+                contact,
+                path: l.path.clone(),
+                lines: l.lines.clone(),
+            });
+        }
+    }
+
+    // ----- agents -----
+
+    fn agent_id(&self, login: &str) -> Result<AgentId, Refused> {
+        self.agents
+            .get(login)
+            .filter(|_| self.agent_cfg.contains_key(login))
+            .map(AgentId)
+            .ok_or_else(|| Refused::NotFound(format!("agent `{login}`")))
+    }
+
+    /// Sets an agent's state: `available`, `away` (with a reason code) or `offline`.
+    pub fn set_state(
+        &mut self,
+        login: &str,
+        state: &str,
+        reason: Option<&str>,
+        now_ms: i64,
+    ) -> Result<(), Refused> {
+        self.now_ms = now_ms;
+        let agent = self.agent_id(login)?;
+        let current = self
+            .engine
+            .agent_state(agent)
+            .cloned()
+            .unwrap_or(AgentState::Offline);
+        let input = match (state, &current) {
+            ("available", AgentState::Offline) => Input::Login { agent },
+            ("available", _) => Input::SetAvailable { agent },
+            ("away", AgentState::Offline) => {
+                self.engine
+                    .handle_input(stamp(now_ms), Input::Login { agent })
+                    .map_err(|e| Refused::Conflict(e.to_string()))?;
+                Input::SetAway {
+                    agent,
+                    reason: ReasonCode::new(reason.unwrap_or("break")),
+                }
+            }
+            ("away", _) => Input::SetAway {
+                agent,
+                reason: ReasonCode::new(reason.unwrap_or("break")),
+            },
+            ("offline", _) => Input::Logout { agent },
+            (other, _) => {
+                return Err(Refused::Invalid(format!(
+                    "unknown state `{other}` (available, away, offline)"
+                )));
+            }
+        };
+        let result = self
+            .engine
+            .handle_input(stamp(now_ms), input)
+            .map_err(|e| Refused::Conflict(e.to_string()));
+        self.pump();
+        result
+    }
+
+    /// The agent accepts the offer of `contact`.
+    pub fn accept(&mut self, login: &str, contact: i64, now_ms: i64) -> Result<(), Refused> {
+        self.answer_offer(login, contact, now_ms, true)
+    }
+
+    /// The agent declines the offer of `contact`.
+    pub fn reject(&mut self, login: &str, contact: i64, now_ms: i64) -> Result<(), Refused> {
+        self.answer_offer(login, contact, now_ms, false)
+    }
+
+    fn answer_offer(
+        &mut self,
+        login: &str,
+        contact: i64,
+        now_ms: i64,
+        accept: bool,
+    ) -> Result<(), Refused> {
+        self.now_ms = now_ms;
+        let offer = self
+            .live
+            .get(&contact)
+            .and_then(|l| l.offers.iter().find(|(_, a)| a == login))
+            .map(|(o, _)| *o)
+            .ok_or_else(|| {
+                Refused::Conflict(format!("no offer of contact {contact} to {login}"))
+            })?;
+        let input = if accept {
+            Input::Accept { offer }
+        } else {
+            Input::Reject { offer }
+        };
+        let result = self
+            .engine
+            .handle_input(stamp(now_ms), input)
+            .map_err(|e| Refused::Conflict(e.to_string()));
+        self.pump();
+        result
+    }
+
+    /// The agent ends a contact they are handling; after-call work follows.
+    pub fn end(&mut self, login: &str, contact: i64, now_ms: i64) -> Result<(), Refused> {
+        self.now_ms = now_ms;
+        let live = self.live_mut(contact)?;
+        if live.agent.as_deref() != Some(login) || live.connected_ms.is_none() {
+            return Err(Refused::Conflict(format!(
+                "{login} is not handling contact {contact}"
+            )));
+        }
+        if live.ended_ms.is_some() {
+            return Ok(());
+        }
+        if let Some(s) = live.session.as_mut() {
+            s.hangup(clock(now_ms));
+        }
+        let r = self.engine.handle_input(
+            stamp(now_ms),
+            Input::End {
+                contact: ContactId(contact as u64),
+            },
+        );
+        self.pump();
+        self.finish(contact, "handled");
+        r.map_err(|e| Refused::Conflict(e.to_string()))
+    }
+
+    /// The agent's wrap-up of `contact` was recorded: their after-call work ends.
+    pub fn wrapped_up(&mut self, login: &str, contact: i64, now_ms: i64) -> Result<(), Refused> {
+        self.now_ms = now_ms;
+        let agent = self.agent_id(login)?;
+        if let Some(l) = self.live.remove(&contact) {
+            if let (Some(q), Some(start)) = (l.queue.as_deref(), l.connected_ms) {
+                let ms = u64::try_from(now_ms - start).unwrap_or(0);
+                self.kpis
+                    .handled(q, login, Duration::from_millis(ms), now_ms);
+            }
+            if self.engine.agent_state(agent) == Some(&AgentState::WrapUp) {
+                let _ = self.engine.handle_input(
+                    stamp(now_ms),
+                    Input::CompleteWrapUp {
+                        agent,
+                        contact: ContactId(contact as u64),
+                    },
+                );
+            }
+        }
+        self.notice(
+            "contact.wrapped_up",
+            Some(contact),
+            Some(login),
+            Value::Null,
+        );
+        self.pump();
+        Ok(())
+    }
+
+    // ----- time -----
+
+    /// When [`Center::tick`] should next run.
+    pub fn next_deadline(&self) -> Option<i64> {
+        let engine = self
+            .engine
+            .poll_timeout()
+            .map(|t| i64::try_from(t.0 / 1000).unwrap_or(i64::MAX));
+        let flows = self.ticks.peek().map(|Reverse((at, _))| *at);
+        engine.into_iter().chain(flows).min()
+    }
+
+    /// Time passed: ring timeouts, escalations, wrap-up ends, queue announcements.
+    pub fn tick(&mut self, now_ms: i64) {
+        self.now_ms = now_ms;
+        self.engine.handle_timeout(stamp(now_ms));
+        while let Some(&Reverse((at, contact))) = self.ticks.peek() {
+            if at > now_ms {
+                break;
+            }
+            self.ticks.pop();
+            if let Some(s) = self.live.get_mut(&contact).and_then(|l| l.session.as_mut()) {
+                if s.poll_timeout()
+                    .is_some_and(|t| t.timestamp_millis() <= now_ms)
+                {
+                    s.tick(clock(now_ms));
+                    self.drain(contact);
+                    self.progress(contact);
+                }
+            }
+        }
+        self.pump();
+    }
+
+    /// Applies the routing engine's events.
+    fn pump(&mut self) {
+        while let Some(ev) = self.engine.poll_event() {
+            let now = self.now_ms;
+            match ev.kind {
+                EventKind::AgentState { agent, to, .. } => {
+                    let login = self.agents.name(agent.0).to_string();
+                    let state = state_name(&to);
+                    self.kpis.agent_state(&login, &state, now);
+                    self.notice("agent.state", None, Some(&login), json!({ "state": state }));
+                }
+                EventKind::Queued {
+                    contact,
+                    position,
+                    ewt,
+                    ..
+                } => {
+                    let id = contact.0 as i64;
+                    if let Some(s) = self.live.get_mut(&id).and_then(|l| l.session.as_mut()) {
+                        s.queue_update(clock(now), position, ewt);
+                        self.drain(id);
+                    }
+                }
+                EventKind::Offered {
+                    offer,
+                    contact,
+                    agent,
+                    expires_at,
+                    ..
+                } => {
+                    let id = contact.0 as i64;
+                    let login = self.agents.name(agent.0).to_string();
+                    if let Some(l) = self.live.get_mut(&id) {
+                        l.offers.push((offer, login.clone()));
+                    }
+                    self.notice(
+                        "contact.offered",
+                        Some(id),
+                        Some(&login),
+                        json!({ "expires_ms": expires_at.0 / 1000 }),
+                    );
+                }
+                EventKind::OfferEnded {
+                    offer,
+                    contact,
+                    agent,
+                    reason,
+                } => {
+                    let id = contact.0 as i64;
+                    if let Some(l) = self.live.get_mut(&id) {
+                        l.offers.retain(|(o, _)| *o != offer);
+                    }
+                    let login = self.agents.name(agent.0).to_string();
+                    self.notice(
+                        "contact.offer_ended",
+                        Some(id),
+                        Some(&login),
+                        json!({ "reason": reason }),
+                    );
+                }
+                EventKind::Connected { contact, agent, .. } => {
+                    let id = contact.0 as i64;
+                    let login = self.agents.name(agent.0).to_string();
+                    let Some(l) = self.live.get_mut(&id) else {
+                        continue;
+                    };
+                    l.agent = Some(login.clone());
+                    l.connected_ms = Some(now);
+                    l.offers.clear();
+                    if let Some(s) = l.session.as_mut() {
+                        s.connected(clock(now));
+                    }
+                    if let Some(q) = l.queue.clone() {
+                        self.kpis.dequeued(&q, id, Some(true), now);
+                    }
+                    self.drain(id);
+                    self.effects.push(Effect::Connected {
+                        contact: id,
+                        agent: login.clone(),
+                    });
+                    self.notice("contact.connected", Some(id), Some(&login), Value::Null);
+                    self.refresh_agent(agent);
+                }
+                EventKind::Disconnected { contact, agent } => {
+                    let id = contact.0 as i64;
+                    self.finish(id, "handled");
+                    if let (Some(l), Some(queue)) = (self.live.get(&id), self.queue_of(id)) {
+                        // Timed wrap-up: the handle time is known now.
+                        if let Some(secs) = self.queue_cfg.get(&queue).and_then(|q| q.wrap_up_secs)
+                            && let (Some(start), Some(end)) = (l.connected_ms, l.ended_ms)
+                        {
+                            let ms = u64::try_from(end - start).unwrap_or(0) + secs * 1000;
+                            let login = self.agents.name(agent.0).to_string();
+                            self.kpis
+                                .handled(&queue, &login, Duration::from_millis(ms), now);
+                        }
+                    }
+                    self.refresh_agent(agent);
+                }
+                EventKind::ContactLeft {
+                    contact, outcome, ..
+                } => {
+                    let id = contact.0 as i64;
+                    if outcome == Outcome::Expired {
+                        self.finish(id, "expired");
+                    }
+                }
+                EventKind::Escalated { .. } | EventKind::BecameCallback { .. } => {}
+            }
+        }
+    }
+
+    fn queue_of(&self, contact: i64) -> Option<String> {
+        self.live.get(&contact).and_then(|l| l.queue.clone())
+    }
+
+    fn refresh_agent(&mut self, agent: AgentId) {
+        let login = self.agents.name(agent.0).to_string();
+        let held: Vec<i64> = self
+            .live
+            .iter()
+            .filter(|(_, l)| l.agent.as_deref() == Some(&login) && l.ended_ms.is_none())
+            .map(|(id, _)| *id)
+            .collect();
+        self.kpis.agent_contacts(&login, held);
+    }
+}
+
+fn channel_name(c: Channel) -> &'static str {
+    match c {
+        Channel::Voice => "voice",
+        Channel::Callback => "callback",
+        Channel::Chat => "chat",
+        Channel::Email => "email",
+        Channel::Sms => "sms",
+    }
+}
+
+fn exit_name(e: &Exit) -> String {
+    match e {
+        Exit::Queued => "queued".into(),
+        Exit::CallbackKeptPlace => "callback".into(),
+        Exit::Transferred => "transferred".into(),
+        Exit::Voicemail => "voicemail".into(),
+        Exit::HungUp(r) => format!("hung up ({r})"),
+        Exit::CallerLeft => "caller left".into(),
+        Exit::Failed(why) => format!("failed ({why})"),
+    }
+}

@@ -1,0 +1,99 @@
+//! `switchboard.toml`: where the server listens and keeps its data, and how KPIs are
+//! computed. Unknown keys are errors; `SWITCHBOARD_HTTP`, `SWITCHBOARD_SIP`,
+//! `SWITCHBOARD_DATA` and `SWITCHBOARD_COMPANY` override the file.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::kpi::KpiConfig;
+
+/// The server's configuration.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// HTTP address (API, events, web apps).
+    #[serde(default = "default_http")]
+    pub http: SocketAddr,
+    /// SIP address (voice edge).
+    #[serde(default = "default_sip")]
+    pub sip: SocketAddr,
+    /// Directory for the database and files.
+    #[serde(default = "default_data")]
+    pub data: PathBuf,
+    /// A company file (queues, agents, flows, users…) imported at start: what it defines
+    /// is created or updated; nothing else is removed.
+    #[serde(default)]
+    pub company: Option<PathBuf>,
+    /// KPI conventions.
+    #[serde(default)]
+    pub kpi: KpiConfig,
+    /// Seed for the routing engine's random strategies.
+    #[serde(default)]
+    pub seed: u64,
+}
+
+fn default_http() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+fn default_sip() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 5060))
+}
+fn default_data() -> PathBuf {
+    PathBuf::from("switchboard-data")
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            http: default_http(),
+            sip: default_sip(),
+            data: default_data(),
+            company: None,
+            kpi: KpiConfig::default(),
+            seed: 0,
+        }
+    }
+}
+
+impl Config {
+    /// Reads a configuration file (relative paths in it are taken from its directory), then
+    /// applies the environment.
+    pub fn load(path: Option<&Path>) -> Result<Config, String> {
+        let mut c = match path {
+            None => Config::default(),
+            Some(p) => {
+                let text =
+                    std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+                let mut c: Config =
+                    toml::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))?;
+                let dir = p.parent().unwrap_or(Path::new("."));
+                c.data = dir.join(&c.data);
+                c.company = c.company.map(|f| dir.join(f));
+                c
+            }
+        };
+        c.apply_env(|k| std::env::var(k).ok())?;
+        Ok(c)
+    }
+
+    /// Applies `SWITCHBOARD_*` overrides from `env`.
+    pub fn apply_env(&mut self, env: impl Fn(&str) -> Option<String>) -> Result<(), String> {
+        if let Some(v) = env("SWITCHBOARD_HTTP") {
+            self.http = v
+                .parse()
+                .map_err(|e| format!("SWITCHBOARD_HTTP={v}: {e}"))?;
+        }
+        if let Some(v) = env("SWITCHBOARD_SIP") {
+            self.sip = v.parse().map_err(|e| format!("SWITCHBOARD_SIP={v}: {e}"))?;
+        }
+        if let Some(v) = env("SWITCHBOARD_DATA") {
+            self.data = v.into();
+        }
+        if let Some(v) = env("SWITCHBOARD_COMPANY") {
+            self.company = Some(v.into());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,210 @@
+//! The Switchboard server: wires the store, the runtime (routing engine, flow sessions,
+//! KPIs) and the HTTP edge together, imports a company's configuration, and shuts down
+//! gracefully.
+
+pub mod api;
+pub mod auth;
+pub mod center;
+pub mod config;
+pub mod kpi;
+pub mod runtime;
+pub mod setup;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use switchboard_store::{Store, User};
+use tokio::sync::oneshot;
+
+use crate::api::AppState;
+use crate::center::Center;
+use crate::config::Config;
+use crate::runtime::{Runtime, now_ms};
+use crate::setup::{AgentConfig, Company, QueueConfig};
+
+/// A running server.
+pub struct Server {
+    /// The HTTP address it listens on.
+    pub addr: SocketAddr,
+    /// Contacts closed as interrupted at start (in progress when it last stopped).
+    pub interrupted: Vec<i64>,
+    stop: oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Server {
+    /// Stops accepting requests, finishes those in flight, and stops the runtime.
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
+    }
+
+    /// Runs until Ctrl-C or SIGTERM, then stops gracefully.
+    pub async fn run_until_signal(self) {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        self.stop().await;
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("a SIGTERM handler can be installed");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+/// Starts the server: opens (and migrates) the database, closes out contacts a previous
+/// run left in progress, imports the company file, loads the configuration into the
+/// runtime, and listens.
+pub async fn start(config: &Config) -> anyhow::Result<Server> {
+    std::fs::create_dir_all(&config.data)
+        .map_err(|e| anyhow::anyhow!("data directory {}: {e}", config.data.display()))?;
+    let store = Store::open(&config.data.join("switchboard.db")).await?;
+    let interrupted = store.close_interrupted(now_ms()).await?;
+    if !interrupted.is_empty() {
+        tracing::warn!(
+            "closed {} contacts left in progress as interrupted",
+            interrupted.len()
+        );
+    }
+    let flow_dir = match &config.company {
+        Some(path) => {
+            import(&store, path).await?;
+            Some(company_dir(path).join("flows"))
+        }
+        None => None,
+    };
+    let mut center = Center::new(config.kpi, config.seed);
+    let now = now_ms();
+    for (name, q) in store.configs::<QueueConfig>("queue").await? {
+        center.configure_queue(&name, &q, now)?;
+    }
+    for (login, a) in store.configs::<AgentConfig>("agent").await? {
+        center.configure_agent(&login, &a, now)?;
+    }
+    let (runtime, owner) = Runtime::start(center, store.clone());
+    let state = AppState {
+        store: store.clone(),
+        runtime,
+        logins: Arc::default(),
+        chats: Arc::default(),
+        metrics: Arc::default(),
+        flow_dir,
+    };
+    api::reload(&state)
+        .await
+        .map_err(|e| anyhow::anyhow!("loading flows: {e:?}"))?;
+    let listener = tokio::net::TcpListener::bind(config.http)
+        .await
+        .map_err(|e| anyhow::anyhow!("HTTP address {}: {e}", config.http))?;
+    let addr = listener.local_addr()?;
+    let (stop, stopped) = oneshot::channel::<()>();
+    let app = api::router(state);
+    let task = tokio::spawn(async move {
+        let serve = axum::serve(listener, app).with_graceful_shutdown(async {
+            let _ = stopped.await;
+        });
+        if let Err(e) = serve.await {
+            tracing::error!("HTTP server: {e}");
+        }
+        // Every handle to the runtime is gone: the owner task ends.
+        let _ = owner.await;
+        store.close().await;
+    });
+    Ok(Server {
+        addr,
+        interrupted,
+        stop,
+        task,
+    })
+}
+
+fn company_dir(path: &Path) -> &Path {
+    path.parent().unwrap_or(Path::new("."))
+}
+
+/// Imports a company file: queues, agents, numbers and wrap-up codes are created or
+/// replaced; flows are published when their text differs from the active version; users
+/// are created when missing (existing passwords are kept); articles and customers are added
+/// when their tables are empty.
+pub async fn import(store: &Store, path: &Path) -> anyhow::Result<()> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let company: Company =
+        toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let dir = company_dir(path);
+    let now = now_ms();
+    for (name, q) in &company.queues {
+        q.validate()
+            .map_err(|e| anyhow::anyhow!("queue {name}: {e}"))?;
+        store.put_config("queue", name, q, now).await?;
+    }
+    for (login, a) in &company.agents {
+        if let Some(q) = a.queues.keys().find(|q| !company.queues.contains_key(*q)) {
+            anyhow::bail!("agent {login}: unknown queue `{q}`");
+        }
+        store.put_config("agent", login, a, now).await?;
+    }
+    for (code, label) in &company.wrapup_codes {
+        store.put_config("wrapup", code, label, now).await?;
+    }
+    let active = store.active_flows().await?;
+    for file in &company.flows {
+        let p = dir.join(file);
+        let source =
+            std::fs::read_to_string(&p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+        let checked = switchboard_flow::check::check(&source, p.parent());
+        let Some(flow) = checked.flow else {
+            let first = checked
+                .diagnostics
+                .first()
+                .map(|d| d.render(&p.display().to_string()));
+            anyhow::bail!(
+                "{}",
+                first.unwrap_or_else(|| format!("{}: does not load", p.display()))
+            );
+        };
+        if !active
+            .iter()
+            .any(|v| v.flow == flow.id && v.source == source)
+        {
+            store.publish_flow(&flow.id, &source, now).await?;
+        }
+    }
+    for (address, flow) in &company.numbers {
+        store.put_config("number", address, flow, now).await?;
+    }
+    for u in &company.users {
+        if store.user(&u.name).await?.is_none() {
+            store
+                .put_user(&User {
+                    name: u.name.clone(),
+                    role: u.role,
+                    agent: u.agent.clone(),
+                    password_hash: auth::hash_password(&u.password),
+                })
+                .await?;
+        }
+    }
+    if store.articles().await?.is_empty() {
+        for a in &company.articles {
+            store.add_article(a).await?;
+        }
+    }
+    if store.search_customers("", 1).await?.is_empty() {
+        for c in &company.customers {
+            store.create_customer(c, now).await?;
+        }
+    }
+    Ok(())
+}

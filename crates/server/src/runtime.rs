@@ -1,0 +1,354 @@
+//! The owner task: the one place that drives a tenant's [`Center`]. The API sends it jobs;
+//! it runs each against the center with the current time, makes the resulting effects
+//! durable in the store, publishes notices, and only then answers the job.
+//!
+//! Architecture invariant: the center is touched by this task alone, and a job's answer is
+//! sent after its effects are committed ("durable before acknowledged").
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::json;
+use switchboard_flow::interp::FieldValue;
+use switchboard_store::{ContactFilter, Customer, Store};
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::time::Instant;
+
+use crate::center::{Center, Effect, Notice};
+
+/// The current time in milliseconds since the epoch.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+type Job = Box<dyn FnOnce(&mut Center, i64) -> Box<dyn FnOnce(Result<(), String>) + Send> + Send>;
+
+/// A handle to the owner task.
+#[derive(Clone)]
+pub struct Runtime {
+    jobs: mpsc::Sender<Job>,
+    notices: broadcast::Sender<Arc<Notice>>,
+}
+
+/// Why a job could not be done.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The owner task has stopped (shutting down).
+    #[error("the runtime is shutting down")]
+    Stopped,
+    /// The effects could not be made durable.
+    #[error("storing failed: {0}")]
+    Store(String),
+}
+
+impl Runtime {
+    /// Starts the owner task for `center`.
+    pub fn start(center: Center, store: Store) -> (Runtime, tokio::task::JoinHandle<()>) {
+        let (jobs, rx) = mpsc::channel(1024);
+        let (notices, _) = broadcast::channel(4096);
+        let owner = Owner {
+            center,
+            store,
+            notices: notices.clone(),
+            http: reqwest::Client::new(),
+        };
+        let task = tokio::spawn(owner.run(rx));
+        (Runtime { jobs, notices }, task)
+    }
+
+    /// Runs `f` on the center; answers once its effects are durable.
+    pub async fn run<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Center, i64) -> R + Send + 'static,
+    ) -> Result<R, RunError> {
+        let (tx, rx) = oneshot::channel();
+        let job: Job = Box::new(move |center, now| {
+            let r = f(center, now);
+            Box::new(move |durable: Result<(), String>| {
+                let _ = tx.send(durable.map(|()| r));
+            })
+        });
+        self.jobs.send(job).await.map_err(|_| RunError::Stopped)?;
+        rx.await
+            .map_err(|_| RunError::Stopped)?
+            .map_err(RunError::Store)
+    }
+
+    /// The live stream of notices.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Notice>> {
+        self.notices.subscribe()
+    }
+}
+
+struct Owner {
+    center: Center,
+    store: Store,
+    notices: broadcast::Sender<Arc<Notice>>,
+    http: reqwest::Client,
+}
+
+impl Owner {
+    async fn run(mut self, mut jobs: mpsc::Receiver<Job>) {
+        loop {
+            let wake = self.center.next_deadline().map(|at| {
+                let wait = u64::try_from(at - now_ms()).unwrap_or(0);
+                Instant::now() + Duration::from_millis(wait)
+            });
+            tokio::select! {
+                job = jobs.recv() => {
+                    let Some(job) = job else { break };
+                    let reply = job(&mut self.center, now_ms());
+                    let durable = self.apply().await;
+                    reply(durable);
+                }
+                () = sleep_until(wake) => {
+                    self.center.tick(now_ms());
+                    if let Err(e) = self.apply().await {
+                        tracing::error!("storing the effects of a timer failed: {e}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Applies the center's effects until none are left (lookups produce more).
+    async fn apply(&mut self) -> Result<(), String> {
+        let mut first_error = None;
+        loop {
+            let effects = self.center.take_effects();
+            if effects.is_empty() {
+                break;
+            }
+            for effect in effects {
+                if let Err(e) = self.apply_one(effect).await {
+                    tracing::error!("{e}");
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    async fn apply_one(&mut self, effect: Effect) -> Result<(), String> {
+        let s = &self.store;
+        let r = match effect {
+            Effect::Queued { contact, queue } => s.contact_queued(contact, &queue, now_ms()).await,
+            Effect::Dequeued { contact } => s.contact_dequeued(contact).await,
+            Effect::Connected { contact, agent } => {
+                s.contact_connected(contact, &agent, now_ms()).await
+            }
+            Effect::Ended { contact, reason } => s.contact_ended(contact, &reason, now_ms()).await,
+            Effect::Progress {
+                contact,
+                path,
+                lines,
+            } => s.contact_progress(contact, &path, &lines).await,
+            Effect::Callback {
+                contact,
+                queue,
+                number,
+            } => s
+                .create_callback(Some(contact), &queue, &number, now_ms())
+                .await
+                .map(|_| ()),
+            Effect::Lookup {
+                contact,
+                source,
+                key,
+                url,
+            } => {
+                let record = lookup(&self.store, &self.http, &source, &key, url.as_deref()).await;
+                self.center
+                    .lookup_result(contact, record.as_ref(), now_ms());
+                Ok(())
+            }
+            Effect::Notice(mut n) => {
+                if n.kind == "contact.offered"
+                    && let Some(id) = n.contact
+                {
+                    n.data["screen_pop"] = screen_pop(s, id)
+                        .await
+                        .unwrap_or_else(|e| json!({ "error": e.to_string() }));
+                }
+                let seq = s
+                    .append_event(
+                        n.at_ms,
+                        &n.kind,
+                        n.contact,
+                        n.agent.as_deref(),
+                        n.queue.as_deref(),
+                        &n.data,
+                    )
+                    .await;
+                match seq {
+                    Ok(seq) => {
+                        n.seq = seq;
+                        let _ = self.notices.send(Arc::new(n));
+                        Ok(())
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+        };
+        r.map_err(|e| format!("store: {e}"))
+    }
+}
+
+/// Answers a flow's lookup: the customer store, or a web service returning a JSON object
+/// (any failure, a 404 included, answers "nothing found").
+async fn lookup(
+    store: &Store,
+    http: &reqwest::Client,
+    source: &str,
+    key: &str,
+    url: Option<&str>,
+) -> Option<BTreeMap<String, FieldValue>> {
+    if let Some(url) = url {
+        let response = http
+            .get(url)
+            .timeout(Duration::from_secs(3))
+            .send()
+            .await
+            .ok()?;
+        if !response.status().is_success() {
+            return None;
+        }
+        let body: serde_json::Map<String, serde_json::Value> = response.json().await.ok()?;
+        return Some(
+            body.into_iter()
+                .filter_map(|(k, v)| Some((k, field(&v)?)))
+                .collect(),
+        );
+    }
+    if source != "customers" {
+        return None;
+    }
+    let customer = match key.parse::<i64>() {
+        Ok(id) if !key.starts_with('+') => store.customer(id).await.ok(),
+        _ => store.customer_by_address(key).await.ok().flatten(),
+    }?;
+    profile(store, &customer).await.ok()
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn field(v: &serde_json::Value) -> Option<FieldValue> {
+    Some(match v {
+        serde_json::Value::String(s) => FieldValue::Text(s.clone()),
+        serde_json::Value::Bool(b) => FieldValue::Bool(*b),
+        serde_json::Value::Number(n) => FieldValue::Int(n.as_i64()?),
+        serde_json::Value::Array(items) => FieldValue::List(
+            items
+                .iter()
+                .filter_map(|i| i.as_str().map(str::to_string))
+                .collect(),
+        ),
+        _ => return None,
+    })
+}
+
+/// A customer as a flow sees them (`customer.*`).
+pub async fn profile(
+    store: &Store,
+    c: &Customer,
+) -> Result<BTreeMap<String, FieldValue>, switchboard_store::StoreError> {
+    let history = store
+        .contacts(&ContactFilter {
+            customer_id: Some(c.id),
+            limit: 20,
+            ..ContactFilter::default()
+        })
+        .await?;
+    let open_cases = store
+        .cases_of(c.id)
+        .await?
+        .iter()
+        .filter(|k| k.status == "open")
+        .count();
+    let (first, last) = c.name.split_once(' ').unwrap_or((&c.name, ""));
+    let mut m = BTreeMap::new();
+    let text = |s: &Option<String>| FieldValue::Text(s.clone().unwrap_or_default());
+    m.insert("found".into(), FieldValue::Bool(true));
+    m.insert("id".into(), FieldValue::Text(c.id.to_string()));
+    m.insert("first_name".into(), FieldValue::Text(first.into()));
+    m.insert("last_name".into(), FieldValue::Text(last.into()));
+    m.insert("language".into(), text(&c.language));
+    m.insert("segment".into(), text(&c.segment));
+    m.insert("tier".into(), text(&c.tier));
+    m.insert("account_owner".into(), text(&c.account_owner));
+    m.insert(
+        "open_cases".into(),
+        FieldValue::Int(i64::try_from(open_cases).unwrap_or(0)),
+    );
+    // The latest contact that has ended (the one in progress is not history yet).
+    let last_contact = history.iter().find(|h| h.ended_ms.is_some());
+    m.insert(
+        "last_agent".into(),
+        text(&last_contact.and_then(|h| h.agent.clone())),
+    );
+    m.insert(
+        "last_contact_reason".into(),
+        text(&last_contact.and_then(|h| h.wrapup_code.clone())),
+    );
+    m.insert(
+        "last_contact_resolved".into(),
+        FieldValue::Bool(last_contact.and_then(|h| h.resolved).unwrap_or(false)),
+    );
+    m.insert("products".into(), FieldValue::List(Vec::new()));
+    Ok(m)
+}
+
+/// What an agent sees when a contact is offered: who, why, their history and suggested
+/// articles.
+pub async fn screen_pop(
+    store: &Store,
+    contact: i64,
+) -> Result<serde_json::Value, switchboard_store::StoreError> {
+    let c = store.contact(contact).await?;
+    let customer = match c.customer_id {
+        Some(id) => Some(store.customer(id).await?),
+        None => None,
+    };
+    let (history, cases) = match &customer {
+        Some(k) => (
+            store
+                .contacts(&ContactFilter {
+                    customer_id: Some(k.id),
+                    limit: 6,
+                    ..ContactFilter::default()
+                })
+                .await?
+                .into_iter()
+                .filter(|h| h.id != contact)
+                .take(5)
+                .collect(),
+            store.cases_of(k.id).await?,
+        ),
+        None => (Vec::new(), Vec::new()),
+    };
+    let words = c
+        .ivr_path
+        .iter()
+        .chain(c.queue.iter())
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let articles = store.search_articles(&words, 3).await?;
+    Ok(json!({
+        "contact": { "id": c.id, "channel": c.channel, "address": c.address, "dialed": c.dialed, "queue": c.queue },
+        "customer": customer,
+        "ivr_path": c.ivr_path,
+        "transcript": c.transcript,
+        "history": history,
+        "open_cases": cases.into_iter().filter(|k| k.status == "open").collect::<Vec<_>>(),
+        "articles": articles,
+    }))
+}
