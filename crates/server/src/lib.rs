@@ -93,6 +93,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Server> {
         center.configure_agent(&login, &a, now)?;
     }
     let (runtime, owner) = Runtime::start(center, store.clone());
+    let (stopping_tx, stopping) = tokio::sync::watch::channel(false);
     let state = AppState {
         store: store.clone(),
         runtime,
@@ -100,6 +101,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Server> {
         chats: Arc::default(),
         metrics: Arc::default(),
         flow_dir,
+        stopping,
     };
     api::reload(&state)
         .await
@@ -111,8 +113,10 @@ pub async fn start(config: &Config) -> anyhow::Result<Server> {
     let (stop, stopped) = oneshot::channel::<()>();
     let app = api::router(state);
     let task = tokio::spawn(async move {
-        let serve = axum::serve(listener, app).with_graceful_shutdown(async {
+        let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
             let _ = stopped.await;
+            // Event streams never end by themselves: tell them to.
+            let _ = stopping_tx.send(true);
         });
         if let Err(e) = serve.await {
             tracing::error!("HTTP server: {e}");

@@ -43,6 +43,8 @@ pub struct AppState {
     pub metrics: Arc<ops::Metrics>,
     /// Where flows' relative paths (audio, calendars) are found.
     pub flow_dir: Option<std::path::PathBuf>,
+    /// Turns true when the server shuts down: open event streams end.
+    pub stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 /// An error as every endpoint returns it: `{"error": {"code", "message", "details"}}`.

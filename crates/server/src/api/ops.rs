@@ -82,9 +82,10 @@ pub async fn events(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let stream = futures_util::stream::unfold(
         (rx, tick, s, c),
-        |(mut rx, mut tick, s, c)| async move {
+        |(mut rx, mut tick, mut s, c)| async move {
             loop {
                 tokio::select! {
+                    () = async { let _ = s.stopping.wait_for(|stop| *stop).await; } => return None,
                     n = rx.recv() => match n {
                         Ok(n) => {
                             if !c.supervises() && n.agent.as_deref().is_none_or(|a| Some(a) != c.agent.as_deref()) {

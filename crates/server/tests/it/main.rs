@@ -1,0 +1,216 @@
+//! The real server on a free port with a fresh database, driven over HTTP.
+
+mod auth;
+mod contacts;
+mod flows;
+mod openapi;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use switchboard_server::config::Config;
+
+/// The demo company of the repository.
+fn company() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/demo-company.toml")
+}
+
+/// A server with the demo company in a temporary directory.
+pub struct Harness {
+    /// The server (taken by `stop`).
+    pub server: Option<switchboard_server::Server>,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// The client.
+    pub http: reqwest::Client,
+    /// The data directory.
+    pub dir: tempfile::TempDir,
+}
+
+impl Harness {
+    /// Starts on a fresh database.
+    pub async fn start() -> Harness {
+        let dir = tempfile::tempdir().unwrap();
+        Harness::start_in(dir).await
+    }
+
+    /// Starts on the database in `dir`.
+    pub async fn start_in(dir: tempfile::TempDir) -> Harness {
+        let config = Config {
+            http: "127.0.0.1:0".parse().unwrap(),
+            data: dir.path().to_path_buf(),
+            company: Some(company()),
+            ..Config::default()
+        };
+        let server = switchboard_server::start(&config).await.unwrap();
+        let base = format!("http://{}", server.addr);
+        Harness {
+            server: Some(server),
+            base,
+            http: reqwest::Client::new(),
+            dir,
+        }
+    }
+
+    /// Stops gracefully; answers the data directory.
+    pub async fn stop(mut self) -> tempfile::TempDir {
+        self.server.take().unwrap().stop().await;
+        self.dir
+    }
+
+    /// A request; answers the status and the JSON body (`null` when there is none).
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut r = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        let response = r.send().await.unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// GET with a token.
+    pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    /// POST JSON with a token.
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    /// Signs in; panics on failure.
+    pub async fn login(&self, name: &str, password: &str) -> String {
+        let (status, body) = self
+            .call(
+                Method::POST,
+                "/api/v1/auth/login",
+                None,
+                Some(json!({ "name": name, "password": password })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["token"].as_str().unwrap().to_string()
+    }
+
+    /// Starts a chat: (contact id, chat token, view).
+    pub async fn chat(&self, to: &str, from: &str) -> (i64, String, Value) {
+        let (status, body) = self
+            .call(
+                Method::POST,
+                "/api/v1/chat",
+                None,
+                Some(json!({ "to": to, "from": from })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        (
+            body["contact"].as_i64().unwrap(),
+            body["token"].as_str().unwrap().to_string(),
+            body,
+        )
+    }
+
+    /// The customer types in their chat.
+    pub async fn say(&self, contact: i64, chat_token: &str, text: &str) -> Value {
+        let (status, body) = self
+            .call(
+                Method::POST,
+                &format!("/api/v1/chat/{contact}/messages"),
+                Some(chat_token),
+                Some(json!({ "text": text })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    }
+
+    /// The live event stream as seen by `token`.
+    pub async fn events(&self, token: &str) -> Events {
+        let response = self
+            .http
+            .get(format!("{}/api/v1/events", self.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        Events {
+            stream: Box::pin(response.bytes_stream()),
+            buffer: String::new(),
+        }
+    }
+}
+
+/// A Server-Sent Events stream.
+pub struct Events {
+    stream:
+        std::pin::Pin<Box<dyn futures_util::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>,
+    buffer: String,
+}
+
+impl Events {
+    /// The next event: (name, data).
+    pub async fn next(&mut self) -> (String, Value) {
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let mut name = String::from("message");
+                let mut data = String::new();
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("event: ") {
+                        name = v.to_string();
+                    } else if let Some(v) = line.strip_prefix("data: ") {
+                        data.push_str(v);
+                    }
+                }
+                if data.is_empty() {
+                    continue; // keep-alive comment
+                }
+                return (
+                    name,
+                    serde_json::from_str(&data).unwrap_or(Value::String(data)),
+                );
+            }
+            // A bound on a broken server, not a timing assumption: events arrive in ms.
+            let chunk = tokio::time::timeout(Duration::from_secs(30), self.stream.next())
+                .await
+                .expect("an event within 30 s")
+                .expect("the stream is open")
+                .unwrap();
+            self.buffer.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+
+    /// The next event called `name` (others are skipped), as data. Fails after 30 s with
+    /// the events seen meanwhile (a bound on a broken server, not a timing assumption).
+    pub async fn next_named(&mut self, name: &str) -> Value {
+        let mut seen = Vec::new();
+        let found = tokio::time::timeout(Duration::from_secs(30), async {
+            loop {
+                let (n, data) = self.next().await;
+                if n == name {
+                    return data;
+                }
+                if n != "kpis" {
+                    seen.push(n);
+                }
+            }
+        })
+        .await;
+        found.unwrap_or_else(|_| panic!("no `{name}` event; saw {seen:?}"))
+    }
+}
