@@ -13,7 +13,7 @@ use rustc_hash::FxHashMap;
 use crate::error::RoutingError;
 use crate::event::{AgentState, Event, EventKind, Input, OfferEnd, Outcome};
 use crate::index::{
-    Class, ClassKey, Classes, Line, ReadyEntry, ReadyKey, ReadyList, ReadySet, WaitKey,
+    Class, ClassKey, Classes, Line, ReadyEntry, ReadyKey, ReadyList, ReadySet, WaitKey, Waiter,
 };
 use crate::model::{
     AgentId, AgentSpec, Channel, ContactId, ContactSpec, Escalation, LanguageId, Membership,
@@ -172,8 +172,10 @@ struct Contact {
     placed: Vec<usize>,
     /// Set while it waits for one of its preferred agents only.
     preferred_until: Option<Timestamp>,
-    /// Its class keys at the current stage (empty when they must be recomputed).
+    /// Its class keys at the current stage, valid unless `keys_stale` (stale keys are kept
+    /// only so that recomputing them reuses their buffers).
     keys: Vec<ClassKey>,
+    keys_stale: bool,
     /// The key it is listed under while waiting (kept, since the key's priority boost
     /// depends on queue configuration that may change while it waits).
     listed: Option<WaitKey>,
@@ -343,6 +345,8 @@ pub struct Engine {
     events: VecDeque<Event>,
     /// Reused by [`Engine::reindex`] so that re-filing an agent allocates nothing.
     scratch_entries: Vec<ReadyEntry>,
+    /// Reused by [`Engine::list_contact`]: the live class of each of a contact's keys.
+    scratch_found: Vec<Option<usize>>,
     /// Buffers of contacts gone, reused by new ones (see [`Spare`]).
     spare: Spare,
 }
@@ -355,6 +359,7 @@ struct Spare {
     /// One offers list (a contact is offered at most once at a time but to many agents).
     offers: Vec<OfferId>,
     placed: Vec<Vec<usize>>,
+    /// Class keys of contacts gone, kept whole: their skill lists are reused too.
     keys: Vec<Vec<ClassKey>>,
 }
 
@@ -373,7 +378,7 @@ impl Spare {
     fn recycle(&mut self, c: Contact) {
         let Contact {
             mut placed,
-            mut keys,
+            keys,
             status,
             ..
         } = c;
@@ -385,7 +390,6 @@ impl Spare {
             self.placed.push(placed);
         }
         if self.keys.len() < Self::KEEP {
-            keys.clear();
             self.keys.push(keys);
         }
     }
@@ -408,6 +412,7 @@ impl Engine {
             next_offer: 1,
             events: VecDeque::new(),
             scratch_entries: Vec::new(),
+            scratch_found: Vec::new(),
             spare: Spare::default(),
         }
     }
@@ -610,7 +615,7 @@ impl Engine {
                 return;
             };
             c.stage = q.stage_at(now.since(c.enqueued_at));
-            c.keys.clear();
+            c.keys_stale = true;
             let enqueued_at = c.enqueued_at;
             if let Some(max) = max_wait {
                 self.schedule(enqueued_at.after(max), Timer::MaxWait(contact));
@@ -922,6 +927,7 @@ impl Engine {
                 placed: self.spare.placed.pop().unwrap_or_default(),
                 preferred_until,
                 keys: self.spare.keys.pop().unwrap_or_default(),
+                keys_stale: true,
                 listed: None,
             },
         );
@@ -965,52 +971,61 @@ impl Engine {
     }
 
     /// The class keys under which a contact at its current stage waits: its home queue,
-    /// then any overflow queues.
-    fn views(&self, c: &Contact) -> Vec<ClassKey> {
+    /// then any overflow queues. They are written over the keys already in `views` (whose
+    /// skill lists are reused), so that computing them allocates nothing in the long run.
+    fn views(&self, c: &Contact, views: &mut Vec<ClassKey>) {
         let Some(q) = self.queues.get(&c.spec.queue) else {
-            return Vec::new();
+            views.clear();
+            return;
         };
         let stage = &q.stages[c.stage.min(q.stages.len() - 1)];
-        let mut skills: Vec<SkillRequirement> = c
-            .spec
-            .skills
-            .iter()
-            .filter_map(|r| {
-                if stage.relax > 0 && r.min <= stage.relax {
-                    None
-                } else {
-                    Some(SkillRequirement {
-                        skill: r.skill,
-                        min: r.min - stage.relax,
-                    })
-                }
-            })
-            .collect();
-        skills.sort_unstable();
         let language: Option<LanguageId> = if stage.drop_language {
             None
         } else {
             c.spec.language
         };
-        let home = ClassKey {
-            queue: c.spec.queue,
-            skills,
-            language,
-            channel: c.spec.channel,
-            max_tier: stage.max_tier,
-        };
-        let mut views = Vec::with_capacity(1 + stage.overflow.len());
-        for &o in &stage.overflow {
-            if o != home.queue && self.queues.contains_key(&o) {
+        let mut n = 0;
+        let mut next = |views: &mut Vec<ClassKey>, queue: QueueId, max_tier: u8| {
+            if n == views.len() {
                 views.push(ClassKey {
-                    queue: o,
-                    max_tier: u8::MAX,
-                    ..home.clone()
+                    queue,
+                    skills: Vec::new(),
+                    language,
+                    channel: c.spec.channel,
+                    max_tier,
                 });
+            } else {
+                let key = &mut views[n];
+                key.queue = queue;
+                key.language = language;
+                key.channel = c.spec.channel;
+                key.max_tier = max_tier;
+            }
+            n += 1;
+            n - 1
+        };
+        let home = next(views, c.spec.queue, stage.max_tier);
+        let skills = &mut views[home].skills;
+        skills.clear();
+        skills.extend(c.spec.skills.iter().filter_map(|r| {
+            if stage.relax > 0 && r.min <= stage.relax {
+                None
+            } else {
+                Some(SkillRequirement {
+                    skill: r.skill,
+                    min: r.min - stage.relax,
+                })
+            }
+        }));
+        skills.sort_unstable();
+        for &o in &stage.overflow {
+            if o != c.spec.queue && self.queues.contains_key(&o) {
+                let i = next(views, o, u8::MAX);
+                let (head, tail) = views.split_at_mut(i);
+                tail[0].skills.clone_from(&head[home].skills);
             }
         }
-        views.insert(0, home);
-        views
+        views.truncate(n);
     }
 
     /// Finds agents for a waiting contact that is listed nowhere yet; lists it if none.
@@ -1086,42 +1101,59 @@ impl Engine {
             }
         }
         // The class keys are cached on the contact until its stage, channel or queue
-        // configuration changes; they are lent out here and put back below.
-        let Some(c) = self.contacts.get_mut(&id) else {
+        // configuration changes; they are lent out here and put back below, with the
+        // contact's list of classes.
+        let Some(slot) = self.contacts.slot(&id) else {
+            return;
+        };
+        let Some(c) = self.contacts.at_mut(slot, &id) else {
             return;
         };
         let mut views = std::mem::take(&mut c.keys);
-        if views.is_empty() {
-            let Some(c) = self.contacts.get(&id) else {
-                return;
-            };
-            views = self.views(c);
+        let mut placed = std::mem::take(&mut c.placed);
+        let stale = c.keys_stale;
+        let Some(c) = self.contacts.at(slot, &id) else {
+            return;
+        };
+        if stale {
+            self.views(c, &mut views);
         }
-        if let Some(skill) = self.contacts.get(&id).and_then(|c| c.spec.skills.first()) {
+        if let Some(skill) = c.spec.skills.first() {
             let skill = skill.skill;
             for key in &views {
                 self.rank_on(key.queue, skill);
             }
         }
+        // The live class of each key, looked up once for the search and the listing.
+        let mut found = std::mem::take(&mut self.scratch_found);
+        found.clear();
+        found.extend(views.iter().map(|k| self.classes.find(k)));
         let pick = if search {
-            self.pick_agents(id, &views)
+            self.pick_agents(slot, id, &views, &found)
         } else {
             Pick::Nobody
         };
-        let placed = match pick {
-            Pick::Nobody => {
-                let declines = self
-                    .contacts
-                    .get(&id)
-                    .is_some_and(|c| !c.declined.is_empty());
+        placed.clear();
+        if let Pick::Nobody = pick {
+            let declines = self
+                .contacts
+                .at(slot, &id)
+                .is_some_and(|c| !c.declined.is_empty());
+            let waiter = Waiter {
+                key: wait,
+                declines,
+                slot: slot as u32,
+            };
+            placed.extend(
                 views
                     .iter()
-                    .map(|k| self.classes.insert(self.classes.find(k), k, wait, declines))
-                    .collect()
-            }
-            _ => Vec::new(),
-        };
-        if let Some(c) = self.contacts.get_mut(&id) {
+                    .zip(&found)
+                    .map(|(k, &f)| self.classes.insert(f, k, waiter)),
+            );
+        }
+        self.scratch_found = found;
+        if let Some(c) = self.contacts.at_mut(slot, &id) {
+            c.keys_stale = views.is_empty();
             c.keys = views;
             c.placed = placed;
         }
@@ -1143,9 +1175,16 @@ impl Engine {
         }
     }
 
-    /// The agents a waiting contact should be offered to now, by its home queue's strategy.
-    fn pick_agents(&self, id: ContactId, views: &[ClassKey]) -> Pick {
-        let Some(c) = self.contacts.get(&id) else {
+    /// The agents a waiting contact (in table slot `slot`) should be offered to now, by its
+    /// home queue's strategy; `found` holds the live class of each of its keys.
+    fn pick_agents(
+        &self,
+        slot: usize,
+        id: ContactId,
+        views: &[ClassKey],
+        found: &[Option<usize>],
+    ) -> Pick {
+        let Some(c) = self.contacts.at(slot, &id) else {
             return Pick::Nobody;
         };
         let ring_all = self
@@ -1166,13 +1205,12 @@ impl Engine {
             };
         }
         let primary = c.spec.skills.first().map(|r| r.skill);
-        for key in views {
+        for (key, &class) in views.iter().zip(found) {
             // Contacts already waiting with the same needs mean no ready agent qualifies
             // (unless it declined the head): join them without a search.
-            if self
-                .classes
-                .head(key)
-                .is_some_and(|(_, declines)| !declines)
+            if class
+                .and_then(|class| self.classes.head_of(class))
+                .is_some_and(|head| !head.declines)
             {
                 continue;
             }
@@ -1309,7 +1347,14 @@ impl Engine {
 
     /// Takes a waiting contact out of every list it waits in.
     fn unlist(&mut self, id: ContactId) {
-        let Some(c) = self.contacts.get_mut(&id) else {
+        if let Some(slot) = self.contacts.slot(&id) {
+            self.unlist_at(slot, id);
+        }
+    }
+
+    /// [`Engine::unlist`] for the contact in table slot `slot`.
+    fn unlist_at(&mut self, slot: usize, id: ContactId) {
+        let Some(c) = self.contacts.at_mut(slot, &id) else {
             return;
         };
         let Some(wait) = c.listed.take() else {
@@ -1335,9 +1380,18 @@ impl Engine {
     }
 
     fn offer(&mut self, contact: ContactId, agent: AgentId) {
+        let Some(slot) = self.contacts.slot(&contact) else {
+            self.next_offer += 1;
+            return;
+        };
+        self.offer_at(slot, contact, agent);
+    }
+
+    /// [`Engine::offer`] for the contact in table slot `slot`.
+    fn offer_at(&mut self, slot: usize, contact: ContactId, agent: AgentId) {
         let offer = OfferId(self.next_offer);
         self.next_offer += 1;
-        let Some(c) = self.contacts.get(&contact) else {
+        let Some(c) = self.contacts.at(slot, &contact) else {
             return;
         };
         if !matches!(c.status, Status::Waiting | Status::Offered(_)) {
@@ -1349,9 +1403,9 @@ impl Engine {
             .get(&c.spec.queue)
             .map_or(Duration::from_secs(20), |q| q.spec.ring_timeout);
         if c.status == Status::Waiting {
-            self.unlist(contact);
+            self.unlist_at(slot, contact);
         }
-        let Some(c) = self.contacts.get_mut(&contact) else {
+        let Some(c) = self.contacts.at_mut(slot, &contact) else {
             return;
         };
         match &mut c.status {
@@ -1512,7 +1566,7 @@ impl Engine {
         }
         if let Some(c) = self.contacts.get_mut(&id) {
             c.stage = stage;
-            c.keys.clear();
+            c.keys_stale = true;
         }
         self.route_contact(id);
     }
@@ -1670,7 +1724,7 @@ impl Engine {
         self.unlist(id);
         if let Some(c) = self.contacts.get_mut(&id) {
             c.spec.channel = Channel::Callback;
-            c.keys.clear();
+            c.keys_stale = true;
         }
         self.events.push_back(Event {
             at: self.now,
@@ -1682,12 +1736,16 @@ impl Engine {
 
     /// Offers the best waiting contacts to a free agent until it is full or none fits.
     fn route_agent(&mut self, id: AgentId) {
-        while let Some(contact) = self.best_contact_for(id) {
-            self.offer(contact, id);
+        while let Some((contact, slot)) = self.best_contact_for(id) {
+            match slot {
+                Some(slot) => self.offer_at(slot, contact, id),
+                None => self.offer(contact, id),
+            }
         }
     }
 
-    fn best_contact_for(&self, id: AgentId) -> Option<ContactId> {
+    /// The best waiting contact for a free agent, with its table slot when known.
+    fn best_contact_for(&self, id: AgentId) -> Option<(ContactId, Option<usize>)> {
         let a = self.agents.get(&id)?;
         if !a.ready() {
             return None;
@@ -1700,10 +1758,10 @@ impl Engine {
                 })
             });
             if let Some(w) = found {
-                return Some(w.2);
+                return Some((w.2, None));
             }
         }
-        let mut best: Option<(ContactScore, ContactId)> = None;
+        let mut best: Option<(ContactScore, Waiter)> = None;
         for m in &a.spec.queues {
             let live = self.classes.of_queue(m.queue);
             if live.is_empty() {
@@ -1718,27 +1776,28 @@ impl Engine {
                 }
                 let head = match class.head {
                     None => return,
-                    Some((w, false)) => w,
+                    Some(w) if !w.declines => w,
                     // The head skips some agents: look further down for one that does not
                     // skip this one.
-                    Some((_, true)) => {
-                        let found = class.members.iter().find(|(w, declines)| {
-                            !*declines
-                                || self.contacts.get(&w.2).is_some_and(|c| {
-                                    c.status == Status::Waiting && !c.skips(id, self.now)
-                                })
-                        });
+                    Some(_) => {
+                        let found =
+                            class.members.waiters().find(|w| {
+                                !w.declines
+                                    || self.contacts.at(w.slot as usize, &w.key.2).is_some_and(
+                                        |c| c.status == Status::Waiting && !c.skips(id, self.now),
+                                    )
+                            });
                         match found {
-                            Some((w, _)) => w,
+                            Some(w) => w,
                             None => return,
                         }
                     }
                 };
-                let (Reverse(prio), at, cid) = head;
+                let (Reverse(prio), at, cid) = head.key;
                 let wait = u128::from(self.now.0.saturating_sub(at.0)) * u128::from(q.spec.weight);
                 let score = (prio, wait, Reverse(cid));
                 if best.as_ref().is_none_or(|b| score > b.0) {
-                    best = Some((score, cid));
+                    best = Some((score, head));
                 }
             };
             // Few live classes: read them all (`qualifies` checks the skills anyway);
@@ -1756,7 +1815,7 @@ impl Engine {
                 }
             }
         }
-        best.map(|b| b.1)
+        best.map(|b| (b.1.key.2, Some(b.1.slot as usize)))
     }
 
     /// Contacts waiting for an agent who logged out stop waiting for them.
@@ -1819,7 +1878,7 @@ impl Engine {
                 self.unlist(id);
                 if let Some(c) = self.contacts.get_mut(&id) {
                     c.stage = stage;
-                    c.keys.clear();
+                    c.keys_stale = true;
                     c.declined.clear();
                 }
                 self.events.push_back(Event {

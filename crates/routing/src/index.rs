@@ -51,9 +51,35 @@ pub(crate) struct Members {
 #[derive(Debug, Clone, Copy)]
 struct Member {
     key: WaitKey,
+    /// The contact's slot in the engine's contact table (see [`Waiter::slot`]).
+    slot: u32,
     declines: bool,
     live: bool,
 }
+
+/// A waiting contact as a class lists it: its wait key, whether it skips some agents, and
+/// its slot in the engine's contact table, so that the engine reaches the record of the
+/// contact it picks without hashing its id (the record is cold: it has waited long).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Waiter {
+    pub key: WaitKey,
+    pub declines: bool,
+    pub slot: u32,
+}
+
+impl Member {
+    fn waiter(&self) -> Waiter {
+        Waiter {
+            key: self.key,
+            declines: self.declines,
+            slot: self.slot,
+        }
+    }
+}
+
+/// The slot recorded for a member added without one (unit tests).
+#[cfg(test)]
+const NO_SLOT: u32 = u32::MAX;
 
 impl Members {
     pub fn len(&self) -> usize {
@@ -61,22 +87,47 @@ impl Members {
     }
 
     /// The first live member and its decline flag.
+    #[cfg(test)]
     pub fn first(&self) -> Option<(WaitKey, bool)> {
         self.items.front().map(|m| (m.key, m.declines))
     }
 
-    /// Live members in order.
+    /// The first live member.
+    pub fn front(&self) -> Option<Waiter> {
+        self.items.front().map(Member::waiter)
+    }
+
+    /// Live members in order, with their decline flags.
+    #[cfg(test)]
     pub fn iter(&self) -> impl Iterator<Item = (WaitKey, bool)> {
-        self.items
-            .iter()
-            .filter(|m| m.live)
-            .map(|m| (m.key, m.declines))
+        self.waiters().map(|w| (w.key, w.declines))
+    }
+
+    /// Live members in order.
+    pub fn waiters(&self) -> impl Iterator<Item = Waiter> {
+        self.items.iter().filter(|m| m.live).map(Member::waiter)
     }
 
     /// Adds a member (or updates the flag of one already there).
+    #[cfg(test)]
     pub fn insert(&mut self, key: WaitKey, declines: bool) {
+        self.add(Waiter {
+            key,
+            declines,
+            slot: NO_SLOT,
+        });
+    }
+
+    /// Adds a member (or updates the flag and slot of one already there).
+    pub fn add(&mut self, w: Waiter) {
+        let Waiter {
+            key,
+            declines,
+            slot,
+        } = w;
         let member = Member {
             key,
+            slot,
             declines,
             live: true,
         };
@@ -134,12 +185,12 @@ pub(crate) struct Class {
     pub key: ClassKey,
     pub members: Members,
     /// The first member, cached: reading it is the hot part of every agent-side decision.
-    pub head: Option<(WaitKey, bool)>,
+    pub head: Option<Waiter>,
 }
 
 impl Class {
     fn refresh_head(&mut self) {
-        self.head = self.members.first();
+        self.head = self.members.front();
     }
 }
 
@@ -163,15 +214,8 @@ impl Classes {
     }
 
     /// Adds a waiting contact to the class `found` (from [`Classes::find`] for the same
-    /// key) or, when there is none, to a new class for `key`. `declines` tells whether the
-    /// contact skips some agents.
-    pub fn insert(
-        &mut self,
-        found: Option<usize>,
-        key: &ClassKey,
-        wait: WaitKey,
-        declines: bool,
-    ) -> usize {
+    /// key) or, when there is none, to a new class for `key`.
+    pub fn insert(&mut self, found: Option<usize>, key: &ClassKey, wait: Waiter) -> usize {
         let id = match found {
             Some(id) => id,
             None => {
@@ -199,9 +243,9 @@ impl Classes {
             }
         };
         if let Some(class) = self.slots[id].as_mut() {
-            class.members.insert(wait, declines);
-            if class.head.is_none_or(|h| wait < h.0) {
-                class.head = Some((wait, declines));
+            class.members.add(wait);
+            if class.head.is_none_or(|h| wait.key < h.key) {
+                class.head = Some(wait);
             }
         }
         id
@@ -214,7 +258,7 @@ impl Classes {
         };
         class.members.remove(wait);
         if class.members.len() > 0 {
-            if class.head.is_some_and(|h| h.0 == *wait) {
+            if class.head.is_some_and(|h| h.key == *wait) {
                 class.refresh_head();
             }
             return;
@@ -263,10 +307,9 @@ impl Classes {
         self.slots.get(id).and_then(Option::as_ref)
     }
 
-    /// The first waiting contact of the class for `key`, if it has any, and whether it
-    /// skips some agents.
-    pub fn head(&self, key: &ClassKey) -> Option<(WaitKey, bool)> {
-        self.get(self.find(key)?)?.head
+    /// The first waiting contact of the live class `id`.
+    pub fn head_of(&self, id: usize) -> Option<Waiter> {
+        self.get(id)?.head
     }
 
     /// Number of live (non-empty) classes.
