@@ -179,6 +179,8 @@ struct Contact {
     /// The key it is listed under while waiting (kept, since the key's priority boost
     /// depends on queue configuration that may change while it waits).
     listed: Option<WaitKey>,
+    /// Its slot in its home queue's [`Line`] while listed.
+    line_slot: u32,
 }
 
 impl Contact {
@@ -929,6 +931,7 @@ impl Engine {
                 keys: self.spare.keys.pop().unwrap_or_default(),
                 keys_stale: true,
                 listed: None,
+                line_slot: 0,
             },
         );
         let slot = self.events.len();
@@ -1052,9 +1055,12 @@ impl Engine {
             .and_then(|q| q.stages.get(c.stage + 1))
             .map(|s| c.enqueued_at.after(s.after));
         if let Some(q) = self.queues.get_mut(&home) {
-            q.order.insert(wait);
-        }
-        if let Some(c) = self.contacts.get_mut(&id) {
+            let line_slot = q.order.add(wait);
+            if let Some(c) = self.contacts.get_mut(&id) {
+                c.listed = Some(wait);
+                c.line_slot = line_slot;
+            }
+        } else if let Some(c) = self.contacts.get_mut(&id) {
             c.listed = Some(wait);
         }
         if let Some(at) = next_step {
@@ -1361,6 +1367,7 @@ impl Engine {
             return;
         };
         let home = c.spec.queue;
+        let line_slot = c.line_slot;
         for class in c.placed.drain(..) {
             self.classes.remove(class, &wait);
         }
@@ -1375,7 +1382,7 @@ impl Engine {
             }
         }
         if let Some(q) = self.queues.get_mut(&home) {
-            q.order.remove(&wait);
+            q.order.take(line_slot, &wait);
         }
     }
 

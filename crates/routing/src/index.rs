@@ -615,43 +615,86 @@ impl Iterator for ReadyIter<'_> {
 /// The waiting contacts of one home queue, with counts per priority so that a newcomer's
 /// position costs one step per priority level, not per contact. A listed contact's
 /// position is counted on demand (announcements), one step per waiting contact.
+///
+/// The keys sit in a slab: each listed contact keeps its slot (see [`Line::add`]), so
+/// that listing reuses the slot freed last (warm in the cache) and unlisting touches one
+/// entry, where a hash map from contact to key costs a cold probe for each.
 #[derive(Debug, Default)]
 pub(crate) struct Line {
-    keys: FxHashMap<ContactId, WaitKey>,
+    slots: Vec<Option<WaitKey>>,
+    /// Freed slots, the most recently freed last (reused first).
+    free: Vec<u32>,
+    len: usize,
     /// (priority, count), highest priority first; queues use few distinct priorities.
     per_priority: Vec<(i32, u32)>,
 }
 
 impl Line {
-    pub fn insert(&mut self, key: WaitKey) {
-        if self.keys.insert(key.2, key).is_none() {
-            let p = key.0.0;
-            match self.per_priority.binary_search_by(|e| p.cmp(&e.0)) {
-                Ok(i) => self.per_priority[i].1 += 1,
-                Err(i) => self.per_priority.insert(i, (p, 1)),
+    /// Adds a key that is not listed yet; returns its slot, needed to take it out.
+    pub fn add(&mut self, key: WaitKey) -> u32 {
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.slots[slot as usize] = Some(key);
+                slot
+            }
+            None => {
+                self.slots.push(Some(key));
+                (self.slots.len() - 1) as u32
+            }
+        };
+        self.len += 1;
+        let p = key.0.0;
+        match self.per_priority.binary_search_by(|e| p.cmp(&e.0)) {
+            Ok(i) => self.per_priority[i].1 += 1,
+            Err(i) => self.per_priority.insert(i, (p, 1)),
+        }
+        slot
+    }
+
+    /// Takes out the key listed in `slot` by [`Line::add`] (nothing if another is there).
+    pub fn take(&mut self, slot: u32, key: &WaitKey) {
+        match self.slots.get_mut(slot as usize) {
+            Some(entry) if entry.as_ref() == Some(key) => *entry = None,
+            _ => return,
+        }
+        self.free.push(slot);
+        self.len -= 1;
+        let p = key.0.0;
+        if let Ok(i) = self.per_priority.binary_search_by(|e| p.cmp(&e.0)) {
+            self.per_priority[i].1 -= 1;
+            if self.per_priority[i].1 == 0 {
+                self.per_priority.remove(i);
             }
         }
     }
 
-    pub fn remove(&mut self, key: &WaitKey) {
-        if self.keys.remove(&key.2).is_some() {
-            let p = key.0.0;
-            if let Ok(i) = self.per_priority.binary_search_by(|e| p.cmp(&e.0)) {
-                self.per_priority[i].1 -= 1;
-                if self.per_priority[i].1 == 0 {
-                    self.per_priority.remove(i);
-                }
-            }
+    /// Adds a key unless it is listed already (finding it costs a scan: tests only).
+    #[cfg(test)]
+    pub fn insert(&mut self, key: WaitKey) {
+        if !self.keys().any(|k| k.2 == key.2) {
+            self.add(key);
         }
+    }
+
+    /// Takes out a key wherever it is (finding it costs a scan: tests only).
+    #[cfg(test)]
+    pub fn remove(&mut self, key: &WaitKey) {
+        if let Some(slot) = self.slots.iter().position(|k| k.as_ref() == Some(key)) {
+            self.take(slot as u32, key);
+        }
+    }
+
+    fn keys(&self) -> impl Iterator<Item = &WaitKey> {
+        self.slots.iter().flatten()
     }
 
     pub fn len(&self) -> usize {
-        self.keys.len()
+        self.len
     }
 
     /// The waiting contacts, in service order.
     pub fn contacts(&self) -> Vec<ContactId> {
-        let mut keys: Vec<&WaitKey> = self.keys.values().collect();
+        let mut keys: Vec<&WaitKey> = self.keys().collect();
         keys.sort_unstable();
         keys.into_iter().map(|w| w.2).collect()
     }
@@ -667,7 +710,7 @@ impl Line {
 
     /// Contacts ahead of a listed one.
     pub fn ahead_of(&self, key: &WaitKey) -> u32 {
-        self.keys.values().filter(|k| *k < key).count() as u32
+        self.keys().filter(|k| *k < key).count() as u32
     }
 }
 
