@@ -16,10 +16,11 @@ use crate::index::{
     Class, ClassKey, Classes, Line, ReadyEntry, ReadyKey, ReadyList, ReadySet, WaitKey, Waiter,
 };
 use crate::model::{
-    AgentId, AgentSpec, Channel, ContactId, ContactSpec, Escalation, LanguageId, Membership,
-    OfferId, QueueId, QueueSpec, ReasonCode, SkillId, SkillRequirement, Strategy, Timestamp,
-    WrapUp,
+    AgentId, AgentSpec, Capacity, Channel, ContactId, ContactSpec, Escalation, LanguageId,
+    Membership, OfferId, QueueId, QueueSpec, ReasonCode, SkillId, SkillRequirement, Strategy,
+    Timestamp, WrapUp,
 };
+use crate::small::Small;
 use crate::table::Table;
 
 /// How a free agent ranks waiting contacts: priority, then weighted wait, then lower id.
@@ -85,15 +86,38 @@ enum Presence {
     Away(ReasonCode),
 }
 
+/// An agent's [`AgentSpec`] as the engine keeps it: its lists inline (see [`Small`]), so
+/// that a decision about an agent not touched for a while reads its record and little else.
+#[derive(Debug)]
+struct Profile {
+    skills: Small<(SkillId, u8), 8>,
+    languages: Small<LanguageId, 2>,
+    capacity: Capacity,
+    queues: Small<Membership, 4>,
+    auto_away_after_missed: Option<u32>,
+}
+
+impl From<AgentSpec> for Profile {
+    fn from(spec: AgentSpec) -> Profile {
+        Profile {
+            skills: spec.skills.into(),
+            languages: spec.languages.into(),
+            capacity: spec.capacity,
+            queues: spec.queues.into(),
+            auto_away_after_missed: spec.auto_away_after_missed,
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Agent {
-    spec: AgentSpec,
+    spec: Profile,
     presence: Presence,
     state: AgentState,
     in_use: [u8; 4],
-    offers: Vec<OfferId>,
-    active: Vec<ContactId>,
-    wrapping: Vec<ContactId>,
+    offers: Small<OfferId, 2>,
+    active: Small<ContactId, 2>,
+    wrapping: Small<ContactId, 2>,
     idle_since: Timestamp,
     handled: u64,
     talk_us: u64,
@@ -169,7 +193,7 @@ struct Contact {
     /// Agents who declined or missed it recently, and until when they are skipped.
     declined: Vec<(AgentId, Timestamp)>,
     /// Classes it is listed in while waiting for any eligible agent.
-    placed: Vec<usize>,
+    placed: Small<usize, 2>,
     /// Set while it waits for one of its preferred agents only.
     preferred_until: Option<Timestamp>,
     /// Its class keys at the current stage, valid unless `keys_stale` (stale keys are kept
@@ -282,6 +306,8 @@ fn stages_of(spec: &QueueSpec) -> Vec<Stage> {
 struct Offer {
     contact: ContactId,
     agent: AgentId,
+    /// The contact's slot in the contact table, to reach it without hashing its id.
+    slot: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -354,13 +380,12 @@ pub struct Engine {
 }
 
 /// Emptied buffers kept for reuse: every contact needs a few small vectors (its open
-/// offers, its classes, its class keys), and at hundreds of thousands of contacts a second
+/// offers, its class keys and their skill lists), and at hundreds of thousands of contacts a second
 /// their allocations and frees are a visible share of routing time.
 #[derive(Debug, Default)]
 struct Spare {
     /// One offers list (a contact is offered at most once at a time but to many agents).
     offers: Vec<OfferId>,
-    placed: Vec<Vec<usize>>,
     /// Class keys of contacts gone, kept whole: their skill lists are reused too.
     keys: Vec<Vec<ClassKey>>,
 }
@@ -378,18 +403,9 @@ impl Spare {
 
     /// Keeps the buffers of a contact that is gone.
     fn recycle(&mut self, c: Contact) {
-        let Contact {
-            mut placed,
-            keys,
-            status,
-            ..
-        } = c;
+        let Contact { keys, status, .. } = c;
         if let Status::Offered(list) = status {
             self.offers = list;
-        }
-        if self.placed.len() < Self::KEEP {
-            placed.clear();
-            self.placed.push(placed);
         }
         if self.keys.len() < Self::KEEP {
             self.keys.push(keys);
@@ -647,7 +663,7 @@ impl Engine {
             Some(_) => {
                 self.set_staffed(id, false);
                 if let Some(a) = self.agents.get_mut(&id) {
-                    a.spec = spec;
+                    a.spec = spec.into();
                 }
                 let staffed = self
                     .agents
@@ -661,13 +677,13 @@ impl Engine {
                 self.agents.insert(
                     id,
                     Agent {
-                        spec,
+                        spec: spec.into(),
                         presence: Presence::Offline,
                         state: AgentState::Offline,
                         in_use: [0; 4],
-                        offers: Vec::new(),
-                        active: Vec::new(),
-                        wrapping: Vec::new(),
+                        offers: Small::default(),
+                        active: Small::default(),
+                        wrapping: Small::default(),
                         idle_since: self.now,
                         handled: 0,
                         talk_us: 0,
@@ -787,7 +803,7 @@ impl Engine {
         let offers = match self.agents.get_mut(&id) {
             Some(a) => {
                 a.presence = Presence::Away(reason);
-                a.offers.clone()
+                a.offers.to_vec()
             }
             None => return,
         };
@@ -926,7 +942,7 @@ impl Engine {
                 status: Status::Waiting,
                 waited: Duration::ZERO,
                 declined: Vec::new(),
-                placed: self.spare.placed.pop().unwrap_or_default(),
+                placed: Small::default(),
                 preferred_until,
                 keys: self.spare.keys.pop().unwrap_or_default(),
                 keys_stale: true,
@@ -1150,12 +1166,9 @@ impl Engine {
                 declines,
                 slot: slot as u32,
             };
-            placed.extend(
-                views
-                    .iter()
-                    .zip(&found)
-                    .map(|(k, &f)| self.classes.insert(f, k, waiter)),
-            );
+            for (k, &f) in views.iter().zip(&found) {
+                placed.push(self.classes.insert(f, k, waiter));
+            }
         }
         self.scratch_found = found;
         if let Some(c) = self.contacts.at_mut(slot, &id) {
@@ -1368,9 +1381,10 @@ impl Engine {
         };
         let home = c.spec.queue;
         let line_slot = c.line_slot;
-        for class in c.placed.drain(..) {
+        for &class in &c.placed {
             self.classes.remove(class, &wait);
         }
+        c.placed.clear();
         if c.preferred_until.is_some() {
             for aid in &c.spec.preferred_agents {
                 if let Some(set) = self.preferred.get_mut(aid) {
@@ -1424,7 +1438,14 @@ impl Engine {
         };
         a.in_use[channel.slot()] += 1;
         a.offers.push(offer);
-        self.offers.insert(offer, Offer { contact, agent });
+        self.offers.insert(
+            offer,
+            Offer {
+                contact,
+                agent,
+                slot,
+            },
+        );
         let expires_at = self.now.after(ring);
         self.schedule(expires_at, Timer::Ring(offer));
         self.events.push_back(Event {
@@ -1445,7 +1466,7 @@ impl Engine {
             return Err(RoutingError::UnknownOffer(offer));
         };
         let now = self.now;
-        let (others, waited) = match self.contacts.get_mut(&o.contact) {
+        let (others, waited) = match self.contacts.get_mut_hinted(o.slot, &o.contact) {
             Some(c) => {
                 let mut others = match &mut c.status {
                     Status::Offered(list) => std::mem::take(list),
@@ -1491,7 +1512,7 @@ impl Engine {
         let mut channel = Channel::Voice;
         let mut requeue = false;
         let mut skip = Duration::from_secs(60);
-        if let Some(c) = self.contacts.get_mut(&o.contact) {
+        if let Some(c) = self.contacts.get_mut_hinted(o.slot, &o.contact) {
             channel = c.spec.channel;
             if let Some(q) = self.queues.get(&c.spec.queue) {
                 skip = q.spec.retry_declined_after;

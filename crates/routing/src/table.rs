@@ -70,6 +70,16 @@ impl<K: Copy + Eq + Hash, V> Table<K, V> {
         }
     }
 
+    /// The record of `key`, looked for in `slot` first (see [`Table::at`]) and hashed for
+    /// only when it is not there.
+    pub fn get_mut_hinted(&mut self, slot: usize, key: &K) -> Option<&mut V> {
+        let slot = match self.slots.get(slot) {
+            Some(Some((k, _))) if k == key => slot,
+            _ => *self.slot_of.get(key)?,
+        };
+        self.slots[slot].as_mut().map(|e| &mut e.1)
+    }
+
     /// Inserts or replaces; returns the replaced record.
     pub fn insert(&mut self, key: K, value: V) -> Option<V> {
         if let Some(&slot) = self.slot_of.get(&key) {
