@@ -898,13 +898,22 @@ impl Engine {
             self.scratch_entries = want;
             return;
         }
+        // Entries come grouped by queue: each queue is looked up once per group.
+        let mut queue: Option<(QueueId, &mut Queue)> = None;
         for entry in a.indexed.drain(..) {
-            if let Some(q) = self.queues.get_mut(&entry.queue) {
+            if queue.as_ref().is_none_or(|q| q.0 != entry.queue) {
+                queue = self.queues.get_mut(&entry.queue).map(|q| (entry.queue, q));
+            }
+            if let Some((_, q)) = &mut queue {
                 q.ready.remove(id, entry);
             }
         }
+        let mut queue: Option<(QueueId, &mut Queue)> = None;
         for entry in &mut want {
-            if let Some(q) = self.queues.get_mut(&entry.queue) {
+            if queue.as_ref().is_none_or(|q| q.0 != entry.queue) {
+                queue = self.queues.get_mut(&entry.queue).map(|q| (entry.queue, q));
+            }
+            if let Some((_, q)) = &mut queue {
                 q.ready.insert(id, entry);
             }
         }
@@ -1253,19 +1262,17 @@ impl Engine {
         if q.spec.strategy != Strategy::BestSkill || !q.ranked_skills.insert(skill) {
             return;
         }
-        for ((tier, _, _), aid) in &q.ready.all {
+        let ready = &mut q.ready;
+        let list = ready.list_of(skill);
+        for ((tier, _, _), aid) in &ready.all {
             let Some(a) = self.agents.get_mut(&aid) else {
                 continue;
             };
             if let Some(prof) = a.proficiency(skill) {
                 let key = (tier, u64::from(u8::MAX - prof), a.idle_since.0);
                 let mut entry = ReadyEntry::new(queue, Some(skill), key);
-                entry.node = q
-                    .ready
-                    .by_skill
-                    .entry(skill)
-                    .or_insert_with(ReadyList::fifo)
-                    .insert((key, aid));
+                entry.list = list;
+                entry.node = ready.lists[list as usize].insert((key, aid));
                 a.indexed.push(entry);
             }
         }
@@ -1281,7 +1288,7 @@ impl Engine {
         let q = self.queues.get(&key.queue)?;
         let set = match (q.spec.strategy, primary) {
             (Strategy::BestSkill, Some(s)) if key.skills.iter().any(|r| r.skill == s) => {
-                q.ready.by_skill.get(&s)?
+                q.ready.with_skill(s)?
             }
             _ => &q.ready.all,
         };

@@ -323,10 +323,12 @@ impl Classes {
 pub(crate) struct ReadySet {
     /// Every ready member.
     pub all: ReadyList,
-    /// Best-skill queues only: ready members per skill, by descending proficiency. Kept
-    /// when they empty, so that a skill whose last agent comes and goes does not
-    /// reallocate its list each time.
-    pub by_skill: FxHashMap<SkillId, ReadyList>,
+    /// Best-skill queues only: ready members per skill, by descending proficiency, as
+    /// indices into `lists`. Lists are kept when they empty (so that a skill whose last
+    /// agent comes and goes does not reallocate its list each time), so an index stays
+    /// valid for the life of the set and an entry remembers its own.
+    by_skill: FxHashMap<SkillId, u32>,
+    pub lists: Vec<ReadyList>,
 }
 
 /// Where an agent sits in the ready sets, so it can be taken out again.
@@ -337,6 +339,9 @@ pub(crate) struct ReadyEntry {
     pub key: ReadyKey,
     /// The entry's node in a FIFO list (see [`ReadyList`]), set when it is filed.
     pub node: u32,
+    /// For a skill entry, the index of its list in [`ReadySet::lists`], set when it is
+    /// filed.
+    pub list: u32,
 }
 
 impl ReadyEntry {
@@ -346,6 +351,7 @@ impl ReadyEntry {
             skill,
             key,
             node: NO_NODE,
+            list: 0,
         }
     }
 
@@ -366,14 +372,34 @@ impl ReadySet {
                 ReadyList::default()
             },
             by_skill: FxHashMap::default(),
+            lists: Vec::new(),
         }
+    }
+
+    /// The ready members with `skill`, if the set keeps a list for it.
+    pub fn with_skill(&self, skill: SkillId) -> Option<&ReadyList> {
+        let &i = self.by_skill.get(&skill)?;
+        self.lists.get(i as usize)
+    }
+
+    /// The index in `lists` of the list for `skill`, made if there is none.
+    pub fn list_of(&mut self, skill: SkillId) -> u32 {
+        let next = self.lists.len() as u32;
+        let i = *self.by_skill.entry(skill).or_insert(next);
+        if i == next {
+            self.lists.push(ReadyList::fifo());
+        }
+        i
     }
 
     /// Files an agent, recording in `entry` where it went.
     pub fn insert(&mut self, agent: AgentId, entry: &mut ReadyEntry) {
         let list = match entry.skill {
             None => &mut self.all,
-            Some(s) => self.by_skill.entry(s).or_insert_with(ReadyList::fifo),
+            Some(s) => {
+                entry.list = self.list_of(s);
+                &mut self.lists[entry.list as usize]
+            }
         };
         entry.node = list.insert((entry.key, agent));
     }
@@ -381,7 +407,7 @@ impl ReadySet {
     pub fn remove(&mut self, agent: AgentId, entry: ReadyEntry) {
         let list = match entry.skill {
             None => Some(&mut self.all),
-            Some(s) => self.by_skill.get_mut(&s),
+            Some(_) => self.lists.get_mut(entry.list as usize),
         };
         if let Some(list) = list {
             list.remove((entry.key, agent), entry.node);
@@ -428,11 +454,18 @@ pub(crate) struct Fifo {
 }
 
 /// The ready agents sharing `(key.0, key.1)`, chained in `(key, agent)` order.
+///
+/// The group also keeps the order of its first and last entries (`(key.2, agent)`), so
+/// that filing an agent at either end, which is nearly every filing, reads no node: the
+/// end nodes of a group are mostly cold (the first is the agent idle longest).
 #[derive(Debug)]
 struct Group {
     key: (u8, u64),
     head: u32,
     tail: u32,
+    /// `(key.2, agent)` of the head and tail nodes, while the group is not empty.
+    first: (u64, AgentId),
+    last: (u64, AgentId),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -440,6 +473,11 @@ struct Node {
     item: (ReadyKey, AgentId),
     prev: u32,
     next: u32,
+}
+
+/// An entry's order within its group.
+fn rank(item: &(ReadyKey, AgentId)) -> (u64, AgentId) {
+    (item.0.2, item.1)
 }
 
 impl Fifo {
@@ -452,27 +490,38 @@ impl Fifo {
                     key: gk,
                     head: NO_NODE,
                     tail: NO_NODE,
+                    first: (0, AgentId(0)),
+                    last: (0, AgentId(0)),
                 };
                 self.groups.insert(i, group);
                 i
             }
         };
-        // The node to follow: the last one ordered before `item`, found from the tail
-        // (where nearly every agent goes) unless `item` goes first.
+        // The node to follow: none when `item` goes first, the tail when it goes last
+        // (where nearly every agent goes), otherwise the last one ordered before it,
+        // found by walking back from the tail.
         let group = &self.groups[gi];
-        let mut prev = group.tail;
-        if group.head != NO_NODE && item < self.nodes[group.head as usize].item {
-            prev = NO_NODE;
+        let r = rank(&item);
+        let prev = if group.head == NO_NODE || r < group.first {
+            NO_NODE
+        } else if r == group.last {
+            return group.tail;
+        } else if r > group.last {
+            group.tail
         } else {
+            let mut prev = group.tail;
             while prev != NO_NODE && item < self.nodes[prev as usize].item {
                 prev = self.nodes[prev as usize].prev;
             }
             if prev != NO_NODE && self.nodes[prev as usize].item == item {
                 return prev;
             }
-        }
+            prev
+        };
         let next = if prev == NO_NODE {
             group.head
+        } else if prev == group.tail {
+            NO_NODE
         } else {
             self.nodes[prev as usize].next
         };
@@ -490,11 +539,13 @@ impl Fifo {
         let group = &mut self.groups[gi];
         if prev == NO_NODE {
             group.head = id;
+            group.first = r;
         } else {
             self.nodes[prev as usize].next = id;
         }
         if next == NO_NODE {
             group.tail = id;
+            group.last = r;
         } else {
             self.nodes[next as usize].prev = id;
         }
@@ -521,11 +572,17 @@ impl Fifo {
         let group = &mut self.groups[gi];
         if prev == NO_NODE {
             group.head = next;
+            if next != NO_NODE {
+                group.first = rank(&self.nodes[next as usize].item);
+            }
         } else {
             self.nodes[prev as usize].next = next;
         }
         if next == NO_NODE {
             group.tail = prev;
+            if prev != NO_NODE {
+                group.last = rank(&self.nodes[prev as usize].item);
+            }
         } else {
             self.nodes[next as usize].prev = prev;
         }
