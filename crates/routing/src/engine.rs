@@ -156,10 +156,13 @@ impl Agent {
 
     /// Whether the agent meets `key`'s skills, language and capacity (not presence).
     fn qualifies(&self, key: &ClassKey) -> bool {
-        self.spec.capacity.fits(&self.in_use, key.channel)
-            && key
-                .language
-                .is_none_or(|l| self.spec.languages.contains(&l))
+        self.spec.capacity.fits(&self.in_use, key.channel) && self.meets(key)
+    }
+
+    /// Whether the agent meets `key`'s skills and language (not capacity or presence).
+    fn meets(&self, key: &ClassKey) -> bool {
+        key.language
+            .is_none_or(|l| self.spec.languages.contains(&l))
             && key
                 .skills
                 .iter()
@@ -1797,24 +1800,45 @@ impl Engine {
             }
         }
         let mut best: Option<(ContactScore, Waiter)> = None;
+        // Whether one more contact fits, per capacity slot, worked out once.
+        let fits: [bool; 4] =
+            std::array::from_fn(|slot| a.spec.capacity.fits_slot(&a.in_use, slot));
         for m in &a.spec.queues {
-            let live = self.classes.of_queue(m.queue);
-            if live.is_empty() {
+            let Some(live) = self.classes.of_queue(m.queue) else {
+                continue;
+            };
+            if live.all.is_empty() {
                 continue;
             }
             let Some(q) = self.queues.get(&m.queue) else {
                 continue;
             };
+            let score_of = |(Reverse(prio), at, cid): WaitKey| -> ContactScore {
+                let wait = u128::from(self.now.0.saturating_sub(at.0)) * u128::from(q.spec.weight);
+                (prio, wait, Reverse(cid))
+            };
             let mut consider = |class: &Class| {
-                if m.tier > class.key.max_tier || !a.qualifies(&class.key) {
+                let Some(first) = class.head else {
+                    return;
+                };
+                // No member of a class scores above its head (same queue, so the same
+                // weight, and members are in wait order): a class whose head cannot beat
+                // the best so far is skipped before its requirements are checked.
+                if best.as_ref().is_some_and(|b| score_of(first.key) <= b.0) {
                     return;
                 }
-                let head = match class.head {
-                    None => return,
-                    Some(w) if !w.declines => w,
-                    // The head skips some agents: look further down for one that does not
-                    // skip this one.
-                    Some(_) => {
+                if m.tier > class.key.max_tier
+                    || !fits[class.key.channel.slot()]
+                    || !a.meets(&class.key)
+                {
+                    return;
+                }
+                let head =
+                    if !first.declines {
+                        first
+                    } else {
+                        // The head skips some agents: look further down for one that does not
+                        // skip this one.
                         let found =
                             class.members.waiters().find(|w| {
                                 !w.declines
@@ -1826,25 +1850,35 @@ impl Engine {
                             Some(w) => w,
                             None => return,
                         }
-                    }
-                };
-                let (Reverse(prio), at, cid) = head.key;
-                let wait = u128::from(self.now.0.saturating_sub(at.0)) * u128::from(q.spec.weight);
-                let score = (prio, wait, Reverse(cid));
+                    };
+                let score = score_of(head.key);
                 if best.as_ref().is_none_or(|b| score > b.0) {
                     best = Some((score, head));
                 }
             };
-            // Few live classes: read them all (`qualifies` checks the skills anyway);
-            // otherwise probe only the buckets of the skills the agent holds.
-            if live.len() <= a.spec.skills.len() + 1 {
-                for class in live.iter().filter_map(|&c| self.classes.get(c)) {
+            // Few live classes: read them all (`meets` checks the skills anyway);
+            // otherwise only the buckets of the skills the agent holds, found by walking
+            // its sorted skills alongside the queue's sorted buckets.
+            if live.all.len() <= a.spec.skills.len() + 1 {
+                for class in live.all.iter().filter_map(|&c| self.classes.get(c)) {
                     consider(class);
                 }
             } else {
-                let buckets = std::iter::once(None).chain(a.spec.skills.iter().map(|s| Some(s.0)));
-                for bucket in buckets {
-                    for class in self.classes.in_bucket(m.queue, bucket) {
+                let skills = &a.spec.skills;
+                let mut i = 0;
+                for (bucket, ids) in &live.buckets {
+                    if let Some(skill) = bucket {
+                        while i < skills.len() && skills[i].0 < *skill {
+                            i += 1;
+                        }
+                        if i == skills.len() {
+                            break;
+                        }
+                        if skills[i].0 != *skill {
+                            continue;
+                        }
+                    }
+                    for class in ids.iter().filter_map(|&c| self.classes.get(c)) {
                         consider(class);
                     }
                 }

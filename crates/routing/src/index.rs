@@ -201,10 +201,20 @@ pub(crate) struct Classes {
     slots: Vec<Option<Class>>,
     free: Vec<usize>,
     by_key: FxHashMap<ClassKey, usize>,
-    by_skill: FxHashMap<(QueueId, Option<SkillId>), Vec<usize>>,
-    /// Every live class of a queue: when a queue has few classes, an agent reads them all
-    /// instead of probing one bucket per skill it holds.
-    by_queue: FxHashMap<QueueId, Vec<usize>>,
+    /// The live classes of each queue that has had any (one lookup per queue an agent
+    /// serves; a queue's entry is kept when it empties).
+    by_queue: FxHashMap<QueueId, QueueClasses>,
+}
+
+/// The live classes of one queue.
+#[derive(Debug, Default)]
+pub(crate) struct QueueClasses {
+    /// Every one: when a queue has few classes, an agent reads them all.
+    pub all: Vec<usize>,
+    /// By bucket: the first required skill (`None` for classes requiring none), sorted
+    /// (`None` first), so that an agent finds the buckets of the skills it holds by walking
+    /// its own sorted skills alongside. Empty buckets are dropped.
+    pub buckets: Vec<(Option<SkillId>, Vec<usize>)>,
 }
 
 impl Classes {
@@ -237,8 +247,13 @@ impl Classes {
                     }
                 };
                 self.by_key.insert(key.clone(), id);
-                self.by_skill.entry((queue, bucket)).or_default().push(id);
-                self.by_queue.entry(queue).or_default().push(id);
+                let of_queue = self.by_queue.entry(queue).or_default();
+                of_queue.all.push(id);
+                let buckets = &mut of_queue.buckets;
+                match buckets.binary_search_by(|b| b.0.cmp(&bucket)) {
+                    Ok(i) => buckets[i].1.push(id),
+                    Err(i) => buckets.insert(i, (bucket, vec![id])),
+                }
                 id
             }
         };
@@ -268,38 +283,23 @@ impl Classes {
         };
         let bucket = class.key.skills.first().map(|r| r.skill);
         let queue = class.key.queue;
-        if let Some(list) = self.by_skill.get_mut(&(queue, bucket)) {
-            list.retain(|&c| c != id);
-            if list.is_empty() {
-                self.by_skill.remove(&(queue, bucket));
-            }
-        }
-        if let Some(list) = self.by_queue.get_mut(&queue) {
-            list.retain(|&c| c != id);
-            if list.is_empty() {
-                self.by_queue.remove(&queue);
+        if let Some(of_queue) = self.by_queue.get_mut(&queue) {
+            of_queue.all.retain(|&c| c != id);
+            let buckets = &mut of_queue.buckets;
+            if let Ok(i) = buckets.binary_search_by(|b| b.0.cmp(&bucket)) {
+                buckets[i].1.retain(|&c| c != id);
+                if buckets[i].1.is_empty() {
+                    buckets.remove(i);
+                }
             }
         }
         self.by_key.remove(&class.key);
         self.free.push(id);
     }
 
-    /// Classes of `queue` whose first requirement is `skill` (or with no requirement).
-    pub fn in_bucket(
-        &self,
-        queue: QueueId,
-        skill: Option<SkillId>,
-    ) -> impl Iterator<Item = &Class> {
-        self.by_skill
-            .get(&(queue, skill))
-            .into_iter()
-            .flatten()
-            .filter_map(|&id| self.slots[id].as_ref())
-    }
-
-    /// Every live class of `queue`, in no particular order.
-    pub fn of_queue(&self, queue: QueueId) -> &[usize] {
-        self.by_queue.get(&queue).map_or(&[], Vec::as_slice)
+    /// The live classes of `queue`, if it has ever had any.
+    pub fn of_queue(&self, queue: QueueId) -> Option<&QueueClasses> {
+        self.by_queue.get(&queue)
     }
 
     /// The live class `id`.
