@@ -13,7 +13,7 @@ use rustc_hash::FxHashMap;
 use crate::error::RoutingError;
 use crate::event::{AgentState, Event, EventKind, Input, OfferEnd, Outcome};
 use crate::index::{
-    Class, ClassKey, Classes, Line, ReadyEntry, ReadyKey, ReadyList, ReadySet, WaitKey, Waiter,
+    ALL, Class, ClassKey, Classes, Line, ReadyEntry, ReadyKey, ReadyList, ReadySet, WaitKey, Waiter,
 };
 use crate::model::{
     AgentId, AgentSpec, Capacity, Channel, ContactId, ContactSpec, Escalation, LanguageId,
@@ -246,10 +246,6 @@ struct Queue {
     order: Line,
     /// Staffed members, each counted as 1/(number of queues it serves), in thousandths.
     staffed_milli: i64,
-    /// Best-skill queues: the skills contacts have been ranked on so far, each with its own
-    /// ready-agent index (built on first use, so agents are not indexed by skills the
-    /// queue never routes on).
-    ranked_skills: rustc_hash::FxHashSet<SkillId>,
     aht_s: f64,
     handled: u64,
 }
@@ -266,7 +262,6 @@ impl Queue {
             rr_cursor: None,
             order: Line::default(),
             staffed_milli: 0,
-            ranked_skills: rustc_hash::FxHashSet::default(),
             handled: 0,
         }
     }
@@ -596,7 +591,6 @@ impl Engine {
                 q.ready = ReadySet::new(fifo_keys(spec.strategy));
                 q.spec = spec;
                 q.rr_cursor = None;
-                q.ranked_skills.clear();
                 let members: Vec<AgentId> = self
                     .agents
                     .iter()
@@ -881,13 +875,25 @@ impl Engine {
                 };
                 let strategy = q.spec.strategy;
                 let key = ready_key(strategy, m, a.handled, a.talk_us, idle, util);
-                want.push(ReadyEntry::new(m.queue, None, key));
+                want.push(ReadyEntry::new(m.queue, ALL, key));
                 if strategy == Strategy::BestSkill {
+                    // Best-skill queues index agents by the skills contacts have been
+                    // ranked on (built on first use, so agents are not indexed by skills
+                    // the queue never routes on): both lists are sorted, so one walk
+                    // matches them.
+                    let ranked = q.ready.ranked();
+                    let mut r = 0;
                     for &(skill, prof) in &a.spec.skills {
-                        if q.ranked_skills.contains(&skill) {
+                        while r < ranked.len() && ranked[r].0 < skill {
+                            r += 1;
+                        }
+                        if r == ranked.len() {
+                            break;
+                        }
+                        if ranked[r].0 == skill {
                             want.push(ReadyEntry::new(
                                 m.queue,
-                                Some(skill),
+                                ranked[r].1,
                                 (m.tier, u64::from(u8::MAX - prof), idle),
                             ));
                         }
@@ -1262,20 +1268,26 @@ impl Engine {
         let Some(q) = self.queues.get_mut(&queue) else {
             return;
         };
-        if q.spec.strategy != Strategy::BestSkill || !q.ranked_skills.insert(skill) {
+        if q.spec.strategy != Strategy::BestSkill {
             return;
         }
-        let ready = &mut q.ready;
-        let list = ready.list_of(skill);
-        for ((tier, _, _), aid) in &ready.all {
-            let Some(a) = self.agents.get_mut(&aid) else {
-                continue;
-            };
-            if let Some(prof) = a.proficiency(skill) {
-                let key = (tier, u64::from(u8::MAX - prof), a.idle_since.0);
-                let mut entry = ReadyEntry::new(queue, Some(skill), key);
-                entry.list = list;
-                entry.node = ready.lists[list as usize].insert((key, aid));
+        let Some(list) = q.ready.rank(skill) else {
+            return;
+        };
+        let filed: Vec<(ReadyKey, AgentId)> = q
+            .ready
+            .all
+            .iter()
+            .filter_map(|((tier, _, _), aid)| {
+                let a = self.agents.get(&aid)?;
+                let prof = a.proficiency(skill)?;
+                Some(((tier, u64::from(u8::MAX - prof), a.idle_since.0), aid))
+            })
+            .collect();
+        for (key, aid) in filed {
+            let mut entry = ReadyEntry::new(queue, list, key);
+            q.ready.insert(aid, &mut entry);
+            if let Some(a) = self.agents.get_mut(&aid) {
                 a.indexed.push(entry);
             }
         }

@@ -323,41 +323,54 @@ impl Classes {
 pub(crate) struct ReadySet {
     /// Every ready member.
     pub all: ReadyList,
-    /// Best-skill queues only: ready members per skill, by descending proficiency, as
-    /// indices into `lists`. Lists are kept when they empty (so that a skill whose last
-    /// agent comes and goes does not reallocate its list each time), so an index stays
-    /// valid for the life of the set and an entry remembers its own.
-    by_skill: FxHashMap<SkillId, u32>,
-    pub lists: Vec<ReadyList>,
+    /// Best-skill queues only: the skills contacts have been ranked on so far, sorted,
+    /// each with the index in `lists` of its ready members by descending proficiency.
+    /// Lists are kept when they empty (so that a skill whose last agent comes and goes
+    /// does not reallocate its list each time), so an index stays valid for the life of
+    /// the set and an entry remembers its own. Sorted, they are matched against an
+    /// agent's sorted skills by walking both, without hashing.
+    ranked: Vec<(SkillId, u32)>,
+    lists: Vec<ReadyList>,
 }
+
+/// The list index of an entry in [`ReadySet::all`].
+pub(crate) const ALL: u32 = u32::MAX;
 
 /// Where an agent sits in the ready sets, so it can be taken out again.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ReadyEntry {
+    /// The key's second and third parts (see [`ReadyEntry::key`]).
+    mid: u64,
+    last: u64,
     pub queue: QueueId,
-    pub skill: Option<SkillId>,
-    pub key: ReadyKey,
-    /// The entry's node in a FIFO list (see [`ReadyList`]), set when it is filed.
-    pub node: u32,
-    /// For a skill entry, the index of its list in [`ReadySet::lists`], set when it is
-    /// filed.
+    /// [`ALL`], or the index of a skill's list in [`ReadySet`] (which identifies the skill
+    /// for the life of the set).
     pub list: u32,
+    /// The entry's node in a FIFO list (see [`ReadyList`]), set when it is filed.
+    node: u32,
+    /// The key's first part, the tier.
+    tier: u8,
 }
 
 impl ReadyEntry {
-    pub fn new(queue: QueueId, skill: Option<SkillId>, key: ReadyKey) -> ReadyEntry {
+    pub fn new(queue: QueueId, list: u32, key: ReadyKey) -> ReadyEntry {
         ReadyEntry {
+            mid: key.1,
+            last: key.2,
             queue,
-            skill,
-            key,
+            list,
             node: NO_NODE,
-            list: 0,
+            tier: key.0,
         }
+    }
+
+    pub fn key(&self) -> ReadyKey {
+        (self.tier, self.mid, self.last)
     }
 
     /// Whether both entries file the agent under the same key (wherever it was stored).
     pub fn same_place(&self, other: &ReadyEntry) -> bool {
-        (self.queue, self.skill, self.key) == (other.queue, other.skill, other.key)
+        (self.queue, self.list, self.key()) == (other.queue, other.list, other.key())
     }
 }
 
@@ -371,46 +384,51 @@ impl ReadySet {
             } else {
                 ReadyList::default()
             },
-            by_skill: FxHashMap::default(),
+            ranked: Vec::new(),
             lists: Vec::new(),
         }
     }
 
-    /// The ready members with `skill`, if the set keeps a list for it.
+    /// The ready members with `skill`, if contacts have been ranked on it.
     pub fn with_skill(&self, skill: SkillId) -> Option<&ReadyList> {
-        let &i = self.by_skill.get(&skill)?;
-        self.lists.get(i as usize)
+        let i = self.ranked.binary_search_by(|r| r.0.cmp(&skill)).ok()?;
+        self.lists.get(self.ranked[i].1 as usize)
     }
 
-    /// The index in `lists` of the list for `skill`, made if there is none.
-    pub fn list_of(&mut self, skill: SkillId) -> u32 {
-        let next = self.lists.len() as u32;
-        let i = *self.by_skill.entry(skill).or_insert(next);
-        if i == next {
-            self.lists.push(ReadyList::fifo());
+    /// The skills contacts have been ranked on, sorted, with their list indices.
+    pub fn ranked(&self) -> &[(SkillId, u32)] {
+        &self.ranked
+    }
+
+    /// Starts a list for `skill`; returns its index, or `None` if there is one already.
+    pub fn rank(&mut self, skill: SkillId) -> Option<u32> {
+        let i = self.ranked.binary_search_by(|r| r.0.cmp(&skill)).err()?;
+        let list = self.lists.len() as u32;
+        self.ranked.insert(i, (skill, list));
+        self.lists.push(ReadyList::fifo());
+        Some(list)
+    }
+
+    /// The list `list` ([`ALL`] or a skill's).
+    fn list_mut(&mut self, list: u32) -> Option<&mut ReadyList> {
+        match list {
+            ALL => Some(&mut self.all),
+            i => self.lists.get_mut(i as usize),
         }
-        i
     }
 
-    /// Files an agent, recording in `entry` where it went.
+    /// Files an agent in the list `entry` names, recording where it went.
     pub fn insert(&mut self, agent: AgentId, entry: &mut ReadyEntry) {
-        let list = match entry.skill {
-            None => &mut self.all,
-            Some(s) => {
-                entry.list = self.list_of(s);
-                &mut self.lists[entry.list as usize]
-            }
-        };
-        entry.node = list.insert((entry.key, agent));
+        let key = entry.key();
+        if let Some(list) = self.list_mut(entry.list) {
+            entry.node = list.insert((key, agent));
+        }
     }
 
     pub fn remove(&mut self, agent: AgentId, entry: ReadyEntry) {
-        let list = match entry.skill {
-            None => Some(&mut self.all),
-            Some(_) => self.lists.get_mut(entry.list as usize),
-        };
-        if let Some(list) = list {
-            list.remove((entry.key, agent), entry.node);
+        let key = entry.key();
+        if let Some(list) = self.list_mut(entry.list) {
+            list.remove((key, agent), entry.node);
         }
     }
 }
