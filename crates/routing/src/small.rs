@@ -52,61 +52,65 @@ impl Blank for AgentId {
 
 /// A list of up to `N` items inline, more on the heap.
 #[derive(Clone)]
-pub(crate) struct Small<T: Blank, const N: usize> {
-    /// Items while they fit (`len` of them).
-    inline: [T; N],
-    len: usize,
-    /// Every item once the list has outgrown `inline` (and `len` is unused).
-    heap: Option<Vec<T>>,
+pub(crate) enum Small<T: Blank, const N: usize> {
+    /// The items while they fit: the first `len` of `items`.
+    Inline { len: u8, items: [T; N] },
+    /// Every item once the list has outgrown its inline room.
+    Heap(Vec<T>),
 }
 
 impl<T: Blank, const N: usize> Default for Small<T, N> {
     fn default() -> Self {
-        Small {
-            inline: [T::BLANK; N],
+        const { assert!(N < 256) };
+        Small::Inline {
             len: 0,
-            heap: None,
+            items: [T::BLANK; N],
         }
     }
 }
 
 impl<T: Blank, const N: usize> Small<T, N> {
     pub fn push(&mut self, item: T) {
-        if let Some(heap) = &mut self.heap {
-            heap.push(item);
-        } else if self.len < N {
-            self.inline[self.len] = item;
-            self.len += 1;
-        } else {
-            let mut heap = Vec::with_capacity(2 * N.max(1));
-            heap.extend_from_slice(&self.inline[..self.len]);
-            heap.push(item);
-            self.heap = Some(heap);
+        match self {
+            Small::Heap(heap) => heap.push(item),
+            Small::Inline { len, items } => {
+                let n = usize::from(*len);
+                if n < N {
+                    items[n] = item;
+                    *len += 1;
+                } else {
+                    let mut heap = Vec::with_capacity(2 * N.max(1));
+                    heap.extend_from_slice(&items[..n]);
+                    heap.push(item);
+                    *self = Small::Heap(heap);
+                }
+            }
         }
     }
 
     /// Keeps the items for which `keep` is true, in order.
     pub fn retain(&mut self, mut keep: impl FnMut(&T) -> bool) {
-        if let Some(heap) = &mut self.heap {
-            heap.retain(keep);
-            return;
-        }
-        let mut kept = 0;
-        for i in 0..self.len {
-            let item = self.inline[i];
-            if keep(&item) {
-                self.inline[kept] = item;
-                kept += 1;
+        match self {
+            Small::Heap(heap) => heap.retain(keep),
+            Small::Inline { len, items } => {
+                let mut kept = 0;
+                for i in 0..usize::from(*len) {
+                    let item = items[i];
+                    if keep(&item) {
+                        items[kept] = item;
+                        kept += 1;
+                    }
+                }
+                *len = kept as u8;
             }
         }
-        self.len = kept;
     }
 
     /// Empties the list (a heap list keeps its allocation).
     pub fn clear(&mut self) {
-        match &mut self.heap {
-            Some(heap) => heap.clear(),
-            None => self.len = 0,
+        match self {
+            Small::Heap(heap) => heap.clear(),
+            Small::Inline { len, .. } => *len = 0,
         }
     }
 }
@@ -115,9 +119,9 @@ impl<T: Blank, const N: usize> Deref for Small<T, N> {
     type Target = [T];
 
     fn deref(&self) -> &[T] {
-        match &self.heap {
-            Some(heap) => heap,
-            None => &self.inline[..self.len],
+        match self {
+            Small::Heap(heap) => heap,
+            Small::Inline { len, items } => &items[..usize::from(*len)],
         }
     }
 }
@@ -134,11 +138,7 @@ impl<'a, T: Blank, const N: usize> IntoIterator for &'a Small<T, N> {
 impl<T: Blank, const N: usize> From<Vec<T>> for Small<T, N> {
     fn from(items: Vec<T>) -> Self {
         if items.len() > N {
-            return Small {
-                inline: [T::BLANK; N],
-                len: 0,
-                heap: Some(items),
-            };
+            return Small::Heap(items);
         }
         let mut list = Small::default();
         for item in items {
