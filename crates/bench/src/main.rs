@@ -301,6 +301,37 @@ fn main() {
     }
     let mut rng = Pcg64Mcg::seed_from_u64(7);
     let centre = Centre::new(&mut rng);
+    // `routing engine-only`: just the four engine paths, one after the other (for
+    // profiling and for comparing builds quickly); `routing <path>` runs one of them.
+    if let Some(only) = std::env::args().nth(2) {
+        type Path = (&'static str, fn(&Centre) -> Value);
+        let paths: [Path; 4] = [
+            ("agent_side_longest_idle", |c| {
+                engine_agent_side(c, Strategy::LongestIdle, 400_000)
+            }),
+            ("agent_side_best_skill", |c| {
+                engine_agent_side(c, Strategy::BestSkill, 200_000)
+            }),
+            ("contact_side_longest_idle", |c| {
+                engine_contact_side(c, Strategy::LongestIdle, 400_000)
+            }),
+            ("contact_side_best_skill", |c| {
+                engine_contact_side(c, Strategy::BestSkill, 200_000)
+            }),
+        ];
+        let mut out = serde_json::Map::new();
+        for (name, run) in paths {
+            if only == "engine-only" || only == name {
+                out.insert(name.into(), run(&centre));
+            }
+        }
+        if out.is_empty() {
+            eprintln!("unknown path `{only}`");
+            std::process::exit(2);
+        }
+        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+        return;
+    }
     let agent_side = engine_agent_side(&centre, Strategy::LongestIdle, 400_000);
     let best_skill = engine_agent_side(&centre, Strategy::BestSkill, 200_000);
     let contact_side = engine_contact_side(&centre, Strategy::LongestIdle, 400_000);

@@ -13,13 +13,14 @@ use rustc_hash::FxHashMap;
 use crate::error::RoutingError;
 use crate::event::{AgentState, Event, EventKind, Input, OfferEnd, Outcome};
 use crate::index::{
-    Class, ClassKey, Classes, Line, ReadyEntry, ReadyKey, ReadyList, ReadySet, WaitKey,
+    ALL, Class, ClassKey, Classes, Line, ReadyEntry, ReadyKey, ReadyList, ReadySet, WaitKey, Waiter,
 };
 use crate::model::{
-    AgentId, AgentSpec, Channel, ContactId, ContactSpec, Escalation, LanguageId, Membership,
-    OfferId, QueueId, QueueSpec, ReasonCode, SkillId, SkillRequirement, Strategy, Timestamp,
-    WrapUp,
+    AgentId, AgentSpec, Capacity, Channel, ContactId, ContactSpec, Escalation, LanguageId,
+    Membership, OfferId, QueueId, QueueSpec, ReasonCode, SkillId, SkillRequirement, Strategy,
+    Timestamp, WrapUp,
 };
+use crate::small::Small;
 use crate::table::Table;
 
 /// How a free agent ranks waiting contacts: priority, then weighted wait, then lower id.
@@ -85,15 +86,38 @@ enum Presence {
     Away(ReasonCode),
 }
 
+/// An agent's [`AgentSpec`] as the engine keeps it: its lists inline (see [`Small`]), so
+/// that a decision about an agent not touched for a while reads its record and little else.
+#[derive(Debug)]
+struct Profile {
+    skills: Small<(SkillId, u8), 8>,
+    languages: Small<LanguageId, 2>,
+    capacity: Capacity,
+    queues: Small<Membership, 4>,
+    auto_away_after_missed: Option<u32>,
+}
+
+impl From<AgentSpec> for Profile {
+    fn from(spec: AgentSpec) -> Profile {
+        Profile {
+            skills: spec.skills.into(),
+            languages: spec.languages.into(),
+            capacity: spec.capacity,
+            queues: spec.queues.into(),
+            auto_away_after_missed: spec.auto_away_after_missed,
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Agent {
-    spec: AgentSpec,
+    spec: Profile,
     presence: Presence,
     state: AgentState,
     in_use: [u8; 4],
-    offers: Vec<OfferId>,
-    active: Vec<ContactId>,
-    wrapping: Vec<ContactId>,
+    offers: Small<OfferId, 2>,
+    active: Small<ContactId, 2>,
+    wrapping: Small<ContactId, 2>,
     idle_since: Timestamp,
     handled: u64,
     talk_us: u64,
@@ -132,10 +156,13 @@ impl Agent {
 
     /// Whether the agent meets `key`'s skills, language and capacity (not presence).
     fn qualifies(&self, key: &ClassKey) -> bool {
-        self.spec.capacity.fits(&self.in_use, key.channel)
-            && key
-                .language
-                .is_none_or(|l| self.spec.languages.contains(&l))
+        self.spec.capacity.fits(&self.in_use, key.channel) && self.meets(key)
+    }
+
+    /// Whether the agent meets `key`'s skills and language (not capacity or presence).
+    fn meets(&self, key: &ClassKey) -> bool {
+        key.language
+            .is_none_or(|l| self.spec.languages.contains(&l))
             && key
                 .skills
                 .iter()
@@ -169,14 +196,18 @@ struct Contact {
     /// Agents who declined or missed it recently, and until when they are skipped.
     declined: Vec<(AgentId, Timestamp)>,
     /// Classes it is listed in while waiting for any eligible agent.
-    placed: Vec<usize>,
+    placed: Small<usize, 2>,
     /// Set while it waits for one of its preferred agents only.
     preferred_until: Option<Timestamp>,
-    /// Its class keys at the current stage (empty when they must be recomputed).
+    /// Its class keys at the current stage, valid unless `keys_stale` (stale keys are kept
+    /// only so that recomputing them reuses their buffers).
     keys: Vec<ClassKey>,
+    keys_stale: bool,
     /// The key it is listed under while waiting (kept, since the key's priority boost
     /// depends on queue configuration that may change while it waits).
     listed: Option<WaitKey>,
+    /// Its slot in its home queue's [`Line`] while listed.
+    line_slot: u32,
 }
 
 impl Contact {
@@ -215,10 +246,6 @@ struct Queue {
     order: Line,
     /// Staffed members, each counted as 1/(number of queues it serves), in thousandths.
     staffed_milli: i64,
-    /// Best-skill queues: the skills contacts have been ranked on so far, each with its own
-    /// ready-agent index (built on first use, so agents are not indexed by skills the
-    /// queue never routes on).
-    ranked_skills: rustc_hash::FxHashSet<SkillId>,
     aht_s: f64,
     handled: u64,
 }
@@ -235,7 +262,6 @@ impl Queue {
             rr_cursor: None,
             order: Line::default(),
             staffed_milli: 0,
-            ranked_skills: rustc_hash::FxHashSet::default(),
             handled: 0,
         }
     }
@@ -278,6 +304,8 @@ fn stages_of(spec: &QueueSpec) -> Vec<Stage> {
 struct Offer {
     contact: ContactId,
     agent: AgentId,
+    /// The contact's slot in the contact table, to reach it without hashing its id.
+    slot: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -343,18 +371,20 @@ pub struct Engine {
     events: VecDeque<Event>,
     /// Reused by [`Engine::reindex`] so that re-filing an agent allocates nothing.
     scratch_entries: Vec<ReadyEntry>,
+    /// Reused by [`Engine::list_contact`]: the live class of each of a contact's keys.
+    scratch_found: Vec<Option<usize>>,
     /// Buffers of contacts gone, reused by new ones (see [`Spare`]).
     spare: Spare,
 }
 
 /// Emptied buffers kept for reuse: every contact needs a few small vectors (its open
-/// offers, its classes, its class keys), and at hundreds of thousands of contacts a second
+/// offers, its class keys and their skill lists), and at hundreds of thousands of contacts a second
 /// their allocations and frees are a visible share of routing time.
 #[derive(Debug, Default)]
 struct Spare {
     /// One offers list (a contact is offered at most once at a time but to many agents).
     offers: Vec<OfferId>,
-    placed: Vec<Vec<usize>>,
+    /// Class keys of contacts gone, kept whole: their skill lists are reused too.
     keys: Vec<Vec<ClassKey>>,
 }
 
@@ -371,21 +401,11 @@ impl Spare {
 
     /// Keeps the buffers of a contact that is gone.
     fn recycle(&mut self, c: Contact) {
-        let Contact {
-            mut placed,
-            mut keys,
-            status,
-            ..
-        } = c;
+        let Contact { keys, status, .. } = c;
         if let Status::Offered(list) = status {
             self.offers = list;
         }
-        if self.placed.len() < Self::KEEP {
-            placed.clear();
-            self.placed.push(placed);
-        }
         if self.keys.len() < Self::KEEP {
-            keys.clear();
             self.keys.push(keys);
         }
     }
@@ -408,6 +428,7 @@ impl Engine {
             next_offer: 1,
             events: VecDeque::new(),
             scratch_entries: Vec::new(),
+            scratch_found: Vec::new(),
             spare: Spare::default(),
         }
     }
@@ -570,7 +591,6 @@ impl Engine {
                 q.ready = ReadySet::new(fifo_keys(spec.strategy));
                 q.spec = spec;
                 q.rr_cursor = None;
-                q.ranked_skills.clear();
                 let members: Vec<AgentId> = self
                     .agents
                     .iter()
@@ -610,7 +630,7 @@ impl Engine {
                 return;
             };
             c.stage = q.stage_at(now.since(c.enqueued_at));
-            c.keys.clear();
+            c.keys_stale = true;
             let enqueued_at = c.enqueued_at;
             if let Some(max) = max_wait {
                 self.schedule(enqueued_at.after(max), Timer::MaxWait(contact));
@@ -640,7 +660,7 @@ impl Engine {
             Some(_) => {
                 self.set_staffed(id, false);
                 if let Some(a) = self.agents.get_mut(&id) {
-                    a.spec = spec;
+                    a.spec = spec.into();
                 }
                 let staffed = self
                     .agents
@@ -654,13 +674,13 @@ impl Engine {
                 self.agents.insert(
                     id,
                     Agent {
-                        spec,
+                        spec: spec.into(),
                         presence: Presence::Offline,
                         state: AgentState::Offline,
                         in_use: [0; 4],
-                        offers: Vec::new(),
-                        active: Vec::new(),
-                        wrapping: Vec::new(),
+                        offers: Small::default(),
+                        active: Small::default(),
+                        wrapping: Small::default(),
                         idle_since: self.now,
                         handled: 0,
                         talk_us: 0,
@@ -780,7 +800,7 @@ impl Engine {
         let offers = match self.agents.get_mut(&id) {
             Some(a) => {
                 a.presence = Presence::Away(reason);
-                a.offers.clone()
+                a.offers.to_vec()
             }
             None => return,
         };
@@ -855,13 +875,25 @@ impl Engine {
                 };
                 let strategy = q.spec.strategy;
                 let key = ready_key(strategy, m, a.handled, a.talk_us, idle, util);
-                want.push(ReadyEntry::new(m.queue, None, key));
+                want.push(ReadyEntry::new(m.queue, ALL, key));
                 if strategy == Strategy::BestSkill {
+                    // Best-skill queues index agents by the skills contacts have been
+                    // ranked on (built on first use, so agents are not indexed by skills
+                    // the queue never routes on): both lists are sorted, so one walk
+                    // matches them.
+                    let ranked = q.ready.ranked();
+                    let mut r = 0;
                     for &(skill, prof) in &a.spec.skills {
-                        if q.ranked_skills.contains(&skill) {
+                        while r < ranked.len() && ranked[r].0 < skill {
+                            r += 1;
+                        }
+                        if r == ranked.len() {
+                            break;
+                        }
+                        if ranked[r].0 == skill {
                             want.push(ReadyEntry::new(
                                 m.queue,
-                                Some(skill),
+                                ranked[r].1,
                                 (m.tier, u64::from(u8::MAX - prof), idle),
                             ));
                         }
@@ -875,13 +907,22 @@ impl Engine {
             self.scratch_entries = want;
             return;
         }
+        // Entries come grouped by queue: each queue is looked up once per group.
+        let mut queue: Option<(QueueId, &mut Queue)> = None;
         for entry in a.indexed.drain(..) {
-            if let Some(q) = self.queues.get_mut(&entry.queue) {
+            if queue.as_ref().is_none_or(|q| q.0 != entry.queue) {
+                queue = self.queues.get_mut(&entry.queue).map(|q| (entry.queue, q));
+            }
+            if let Some((_, q)) = &mut queue {
                 q.ready.remove(id, entry);
             }
         }
+        let mut queue: Option<(QueueId, &mut Queue)> = None;
         for entry in &mut want {
-            if let Some(q) = self.queues.get_mut(&entry.queue) {
+            if queue.as_ref().is_none_or(|q| q.0 != entry.queue) {
+                queue = self.queues.get_mut(&entry.queue).map(|q| (entry.queue, q));
+            }
+            if let Some((_, q)) = &mut queue {
                 q.ready.insert(id, entry);
             }
         }
@@ -919,10 +960,12 @@ impl Engine {
                 status: Status::Waiting,
                 waited: Duration::ZERO,
                 declined: Vec::new(),
-                placed: self.spare.placed.pop().unwrap_or_default(),
+                placed: Small::default(),
                 preferred_until,
                 keys: self.spare.keys.pop().unwrap_or_default(),
+                keys_stale: true,
                 listed: None,
+                line_slot: 0,
             },
         );
         let slot = self.events.len();
@@ -965,52 +1008,61 @@ impl Engine {
     }
 
     /// The class keys under which a contact at its current stage waits: its home queue,
-    /// then any overflow queues.
-    fn views(&self, c: &Contact) -> Vec<ClassKey> {
+    /// then any overflow queues. They are written over the keys already in `views` (whose
+    /// skill lists are reused), so that computing them allocates nothing in the long run.
+    fn views(&self, c: &Contact, views: &mut Vec<ClassKey>) {
         let Some(q) = self.queues.get(&c.spec.queue) else {
-            return Vec::new();
+            views.clear();
+            return;
         };
         let stage = &q.stages[c.stage.min(q.stages.len() - 1)];
-        let mut skills: Vec<SkillRequirement> = c
-            .spec
-            .skills
-            .iter()
-            .filter_map(|r| {
-                if stage.relax > 0 && r.min <= stage.relax {
-                    None
-                } else {
-                    Some(SkillRequirement {
-                        skill: r.skill,
-                        min: r.min - stage.relax,
-                    })
-                }
-            })
-            .collect();
-        skills.sort_unstable();
         let language: Option<LanguageId> = if stage.drop_language {
             None
         } else {
             c.spec.language
         };
-        let home = ClassKey {
-            queue: c.spec.queue,
-            skills,
-            language,
-            channel: c.spec.channel,
-            max_tier: stage.max_tier,
-        };
-        let mut views = Vec::with_capacity(1 + stage.overflow.len());
-        for &o in &stage.overflow {
-            if o != home.queue && self.queues.contains_key(&o) {
+        let mut n = 0;
+        let mut next = |views: &mut Vec<ClassKey>, queue: QueueId, max_tier: u8| {
+            if n == views.len() {
                 views.push(ClassKey {
-                    queue: o,
-                    max_tier: u8::MAX,
-                    ..home.clone()
+                    queue,
+                    skills: Vec::new(),
+                    language,
+                    channel: c.spec.channel,
+                    max_tier,
                 });
+            } else {
+                let key = &mut views[n];
+                key.queue = queue;
+                key.language = language;
+                key.channel = c.spec.channel;
+                key.max_tier = max_tier;
+            }
+            n += 1;
+            n - 1
+        };
+        let home = next(views, c.spec.queue, stage.max_tier);
+        let skills = &mut views[home].skills;
+        skills.clear();
+        skills.extend(c.spec.skills.iter().filter_map(|r| {
+            if stage.relax > 0 && r.min <= stage.relax {
+                None
+            } else {
+                Some(SkillRequirement {
+                    skill: r.skill,
+                    min: r.min - stage.relax,
+                })
+            }
+        }));
+        skills.sort_unstable();
+        for &o in &stage.overflow {
+            if o != c.spec.queue && self.queues.contains_key(&o) {
+                let i = next(views, o, u8::MAX);
+                let (head, tail) = views.split_at_mut(i);
+                tail[0].skills.clone_from(&head[home].skills);
             }
         }
-        views.insert(0, home);
-        views
+        views.truncate(n);
     }
 
     /// Finds agents for a waiting contact that is listed nowhere yet; lists it if none.
@@ -1037,9 +1089,12 @@ impl Engine {
             .and_then(|q| q.stages.get(c.stage + 1))
             .map(|s| c.enqueued_at.after(s.after));
         if let Some(q) = self.queues.get_mut(&home) {
-            q.order.insert(wait);
-        }
-        if let Some(c) = self.contacts.get_mut(&id) {
+            let line_slot = q.order.add(wait);
+            if let Some(c) = self.contacts.get_mut(&id) {
+                c.listed = Some(wait);
+                c.line_slot = line_slot;
+            }
+        } else if let Some(c) = self.contacts.get_mut(&id) {
             c.listed = Some(wait);
         }
         if let Some(at) = next_step {
@@ -1086,42 +1141,56 @@ impl Engine {
             }
         }
         // The class keys are cached on the contact until its stage, channel or queue
-        // configuration changes; they are lent out here and put back below.
-        let Some(c) = self.contacts.get_mut(&id) else {
+        // configuration changes; they are lent out here and put back below, with the
+        // contact's list of classes.
+        let Some(slot) = self.contacts.slot(&id) else {
+            return;
+        };
+        let Some(c) = self.contacts.at_mut(slot, &id) else {
             return;
         };
         let mut views = std::mem::take(&mut c.keys);
-        if views.is_empty() {
-            let Some(c) = self.contacts.get(&id) else {
-                return;
-            };
-            views = self.views(c);
+        let mut placed = std::mem::take(&mut c.placed);
+        let stale = c.keys_stale;
+        let Some(c) = self.contacts.at(slot, &id) else {
+            return;
+        };
+        if stale {
+            self.views(c, &mut views);
         }
-        if let Some(skill) = self.contacts.get(&id).and_then(|c| c.spec.skills.first()) {
+        if let Some(skill) = c.spec.skills.first() {
             let skill = skill.skill;
             for key in &views {
                 self.rank_on(key.queue, skill);
             }
         }
+        // The live class of each key, looked up once for the search and the listing.
+        let mut found = std::mem::take(&mut self.scratch_found);
+        found.clear();
+        found.extend(views.iter().map(|k| self.classes.find(k)));
         let pick = if search {
-            self.pick_agents(id, &views)
+            self.pick_agents(slot, id, &views, &found)
         } else {
             Pick::Nobody
         };
-        let placed = match pick {
-            Pick::Nobody => {
-                let declines = self
-                    .contacts
-                    .get(&id)
-                    .is_some_and(|c| !c.declined.is_empty());
-                views
-                    .iter()
-                    .map(|k| self.classes.insert(self.classes.find(k), k, wait, declines))
-                    .collect()
+        placed.clear();
+        if let Pick::Nobody = pick {
+            let declines = self
+                .contacts
+                .at(slot, &id)
+                .is_some_and(|c| !c.declined.is_empty());
+            let waiter = Waiter {
+                key: wait,
+                declines,
+                slot: slot as u32,
+            };
+            for (k, &f) in views.iter().zip(&found) {
+                placed.push(self.classes.insert(f, k, waiter));
             }
-            _ => Vec::new(),
-        };
-        if let Some(c) = self.contacts.get_mut(&id) {
+        }
+        self.scratch_found = found;
+        if let Some(c) = self.contacts.at_mut(slot, &id) {
+            c.keys_stale = views.is_empty();
             c.keys = views;
             c.placed = placed;
         }
@@ -1143,9 +1212,16 @@ impl Engine {
         }
     }
 
-    /// The agents a waiting contact should be offered to now, by its home queue's strategy.
-    fn pick_agents(&self, id: ContactId, views: &[ClassKey]) -> Pick {
-        let Some(c) = self.contacts.get(&id) else {
+    /// The agents a waiting contact (in table slot `slot`) should be offered to now, by its
+    /// home queue's strategy; `found` holds the live class of each of its keys.
+    fn pick_agents(
+        &self,
+        slot: usize,
+        id: ContactId,
+        views: &[ClassKey],
+        found: &[Option<usize>],
+    ) -> Pick {
+        let Some(c) = self.contacts.at(slot, &id) else {
             return Pick::Nobody;
         };
         let ring_all = self
@@ -1166,13 +1242,12 @@ impl Engine {
             };
         }
         let primary = c.spec.skills.first().map(|r| r.skill);
-        for key in views {
+        for (key, &class) in views.iter().zip(found) {
             // Contacts already waiting with the same needs mean no ready agent qualifies
             // (unless it declined the head): join them without a search.
-            if self
-                .classes
-                .head(key)
-                .is_some_and(|(_, declines)| !declines)
+            if class
+                .and_then(|class| self.classes.head_of(class))
+                .is_some_and(|head| !head.declines)
             {
                 continue;
             }
@@ -1193,22 +1268,26 @@ impl Engine {
         let Some(q) = self.queues.get_mut(&queue) else {
             return;
         };
-        if q.spec.strategy != Strategy::BestSkill || !q.ranked_skills.insert(skill) {
+        if q.spec.strategy != Strategy::BestSkill {
             return;
         }
-        for ((tier, _, _), aid) in &q.ready.all {
-            let Some(a) = self.agents.get_mut(&aid) else {
-                continue;
-            };
-            if let Some(prof) = a.proficiency(skill) {
-                let key = (tier, u64::from(u8::MAX - prof), a.idle_since.0);
-                let mut entry = ReadyEntry::new(queue, Some(skill), key);
-                entry.node = q
-                    .ready
-                    .by_skill
-                    .entry(skill)
-                    .or_insert_with(ReadyList::fifo)
-                    .insert((key, aid));
+        let Some(list) = q.ready.rank(skill) else {
+            return;
+        };
+        let filed: Vec<(ReadyKey, AgentId)> = q
+            .ready
+            .all
+            .iter()
+            .filter_map(|((tier, _, _), aid)| {
+                let a = self.agents.get(&aid)?;
+                let prof = a.proficiency(skill)?;
+                Some(((tier, u64::from(u8::MAX - prof), a.idle_since.0), aid))
+            })
+            .collect();
+        for (key, aid) in filed {
+            let mut entry = ReadyEntry::new(queue, list, key);
+            q.ready.insert(aid, &mut entry);
+            if let Some(a) = self.agents.get_mut(&aid) {
                 a.indexed.push(entry);
             }
         }
@@ -1224,7 +1303,7 @@ impl Engine {
         let q = self.queues.get(&key.queue)?;
         let set = match (q.spec.strategy, primary) {
             (Strategy::BestSkill, Some(s)) if key.skills.iter().any(|r| r.skill == s) => {
-                q.ready.by_skill.get(&s)?
+                q.ready.with_skill(s)?
             }
             _ => &q.ready.all,
         };
@@ -1309,16 +1388,25 @@ impl Engine {
 
     /// Takes a waiting contact out of every list it waits in.
     fn unlist(&mut self, id: ContactId) {
-        let Some(c) = self.contacts.get_mut(&id) else {
+        if let Some(slot) = self.contacts.slot(&id) {
+            self.unlist_at(slot, id);
+        }
+    }
+
+    /// [`Engine::unlist`] for the contact in table slot `slot`.
+    fn unlist_at(&mut self, slot: usize, id: ContactId) {
+        let Some(c) = self.contacts.at_mut(slot, &id) else {
             return;
         };
         let Some(wait) = c.listed.take() else {
             return;
         };
         let home = c.spec.queue;
-        for class in c.placed.drain(..) {
+        let line_slot = c.line_slot;
+        for &class in &c.placed {
             self.classes.remove(class, &wait);
         }
+        c.placed.clear();
         if c.preferred_until.is_some() {
             for aid in &c.spec.preferred_agents {
                 if let Some(set) = self.preferred.get_mut(aid) {
@@ -1330,14 +1418,23 @@ impl Engine {
             }
         }
         if let Some(q) = self.queues.get_mut(&home) {
-            q.order.remove(&wait);
+            q.order.take(line_slot, &wait);
         }
     }
 
     fn offer(&mut self, contact: ContactId, agent: AgentId) {
+        let Some(slot) = self.contacts.slot(&contact) else {
+            self.next_offer += 1;
+            return;
+        };
+        self.offer_at(slot, contact, agent);
+    }
+
+    /// [`Engine::offer`] for the contact in table slot `slot`.
+    fn offer_at(&mut self, slot: usize, contact: ContactId, agent: AgentId) {
         let offer = OfferId(self.next_offer);
         self.next_offer += 1;
-        let Some(c) = self.contacts.get(&contact) else {
+        let Some(c) = self.contacts.at(slot, &contact) else {
             return;
         };
         if !matches!(c.status, Status::Waiting | Status::Offered(_)) {
@@ -1349,9 +1446,9 @@ impl Engine {
             .get(&c.spec.queue)
             .map_or(Duration::from_secs(20), |q| q.spec.ring_timeout);
         if c.status == Status::Waiting {
-            self.unlist(contact);
+            self.unlist_at(slot, contact);
         }
-        let Some(c) = self.contacts.get_mut(&contact) else {
+        let Some(c) = self.contacts.at_mut(slot, &contact) else {
             return;
         };
         match &mut c.status {
@@ -1363,7 +1460,14 @@ impl Engine {
         };
         a.in_use[channel.slot()] += 1;
         a.offers.push(offer);
-        self.offers.insert(offer, Offer { contact, agent });
+        self.offers.insert(
+            offer,
+            Offer {
+                contact,
+                agent,
+                slot,
+            },
+        );
         let expires_at = self.now.after(ring);
         self.schedule(expires_at, Timer::Ring(offer));
         self.events.push_back(Event {
@@ -1384,7 +1488,7 @@ impl Engine {
             return Err(RoutingError::UnknownOffer(offer));
         };
         let now = self.now;
-        let (others, waited) = match self.contacts.get_mut(&o.contact) {
+        let (others, waited) = match self.contacts.get_mut_hinted(o.slot, &o.contact) {
             Some(c) => {
                 let mut others = match &mut c.status {
                     Status::Offered(list) => std::mem::take(list),
@@ -1430,7 +1534,7 @@ impl Engine {
         let mut channel = Channel::Voice;
         let mut requeue = false;
         let mut skip = Duration::from_secs(60);
-        if let Some(c) = self.contacts.get_mut(&o.contact) {
+        if let Some(c) = self.contacts.get_mut_hinted(o.slot, &o.contact) {
             channel = c.spec.channel;
             if let Some(q) = self.queues.get(&c.spec.queue) {
                 skip = q.spec.retry_declined_after;
@@ -1512,7 +1616,7 @@ impl Engine {
         }
         if let Some(c) = self.contacts.get_mut(&id) {
             c.stage = stage;
-            c.keys.clear();
+            c.keys_stale = true;
         }
         self.route_contact(id);
     }
@@ -1670,7 +1774,7 @@ impl Engine {
         self.unlist(id);
         if let Some(c) = self.contacts.get_mut(&id) {
             c.spec.channel = Channel::Callback;
-            c.keys.clear();
+            c.keys_stale = true;
         }
         self.events.push_back(Event {
             at: self.now,
@@ -1682,12 +1786,16 @@ impl Engine {
 
     /// Offers the best waiting contacts to a free agent until it is full or none fits.
     fn route_agent(&mut self, id: AgentId) {
-        while let Some(contact) = self.best_contact_for(id) {
-            self.offer(contact, id);
+        while let Some((contact, slot)) = self.best_contact_for(id) {
+            match slot {
+                Some(slot) => self.offer_at(slot, contact, id),
+                None => self.offer(contact, id),
+            }
         }
     }
 
-    fn best_contact_for(&self, id: AgentId) -> Option<ContactId> {
+    /// The best waiting contact for a free agent, with its table slot when known.
+    fn best_contact_for(&self, id: AgentId) -> Option<(ContactId, Option<usize>)> {
         let a = self.agents.get(&id)?;
         if !a.ready() {
             return None;
@@ -1700,63 +1808,95 @@ impl Engine {
                 })
             });
             if let Some(w) = found {
-                return Some(w.2);
+                return Some((w.2, None));
             }
         }
-        let mut best: Option<(ContactScore, ContactId)> = None;
+        let mut best: Option<(ContactScore, Waiter)> = None;
+        // Whether one more contact fits, per capacity slot, worked out once.
+        let fits: [bool; 4] =
+            std::array::from_fn(|slot| a.spec.capacity.fits_slot(&a.in_use, slot));
         for m in &a.spec.queues {
-            let live = self.classes.of_queue(m.queue);
-            if live.is_empty() {
+            let Some(live) = self.classes.of_queue(m.queue) else {
+                continue;
+            };
+            if live.all.is_empty() {
                 continue;
             }
             let Some(q) = self.queues.get(&m.queue) else {
                 continue;
             };
+            let score_of = |(Reverse(prio), at, cid): WaitKey| -> ContactScore {
+                let wait = u128::from(self.now.0.saturating_sub(at.0)) * u128::from(q.spec.weight);
+                (prio, wait, Reverse(cid))
+            };
             let mut consider = |class: &Class| {
-                if m.tier > class.key.max_tier || !a.qualifies(&class.key) {
+                let Some(first) = class.head else {
+                    return;
+                };
+                // No member of a class scores above its head (same queue, so the same
+                // weight, and members are in wait order): a class whose head cannot beat
+                // the best so far is skipped before its requirements are checked.
+                if best.as_ref().is_some_and(|b| score_of(first.key) <= b.0) {
                     return;
                 }
-                let head = match class.head {
-                    None => return,
-                    Some((w, false)) => w,
-                    // The head skips some agents: look further down for one that does not
-                    // skip this one.
-                    Some((_, true)) => {
-                        let found = class.members.iter().find(|(w, declines)| {
-                            !*declines
-                                || self.contacts.get(&w.2).is_some_and(|c| {
-                                    c.status == Status::Waiting && !c.skips(id, self.now)
-                                })
-                        });
+                if m.tier > class.key.max_tier
+                    || !fits[class.key.channel.slot()]
+                    || !a.meets(&class.key)
+                {
+                    return;
+                }
+                let head =
+                    if !first.declines {
+                        first
+                    } else {
+                        // The head skips some agents: look further down for one that does not
+                        // skip this one.
+                        let found =
+                            class.members.waiters().find(|w| {
+                                !w.declines
+                                    || self.contacts.at(w.slot as usize, &w.key.2).is_some_and(
+                                        |c| c.status == Status::Waiting && !c.skips(id, self.now),
+                                    )
+                            });
                         match found {
-                            Some((w, _)) => w,
+                            Some(w) => w,
                             None => return,
                         }
-                    }
-                };
-                let (Reverse(prio), at, cid) = head;
-                let wait = u128::from(self.now.0.saturating_sub(at.0)) * u128::from(q.spec.weight);
-                let score = (prio, wait, Reverse(cid));
+                    };
+                let score = score_of(head.key);
                 if best.as_ref().is_none_or(|b| score > b.0) {
-                    best = Some((score, cid));
+                    best = Some((score, head));
                 }
             };
-            // Few live classes: read them all (`qualifies` checks the skills anyway);
-            // otherwise probe only the buckets of the skills the agent holds.
-            if live.len() <= a.spec.skills.len() + 1 {
-                for class in live.iter().filter_map(|&c| self.classes.get(c)) {
+            // Few live classes: read them all (`meets` checks the skills anyway);
+            // otherwise only the buckets of the skills the agent holds, found by walking
+            // its sorted skills alongside the queue's sorted buckets.
+            if live.all.len() <= a.spec.skills.len() + 1 {
+                for class in live.all.iter().filter_map(|&c| self.classes.get(c)) {
                     consider(class);
                 }
             } else {
-                let buckets = std::iter::once(None).chain(a.spec.skills.iter().map(|s| Some(s.0)));
-                for bucket in buckets {
-                    for class in self.classes.in_bucket(m.queue, bucket) {
+                let skills = &a.spec.skills;
+                let mut i = 0;
+                for (bucket, ids) in &live.buckets {
+                    if let Some(skill) = bucket {
+                        while i < skills.len() && skills[i].0 < *skill {
+                            i += 1;
+                        }
+                        if i == skills.len() {
+                            break;
+                        }
+                        if skills[i].0 != *skill {
+                            continue;
+                        }
+                    }
+                    for class in ids.iter().filter_map(|&c| self.classes.get(c)) {
                         consider(class);
                     }
                 }
             }
         }
-        best.map(|b| b.1)
+        best.map(|b| (b.1.key.2, Some(b.1.slot as usize)))
     }
 
     /// Contacts waiting for an agent who logged out stop waiting for them.
@@ -1819,7 +1959,7 @@ impl Engine {
                 self.unlist(id);
                 if let Some(c) = self.contacts.get_mut(&id) {
                     c.stage = stage;
-                    c.keys.clear();
+                    c.keys_stale = true;
                     c.declined.clear();
                 }
                 self.events.push_back(Event {

@@ -51,9 +51,35 @@ pub(crate) struct Members {
 #[derive(Debug, Clone, Copy)]
 struct Member {
     key: WaitKey,
+    /// The contact's slot in the engine's contact table (see [`Waiter::slot`]).
+    slot: u32,
     declines: bool,
     live: bool,
 }
+
+/// A waiting contact as a class lists it: its wait key, whether it skips some agents, and
+/// its slot in the engine's contact table, so that the engine reaches the record of the
+/// contact it picks without hashing its id (the record is cold: it has waited long).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Waiter {
+    pub key: WaitKey,
+    pub declines: bool,
+    pub slot: u32,
+}
+
+impl Member {
+    fn waiter(&self) -> Waiter {
+        Waiter {
+            key: self.key,
+            declines: self.declines,
+            slot: self.slot,
+        }
+    }
+}
+
+/// The slot recorded for a member added without one (unit tests).
+#[cfg(test)]
+const NO_SLOT: u32 = u32::MAX;
 
 impl Members {
     pub fn len(&self) -> usize {
@@ -61,22 +87,47 @@ impl Members {
     }
 
     /// The first live member and its decline flag.
+    #[cfg(test)]
     pub fn first(&self) -> Option<(WaitKey, bool)> {
         self.items.front().map(|m| (m.key, m.declines))
     }
 
-    /// Live members in order.
+    /// The first live member.
+    pub fn front(&self) -> Option<Waiter> {
+        self.items.front().map(Member::waiter)
+    }
+
+    /// Live members in order, with their decline flags.
+    #[cfg(test)]
     pub fn iter(&self) -> impl Iterator<Item = (WaitKey, bool)> {
-        self.items
-            .iter()
-            .filter(|m| m.live)
-            .map(|m| (m.key, m.declines))
+        self.waiters().map(|w| (w.key, w.declines))
+    }
+
+    /// Live members in order.
+    pub fn waiters(&self) -> impl Iterator<Item = Waiter> {
+        self.items.iter().filter(|m| m.live).map(Member::waiter)
     }
 
     /// Adds a member (or updates the flag of one already there).
+    #[cfg(test)]
     pub fn insert(&mut self, key: WaitKey, declines: bool) {
+        self.add(Waiter {
+            key,
+            declines,
+            slot: NO_SLOT,
+        });
+    }
+
+    /// Adds a member (or updates the flag and slot of one already there).
+    pub fn add(&mut self, w: Waiter) {
+        let Waiter {
+            key,
+            declines,
+            slot,
+        } = w;
         let member = Member {
             key,
+            slot,
             declines,
             live: true,
         };
@@ -134,12 +185,12 @@ pub(crate) struct Class {
     pub key: ClassKey,
     pub members: Members,
     /// The first member, cached: reading it is the hot part of every agent-side decision.
-    pub head: Option<(WaitKey, bool)>,
+    pub head: Option<Waiter>,
 }
 
 impl Class {
     fn refresh_head(&mut self) {
-        self.head = self.members.first();
+        self.head = self.members.front();
     }
 }
 
@@ -150,10 +201,20 @@ pub(crate) struct Classes {
     slots: Vec<Option<Class>>,
     free: Vec<usize>,
     by_key: FxHashMap<ClassKey, usize>,
-    by_skill: FxHashMap<(QueueId, Option<SkillId>), Vec<usize>>,
-    /// Every live class of a queue: when a queue has few classes, an agent reads them all
-    /// instead of probing one bucket per skill it holds.
-    by_queue: FxHashMap<QueueId, Vec<usize>>,
+    /// The live classes of each queue that has had any (one lookup per queue an agent
+    /// serves; a queue's entry is kept when it empties).
+    by_queue: FxHashMap<QueueId, QueueClasses>,
+}
+
+/// The live classes of one queue.
+#[derive(Debug, Default)]
+pub(crate) struct QueueClasses {
+    /// Every one: when a queue has few classes, an agent reads them all.
+    pub all: Vec<usize>,
+    /// By bucket: the first required skill (`None` for classes requiring none), sorted
+    /// (`None` first), so that an agent finds the buckets of the skills it holds by walking
+    /// its own sorted skills alongside. Empty buckets are dropped.
+    pub buckets: Vec<(Option<SkillId>, Vec<usize>)>,
 }
 
 impl Classes {
@@ -163,15 +224,8 @@ impl Classes {
     }
 
     /// Adds a waiting contact to the class `found` (from [`Classes::find`] for the same
-    /// key) or, when there is none, to a new class for `key`. `declines` tells whether the
-    /// contact skips some agents.
-    pub fn insert(
-        &mut self,
-        found: Option<usize>,
-        key: &ClassKey,
-        wait: WaitKey,
-        declines: bool,
-    ) -> usize {
+    /// key) or, when there is none, to a new class for `key`.
+    pub fn insert(&mut self, found: Option<usize>, key: &ClassKey, wait: Waiter) -> usize {
         let id = match found {
             Some(id) => id,
             None => {
@@ -193,15 +247,20 @@ impl Classes {
                     }
                 };
                 self.by_key.insert(key.clone(), id);
-                self.by_skill.entry((queue, bucket)).or_default().push(id);
-                self.by_queue.entry(queue).or_default().push(id);
+                let of_queue = self.by_queue.entry(queue).or_default();
+                of_queue.all.push(id);
+                let buckets = &mut of_queue.buckets;
+                match buckets.binary_search_by(|b| b.0.cmp(&bucket)) {
+                    Ok(i) => buckets[i].1.push(id),
+                    Err(i) => buckets.insert(i, (bucket, vec![id])),
+                }
                 id
             }
         };
         if let Some(class) = self.slots[id].as_mut() {
-            class.members.insert(wait, declines);
-            if class.head.is_none_or(|h| wait < h.0) {
-                class.head = Some((wait, declines));
+            class.members.add(wait);
+            if class.head.is_none_or(|h| wait.key < h.key) {
+                class.head = Some(wait);
             }
         }
         id
@@ -214,7 +273,7 @@ impl Classes {
         };
         class.members.remove(wait);
         if class.members.len() > 0 {
-            if class.head.is_some_and(|h| h.0 == *wait) {
+            if class.head.is_some_and(|h| h.key == *wait) {
                 class.refresh_head();
             }
             return;
@@ -224,38 +283,23 @@ impl Classes {
         };
         let bucket = class.key.skills.first().map(|r| r.skill);
         let queue = class.key.queue;
-        if let Some(list) = self.by_skill.get_mut(&(queue, bucket)) {
-            list.retain(|&c| c != id);
-            if list.is_empty() {
-                self.by_skill.remove(&(queue, bucket));
-            }
-        }
-        if let Some(list) = self.by_queue.get_mut(&queue) {
-            list.retain(|&c| c != id);
-            if list.is_empty() {
-                self.by_queue.remove(&queue);
+        if let Some(of_queue) = self.by_queue.get_mut(&queue) {
+            of_queue.all.retain(|&c| c != id);
+            let buckets = &mut of_queue.buckets;
+            if let Ok(i) = buckets.binary_search_by(|b| b.0.cmp(&bucket)) {
+                buckets[i].1.retain(|&c| c != id);
+                if buckets[i].1.is_empty() {
+                    buckets.remove(i);
+                }
             }
         }
         self.by_key.remove(&class.key);
         self.free.push(id);
     }
 
-    /// Classes of `queue` whose first requirement is `skill` (or with no requirement).
-    pub fn in_bucket(
-        &self,
-        queue: QueueId,
-        skill: Option<SkillId>,
-    ) -> impl Iterator<Item = &Class> {
-        self.by_skill
-            .get(&(queue, skill))
-            .into_iter()
-            .flatten()
-            .filter_map(|&id| self.slots[id].as_ref())
-    }
-
-    /// Every live class of `queue`, in no particular order.
-    pub fn of_queue(&self, queue: QueueId) -> &[usize] {
-        self.by_queue.get(&queue).map_or(&[], Vec::as_slice)
+    /// The live classes of `queue`, if it has ever had any.
+    pub fn of_queue(&self, queue: QueueId) -> Option<&QueueClasses> {
+        self.by_queue.get(&queue)
     }
 
     /// The live class `id`.
@@ -263,10 +307,9 @@ impl Classes {
         self.slots.get(id).and_then(Option::as_ref)
     }
 
-    /// The first waiting contact of the class for `key`, if it has any, and whether it
-    /// skips some agents.
-    pub fn head(&self, key: &ClassKey) -> Option<(WaitKey, bool)> {
-        self.get(self.find(key)?)?.head
+    /// The first waiting contact of the live class `id`.
+    pub fn head_of(&self, id: usize) -> Option<Waiter> {
+        self.get(id)?.head
     }
 
     /// Number of live (non-empty) classes.
@@ -280,35 +323,54 @@ impl Classes {
 pub(crate) struct ReadySet {
     /// Every ready member.
     pub all: ReadyList,
-    /// Best-skill queues only: ready members per skill, by descending proficiency. Kept
-    /// when they empty, so that a skill whose last agent comes and goes does not
-    /// reallocate its list each time.
-    pub by_skill: FxHashMap<SkillId, ReadyList>,
+    /// Best-skill queues only: the skills contacts have been ranked on so far, sorted,
+    /// each with the index in `lists` of its ready members by descending proficiency.
+    /// Lists are kept when they empty (so that a skill whose last agent comes and goes
+    /// does not reallocate its list each time), so an index stays valid for the life of
+    /// the set and an entry remembers its own. Sorted, they are matched against an
+    /// agent's sorted skills by walking both, without hashing.
+    ranked: Vec<(SkillId, u32)>,
+    lists: Vec<ReadyList>,
 }
+
+/// The list index of an entry in [`ReadySet::all`].
+pub(crate) const ALL: u32 = u32::MAX;
 
 /// Where an agent sits in the ready sets, so it can be taken out again.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ReadyEntry {
+    /// The key's second and third parts (see [`ReadyEntry::key`]).
+    mid: u64,
+    last: u64,
     pub queue: QueueId,
-    pub skill: Option<SkillId>,
-    pub key: ReadyKey,
+    /// [`ALL`], or the index of a skill's list in [`ReadySet`] (which identifies the skill
+    /// for the life of the set).
+    pub list: u32,
     /// The entry's node in a FIFO list (see [`ReadyList`]), set when it is filed.
-    pub node: u32,
+    node: u32,
+    /// The key's first part, the tier.
+    tier: u8,
 }
 
 impl ReadyEntry {
-    pub fn new(queue: QueueId, skill: Option<SkillId>, key: ReadyKey) -> ReadyEntry {
+    pub fn new(queue: QueueId, list: u32, key: ReadyKey) -> ReadyEntry {
         ReadyEntry {
+            mid: key.1,
+            last: key.2,
             queue,
-            skill,
-            key,
+            list,
             node: NO_NODE,
+            tier: key.0,
         }
+    }
+
+    pub fn key(&self) -> ReadyKey {
+        (self.tier, self.mid, self.last)
     }
 
     /// Whether both entries file the agent under the same key (wherever it was stored).
     pub fn same_place(&self, other: &ReadyEntry) -> bool {
-        (self.queue, self.skill, self.key) == (other.queue, other.skill, other.key)
+        (self.queue, self.list, self.key()) == (other.queue, other.list, other.key())
     }
 }
 
@@ -322,26 +384,51 @@ impl ReadySet {
             } else {
                 ReadyList::default()
             },
-            by_skill: FxHashMap::default(),
+            ranked: Vec::new(),
+            lists: Vec::new(),
         }
     }
 
-    /// Files an agent, recording in `entry` where it went.
+    /// The ready members with `skill`, if contacts have been ranked on it.
+    pub fn with_skill(&self, skill: SkillId) -> Option<&ReadyList> {
+        let i = self.ranked.binary_search_by(|r| r.0.cmp(&skill)).ok()?;
+        self.lists.get(self.ranked[i].1 as usize)
+    }
+
+    /// The skills contacts have been ranked on, sorted, with their list indices.
+    pub fn ranked(&self) -> &[(SkillId, u32)] {
+        &self.ranked
+    }
+
+    /// Starts a list for `skill`; returns its index, or `None` if there is one already.
+    pub fn rank(&mut self, skill: SkillId) -> Option<u32> {
+        let i = self.ranked.binary_search_by(|r| r.0.cmp(&skill)).err()?;
+        let list = self.lists.len() as u32;
+        self.ranked.insert(i, (skill, list));
+        self.lists.push(ReadyList::fifo());
+        Some(list)
+    }
+
+    /// The list `list` ([`ALL`] or a skill's).
+    fn list_mut(&mut self, list: u32) -> Option<&mut ReadyList> {
+        match list {
+            ALL => Some(&mut self.all),
+            i => self.lists.get_mut(i as usize),
+        }
+    }
+
+    /// Files an agent in the list `entry` names, recording where it went.
     pub fn insert(&mut self, agent: AgentId, entry: &mut ReadyEntry) {
-        let list = match entry.skill {
-            None => &mut self.all,
-            Some(s) => self.by_skill.entry(s).or_insert_with(ReadyList::fifo),
-        };
-        entry.node = list.insert((entry.key, agent));
+        let key = entry.key();
+        if let Some(list) = self.list_mut(entry.list) {
+            entry.node = list.insert((key, agent));
+        }
     }
 
     pub fn remove(&mut self, agent: AgentId, entry: ReadyEntry) {
-        let list = match entry.skill {
-            None => Some(&mut self.all),
-            Some(s) => self.by_skill.get_mut(&s),
-        };
-        if let Some(list) = list {
-            list.remove((entry.key, agent), entry.node);
+        let key = entry.key();
+        if let Some(list) = self.list_mut(entry.list) {
+            list.remove((key, agent), entry.node);
         }
     }
 }
@@ -385,11 +472,18 @@ pub(crate) struct Fifo {
 }
 
 /// The ready agents sharing `(key.0, key.1)`, chained in `(key, agent)` order.
+///
+/// The group also keeps the order of its first and last entries (`(key.2, agent)`), so
+/// that filing an agent at either end, which is nearly every filing, reads no node: the
+/// end nodes of a group are mostly cold (the first is the agent idle longest).
 #[derive(Debug)]
 struct Group {
     key: (u8, u64),
     head: u32,
     tail: u32,
+    /// `(key.2, agent)` of the head and tail nodes, while the group is not empty.
+    first: (u64, AgentId),
+    last: (u64, AgentId),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -397,6 +491,11 @@ struct Node {
     item: (ReadyKey, AgentId),
     prev: u32,
     next: u32,
+}
+
+/// An entry's order within its group.
+fn rank(item: &(ReadyKey, AgentId)) -> (u64, AgentId) {
+    (item.0.2, item.1)
 }
 
 impl Fifo {
@@ -409,27 +508,38 @@ impl Fifo {
                     key: gk,
                     head: NO_NODE,
                     tail: NO_NODE,
+                    first: (0, AgentId(0)),
+                    last: (0, AgentId(0)),
                 };
                 self.groups.insert(i, group);
                 i
             }
         };
-        // The node to follow: the last one ordered before `item`, found from the tail
-        // (where nearly every agent goes) unless `item` goes first.
+        // The node to follow: none when `item` goes first, the tail when it goes last
+        // (where nearly every agent goes), otherwise the last one ordered before it,
+        // found by walking back from the tail.
         let group = &self.groups[gi];
-        let mut prev = group.tail;
-        if group.head != NO_NODE && item < self.nodes[group.head as usize].item {
-            prev = NO_NODE;
+        let r = rank(&item);
+        let prev = if group.head == NO_NODE || r < group.first {
+            NO_NODE
+        } else if r == group.last {
+            return group.tail;
+        } else if r > group.last {
+            group.tail
         } else {
+            let mut prev = group.tail;
             while prev != NO_NODE && item < self.nodes[prev as usize].item {
                 prev = self.nodes[prev as usize].prev;
             }
             if prev != NO_NODE && self.nodes[prev as usize].item == item {
                 return prev;
             }
-        }
+            prev
+        };
         let next = if prev == NO_NODE {
             group.head
+        } else if prev == group.tail {
+            NO_NODE
         } else {
             self.nodes[prev as usize].next
         };
@@ -447,11 +557,13 @@ impl Fifo {
         let group = &mut self.groups[gi];
         if prev == NO_NODE {
             group.head = id;
+            group.first = r;
         } else {
             self.nodes[prev as usize].next = id;
         }
         if next == NO_NODE {
             group.tail = id;
+            group.last = r;
         } else {
             self.nodes[next as usize].prev = id;
         }
@@ -478,11 +590,17 @@ impl Fifo {
         let group = &mut self.groups[gi];
         if prev == NO_NODE {
             group.head = next;
+            if next != NO_NODE {
+                group.first = rank(&self.nodes[next as usize].item);
+            }
         } else {
             self.nodes[prev as usize].next = next;
         }
         if next == NO_NODE {
             group.tail = prev;
+            if prev != NO_NODE {
+                group.last = rank(&self.nodes[prev as usize].item);
+            }
         } else {
             self.nodes[next as usize].prev = prev;
         }
@@ -572,43 +690,86 @@ impl Iterator for ReadyIter<'_> {
 /// The waiting contacts of one home queue, with counts per priority so that a newcomer's
 /// position costs one step per priority level, not per contact. A listed contact's
 /// position is counted on demand (announcements), one step per waiting contact.
+///
+/// The keys sit in a slab: each listed contact keeps its slot (see [`Line::add`]), so
+/// that listing reuses the slot freed last (warm in the cache) and unlisting touches one
+/// entry, where a hash map from contact to key costs a cold probe for each.
 #[derive(Debug, Default)]
 pub(crate) struct Line {
-    keys: FxHashMap<ContactId, WaitKey>,
+    slots: Vec<Option<WaitKey>>,
+    /// Freed slots, the most recently freed last (reused first).
+    free: Vec<u32>,
+    len: usize,
     /// (priority, count), highest priority first; queues use few distinct priorities.
     per_priority: Vec<(i32, u32)>,
 }
 
 impl Line {
-    pub fn insert(&mut self, key: WaitKey) {
-        if self.keys.insert(key.2, key).is_none() {
-            let p = key.0.0;
-            match self.per_priority.binary_search_by(|e| p.cmp(&e.0)) {
-                Ok(i) => self.per_priority[i].1 += 1,
-                Err(i) => self.per_priority.insert(i, (p, 1)),
+    /// Adds a key that is not listed yet; returns its slot, needed to take it out.
+    pub fn add(&mut self, key: WaitKey) -> u32 {
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.slots[slot as usize] = Some(key);
+                slot
+            }
+            None => {
+                self.slots.push(Some(key));
+                (self.slots.len() - 1) as u32
+            }
+        };
+        self.len += 1;
+        let p = key.0.0;
+        match self.per_priority.binary_search_by(|e| p.cmp(&e.0)) {
+            Ok(i) => self.per_priority[i].1 += 1,
+            Err(i) => self.per_priority.insert(i, (p, 1)),
+        }
+        slot
+    }
+
+    /// Takes out the key listed in `slot` by [`Line::add`] (nothing if another is there).
+    pub fn take(&mut self, slot: u32, key: &WaitKey) {
+        match self.slots.get_mut(slot as usize) {
+            Some(entry) if entry.as_ref() == Some(key) => *entry = None,
+            _ => return,
+        }
+        self.free.push(slot);
+        self.len -= 1;
+        let p = key.0.0;
+        if let Ok(i) = self.per_priority.binary_search_by(|e| p.cmp(&e.0)) {
+            self.per_priority[i].1 -= 1;
+            if self.per_priority[i].1 == 0 {
+                self.per_priority.remove(i);
             }
         }
     }
 
-    pub fn remove(&mut self, key: &WaitKey) {
-        if self.keys.remove(&key.2).is_some() {
-            let p = key.0.0;
-            if let Ok(i) = self.per_priority.binary_search_by(|e| p.cmp(&e.0)) {
-                self.per_priority[i].1 -= 1;
-                if self.per_priority[i].1 == 0 {
-                    self.per_priority.remove(i);
-                }
-            }
+    /// Adds a key unless it is listed already (finding it costs a scan: tests only).
+    #[cfg(test)]
+    pub fn insert(&mut self, key: WaitKey) {
+        if !self.keys().any(|k| k.2 == key.2) {
+            self.add(key);
         }
+    }
+
+    /// Takes out a key wherever it is (finding it costs a scan: tests only).
+    #[cfg(test)]
+    pub fn remove(&mut self, key: &WaitKey) {
+        if let Some(slot) = self.slots.iter().position(|k| k.as_ref() == Some(key)) {
+            self.take(slot as u32, key);
+        }
+    }
+
+    fn keys(&self) -> impl Iterator<Item = &WaitKey> {
+        self.slots.iter().flatten()
     }
 
     pub fn len(&self) -> usize {
-        self.keys.len()
+        self.len
     }
 
     /// The waiting contacts, in service order.
     pub fn contacts(&self) -> Vec<ContactId> {
-        let mut keys: Vec<&WaitKey> = self.keys.values().collect();
+        let mut keys: Vec<&WaitKey> = self.keys().collect();
         keys.sort_unstable();
         keys.into_iter().map(|w| w.2).collect()
     }
@@ -624,7 +785,7 @@ impl Line {
 
     /// Contacts ahead of a listed one.
     pub fn ahead_of(&self, key: &WaitKey) -> u32 {
-        self.keys.values().filter(|k| *k < key).count() as u32
+        self.keys().filter(|k| *k < key).count() as u32
     }
 }
 

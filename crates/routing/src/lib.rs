@@ -29,6 +29,7 @@ mod error;
 mod event;
 mod index;
 mod model;
+mod small;
 mod table;
 
 pub use engine::{AgentLoad, Config, Engine, QueuePosition, TableSizes};

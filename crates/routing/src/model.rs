@@ -176,7 +176,11 @@ impl Capacity {
 
     /// Whether one more contact on `channel` fits next to what is `in_use` (per slot).
     pub(crate) fn fits(&self, in_use: &[u8; 4], channel: Channel) -> bool {
-        let slot = channel.slot();
+        self.fits_slot(in_use, channel.slot())
+    }
+
+    /// Whether one more contact using capacity slot `slot` (see [`Channel::slot`]) fits.
+    pub(crate) fn fits_slot(&self, in_use: &[u8; 4], slot: usize) -> bool {
         let total: u32 = in_use.iter().map(|&n| u32::from(n)).sum();
         if in_use[slot] >= self.limit(slot) || total >= u32::from(self.total) {
             return false;

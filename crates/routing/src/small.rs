@@ -1,0 +1,193 @@
+//! Short lists kept inside the record that owns them.
+//!
+//! An agent's skills, queues, offers and contacts, and the classes a contact waits in,
+//! are a handful of items each. As vectors, every one of them is a separate allocation
+//! somewhere else in memory, so a decision about an agent that has not been touched for a
+//! while (every agent-side decision is about one) misses the cache once for the record
+//! and once more for each list. Kept inline, the lists come with the record; a list that
+//! outgrows its inline room moves to the heap as a whole and stays there.
+
+use std::fmt;
+use std::ops::Deref;
+
+use crate::model::{AgentId, ContactId, LanguageId, Membership, OfferId, QueueId, SkillId};
+
+/// A value to fill unused inline room with (never read as an item).
+pub(crate) trait Blank: Copy {
+    const BLANK: Self;
+}
+
+impl Blank for OfferId {
+    const BLANK: Self = OfferId(0);
+}
+
+impl Blank for ContactId {
+    const BLANK: Self = ContactId(0);
+}
+
+impl Blank for LanguageId {
+    const BLANK: Self = LanguageId(0);
+}
+
+impl Blank for usize {
+    const BLANK: Self = 0;
+}
+
+impl Blank for (SkillId, u8) {
+    const BLANK: Self = (SkillId(0), 0);
+}
+
+impl Blank for Membership {
+    const BLANK: Self = Membership {
+        queue: QueueId(0),
+        tier: 0,
+        order: 0,
+        weight: 0,
+    };
+}
+
+impl Blank for AgentId {
+    const BLANK: Self = AgentId(0);
+}
+
+/// A list of up to `N` items inline, more on the heap.
+#[derive(Clone)]
+pub(crate) enum Small<T: Blank, const N: usize> {
+    /// The items while they fit: the first `len` of `items`.
+    Inline { len: u8, items: [T; N] },
+    /// Every item once the list has outgrown its inline room.
+    Heap(Vec<T>),
+}
+
+impl<T: Blank, const N: usize> Default for Small<T, N> {
+    fn default() -> Self {
+        const { assert!(N < 256) };
+        Small::Inline {
+            len: 0,
+            items: [T::BLANK; N],
+        }
+    }
+}
+
+impl<T: Blank, const N: usize> Small<T, N> {
+    pub fn push(&mut self, item: T) {
+        match self {
+            Small::Heap(heap) => heap.push(item),
+            Small::Inline { len, items } => {
+                let n = usize::from(*len);
+                if n < N {
+                    items[n] = item;
+                    *len += 1;
+                } else {
+                    let mut heap = Vec::with_capacity(2 * N.max(1));
+                    heap.extend_from_slice(&items[..n]);
+                    heap.push(item);
+                    *self = Small::Heap(heap);
+                }
+            }
+        }
+    }
+
+    /// Keeps the items for which `keep` is true, in order.
+    pub fn retain(&mut self, mut keep: impl FnMut(&T) -> bool) {
+        match self {
+            Small::Heap(heap) => heap.retain(keep),
+            Small::Inline { len, items } => {
+                let mut kept = 0;
+                for i in 0..usize::from(*len) {
+                    let item = items[i];
+                    if keep(&item) {
+                        items[kept] = item;
+                        kept += 1;
+                    }
+                }
+                *len = kept as u8;
+            }
+        }
+    }
+
+    /// Empties the list (a heap list keeps its allocation).
+    pub fn clear(&mut self) {
+        match self {
+            Small::Heap(heap) => heap.clear(),
+            Small::Inline { len, .. } => *len = 0,
+        }
+    }
+}
+
+impl<T: Blank, const N: usize> Deref for Small<T, N> {
+    type Target = [T];
+
+    fn deref(&self) -> &[T] {
+        match self {
+            Small::Heap(heap) => heap,
+            Small::Inline { len, items } => &items[..usize::from(*len)],
+        }
+    }
+}
+
+impl<'a, T: Blank, const N: usize> IntoIterator for &'a Small<T, N> {
+    type Item = &'a T;
+    type IntoIter = std::slice::Iter<'a, T>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+impl<T: Blank, const N: usize> From<Vec<T>> for Small<T, N> {
+    fn from(items: Vec<T>) -> Self {
+        if items.len() > N {
+            return Small::Heap(items);
+        }
+        let mut list = Small::default();
+        for item in items {
+            list.push(item);
+        }
+        list
+    }
+}
+
+impl<T: Blank + fmt::Debug, const N: usize> fmt::Debug for Small<T, N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_lists_behave_like_vectors() {
+        let mut small: Small<usize, 3> = Small::default();
+        let mut vec: Vec<usize> = Vec::new();
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        for _ in 0..2000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            match x % 7 {
+                0 => {
+                    let v = (x >> 8) as usize % 5;
+                    small.retain(|&i| i != v);
+                    vec.retain(|&i| i != v);
+                }
+                1 if x % 13 == 0 => {
+                    small.clear();
+                    vec.clear();
+                }
+                _ => {
+                    let v = (x >> 8) as usize % 5;
+                    small.push(v);
+                    vec.push(v);
+                }
+            }
+            assert_eq!(&*small, vec.as_slice());
+        }
+        let from: Small<usize, 3> = Small::from(vec![1, 2]);
+        assert_eq!(&*from, &[1, 2]);
+        let from: Small<usize, 3> = Small::from(vec![1, 2, 3, 4]);
+        assert_eq!(&*from, &[1, 2, 3, 4]);
+    }
+}
