@@ -10,18 +10,29 @@ use anyhow::{Context, Result, bail};
 /// Empty until the voice and web edges arrive (sip-tester, baresip, chromium, sox…).
 const SYSTEM_PACKAGES: &[(&str, &str)] = &[];
 
-/// Crates that must stay sans-IO, and the crates they must never pull in.
-const ENGINE_CRATES: &[&str] = &["switchboard-routing", "switchboard-flow", "switchboard-sim"];
-const FORBIDDEN_IN_ENGINES: &[&str] = &[
+/// Architecture invariants on dependencies: (crate, crates it must never pull in, why).
+const LAYERS: &[(&str, &[&str], &str)] = &[
+    ("switchboard-routing", SANS_IO, "must stay sans-IO"),
+    ("switchboard-flow", SANS_IO, "must stay sans-IO"),
+    ("switchboard-sim", SANS_IO, "must stay sans-IO"),
+    (
+        "switchboard-store",
+        NOT_HTTP_OR_SIP,
+        "must not know HTTP or SIP",
+    ),
+];
+const SANS_IO: &[&str] = &[
     "tokio",
     "sqlx",
     "axum",
     "hyper",
+    "reqwest",
     "rsipstack",
     "ezk-sip",
     "rsip",
     "mio",
 ];
+const NOT_HTTP_OR_SIP: &[&str] = &["axum", "hyper", "reqwest", "rsipstack", "ezk-sip", "rsip"];
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -33,7 +44,7 @@ fn main() -> Result<()> {
         .as_slice()
     {
         ["test"] => test(&root),
-        ["check-deps"] => check_engine_dependencies(&root),
+        ["check-deps"] => check_dependencies(&root),
         ["bench", "routing"] => bench(&root, "routing"),
         ["bench", other] => bail!("unknown benchmark `{other}`; available: routing"),
         _ => {
@@ -82,7 +93,7 @@ fn test(root: &Path) -> Result<()> {
             "warnings",
         ],
     )?;
-    check_engine_dependencies(root)?;
+    check_dependencies(root)?;
     let (passed, failed) = run_tests(root)?;
     println!("cargo xtask test: {passed} passed, {failed} failed");
     if failed > 0 {
@@ -151,9 +162,10 @@ fn install_system_packages(root: &Path) -> Result<()> {
     run(root, "apt-get", &args)
 }
 
-/// Architecture invariant: the engines never depend on an async runtime, SQL, HTTP or SIP.
-fn check_engine_dependencies(root: &Path) -> Result<()> {
-    for krate in ENGINE_CRATES {
+/// Architecture invariants: the engines never depend on an async runtime, SQL, HTTP or SIP;
+/// the store never on HTTP or SIP.
+fn check_dependencies(root: &Path) -> Result<()> {
+    for &(krate, forbidden, why) in LAYERS {
         let out = Command::new("cargo")
             .args([
                 "tree", "-p", krate, "-e", "normal", "--prefix", "none", "--format", "{p}",
@@ -172,21 +184,18 @@ fn check_engine_dependencies(root: &Path) -> Result<()> {
             .lines()
             .filter(|line| {
                 let name = line.split_whitespace().next().unwrap_or("");
-                FORBIDDEN_IN_ENGINES
+                forbidden
                     .iter()
                     .any(|f| name == *f || name.starts_with(&format!("{f}-")))
             })
             .collect();
         if !offending.is_empty() {
-            bail!(
-                "{krate} must stay sans-IO but depends on: {}",
-                offending.join(", ")
-            );
+            bail!("{krate} {why} but depends on: {}", offending.join(", "));
         }
         eprintln!(
             "{krate}: {} dependencies, none of {}",
             tree.lines().count().saturating_sub(1),
-            FORBIDDEN_IN_ENGINES.join("/")
+            forbidden.join("/")
         );
     }
     Ok(())

@@ -3,6 +3,7 @@
 mod day;
 mod erlang;
 mod flow;
+mod serve;
 mod sim;
 
 use std::process::{Command, Output};
