@@ -188,6 +188,11 @@ impl Kpis {
         }
     }
 
+    /// The conventions in force.
+    pub fn config(&self) -> &KpiConfig {
+        &self.config
+    }
+
     /// Declares a queue and its service-level target.
     pub fn queue(&mut self, name: &str, sl_secs: u64, sl_percent: f64) {
         let q = self.queues.entry(name.to_string()).or_default();

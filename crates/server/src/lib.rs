@@ -7,6 +7,7 @@ pub mod auth;
 pub mod center;
 pub mod config;
 pub mod kpi;
+pub mod reports;
 pub mod runtime;
 pub mod setup;
 

@@ -244,6 +244,21 @@ struct EventRow {
     data: String,
 }
 
+impl TryFrom<EventRow> for Event {
+    type Error = StoreError;
+    fn try_from(r: EventRow) -> Result<Event> {
+        Ok(Event {
+            seq: r.seq,
+            at_ms: r.at_ms,
+            kind: r.kind,
+            contact_id: r.contact_id,
+            agent: r.agent,
+            queue: r.queue,
+            data: from_json(&r.data)?,
+        })
+    }
+}
+
 /// A callback request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Callback {
@@ -465,19 +480,24 @@ impl Store {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter()
-            .map(|r| {
-                Ok(Event {
-                    seq: r.seq,
-                    at_ms: r.at_ms,
-                    kind: r.kind,
-                    contact_id: r.contact_id,
-                    agent: r.agent,
-                    queue: r.queue,
-                    data: from_json(&r.data)?,
-                })
-            })
-            .collect()
+        rows.into_iter().map(Event::try_from).collect()
+    }
+
+    /// The flow steps of the contacts that ran `flow` and started in `[from, to)`, oldest
+    /// first.
+    pub async fn flow_events(&self, flow: &str, from_ms: i64, to_ms: i64) -> Result<Vec<Event>> {
+        let rows: Vec<EventRow> = sqlx::query_as(
+            "SELECT e.seq, e.at_ms, e.kind, e.contact_id, e.agent, e.queue, e.data FROM events e \
+             JOIN contacts c ON c.id = e.contact_id \
+             WHERE e.kind = 'flow.step' AND c.flow = ? AND c.created_ms >= ? AND c.created_ms < ? \
+             ORDER BY e.seq",
+        )
+        .bind(flow)
+        .bind(from_ms)
+        .bind(to_ms)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(Event::try_from).collect()
     }
 
     /// Records a callback request: committed before the caller is told.

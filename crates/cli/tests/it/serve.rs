@@ -18,7 +18,9 @@ fn serve(config: &std::path::Path) -> (Child, String) {
         .spawn()
         .expect("switchboard serve starts");
     let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
     let addr = line
         .split("http://")
         .nth(1)
@@ -29,10 +31,18 @@ fn serve(config: &std::path::Path) -> (Child, String) {
 }
 
 /// One HTTP/1.1 request with `Connection: close`; answers the status and the JSON body.
-fn http(addr: &str, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
+fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
     let mut s = TcpStream::connect(addr).unwrap();
     let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
     write!(
         s,
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
@@ -47,7 +57,13 @@ fn http(addr: &str, method: &str, path: &str, token: Option<&str>, body: Option<
 }
 
 fn login(addr: &str, name: &str, password: &str) -> String {
-    let (status, body) = http(addr, "POST", "/api/v1/auth/login", None, Some(json!({ "name": name, "password": password })));
+    let (status, body) = http(
+        addr,
+        "POST",
+        "/api/v1/auth/login",
+        None,
+        Some(json!({ "name": name, "password": password })),
+    );
     assert_eq!(status, 200, "{body}");
     body["token"].as_str().unwrap().to_string()
 }
@@ -55,20 +71,49 @@ fn login(addr: &str, name: &str, password: &str) -> String {
 #[test]
 fn a_killed_server_loses_nothing_it_accepted() {
     let dir = tempfile::tempdir().unwrap();
-    let company = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/demo-company.toml");
+    let company = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/demo-company.toml"
+    );
     let config = dir.path().join("switchboard.toml");
-    std::fs::write(&config, format!("http = \"127.0.0.1:0\"\ndata = \"data\"\ncompany = \"{company}\"\n")).unwrap();
+    std::fs::write(
+        &config,
+        format!("http = \"127.0.0.1:0\"\ndata = \"data\"\ncompany = \"{company}\"\n"),
+    )
+    .unwrap();
 
     let (mut server, addr) = serve(&config);
     let sam = login(&addr, "sam", "demo");
-    let (status, customer) = http(&addr, "POST", "/api/v1/customers", Some(&sam), Some(json!({ "name": "Katherine Johnson", "phone": "+14155550199" })));
+    let (status, customer) = http(
+        &addr,
+        "POST",
+        "/api/v1/customers",
+        Some(&sam),
+        Some(json!({ "name": "Katherine Johnson", "phone": "+14155550199" })),
+    );
     assert_eq!(status, 201, "{customer}");
-    let (status, chat) = http(&addr, "POST", "/api/v1/chat", None, Some(json!({ "to": "support", "from": "+14155550199" })));
+    let (status, chat) = http(
+        &addr,
+        "POST",
+        "/api/v1/chat",
+        None,
+        Some(json!({ "to": "support", "from": "+14155550199" })),
+    );
     assert_eq!(status, 201, "{chat}");
     let contact = chat["contact"].as_i64().unwrap();
     let token = chat["token"].as_str().unwrap();
-    let (status, view) = http(&addr, "POST", &format!("/api/v1/chat/{contact}/messages"), Some(token), Some(json!({ "text": "0" })));
-    assert_eq!((status, view["status"].as_str()), (200, Some("queued")), "{view}");
+    let (status, view) = http(
+        &addr,
+        "POST",
+        &format!("/api/v1/chat/{contact}/messages"),
+        Some(token),
+        Some(json!({ "text": "0" })),
+    );
+    assert_eq!(
+        (status, view["status"].as_str()),
+        (200, Some("queued")),
+        "{view}"
+    );
 
     server.kill().unwrap();
     server.wait().unwrap();
@@ -76,12 +121,31 @@ fn a_killed_server_loses_nothing_it_accepted() {
     let (mut server, addr) = serve(&config);
     assert_eq!(http(&addr, "GET", "/healthz", None, None).0, 200);
     let sam = login(&addr, "sam", "demo");
-    let (_, c) = http(&addr, "GET", &format!("/api/v1/contacts/{contact}"), Some(&sam), None);
-    assert_eq!((c["status"].as_str(), c["end_reason"].as_str()), (Some("closed"), Some("interrupted")), "{c}");
+    let (_, c) = http(
+        &addr,
+        "GET",
+        &format!("/api/v1/contacts/{contact}"),
+        Some(&sam),
+        None,
+    );
+    assert_eq!(
+        (c["status"].as_str(), c["end_reason"].as_str()),
+        (Some("closed"), Some("interrupted")),
+        "{c}"
+    );
     assert_eq!(c["customer_id"], customer["id"]);
     assert_eq!(c["queue"], "support");
-    assert!(c["ivr_path"].as_array().is_some_and(|p| !p.is_empty()), "{c}");
-    let (_, k) = http(&addr, "GET", &format!("/api/v1/customers/{}", customer["id"]), Some(&sam), None);
+    assert!(
+        c["ivr_path"].as_array().is_some_and(|p| !p.is_empty()),
+        "{c}"
+    );
+    let (_, k) = http(
+        &addr,
+        "GET",
+        &format!("/api/v1/customers/{}", customer["id"]),
+        Some(&sam),
+        None,
+    );
     assert_eq!(k["name"], "Katherine Johnson");
     server.kill().unwrap();
     server.wait().unwrap();

@@ -9,6 +9,7 @@ mod agents;
 mod chat;
 mod contacts;
 mod ops;
+mod reports;
 
 pub(crate) use admin::reload;
 
@@ -242,6 +243,7 @@ fn need_admin(c: &Caller) -> Result<(), ApiError> {
         admin::flow_versions, admin::activate_flow, admin::list_numbers, admin::put_number,
         admin::list_wrapup_codes, admin::put_wrapup_code, admin::search_articles, admin::add_article,
         admin::create_token,
+        reports::interval_report, reports::summary_report, reports::flow_stats,
         ops::realtime, ops::events, ops::healthz, ops::metrics,
         chat::start_chat, chat::chat_input, chat::get_chat, chat::leave_chat,
     ),
@@ -316,6 +318,9 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/tokens", post(admin::create_token))
         .route("/kpis/realtime", get(ops::realtime))
+        .route("/reports/intervals", get(reports::interval_report))
+        .route("/reports/summary", get(reports::summary_report))
+        .route("/flows/{id}/stats", get(reports::flow_stats))
         .route("/events", get(ops::events))
         .route("/chat", post(chat::start_chat))
         .route("/chat/{id}", get(chat::get_chat).delete(chat::leave_chat))

@@ -4,6 +4,7 @@ mod auth;
 mod contacts;
 mod flows;
 mod openapi;
+mod reports;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
