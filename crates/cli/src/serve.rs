@@ -53,6 +53,16 @@ pub struct DemoArgs {
     /// Start over: delete the demo's data directory first.
     #[arg(long)]
     reset: bool,
+    /// Simulated traffic: virtual customers chat in and virtual agents answer them
+    /// through the API, so that KPIs and history fill up.
+    #[arg(long)]
+    simulate: bool,
+    /// Mean seconds between virtual customers.
+    #[arg(long, default_value_t = 8.0)]
+    arrival_gap: f64,
+    /// Multiplier on the virtual people's delays (1 is life-like, 0.1 ten times faster).
+    #[arg(long, default_value_t = 1.0)]
+    pace: f64,
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -181,6 +191,18 @@ pub fn demo(args: DemoArgs) -> Result<()> {
         println!("  Logins:     admin/admin (admin), sam/demo (supervisor), alice, bob, carla, dev, emma / demo (agents)");
         println!("  Try a chat: curl -s -X POST {base}/api/v1/chat -H 'content-type: application/json' -d '{{\"to\":\"support\",\"from\":\"+441632960001\"}}'");
         println!("  Ctrl-C stops; run again to continue where you left off, or with --reset to start over.");
+        if args.simulate {
+            println!("  Simulated traffic: a virtual customer every {} s on average; agents alice, bob, carla, dev, emma answer.", args.arrival_gap);
+            switchboard_server::simulate::start(switchboard_server::simulate::Traffic {
+                base: base.clone(),
+                agents: ["alice", "bob", "carla", "dev", "emma"].iter().map(|a| (a.to_string(), "demo".to_string())).collect(),
+                addresses: ["support", "billing", "sales", "returning", "delivery"].iter().map(|a| a.to_string()).collect(),
+                customers: vec!["+441632960001".into(), "+14155550101".into(), "+33612345678".into()],
+                mean_gap_secs: args.arrival_gap.max(0.01),
+                pace: args.pace.max(0.0),
+                seed: 1,
+            });
+        }
         server.run_until_signal().await;
         Ok(())
     })

@@ -10,6 +10,7 @@ pub mod kpi;
 pub mod reports;
 pub mod runtime;
 pub mod setup;
+pub mod simulate;
 
 use std::net::SocketAddr;
 use std::path::Path;

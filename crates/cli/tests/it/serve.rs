@@ -161,3 +161,125 @@ fn unknown_configuration_keys_are_refused_with_their_name() {
     let err = crate::stderr(&out);
     assert!(err.contains("unknown field `listen_on`"), "{err}");
 }
+
+#[test]
+fn the_demo_with_simulated_traffic_fills_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("demo");
+    let mut demo = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args([
+            "demo",
+            "--simulate",
+            "--pace",
+            "0.02",
+            "--arrival-gap",
+            "2",
+            "--http",
+            "127.0.0.1:0",
+            "--data",
+        ])
+        .arg(&data)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(demo.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap()
+        .to_string();
+    let sam = login(&addr, "sam", "demo");
+
+    // Follow the live stream until a virtual agent has wrapped a contact up.
+    let mut s = TcpStream::connect(&addr).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(120)))
+        .unwrap();
+    write!(
+        s,
+        "GET /api/v1/events HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {sam}\r\n\r\n"
+    )
+    .unwrap();
+    let mut reader = BufReader::new(s);
+    let mut next = String::new();
+    let wrapped = loop {
+        next.clear();
+        assert!(reader.read_line(&mut next).unwrap() > 0, "the stream ended");
+        if next.trim() == "event: contact.wrapped_up" {
+            next.clear();
+            reader.read_line(&mut next).unwrap(); // id
+            next.clear();
+            reader.read_line(&mut next).unwrap();
+            let data: Value =
+                serde_json::from_str(next.trim().strip_prefix("data: ").unwrap()).unwrap();
+            break data["contact"].as_i64().unwrap();
+        }
+    };
+    let (_, c) = http(
+        &addr,
+        "GET",
+        &format!("/api/v1/contacts/{wrapped}"),
+        Some(&sam),
+        None,
+    );
+    assert_eq!(c["status"], "closed", "{c}");
+    assert!(
+        ["resolved", "information", "follow-up"].contains(&c["wrapup_code"].as_str().unwrap()),
+        "{c}"
+    );
+    assert!(
+        c["transcript"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["from"] == "agent"),
+        "{c}"
+    );
+    demo.kill().unwrap();
+    demo.wait().unwrap();
+
+    // Safe to start twice: the same data, nothing duplicated, history kept.
+    let mut again = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["demo", "--http", "127.0.0.1:0", "--data"])
+        .arg(&data)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(again.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap()
+        .to_string();
+    let sam = login(&addr, "sam", "demo");
+    let (_, articles) = http(&addr, "GET", "/api/v1/articles", Some(&sam), None);
+    assert_eq!(articles.as_array().unwrap().len(), 5);
+    let (_, versions) = http(
+        &addr,
+        "GET",
+        "/api/v1/flows/tech-support/versions",
+        Some(&sam),
+        None,
+    );
+    assert_eq!(versions.as_array().unwrap().len(), 1);
+    let (_, c) = http(
+        &addr,
+        "GET",
+        &format!("/api/v1/contacts/{wrapped}"),
+        Some(&sam),
+        None,
+    );
+    assert_eq!(c["status"], "closed");
+    again.kill().unwrap();
+    again.wait().unwrap();
+}
