@@ -130,6 +130,10 @@ impl Logins {
             }
             _ => {
                 let mut f = self.failures.lock().expect("not poisoned");
+                // Bounded memory whatever names are tried: forget failures past the window.
+                if f.len() >= 10_000 {
+                    f.retain(|_, (_, since)| now_ms - *since <= LOCKOUT_MS);
+                }
                 let entry = f.entry(name.to_string()).or_insert((0, now_ms));
                 if now_ms - entry.1 > LOCKOUT_MS {
                     *entry = (0, now_ms);

@@ -444,14 +444,21 @@ impl Center {
     pub fn input(&mut self, contact: i64, text: &str, now_ms: i64) -> Result<(), Refused> {
         self.now_ms = now_ms;
         let live = self.live_mut(contact)?;
+        let talking = live.connected_ms.is_some() && live.ended_ms.is_none();
+        let in_flow =
+            live.session.as_ref().is_some_and(|s| !s.is_done()) && live.ended_ms.is_none();
+        if !talking && !in_flow {
+            return Err(Refused::Conflict(format!(
+                "contact {contact} is not waiting for input"
+            )));
+        }
         live.lines.push(Line {
             at_ms: now_ms,
             from: "customer".into(),
             text: text.into(),
         });
-        let agent = live.agent.clone();
-        match (&mut live.session, agent) {
-            (_, Some(agent)) if live.connected_ms.is_some() => {
+        match (talking, live.agent.clone(), live.session.as_mut()) {
+            (true, Some(agent), _) => {
                 self.notice(
                     "contact.message",
                     Some(contact),
@@ -459,16 +466,12 @@ impl Center {
                     json!({ "from": "customer", "text": text }),
                 );
             }
-            (Some(s), _) if !s.is_done() => {
+            (_, _, Some(s)) => {
                 live.options.clear();
                 s.input(clock(now_ms), text.trim());
                 self.drain(contact);
             }
-            _ => {
-                return Err(Refused::Conflict(format!(
-                    "contact {contact} is not waiting for input"
-                )));
-            }
+            _ => {}
         }
         self.progress(contact);
         self.pump();
@@ -516,10 +519,13 @@ impl Center {
             s.hangup(clock(now_ms));
         }
         let in_engine = live.queue.is_some() || live.agent.is_some();
+        // Leaving the queue unanswered is an abandon; leaving the menus is not.
         let reason = if live.connected_ms.is_some() {
             "handled"
-        } else {
+        } else if live.queue.is_some() {
             "abandoned"
+        } else {
+            "caller_left"
         };
         self.drain(contact);
         if in_engine
@@ -1112,16 +1118,19 @@ impl Center {
                 EventKind::Disconnected { contact, agent } => {
                     let id = contact.0 as i64;
                     self.finish(id, "handled");
-                    if let (Some(l), Some(queue)) = (self.live.get(&id), self.queue_of(id)) {
-                        // Timed wrap-up: the handle time is known now.
-                        if let Some(secs) = self.queue_cfg.get(&queue).and_then(|q| q.wrap_up_secs)
-                            && let (Some(start), Some(end)) = (l.connected_ms, l.ended_ms)
-                        {
-                            let ms = u64::try_from(end - start).unwrap_or(0) + secs * 1000;
-                            let login = self.agents.name(agent.0).to_string();
-                            self.kpis
-                                .handled(&queue, &login, Duration::from_millis(ms), now);
-                        }
+                    // Timed wrap-up: the handle time is known now, and the engine ends the
+                    // after-call work by itself; the agent's wrap-up code may still follow.
+                    let timed = self
+                        .queue_of(id)
+                        .and_then(|q| Some((self.queue_cfg.get(&q)?.wrap_up_secs?, q)));
+                    if let Some((secs, queue)) = timed
+                        && let Some(l) = self.live.remove(&id)
+                        && let (Some(start), Some(end)) = (l.connected_ms, l.ended_ms)
+                    {
+                        let ms = u64::try_from(end - start).unwrap_or(0) + secs * 1000;
+                        let login = self.agents.name(agent.0).to_string();
+                        self.kpis
+                            .handled(&queue, &login, Duration::from_millis(ms), now);
                     }
                     self.refresh_agent(agent);
                 }

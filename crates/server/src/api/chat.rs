@@ -57,6 +57,9 @@ pub struct ChatInput {
     pub text: String,
 }
 
+/// How long a chat token is kept (at least).
+pub const CHAT_TOKEN_MS: i64 = 24 * 3600 * 1000;
+
 /// Most characters in one chat message.
 pub const MAX_MESSAGE: usize = 4000;
 
@@ -93,7 +96,7 @@ fn authorised(s: &AppState, headers: &HeaderMap, contact: i64) -> Result<(), Api
         .ok_or_else(ApiError::unauthorized)?;
     let chats = s.chats.lock().expect("not poisoned");
     match chats.get(&contact) {
-        Some(hash) if *hash == token_hash(token.trim()) => Ok(()),
+        Some((hash, _)) if *hash == token_hash(token.trim()) => Ok(()),
         Some(_) => Err(ApiError::forbidden("not this chat's token")),
         None => Err(ApiError::not_found(format!("chat {contact}"))),
     }
@@ -132,10 +135,15 @@ pub async fn start_chat(
     // Durable before the customer hears anything.
     let id = s.store.create_contact(&new, now_ms()).await?;
     let token = new_token();
-    s.chats
-        .lock()
-        .expect("not poisoned")
-        .insert(id, token_hash(&token));
+    {
+        let mut chats = s.chats.lock().expect("not poisoned");
+        // Chats older than a day are over; their tokens go (bounded memory).
+        if chats.len() >= 10_000 {
+            let now = now_ms();
+            chats.retain(|_, (_, issued)| now - *issued < CHAT_TOKEN_MS);
+        }
+        chats.insert(id, (token_hash(&token), now_ms()));
+    }
     let (from, to) = (r.from, r.to);
     s.runtime
         .run(move |center, now| center.start(id, Channel::Chat, &from, &to, data, now))

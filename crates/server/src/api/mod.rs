@@ -38,8 +38,8 @@ pub struct AppState {
     pub runtime: Runtime,
     /// Password logins.
     pub logins: Arc<Logins>,
-    /// Chat tokens: contact id → SHA-256 of the customer's token.
-    pub chats: Arc<std::sync::Mutex<std::collections::HashMap<i64, String>>>,
+    /// Chat tokens: contact id → SHA-256 of the customer's token and when it was issued.
+    pub chats: Arc<std::sync::Mutex<std::collections::HashMap<i64, (String, i64)>>>,
     /// Metrics counters.
     pub metrics: Arc<ops::Metrics>,
     /// Where flows' relative paths (audio, calendars) are found.
@@ -85,7 +85,7 @@ impl ApiError {
             details: None,
         }
     }
-    /// 400.
+    /// 422: understood but not acceptable.
     pub fn invalid(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", message)
     }

@@ -259,6 +259,42 @@ async fn a_caller_who_leaves_the_queue_counts_as_abandoned_and_a_restart_closes_
         (c["status"].as_str(), c["end_reason"].as_str()),
         (Some("closed"), Some("abandoned"))
     );
+    // Leaving in the menus is not a queue abandon.
+    let (menus, menus_chat, _) = h.chat("support", "+441632960097").await;
+    h.call(
+        Method::DELETE,
+        &format!("/api/v1/chat/{menus}"),
+        Some(&menus_chat),
+        None,
+    )
+    .await;
+    let (_, c) = h.get(&format!("/api/v1/contacts/{menus}"), &sam).await;
+    assert_eq!(c["end_reason"], "caller_left");
+    // A chat that is over takes no more input.
+    let (status, _) = h
+        .call(
+            Method::POST,
+            &format!("/api/v1/chat/{menus}/messages"),
+            Some(&menus_chat),
+            Some(json!({ "text": "1" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, kpis) = h.get("/api/v1/kpis/realtime", &sam).await;
+    let support = kpis["queues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["queue"] == "support")
+        .unwrap()
+        .clone();
+    let left =
+        support["abandoned"].as_u64().unwrap() + support["short_abandoned"].as_u64().unwrap();
+    assert_eq!(
+        (support["waiting"].as_u64(), left),
+        (Some(1), 1),
+        "{support}"
+    );
 
     // Stop with a contact still waiting; the next start closes it as interrupted and keeps
     // everything that was accepted.
