@@ -72,6 +72,9 @@ pub enum Effect {
         queue: String,
         /// Number to call.
         number: String,
+        /// The contact itself waits on as the callback, keeping its place; otherwise the
+        /// runtime routes a new callback contact ([`Center::enqueue_callback`]).
+        kept_place: bool,
     },
     /// The flow needs a record: answer with [`Center::lookup_result`].
     Lookup {
@@ -439,6 +442,61 @@ impl Center {
         Ok(())
     }
 
+    /// Routes a callback request as contact `contact` (already recorded) of channel
+    /// `callback`: an agent who takes it calls `number` back.
+    pub fn enqueue_callback(
+        &mut self,
+        contact: i64,
+        queue: &str,
+        number: &str,
+        customer: Option<i64>,
+        now_ms: i64,
+    ) -> Result<(), Refused> {
+        self.now_ms = now_ms;
+        let qid = self
+            .queues
+            .get(queue)
+            .filter(|_| self.queue_cfg.contains_key(queue))
+            .ok_or_else(|| Refused::NotFound(format!("queue `{queue}`")))?;
+        self.live.insert(
+            contact,
+            Live {
+                channel: Channel::Callback,
+                address: number.into(),
+                session: None,
+                queue: Some(queue.into()),
+                agent: None,
+                offers: Vec::new(),
+                path: Vec::new(),
+                lines: Vec::new(),
+                options: Vec::new(),
+                connected_ms: None,
+                ended_ms: None,
+                customer,
+            },
+        );
+        self.effects.push(Effect::Queued {
+            contact,
+            queue: queue.into(),
+        });
+        self.notice(
+            "contact.queued",
+            Some(contact),
+            None,
+            json!({ "queue": queue, "callback": number }),
+        );
+        let spec = ContactSpec::new(Channel::Callback, QueueId(qid));
+        let r = self.engine.handle_input(
+            stamp(now_ms),
+            Input::Enqueue {
+                contact: ContactId(contact as u64),
+                spec,
+            },
+        );
+        self.pump();
+        r.map_err(|e| Refused::Conflict(e.to_string()))
+    }
+
     /// The customer's input: keys or a menu choice while in the flow, a message once with
     /// an agent.
     pub fn input(&mut self, contact: i64, text: &str, now_ms: i64) -> Result<(), Refused> {
@@ -515,6 +573,10 @@ impl Center {
     pub fn hangup(&mut self, contact: i64, now_ms: i64) -> Result<(), Refused> {
         self.now_ms = now_ms;
         let live = self.live_mut(contact)?;
+        if live.channel == Channel::Callback && live.connected_ms.is_none() {
+            // A callback waits for an agent whether or not the customer stays on the line.
+            return Ok(());
+        }
         if let Some(s) = live.session.as_mut() {
             s.hangup(clock(now_ms));
         }
@@ -625,7 +687,8 @@ impl Center {
                     if let FlowEventKind::Exited { exit, .. } = &e.kind {
                         let reason = match exit {
                             Exit::Queued => None,
-                            Exit::CallbackKeptPlace => Some("callback".to_string()),
+                            // The contact waits on in the queue as a callback.
+                            Exit::CallbackKeptPlace => None,
                             Exit::Transferred => Some("transferred".to_string()),
                             Exit::Voicemail => Some("voicemail".to_string()),
                             Exit::HungUp(r) => Some(format!("flow:{r}")),
@@ -762,13 +825,16 @@ impl Center {
                         contact: ContactId(contact as u64),
                     },
                 );
-                if let Some(l) = self.live.get(&contact) {
+                if let Some(l) = self.live.get_mut(&contact) {
+                    l.channel = Channel::Callback;
                     let (queue, number) = (l.queue.clone().unwrap_or_default(), l.address.clone());
                     self.effects.push(Effect::Callback {
                         contact,
                         queue,
                         number,
+                        kept_place: true,
                     });
+                    self.notice("contact.callback", Some(contact), None, Value::Null);
                 }
             }
             Output::Dequeue => {
@@ -791,6 +857,7 @@ impl Center {
                 contact,
                 queue,
                 number,
+                kept_place: false,
             }),
             Output::Hangup { .. } => {}
         }

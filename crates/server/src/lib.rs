@@ -94,6 +94,10 @@ pub async fn start(config: &Config) -> anyhow::Result<Server> {
     for (login, a) in store.configs::<AgentConfig>("agent").await? {
         center.configure_agent(&login, &a, now)?;
     }
+    // Callbacks still pending are routed again (their earlier contact was interrupted).
+    for cb in store.callbacks(Some("pending")).await? {
+        runtime::route_callback(&store, &mut center, &cb).await?;
+    }
     let (runtime, owner) = Runtime::start(center, store.clone());
     let (stopping_tx, stopping) = tokio::sync::watch::channel(false);
     let state = AppState {
@@ -105,6 +109,8 @@ pub async fn start(config: &Config) -> anyhow::Result<Server> {
         flow_dir,
         stopping,
     };
+    // Applies what the center did before the owner task started (resumed callbacks).
+    state.runtime.run(|_, _| ()).await?;
     api::reload(&state)
         .await
         .map_err(|e| anyhow::anyhow!("loading flows: {e:?}"))?;

@@ -150,10 +150,23 @@ impl Owner {
                 contact,
                 queue,
                 number,
+                kept_place: true,
             } => s
-                .create_callback(Some(contact), &queue, &number, now_ms())
+                .create_callback(Some(contact), Some(contact), &queue, &number, now_ms())
                 .await
                 .map(|_| ()),
+            Effect::Callback {
+                contact,
+                queue,
+                number,
+                kept_place: false,
+            } => match s
+                .create_callback(Some(contact), None, &queue, &number, now_ms())
+                .await
+            {
+                Ok(cb) => route_callback(s, &mut self.center, &cb).await,
+                Err(e) => Err(e),
+            },
             Effect::Lookup {
                 contact,
                 source,
@@ -231,6 +244,34 @@ async fn lookup(
         _ => store.customer_by_address(key).await.ok().flatten(),
     }?;
     profile(store, &customer).await.ok()
+}
+
+/// Routes a pending callback request as a new `callback` contact (recorded first).
+pub async fn route_callback(
+    store: &Store,
+    center: &mut Center,
+    cb: &switchboard_store::Callback,
+) -> Result<(), switchboard_store::StoreError> {
+    let customer = match cb.contact_id {
+        Some(origin) => store.contact(origin).await?.customer_id,
+        None => None,
+    };
+    let new = switchboard_store::NewContact {
+        channel: "callback".into(),
+        address: cb.number.clone(),
+        dialed: cb.queue.clone(),
+        customer_id: customer,
+        flow: None,
+    };
+    let id = store.create_contact(&new, now_ms()).await?;
+    store.callback_attempt(cb.id, id).await?;
+    if let Err(e) = center.enqueue_callback(id, &cb.queue, &cb.number, customer, now_ms()) {
+        tracing::error!("callback {}: {e}", cb.id);
+        store
+            .contact_ended(id, &format!("failed:{e}"), now_ms())
+            .await?;
+    }
+    Ok(())
 }
 
 async fn sleep_until(at: Option<Instant>) {

@@ -274,6 +274,8 @@ pub struct Callback {
     pub requested_ms: i64,
     /// `pending`, `done` or `cancelled`.
     pub status: String,
+    /// The contact routing it now.
+    pub attempt_contact: Option<i64>,
 }
 
 impl Store {
@@ -500,20 +502,23 @@ impl Store {
         rows.into_iter().map(Event::try_from).collect()
     }
 
-    /// Records a callback request: committed before the caller is told.
+    /// Records a callback request, routed by contact `attempt`: committed before the
+    /// caller is told.
     pub async fn create_callback(
         &self,
         contact: Option<i64>,
+        attempt: Option<i64>,
         queue: &str,
         number: &str,
         now_ms: i64,
     ) -> Result<Callback> {
         Ok(sqlx::query_as(
-            "INSERT INTO callbacks (contact_id, queue, number, requested_ms, status) \
-             VALUES (?, ?, ?, ?, 'pending') \
-             RETURNING id, contact_id, queue, number, requested_ms, status",
+            "INSERT INTO callbacks (contact_id, attempt_contact, queue, number, requested_ms, status) \
+             VALUES (?, ?, ?, ?, ?, 'pending') \
+             RETURNING id, contact_id, queue, number, requested_ms, status, attempt_contact",
         )
         .bind(contact)
+        .bind(attempt)
         .bind(queue)
         .bind(number)
         .bind(now_ms)
@@ -521,10 +526,31 @@ impl Store {
         .await?)
     }
 
+    /// A pending callback is now routed by contact `attempt`.
+    pub async fn callback_attempt(&self, id: i64, attempt: i64) -> Result<()> {
+        sqlx::query("UPDATE callbacks SET attempt_contact = ? WHERE id = ?")
+            .bind(attempt)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The pending callback routed by `contact` is done; false when there is none.
+    pub async fn callback_done_by(&self, contact: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE callbacks SET status = 'done' WHERE attempt_contact = ? AND status = 'pending'",
+        )
+        .bind(contact)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     /// Callback requests with this status (all when `None`), oldest first.
     pub async fn callbacks(&self, status: Option<&str>) -> Result<Vec<Callback>> {
         Ok(sqlx::query_as(
-            "SELECT id, contact_id, queue, number, requested_ms, status FROM callbacks \
+            "SELECT id, contact_id, queue, number, requested_ms, status, attempt_contact FROM callbacks \
              WHERE (? IS NULL OR status = ?) ORDER BY requested_ms, id",
         )
         .bind(status)

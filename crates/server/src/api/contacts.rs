@@ -154,6 +154,8 @@ pub async fn wrap_up(
         )));
     }
     s.store.wrap_up(id, &w, now_ms()).await?;
+    // A callback contact handled is a callback request done.
+    s.store.callback_done_by(id).await?;
     s.runtime
         .run(move |center, now| center.wrapped_up(&agent, id, now))
         .await??;

@@ -1,6 +1,7 @@
 //! The real server on a free port with a fresh database, driven over HTTP.
 
 mod auth;
+mod callbacks;
 mod contacts;
 mod flows;
 mod openapi;
