@@ -32,6 +32,9 @@ pub struct Config {
     /// Seed for the routing engine's random strategies.
     #[serde(default)]
     pub seed: u64,
+    /// Integrations that receive notices.
+    #[serde(default)]
+    pub webhooks: Vec<crate::webhooks::Webhook>,
 }
 
 fn default_http() -> SocketAddr {
@@ -53,6 +56,7 @@ impl Default for Config {
             company: None,
             kpi: KpiConfig::default(),
             seed: 0,
+            webhooks: Vec::new(),
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod reports;
 pub mod runtime;
 pub mod setup;
 pub mod simulate;
+pub mod webhooks;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -99,6 +100,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Server> {
         runtime::route_callback(&store, &mut center, &cb).await?;
     }
     let (runtime, owner) = Runtime::start(center, store.clone());
+    webhooks::start(config.webhooks.clone(), runtime.subscribe());
     let (stopping_tx, stopping) = tokio::sync::watch::channel(false);
     let state = AppState {
         store: store.clone(),

@@ -6,6 +6,7 @@ mod contacts;
 mod flows;
 mod openapi;
 mod reports;
+mod webhooks;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -41,12 +42,18 @@ impl Harness {
 
     /// Starts on the database in `dir`.
     pub async fn start_in(dir: tempfile::TempDir) -> Harness {
-        let config = Config {
+        Harness::start_with(dir, |_| {}).await
+    }
+
+    /// Starts on the database in `dir`, with the configuration changed by `tweak`.
+    pub async fn start_with(dir: tempfile::TempDir, tweak: impl FnOnce(&mut Config)) -> Harness {
+        let mut config = Config {
             http: "127.0.0.1:0".parse().unwrap(),
             data: dir.path().to_path_buf(),
             company: Some(company()),
             ..Config::default()
         };
+        tweak(&mut config);
         let server = switchboard_server::start(&config).await.unwrap();
         let base = format!("http://{}", server.addr);
         Harness {

@@ -1,0 +1,79 @@
+//! Webhooks reach a receiver the test runs, signed, and are retried when it fails.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use axum::http::{HeaderMap, StatusCode};
+use hmac::{Hmac, Mac};
+use serde_json::Value;
+use sha2::Sha256;
+use switchboard_server::webhooks::Webhook;
+use tokio::sync::mpsc;
+
+use crate::Harness;
+
+#[tokio::test]
+async fn notices_are_posted_signed_and_retried() {
+    // The receiver refuses its first request, then accepts.
+    let (tx, mut rx) = mpsc::unbounded_channel::<(HeaderMap, String)>();
+    let calls = Arc::new(AtomicU32::new(0));
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: HeaderMap, body: String| {
+            let (tx, calls) = (tx.clone(), Arc::clone(&calls));
+            async move {
+                tx.send((headers, body)).unwrap();
+                if calls.fetch_add(1, Ordering::SeqCst) == 0 {
+                    StatusCode::INTERNAL_SERVER_ERROR
+                } else {
+                    StatusCode::OK
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let hook = Webhook {
+        url,
+        secret: "s3cret".into(),
+        events: vec!["contact.started".into()],
+        attempts: 3,
+        retry_base_ms: 10,
+    };
+    let h = Harness::start_with(tempfile::tempdir().unwrap(), |c| c.webhooks = vec![hook]).await;
+    let (id, _, _) = h.chat("support", "+441632960001").await;
+
+    let (first, body1) = rx.recv().await.unwrap();
+    let (second, body2) = rx.recv().await.unwrap();
+    assert_eq!(body1, body2, "a retry sends the same notice");
+    assert_eq!(
+        first["x-switchboard-delivery"],
+        second["x-switchboard-delivery"]
+    );
+    assert_eq!(second["x-switchboard-event"], "contact.started");
+    let notice: Value = serde_json::from_str(&body2).unwrap();
+    assert_eq!(
+        (notice["kind"].as_str(), notice["contact"].as_i64()),
+        (Some("contact.started"), Some(id))
+    );
+
+    // The signature is HMAC-SHA256 over "{timestamp}.{body}" with the shared secret.
+    let timestamp = second["x-switchboard-timestamp"].to_str().unwrap();
+    let mut mac = Hmac::<Sha256>::new_from_slice(b"s3cret").unwrap();
+    mac.update(format!("{timestamp}.{body2}").as_bytes());
+    let expected: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(
+        second["x-switchboard-signature"],
+        format!("sha256={expected}").as_str()
+    );
+    // Only the kinds asked for were sent (no flow steps, no queue events).
+    assert!(rx.try_recv().is_err());
+    h.stop().await;
+}
