@@ -166,6 +166,18 @@ pub async fn open_case(
     ))
 }
 
+/// Closes an open case.
+#[utoipa::path(post, path = "/api/v1/cases/{id}/close", tag = "customers", params(("id" = i64, Path, description = "Case id")),
+    responses((status = 204), (status = 404, body = super::ErrorBody)))]
+pub async fn close_case(
+    State(s): State<AppState>,
+    _c: Caller,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
+    s.store.close_case(id, now_ms()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// A queue: configuration and live figures.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Queue {

@@ -238,7 +238,7 @@ fn need_admin(c: &Caller) -> Result<(), ApiError> {
         contacts::list_contacts, contacts::get_contact, contacts::contact_events, contacts::end_contact,
         contacts::wrap_up, contacts::send_message, contacts::list_callbacks,
         admin::list_customers, admin::create_customer, admin::get_customer, admin::update_customer,
-        admin::customer_history, admin::open_case,
+        admin::customer_history, admin::open_case, admin::close_case,
         admin::list_queues, admin::put_queue, admin::list_flows, admin::put_flow, admin::check_flow,
         admin::flow_versions, admin::activate_flow, admin::list_numbers, admin::put_number,
         admin::list_wrapup_codes, admin::put_wrapup_code, admin::search_articles, admin::add_article,
@@ -301,6 +301,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/customers/{id}/history", get(admin::customer_history))
         .route("/customers/{id}/cases", post(admin::open_case))
+        .route("/cases/{id}/close", post(admin::close_case))
         .route("/queues", get(admin::list_queues))
         .route("/queues/{name}", put(admin::put_queue))
         .route("/flows", get(admin::list_flows))

@@ -163,8 +163,28 @@ async fn a_chat_reaches_an_agent_and_lands_in_history_and_kpis() {
     ] {
         assert!(c[field].is_i64(), "{field} missing: {c}");
     }
+    let (status, case) = h
+        .post(
+            "/api/v1/customers/1/cases",
+            &alice,
+            json!({ "subject": "Router keeps dropping" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{case}");
     let (_, history) = h.get("/api/v1/customers/1/history", &sam).await;
     assert_eq!(history["contacts"][0]["id"], id);
+    assert_eq!(history["cases"][0]["status"], "open");
+    let close = format!("/api/v1/cases/{}/close", case["id"]);
+    assert_eq!(
+        h.post(&close, &alice, json!({})).await.0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        h.post(&close, &alice, json!({})).await.0,
+        StatusCode::NOT_FOUND
+    );
+    let (_, history) = h.get("/api/v1/customers/1/history", &sam).await;
+    assert_eq!(history["cases"][0]["status"], "closed");
     let (_, mine) = h.get("/api/v1/contacts?limit=10", &alice).await;
     assert_eq!(mine.as_array().unwrap().len(), 1);
 
