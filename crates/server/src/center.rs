@@ -151,7 +151,6 @@ struct Live {
     connected_ms: Option<i64>,
     /// Ended while with an agent: when, for the handle time.
     ended_ms: Option<i64>,
-    customer: Option<i64>,
 }
 
 /// Strings to dense ids, both ways.
@@ -390,7 +389,7 @@ impl Center {
         channel: Channel,
         address: &str,
         dialed: &str,
-        customer: Option<(i64, BTreeMap<String, FieldValue>)>,
+        customer: Option<BTreeMap<String, FieldValue>>,
         now_ms: i64,
     ) -> Result<(), Refused> {
         self.now_ms = now_ms;
@@ -409,8 +408,7 @@ impl Center {
         data.contact
             .insert("channel".into(), channel_name(channel).into());
         data.contact.insert("dialed".into(), dialed.into());
-        let customer_id = customer.as_ref().map(|c| c.0);
-        data.customer = customer.map(|c| c.1);
+        data.customer = customer;
         let mut session =
             Session::new(flow, data, clock(now_ms)).with_library(Arc::clone(&self.flows));
         session.start(clock(now_ms));
@@ -428,7 +426,6 @@ impl Center {
                 options: Vec::new(),
                 connected_ms: None,
                 ended_ms: None,
-                customer: customer_id,
             },
         );
         self.notice(
@@ -449,7 +446,6 @@ impl Center {
         contact: i64,
         queue: &str,
         number: &str,
-        customer: Option<i64>,
         now_ms: i64,
     ) -> Result<(), Refused> {
         self.now_ms = now_ms;
@@ -472,7 +468,6 @@ impl Center {
                 options: Vec::new(),
                 connected_ms: None,
                 ended_ms: None,
-                customer,
             },
         );
         self.effects.push(Effect::Queued {
@@ -643,13 +638,6 @@ impl Center {
         })
     }
 
-    /// The agent handling a contact in progress and its customer, if any.
-    pub fn holder(&self, contact: i64) -> Option<(Option<&str>, Option<i64>)> {
-        self.live
-            .get(&contact)
-            .map(|l| (l.agent.as_deref(), l.customer))
-    }
-
     fn live_mut(&mut self, contact: i64) -> Result<&mut Live, Refused> {
         self.live
             .get_mut(&contact)
@@ -683,25 +671,23 @@ impl Center {
                     if let Some(entry) = entry {
                         live.path.push(entry);
                     }
-                    let data = serde_json::to_value(&e).unwrap_or(Value::Null);
-                    if let FlowEventKind::Exited { exit, .. } = &e.kind {
-                        let reason = match exit {
-                            Exit::Queued => None,
-                            // The contact waits on in the queue as a callback.
-                            Exit::CallbackKeptPlace => None,
+                    // How the contact ended, when the flow ended it (queued, callback and
+                    // caller-left runs go on in the engine or are ended by `hangup`).
+                    let ended = match &e.kind {
+                        FlowEventKind::Exited { exit, .. } => match exit {
+                            Exit::Queued | Exit::CallbackKeptPlace | Exit::CallerLeft => None,
                             Exit::Transferred => Some("transferred".to_string()),
                             Exit::Voicemail => Some("voicemail".to_string()),
                             Exit::HungUp(r) => Some(format!("flow:{r}")),
-                            Exit::CallerLeft => None,
                             Exit::Failed(why) => Some(format!("failed:{why}")),
-                        };
-                        self.notice("flow.step", Some(contact), None, data);
-                        if let Some(reason) = reason {
-                            self.finish(contact, &reason);
-                        }
-                        continue;
-                    }
+                        },
+                        _ => None,
+                    };
+                    let data = serde_json::to_value(&e).unwrap_or(Value::Null);
                     self.notice("flow.step", Some(contact), None, data);
+                    if let Some(reason) = ended {
+                        self.finish(contact, &reason);
+                    }
                 }
             }
         }

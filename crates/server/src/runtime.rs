@@ -265,7 +265,7 @@ pub async fn route_callback(
     };
     let id = store.create_contact(&new, now_ms()).await?;
     store.callback_attempt(cb.id, id).await?;
-    if let Err(e) = center.enqueue_callback(id, &cb.queue, &cb.number, customer, now_ms()) {
+    if let Err(e) = center.enqueue_callback(id, &cb.queue, &cb.number, now_ms()) {
         tracing::error!("callback {}: {e}", cb.id);
         store
             .contact_ended(id, &format!("failed:{e}"), now_ms())

@@ -286,8 +286,7 @@ async fn check_source(
     let checked = check(source, s.flow_dir.as_deref());
     let mut diags = checked.diagnostics;
     if let Some(flow) = &checked.flow {
-        let (library, _) = library(s).await?;
-        let mut library = library;
+        let (mut library, _) = library(s).await?;
         library.insert(flow.id.clone(), Arc::new(flow.clone()));
         diags.extend(check_subflows(flow, &library));
     }

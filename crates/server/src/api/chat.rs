@@ -122,7 +122,7 @@ pub async fn start_chat(
     };
     let customer = s.store.customer_by_address(&r.from).await?;
     let data = match &customer {
-        Some(c) => Some((c.id, profile(&s.store, c).await?)),
+        Some(c) => Some(profile(&s.store, c).await?),
         None => None,
     };
     let new = NewContact {
