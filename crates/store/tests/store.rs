@@ -126,7 +126,7 @@ async fn contacts_in_progress_are_closed_as_interrupted_after_a_restart() {
         store.contact_connected(wrapping, "bob", 3).await.unwrap();
         store.contact_ended(wrapping, "handled", 4).await.unwrap();
         store
-            .create_callback(Some(waiting), "support", "+441632960002", 5)
+            .create_callback(Some(waiting), Some(waiting), "support", "+441632960002", 5)
             .await
             .unwrap();
         store.close().await;
