@@ -481,15 +481,10 @@ impl Center {
             json!({ "queue": queue, "callback": number }),
         );
         let spec = ContactSpec::new(Channel::Callback, QueueId(qid));
-        let r = self.engine.handle_input(
-            stamp(now_ms),
-            Input::Enqueue {
-                contact: ContactId(contact as u64),
-                spec,
-            },
-        );
-        self.pump();
-        r.map_err(|e| Refused::Conflict(e.to_string()))
+        self.route(Input::Enqueue {
+            contact: ContactId(contact as u64),
+            spec,
+        })
     }
 
     /// The customer's input: keys or a menu choice while in the flow, a message once with
@@ -948,9 +943,14 @@ impl Center {
                 )));
             }
         };
+        self.route(input)
+    }
+
+    /// Feeds the routing engine one input at the current time and applies its events.
+    fn route(&mut self, input: Input) -> Result<(), Refused> {
         let result = self
             .engine
-            .handle_input(stamp(now_ms), input)
+            .handle_input(stamp(self.now_ms), input)
             .map_err(|e| Refused::Conflict(e.to_string()));
         self.pump();
         result
@@ -987,12 +987,7 @@ impl Center {
         } else {
             Input::Reject { offer }
         };
-        let result = self
-            .engine
-            .handle_input(stamp(now_ms), input)
-            .map_err(|e| Refused::Conflict(e.to_string()));
-        self.pump();
-        result
+        self.route(input)
     }
 
     /// The agent ends a contact they are handling; after-call work follows.
@@ -1010,15 +1005,11 @@ impl Center {
         if let Some(s) = live.session.as_mut() {
             s.hangup(clock(now_ms));
         }
-        let r = self.engine.handle_input(
-            stamp(now_ms),
-            Input::End {
-                contact: ContactId(contact as u64),
-            },
-        );
-        self.pump();
+        let r = self.route(Input::End {
+            contact: ContactId(contact as u64),
+        });
         self.finish(contact, "handled");
-        r.map_err(|e| Refused::Conflict(e.to_string()))
+        r
     }
 
     /// The agent's wrap-up of `contact` was recorded: their after-call work ends.

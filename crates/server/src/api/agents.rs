@@ -207,13 +207,7 @@ pub async fn accept(
     c: Caller,
     Path((login, contact)): Path<(String, i64)>,
 ) -> Result<StatusCode, ApiError> {
-    if !c.may_act_as(&login) {
-        return Err(ApiError::forbidden("agents answer only their own offers"));
-    }
-    s.runtime
-        .run(move |center, now| center.accept(&login, contact, now))
-        .await??;
-    Ok(StatusCode::NO_CONTENT)
+    answer(&s, &c, login, contact, true).await
 }
 
 /// Declines an offered contact.
@@ -225,11 +219,27 @@ pub async fn reject(
     c: Caller,
     Path((login, contact)): Path<(String, i64)>,
 ) -> Result<StatusCode, ApiError> {
+    answer(&s, &c, login, contact, false).await
+}
+
+async fn answer(
+    s: &AppState,
+    c: &Caller,
+    login: String,
+    contact: i64,
+    accept: bool,
+) -> Result<StatusCode, ApiError> {
     if !c.may_act_as(&login) {
         return Err(ApiError::forbidden("agents answer only their own offers"));
     }
     s.runtime
-        .run(move |center, now| center.reject(&login, contact, now))
+        .run(move |center, now| {
+            if accept {
+                center.accept(&login, contact, now)
+            } else {
+                center.reject(&login, contact, now)
+            }
+        })
         .await??;
     Ok(StatusCode::NO_CONTENT)
 }
