@@ -26,12 +26,37 @@ pub struct Metrics {
     by_class: [AtomicU64; 6],
 }
 
-/// Counts every request by status class.
+/// Counts every request by status class, and gives the framework's own rejections (a
+/// malformed path or query, a wrong method) the JSON error shape every endpoint uses.
 pub async fn count(State(s): State<AppState>, req: Request, next: Next) -> Response {
     let response = next.run(req).await;
-    let class = usize::from(response.status().as_u16() / 100).min(5);
+    let status = response.status();
+    let class = usize::from(status.as_u16() / 100).min(5);
     s.metrics.by_class[class].fetch_add(1, Ordering::Relaxed);
-    response
+    let json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !status.is_client_error() || json {
+        return response;
+    }
+    let body = axum::body::to_bytes(response.into_body(), 64 * 1024)
+        .await
+        .unwrap_or_default();
+    let code = match status {
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::PAYLOAD_TOO_LARGE => "too_large",
+        _ => "bad_request",
+    };
+    let message = String::from_utf8_lossy(&body).trim().to_string();
+    let message = if message.is_empty() {
+        status.canonical_reason().unwrap_or("error").to_string()
+    } else {
+        message
+    };
+    ApiError::new(status, code, message).into_response()
 }
 
 /// Live figures of every queue and agent.

@@ -425,6 +425,31 @@ async fn bad_requests_get_clear_errors_and_change_nothing() {
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    // The framework's own rejections come in the same JSON shape.
+    for (method, path, expected) in [
+        (
+            Method::GET,
+            "/api/v1/contacts?limit=many",
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            Method::GET,
+            "/api/v1/contacts/not-a-number",
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            Method::DELETE,
+            "/api/v1/queues",
+            StatusCode::METHOD_NOT_ALLOWED,
+        ),
+    ] {
+        let (status, body) = h.call(method.clone(), path, Some(&sam), None).await;
+        assert_eq!(status, expected, "{method} {path}: {body}");
+        assert!(
+            body["error"]["code"].is_string() && body["error"]["message"].is_string(),
+            "{path}: {body}"
+        );
+    }
     let (status, _) = h.get("/api/v1/contacts/999999", &sam).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, body) = h.get("/api/v1/no-such-thing", &sam).await;
