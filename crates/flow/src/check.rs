@@ -456,6 +456,36 @@ pub fn check(text: &str, dir: Option<&Path>) -> Checked {
     }
 }
 
+/// Checks a shared calendars file (the format `calendar_files` lists): answers the names
+/// of its calendars and the diagnostics, with lines and columns in the file itself.
+pub fn check_calendars(text: &str) -> (Vec<String>, Vec<Diagnostic>) {
+    let options = LoaderOptions::default().error_on_duplicate_keys(true);
+    let shared: CalendarsFile = match marked_yaml::from_yaml_with_options(0, text, options) {
+        Ok(f) => f,
+        Err(e) => return (Vec::new(), vec![yaml_error(e, text)]),
+    };
+    let mut c = Checker {
+        diags: Vec::new(),
+        names: BTreeMap::new(),
+        scope: Scope::default(),
+        used: BTreeSet::new(),
+        dir: None,
+        calendars: Vec::new(),
+        calendar_names: BTreeMap::new(),
+        sources: BTreeMap::new(),
+        flow_id: String::new(),
+    };
+    let mut cals: Vec<(&Text, &Spanned<CalendarFile>)> = shared.calendars.iter().collect();
+    cals.sort_by_key(|(k, _)| pos(k));
+    for (name, cal) in cals {
+        c.add_calendar(name, cal, None);
+    }
+    let mut diagnostics = c.diags;
+    diagnostics.sort();
+    diagnostics.dedup();
+    (c.calendar_names.into_keys().collect(), diagnostics)
+}
+
 fn yaml_error(e: marked_yaml::FromYamlError, text: &str) -> Diagnostic {
     use marked_yaml::{FromYamlError, LoadError};
     let (at, message) = match e {

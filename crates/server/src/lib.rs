@@ -80,12 +80,14 @@ pub async fn start(config: &Config) -> anyhow::Result<Server> {
             interrupted.len()
         );
     }
+    // Where flows' relative paths (audio, calendar files) are found: the company's flows,
+    // or the data directory's.
     let flow_dir = match &config.company {
         Some(path) => {
             import(&store, path).await?;
-            Some(company_dir(path).join("flows"))
+            company_dir(path).join("flows")
         }
-        None => None,
+        None => config.data.join("flows"),
     };
     let mut center = Center::new(config.kpi, config.seed);
     let now = now_ms();

@@ -8,7 +8,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use switchboard_flow::check::{Diagnostic, Severity, check, check_subflows};
+use switchboard_flow::check::{Diagnostic, Severity, check, check_calendars, check_subflows};
 use switchboard_store::{
     Article, Case, Contact, ContactFilter, Customer, FlowVersion, NewArticle, NewCustomer, Token,
 };
@@ -283,7 +283,7 @@ async fn check_source(
     s: &AppState,
     source: &str,
 ) -> Result<(Option<switchboard_flow::check::Flow>, Vec<Diagnostic>), ApiError> {
-    let checked = check(source, s.flow_dir.as_deref());
+    let checked = check(source, Some(&s.flow_dir));
     let mut diags = checked.diagnostics;
     if let Some(flow) = &checked.flow {
         let (mut library, _) = library(s).await?;
@@ -301,7 +301,7 @@ pub(crate) async fn library(
     let mut out = switchboard_flow::interp::Library::new();
     let mut broken = Vec::new();
     for v in s.store.active_flows().await? {
-        match check(&v.source, s.flow_dir.as_deref()).flow {
+        match check(&v.source, Some(&s.flow_dir)).flow {
             Some(f) => {
                 out.insert(v.flow, Arc::new(f));
             }
@@ -426,6 +426,106 @@ pub async fn activate_flow(
 ) -> Result<StatusCode, ApiError> {
     need_supervisor(&c)?;
     s.store.activate_flow(&id, a.version).await?;
+    reload(&s).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A shared calendars file: business hours, holidays and special days that flows' `hours`
+/// nodes use through `calendar_files: [calendars/NAME.yaml]`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CalendarFile {
+    /// File name without `.yaml`.
+    pub name: String,
+    /// The calendars it defines.
+    pub calendars: Vec<String>,
+    /// The YAML.
+    pub source: String,
+}
+
+fn calendar_dir(s: &AppState) -> std::path::PathBuf {
+    s.flow_dir.join("calendars")
+}
+
+/// Shared calendar files.
+#[utoipa::path(get, path = "/api/v1/calendars", tag = "flows", responses((status = 200, body = Vec<CalendarFile>)))]
+pub async fn list_calendars(
+    State(s): State<AppState>,
+    _c: Caller,
+) -> Result<Json<Vec<CalendarFile>>, ApiError> {
+    let dir = calendar_dir(&s);
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(&dir) {
+        for e in entries.flatten() {
+            let path = e.path();
+            let (Some(name), Some("yaml")) = (
+                path.file_stem().and_then(|n| n.to_str()),
+                path.extension().and_then(|x| x.to_str()),
+            ) else {
+                continue;
+            };
+            let Ok(source) = std::fs::read_to_string(&path) else {
+                continue;
+            };
+            let (calendars, _) = check_calendars(&source);
+            out.push(CalendarFile {
+                name: name.to_string(),
+                calendars,
+                source,
+            });
+        }
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(Json(out))
+}
+
+/// Adds or replaces a shared calendar file (admins; the YAML as the body). Refused with
+/// the diagnostics when it has errors; the flows that use it apply it at once.
+#[utoipa::path(put, path = "/api/v1/calendars/{name}", tag = "flows", request_body(content = String, content_type = "text/yaml"),
+    params(("name" = String, Path, description = "File name: lower-case letters, digits and dashes")),
+    responses((status = 204), (status = 422, body = super::ErrorBody)))]
+pub async fn put_calendar(
+    State(s): State<AppState>,
+    c: Caller,
+    Path(name): Path<String>,
+    source: String,
+) -> Result<StatusCode, ApiError> {
+    need_admin(&c)?;
+    let valid_name = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-')
+        && !name.starts_with('-');
+    if !valid_name {
+        return Err(ApiError::invalid(
+            "a calendar file name has 1 to 64 lower-case letters, digits and dashes",
+        ));
+    }
+    let (calendars, diags) = check_calendars(&source);
+    if diags.iter().any(|d| d.severity == Severity::Error) || calendars.is_empty() {
+        let details = serde_json::to_value(diagnostics(&diags)).unwrap_or_default();
+        return Err(
+            ApiError::invalid("the calendar file has errors (or defines no calendar)")
+                .with_details(details),
+        );
+    }
+    let dir = calendar_dir(&s);
+    let write = || -> std::io::Result<()> {
+        std::fs::create_dir_all(&dir)?;
+        // Written aside then renamed: a reader never sees half a file.
+        let tmp = dir.join(format!(".{name}.yaml.tmp"));
+        std::fs::write(&tmp, &source)?;
+        std::fs::File::open(&tmp)?.sync_all()?;
+        std::fs::rename(&tmp, dir.join(format!("{name}.yaml")))
+    };
+    write().map_err(|e| {
+        tracing::error!("calendar {name}: {e}");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the calendar file could not be written",
+        )
+    })?;
     reload(&s).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -43,7 +43,7 @@ pub struct AppState {
     /// Metrics counters.
     pub metrics: Arc<ops::Metrics>,
     /// Where flows' relative paths (audio, calendars) are found.
-    pub flow_dir: Option<std::path::PathBuf>,
+    pub flow_dir: std::path::PathBuf,
     /// Turns true when the server shuts down: open event streams end.
     pub stopping: tokio::sync::watch::Receiver<bool>,
 }
@@ -240,7 +240,7 @@ fn need_admin(c: &Caller) -> Result<(), ApiError> {
         admin::list_customers, admin::create_customer, admin::get_customer, admin::update_customer,
         admin::customer_history, admin::open_case, admin::close_case,
         admin::list_queues, admin::put_queue, admin::list_flows, admin::put_flow, admin::check_flow,
-        admin::flow_versions, admin::activate_flow, admin::list_numbers, admin::put_number,
+        admin::flow_versions, admin::activate_flow, admin::list_calendars, admin::put_calendar, admin::list_numbers, admin::put_number,
         admin::list_wrapup_codes, admin::put_wrapup_code, admin::search_articles, admin::add_article,
         admin::create_token,
         reports::interval_report, reports::summary_report, reports::flow_stats,
@@ -309,6 +309,8 @@ pub fn router(state: AppState) -> Router {
         .route("/flows/{id}", put(admin::put_flow))
         .route("/flows/{id}/versions", get(admin::flow_versions))
         .route("/flows/{id}/activate", post(admin::activate_flow))
+        .route("/calendars", get(admin::list_calendars))
+        .route("/calendars/{name}", put(admin::put_calendar))
         .route("/numbers", get(admin::list_numbers))
         .route("/numbers/{address}", put(admin::put_number))
         .route("/wrapup-codes", get(admin::list_wrapup_codes))

@@ -118,3 +118,85 @@ async fn flows_are_validated_published_and_rolled_back() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     h.stop().await;
 }
+
+const OFFICE: &str = "id: office\nversion: 1\nstart: check\ncalendar_files: [calendars/office-hours.yaml]\nnodes:\n  check:\n    hours:\n      calendar: office\n      open: open\n      closed: closed\n  open:\n    say: \"We are open.\"\n    next: bye\n  closed:\n    say: \"We are closed.\"\n    next: bye\n  bye:\n    hangup: {}\n";
+
+async fn put_calendar(h: &Harness, token: &str, name: &str, yaml: &str) -> (StatusCode, Value) {
+    let r = h
+        .http
+        .put(format!("{}/api/v1/calendars/{name}", h.base))
+        .bearer_auth(token)
+        .body(yaml.to_string())
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn calendars_are_validated_and_flows_follow_them_at_once() {
+    let h = Harness::start().await;
+    let admin = h.login("admin", "admin").await;
+    let closed = "calendars:\n  office:\n    timezone: UTC\n    hours:\n      mon-sun: closed\n";
+    let open =
+        "calendars:\n  office:\n    timezone: UTC\n    hours:\n      mon-sun: \"00:00-24:00\"\n";
+
+    let (status, body) = put_calendar(
+        &h,
+        &admin,
+        "office-hours",
+        "calendars:\n  office:\n    timezone: Mars/Olympus\n    hours:\n      mon-sun: closed\n",
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["details"][0]["line"], 3, "{body}");
+    assert_eq!(
+        put_calendar(&h, &admin, "..%2Fescape", closed).await.0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    let sam = h.login("sam", "demo").await;
+    assert_eq!(
+        put_calendar(&h, &sam, "office-hours", closed).await.0,
+        StatusCode::FORBIDDEN
+    );
+
+    assert_eq!(
+        put_calendar(&h, &admin, "office-hours", closed).await.0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        put(&h, &admin, "office", OFFICE).await.0,
+        StatusCode::CREATED
+    );
+    h.call(
+        reqwest::Method::PUT,
+        "/api/v1/numbers/office",
+        Some(&admin),
+        Some(serde_json::json!({ "flow": "office" })),
+    )
+    .await;
+    let (_, _, view) = h.chat("office", "someone").await;
+    assert_eq!(view["lines"][0]["text"], "We are closed.");
+
+    // Opening hours changed through the API apply to the next contact.
+    assert_eq!(
+        put_calendar(&h, &admin, "office-hours", open).await.0,
+        StatusCode::NO_CONTENT
+    );
+    let (_, _, view) = h.chat("office", "someone").await;
+    assert_eq!(view["lines"][0]["text"], "We are open.");
+    let (_, files) = h.get("/api/v1/calendars", &sam).await;
+    let office = files
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "office-hours")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (office["calendars"][0].as_str(), office["source"].as_str()),
+        (Some("office"), Some(open))
+    );
+    h.stop().await;
+}
