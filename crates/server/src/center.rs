@@ -212,6 +212,15 @@ fn clock(ms: i64) -> DateTime<FixedOffset> {
         .fixed_offset()
 }
 
+/// A line of the conversation.
+fn line(at_ms: i64, from: &str, text: &str) -> Line {
+    Line {
+        at_ms,
+        from: from.into(),
+        text: text.into(),
+    }
+}
+
 fn state_name(s: &AgentState) -> String {
     match s {
         AgentState::Away(r) => format!("away:{r}"),
@@ -500,11 +509,7 @@ impl Center {
                 "contact {contact} is not waiting for input"
             )));
         }
-        live.lines.push(Line {
-            at_ms: now_ms,
-            from: "customer".into(),
-            text: text.into(),
-        });
+        live.lines.push(line(now_ms, "customer", text));
         match (talking, live.agent.clone(), live.session.as_mut()) {
             (true, Some(agent), _) => {
                 self.notice(
@@ -544,11 +549,7 @@ impl Center {
                 "{agent} is not talking with contact {contact}"
             )));
         }
-        live.lines.push(Line {
-            at_ms: now_ms,
-            from: "agent".into(),
-            text: text.into(),
-        });
+        live.lines.push(line(now_ms, "agent", text));
         self.notice(
             "contact.message",
             Some(contact),
@@ -698,11 +699,7 @@ impl Center {
 
     fn say(&mut self, contact: i64, text: String) {
         if let Some(l) = self.live.get_mut(&contact) {
-            l.lines.push(Line {
-                at_ms: self.now_ms,
-                from: "system".into(),
-                text,
-            });
+            l.lines.push(line(self.now_ms, "system", &text));
         }
     }
 

@@ -8,15 +8,16 @@ use std::process::{Child, Command, Stdio};
 
 use serde_json::{Value, json};
 
-/// Starts `switchboard serve` and answers the process and its HTTP address.
-fn serve(config: &std::path::Path) -> (Child, String) {
+/// Starts `switchboard ARGS…` (`serve` or `demo`) and answers the process and the HTTP
+/// address it prints first.
+fn start(args: &[&str]) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args(["serve", "--config", config.to_str().unwrap()])
+        .args(args)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
-        .expect("switchboard serve starts");
+        .expect("switchboard starts");
     let mut line = String::new();
     BufReader::new(child.stdout.as_mut().unwrap())
         .read_line(&mut line)
@@ -28,6 +29,10 @@ fn serve(config: &std::path::Path) -> (Child, String) {
         .unwrap_or_else(|| panic!("no address in {line:?}"))
         .to_string();
     (child, addr)
+}
+
+fn serve(config: &std::path::Path) -> (Child, String) {
+    start(&["serve", "--config", config.to_str().unwrap()])
 }
 
 /// One HTTP/1.1 request with `Connection: close`; answers the status and the JSON body.
@@ -166,34 +171,19 @@ fn unknown_configuration_keys_are_refused_with_their_name() {
 fn the_demo_with_simulated_traffic_fills_history() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("demo");
-    let mut demo = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args([
-            "demo",
-            "--simulate",
-            "--pace",
-            "0.02",
-            "--arrival-gap",
-            "2",
-            "--http",
-            "127.0.0.1:0",
-            "--data",
-        ])
-        .arg(&data)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(demo.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .and_then(|r| r.split_whitespace().next())
-        .unwrap()
-        .to_string();
+    let data_arg = data.to_str().unwrap();
+    let (mut demo, addr) = start(&[
+        "demo",
+        "--simulate",
+        "--pace",
+        "0.02",
+        "--arrival-gap",
+        "2",
+        "--http",
+        "127.0.0.1:0",
+        "--data",
+        data_arg,
+    ]);
     let sam = login(&addr, "sam", "demo");
 
     // Follow the live stream until a virtual agent has wrapped a contact up.
@@ -244,23 +234,7 @@ fn the_demo_with_simulated_traffic_fills_history() {
     demo.wait().unwrap();
 
     // Safe to start twice: the same data, nothing duplicated, history kept.
-    let mut again = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args(["demo", "--http", "127.0.0.1:0", "--data"])
-        .arg(&data)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(again.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .and_then(|r| r.split_whitespace().next())
-        .unwrap()
-        .to_string();
+    let (mut again, addr) = start(&["demo", "--http", "127.0.0.1:0", "--data", data_arg]);
     let sam = login(&addr, "sam", "demo");
     let (_, articles) = http(&addr, "GET", "/api/v1/articles", Some(&sam), None);
     assert_eq!(articles.as_array().unwrap().len(), 5);

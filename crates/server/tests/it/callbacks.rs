@@ -31,20 +31,10 @@ nodes:
 "#;
 
 async fn publish(h: &Harness, admin: &str, id: &str, yaml: &str) {
-    let r = h
-        .http
-        .put(format!("{}/api/v1/flows/{id}", h.base))
-        .bearer_auth(admin)
-        .body(yaml.to_string())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        r.status(),
-        StatusCode::CREATED,
-        "{}",
-        r.text().await.unwrap()
-    );
+    let (status, body) = h
+        .put_yaml(&format!("/api/v1/flows/{id}"), admin, yaml)
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
     let (status, _) = h
         .call(
             Method::PUT,

@@ -2,25 +2,10 @@
 //! one is published as a new version and answers at once; roll back.
 
 use reqwest::StatusCode;
-use serde_json::Value;
 
 use crate::Harness;
 
 const GOOD: &str = "id: hello\nversion: 1\nstart: hi\nnodes:\n  hi:\n    say: \"Hello from version {v}.\"\n    next: bye\n  bye:\n    hangup: {}\n";
-
-async fn put(h: &Harness, token: &str, id: &str, yaml: &str) -> (StatusCode, Value) {
-    let r = h
-        .http
-        .put(format!("{}/api/v1/flows/{id}", h.base))
-        .bearer_auth(token)
-        .header("content-type", "text/yaml")
-        .body(yaml.to_string())
-        .send()
-        .await
-        .unwrap();
-    let status = r.status();
-    (status, r.json().await.unwrap_or(Value::Null))
-}
 
 #[tokio::test]
 async fn flows_are_validated_published_and_rolled_back() {
@@ -30,7 +15,7 @@ async fn flows_are_validated_published_and_rolled_back() {
 
     let broken =
         "id: hello\nversion: 1\nstart: hi\nnodes:\n  hi:\n    say: \"Hello\"\n    next: nowhere\n";
-    let (status, body) = put(&h, &sam, "hello", broken).await;
+    let (status, body) = h.put_yaml("/api/v1/flows/hello", &sam, broken).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     let d = &body["error"]["details"][0];
     assert_eq!(
@@ -40,20 +25,26 @@ async fn flows_are_validated_published_and_rolled_back() {
     );
     assert!(d["message"].as_str().unwrap().contains("nowhere"), "{d}");
 
-    let (status, v1) = put(&h, &sam, "hello", &GOOD.replace("{v}", "1")).await;
+    let (status, v1) = h
+        .put_yaml("/api/v1/flows/hello", &sam, &GOOD.replace("{v}", "1"))
+        .await;
     assert_eq!(
         (status, v1["version"].as_i64()),
         (StatusCode::CREATED, Some(1)),
         "{v1}"
     );
-    let (status, v2) = put(&h, &sam, "hello", &GOOD.replace("{v}", "2")).await;
+    let (status, v2) = h
+        .put_yaml("/api/v1/flows/hello", &sam, &GOOD.replace("{v}", "2"))
+        .await;
     assert_eq!(
         (status, v2["version"].as_i64()),
         (StatusCode::CREATED, Some(2))
     );
     // The id in the path must be the file's.
     assert_eq!(
-        put(&h, &sam, "other", &GOOD.replace("{v}", "3")).await.0,
+        h.put_yaml("/api/v1/flows/other", &sam, &GOOD.replace("{v}", "3"))
+            .await
+            .0,
         StatusCode::UNPROCESSABLE_ENTITY
     );
 
@@ -121,19 +112,6 @@ async fn flows_are_validated_published_and_rolled_back() {
 
 const OFFICE: &str = "id: office\nversion: 1\nstart: check\ncalendar_files: [calendars/office-hours.yaml]\nnodes:\n  check:\n    hours:\n      calendar: office\n      open: open\n      closed: closed\n  open:\n    say: \"We are open.\"\n    next: bye\n  closed:\n    say: \"We are closed.\"\n    next: bye\n  bye:\n    hangup: {}\n";
 
-async fn put_calendar(h: &Harness, token: &str, name: &str, yaml: &str) -> (StatusCode, Value) {
-    let r = h
-        .http
-        .put(format!("{}/api/v1/calendars/{name}", h.base))
-        .bearer_auth(token)
-        .body(yaml.to_string())
-        .send()
-        .await
-        .unwrap();
-    let status = r.status();
-    (status, r.json().await.unwrap_or(Value::Null))
-}
-
 #[tokio::test]
 async fn calendars_are_validated_and_flows_follow_them_at_once() {
     let h = Harness::start().await;
@@ -142,31 +120,36 @@ async fn calendars_are_validated_and_flows_follow_them_at_once() {
     let open =
         "calendars:\n  office:\n    timezone: UTC\n    hours:\n      mon-sun: \"00:00-24:00\"\n";
 
-    let (status, body) = put_calendar(
-        &h,
+    let (status, body) = h.put_yaml(
+        "/api/v1/calendars/office-hours",
         &admin,
-        "office-hours",
         "calendars:\n  office:\n    timezone: Mars/Olympus\n    hours:\n      mon-sun: closed\n",
     )
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["error"]["details"][0]["line"], 3, "{body}");
     assert_eq!(
-        put_calendar(&h, &admin, "..%2Fescape", closed).await.0,
+        h.put_yaml("/api/v1/calendars/..%2Fescape", &admin, closed)
+            .await
+            .0,
         StatusCode::UNPROCESSABLE_ENTITY
     );
     let sam = h.login("sam", "demo").await;
     assert_eq!(
-        put_calendar(&h, &sam, "office-hours", closed).await.0,
+        h.put_yaml("/api/v1/calendars/office-hours", &sam, closed)
+            .await
+            .0,
         StatusCode::FORBIDDEN
     );
 
     assert_eq!(
-        put_calendar(&h, &admin, "office-hours", closed).await.0,
+        h.put_yaml("/api/v1/calendars/office-hours", &admin, closed)
+            .await
+            .0,
         StatusCode::NO_CONTENT
     );
     assert_eq!(
-        put(&h, &admin, "office", OFFICE).await.0,
+        h.put_yaml("/api/v1/flows/office", &admin, OFFICE).await.0,
         StatusCode::CREATED
     );
     h.call(
@@ -181,7 +164,9 @@ async fn calendars_are_validated_and_flows_follow_them_at_once() {
 
     // Opening hours changed through the API apply to the next contact.
     assert_eq!(
-        put_calendar(&h, &admin, "office-hours", open).await.0,
+        h.put_yaml("/api/v1/calendars/office-hours", &admin, open)
+            .await
+            .0,
         StatusCode::NO_CONTENT
     );
     let (_, _, view) = h.chat("office", "someone").await;

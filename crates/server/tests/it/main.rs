@@ -101,6 +101,21 @@ impl Harness {
         self.call(Method::POST, path, Some(token), Some(body)).await
     }
 
+    /// PUT a YAML body (flows, calendars) with a token.
+    pub async fn put_yaml(&self, path: &str, token: &str, yaml: &str) -> (StatusCode, Value) {
+        let r = self
+            .http
+            .put(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .header("content-type", "text/yaml")
+            .body(yaml.to_string())
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
     /// Signs in; panics on failure.
     pub async fn login(&self, name: &str, password: &str) -> String {
         let (status, body) = self
