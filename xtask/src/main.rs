@@ -7,14 +7,19 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 
 /// System packages the test suite needs: (program looked for on PATH, Debian package).
-/// Empty until the voice and web edges arrive (sip-tester, baresip, chromium, sox…).
-const SYSTEM_PACKAGES: &[(&str, &str)] = &[];
+const SYSTEM_PACKAGES: &[(&str, &str)] = &[
+    // SIPp: the real caller of the voice tests.
+    ("sipp", "sip-tester"),
+    // Speaks the flows' `say` prompts on calls.
+    ("espeak-ng", "espeak-ng"),
+];
 
 /// Architecture invariants on dependencies: (crate, crates it must never pull in, why).
 const LAYERS: &[(&str, &[&str], &str)] = &[
     ("switchboard-routing", SANS_IO, "must stay sans-IO"),
     ("switchboard-flow", SANS_IO, "must stay sans-IO"),
     ("switchboard-sim", SANS_IO, "must stay sans-IO"),
+    ("switchboard-media", SANS_IO, "must stay sans-IO"),
     (
         "switchboard-store",
         NOT_HTTP_OR_SIP,

@@ -22,6 +22,7 @@ use switchboard_routing::{
     SkillRequirement, Timestamp,
 };
 use switchboard_store::Line;
+use switchboard_voice::CallCommand;
 
 use crate::kpi::{KpiConfig, Kpis};
 use crate::setup::{AgentConfig, QueueConfig};
@@ -86,6 +87,13 @@ pub enum Effect {
         key: String,
         /// For web sources: the URL to fetch.
         url: Option<String>,
+    },
+    /// Something to do on the contact's phone call (voice contacts only), in order.
+    Call {
+        /// Contact id.
+        contact: i64,
+        /// What to do.
+        command: CallCommand,
     },
     /// Something to log and publish.
     Notice(Notice),
@@ -531,6 +539,24 @@ impl Center {
         Ok(())
     }
 
+    /// The caller entered nothing at a prompt before its timeout (voice: the edge times
+    /// the silence after the prompts have played).
+    pub fn no_input(&mut self, contact: i64, now_ms: i64) -> Result<(), Refused> {
+        self.now_ms = now_ms;
+        let live = self.live_mut(contact)?;
+        let Some(session) = live.session.as_mut().filter(|s| !s.is_done()) else {
+            return Err(Refused::Conflict(format!(
+                "contact {contact} is not waiting for input"
+            )));
+        };
+        live.options.clear();
+        session.timeout(clock(now_ms));
+        self.drain(contact);
+        self.progress(contact);
+        self.pump();
+        Ok(())
+    }
+
     /// An agent's message to the customer of a contact they hold.
     pub fn agent_message(
         &mut self,
@@ -703,12 +729,48 @@ impl Center {
         }
     }
 
+    /// Tells the contact's phone call to do `command`, if the contact is a call.
+    fn call(&mut self, contact: i64, command: CallCommand) {
+        if self
+            .live
+            .get(&contact)
+            .is_some_and(|l| l.channel == Channel::Voice)
+        {
+            self.effects.push(Effect::Call { contact, command });
+        }
+    }
+
     fn output(&mut self, contact: i64, out: Output) {
         let now = self.now_ms;
         match out {
-            Output::Say { text, .. } => self.say(contact, text),
-            Output::Play { file, .. } => self.say(contact, format!("[audio: {file}]")),
-            Output::Gather { options, .. } => {
+            Output::Say { text, barge_in } => {
+                self.call(
+                    contact,
+                    CallCommand::Say {
+                        text: text.clone(),
+                        barge_in,
+                    },
+                );
+                self.say(contact, text);
+            }
+            Output::Play { file, barge_in } => {
+                self.say(contact, format!("[audio: {file}]"));
+                self.call(contact, CallCommand::Play { file, barge_in });
+            }
+            Output::Gather {
+                options,
+                max_digits,
+                terminator,
+                timeout,
+            } => {
+                self.call(
+                    contact,
+                    CallCommand::Gather {
+                        max_digits,
+                        terminator,
+                        timeout,
+                    },
+                );
                 if let Some(l) = self.live.get_mut(&contact) {
                     l.options = options;
                 }
@@ -730,7 +792,7 @@ impl Center {
                 language,
                 preferred_agent,
                 preferred_for,
-                ..
+                music,
             } => {
                 let Some(qid) = self
                     .queues
@@ -771,6 +833,7 @@ impl Center {
                     .collect();
                 spec.preferred_for = preferred_for;
                 live.queue = Some(queue.clone());
+                self.call(contact, CallCommand::Music { file: music });
                 self.kpis.queued(&queue, contact, now);
                 self.effects.push(Effect::Queued {
                     contact,
@@ -825,6 +888,7 @@ impl Center {
                 if let Some(q) = self.live.get_mut(&contact).and_then(|l| l.queue.take()) {
                     self.kpis.dequeued(&q, contact, None, now);
                 }
+                self.call(contact, CallCommand::StopMusic);
                 self.effects.push(Effect::Dequeued { contact });
             }
             Output::Transfer { to } => self.say(contact, format!("[transfer to {to}]")),
@@ -862,6 +926,7 @@ impl Center {
             );
         }
         self.progress(contact);
+        self.call(contact, CallCommand::Hangup);
         self.effects.push(Effect::Ended {
             contact,
             reason: reason.into(),
@@ -1204,7 +1269,8 @@ impl Center {
     }
 }
 
-fn channel_name(c: Channel) -> &'static str {
+/// The stored name of a channel.
+pub fn channel_name(c: Channel) -> &'static str {
     match c {
         Channel::Voice => "voice",
         Channel::Callback => "callback",

@@ -2,7 +2,7 @@
 //! computed. Unknown keys are errors; `SWITCHBOARD_HTTP`, `SWITCHBOARD_SIP`,
 //! `SWITCHBOARD_DATA` and `SWITCHBOARD_COMPANY` override the file.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -35,6 +35,32 @@ pub struct Config {
     /// Integrations that receive notices.
     #[serde(default)]
     pub webhooks: Vec<crate::webhooks::Webhook>,
+    /// Phone calls.
+    #[serde(default)]
+    pub voice: VoiceSettings,
+}
+
+/// How phone calls are handled (`[voice]`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VoiceSettings {
+    /// The address written into SDP for media (default: the SIP address, or 127.0.0.1
+    /// when SIP listens on every address).
+    pub media_ip: Option<IpAddr>,
+    /// Most calls at once; more are refused with 503 Service Unavailable.
+    pub max_calls: usize,
+    /// The espeak-ng voice that speaks the flows' `say` prompts.
+    pub tts_voice: String,
+}
+
+impl Default for VoiceSettings {
+    fn default() -> Self {
+        VoiceSettings {
+            media_ip: None,
+            max_calls: 500,
+            tts_voice: "en".into(),
+        }
+    }
 }
 
 fn default_http() -> SocketAddr {
@@ -57,6 +83,7 @@ impl Default for Config {
             kpi: KpiConfig::default(),
             seed: 0,
             webhooks: Vec::new(),
+            voice: VoiceSettings::default(),
         }
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod calls;
 pub mod center;
 pub mod config;
 pub mod kpi;
@@ -30,6 +31,8 @@ use crate::setup::{AgentConfig, Company, QueueConfig};
 pub struct Server {
     /// The HTTP address it listens on.
     pub addr: SocketAddr,
+    /// The SIP address it listens on (UDP and TCP).
+    pub sip: SocketAddr,
     /// Contacts closed as interrupted at start (in progress when it last stopped).
     pub interrupted: Vec<i64>,
     stop: oneshot::Sender<()>,
@@ -102,6 +105,22 @@ pub async fn start(config: &Config) -> anyhow::Result<Server> {
         runtime::route_callback(&store, &mut center, &cb).await?;
     }
     let (runtime, owner) = Runtime::start(center, store.clone());
+    let (edge_events, edge_rx) = tokio::sync::mpsc::unbounded_channel();
+    let voice = switchboard_voice::start(
+        switchboard_voice::VoiceConfig {
+            sip: config.sip,
+            media_ip: config.voice.media_ip,
+            audio_dir: flow_dir.clone(),
+            cache_dir: config.data.join("prompts"),
+            voice: config.voice.tts_voice.clone(),
+            max_calls: config.voice.max_calls,
+        },
+        edge_events,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("SIP address {}: {e}", config.sip))?;
+    let sip = voice.local_addr();
+    let calls = tokio::spawn(calls::follow(runtime.clone(), store.clone(), edge_rx));
     webhooks::start(config.webhooks.clone(), runtime.subscribe());
     let (stopping_tx, stopping) = tokio::sync::watch::channel(false);
     let state = AppState {
@@ -133,12 +152,16 @@ pub async fn start(config: &Config) -> anyhow::Result<Server> {
         if let Err(e) = serve.await {
             tracing::error!("HTTP server: {e}");
         }
+        // Calls end (their contacts are ended by the runtime before it stops).
+        voice.shutdown().await;
+        let _ = calls.await;
         // Every handle to the runtime is gone: the owner task ends.
         let _ = owner.await;
         store.close().await;
     });
     Ok(Server {
         addr,
+        sip,
         interrupted,
         stop,
         task,

@@ -5,17 +5,19 @@
 //! Architecture invariant: the center is touched by this task alone, and a job's answer is
 //! sent after its effects are committed ("durable before acknowledged").
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::json;
 use switchboard_flow::interp::FieldValue;
-use switchboard_store::{ContactFilter, Customer, Store};
+use switchboard_routing::Channel;
+use switchboard_store::{ContactFilter, Customer, NewContact, Store, StoreError};
+use switchboard_voice::CallCommand;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::time::Instant;
 
-use crate::center::{Center, Effect, Notice};
+use crate::center::{Center, Effect, Notice, Refused};
 
 /// The current time in milliseconds since the epoch.
 pub fn now_ms() -> i64 {
@@ -31,7 +33,11 @@ type Job = Box<dyn FnOnce(&mut Center, i64) -> Box<dyn FnOnce(Result<(), String>
 pub struct Runtime {
     jobs: mpsc::Sender<Job>,
     notices: broadcast::Sender<Arc<Notice>>,
+    calls: Calls,
 }
+
+/// The phone calls of voice contacts: where their commands go.
+type Calls = Arc<Mutex<HashMap<i64, mpsc::UnboundedSender<CallCommand>>>>;
 
 /// Why a job could not be done.
 #[derive(Debug, thiserror::Error)]
@@ -49,14 +55,31 @@ impl Runtime {
     pub fn start(center: Center, store: Store) -> (Runtime, tokio::task::JoinHandle<()>) {
         let (jobs, rx) = mpsc::channel(1024);
         let (notices, _) = broadcast::channel(4096);
+        let calls = Calls::default();
         let owner = Owner {
             center,
             store,
             notices: notices.clone(),
             http: reqwest::Client::new(),
+            calls: Arc::clone(&calls),
         };
         let task = tokio::spawn(owner.run(rx));
-        (Runtime { jobs, notices }, task)
+        (
+            Runtime {
+                jobs,
+                notices,
+                calls,
+            },
+            task,
+        )
+    }
+
+    /// Sends the call commands of voice contact `contact` to `commands` from now on.
+    pub fn attach_call(&self, contact: i64, commands: mpsc::UnboundedSender<CallCommand>) {
+        self.calls
+            .lock()
+            .expect("not poisoned")
+            .insert(contact, commands);
     }
 
     /// Runs `f` on the center; answers once its effects are durable.
@@ -88,6 +111,7 @@ struct Owner {
     store: Store,
     notices: broadcast::Sender<Arc<Notice>>,
     http: reqwest::Client,
+    calls: Calls,
 }
 
 impl Owner {
@@ -140,7 +164,17 @@ impl Owner {
             Effect::Connected { contact, agent } => {
                 s.contact_connected(contact, &agent, now_ms()).await
             }
-            Effect::Ended { contact, reason } => s.contact_ended(contact, &reason, now_ms()).await,
+            Effect::Ended { contact, reason } => {
+                self.calls.lock().expect("not poisoned").remove(&contact);
+                s.contact_ended(contact, &reason, now_ms()).await
+            }
+            Effect::Call { contact, command } => {
+                if let Some(call) = self.calls.lock().expect("not poisoned").get(&contact) {
+                    // A call that has gone no longer listens; its contact ends separately.
+                    let _ = call.send(command);
+                }
+                Ok(())
+            }
             Effect::Progress {
                 contact,
                 path,
@@ -208,6 +242,61 @@ impl Owner {
         };
         r.map_err(|e| format!("store: {e}"))
     }
+}
+
+/// Why a contact could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// No flow answers the address.
+    #[error("no flow answers `{0}`")]
+    NoFlow(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The runtime is stopping or could not store.
+    #[error(transparent)]
+    Run(#[from] RunError),
+    /// The center refused.
+    #[error(transparent)]
+    Refused(#[from] Refused),
+}
+
+/// Starts a contact on `channel` from `from` (a number or handle) to the address `to`:
+/// finds the flow that answers `to`, identifies the customer, records the contact
+/// (durable before the customer hears anything), calls `before_start` with its id, and
+/// starts the flow.
+pub async fn start_contact(
+    runtime: &Runtime,
+    store: &Store,
+    channel: Channel,
+    from: &str,
+    to: &str,
+    before_start: impl FnOnce(i64),
+) -> Result<i64, StartError> {
+    let address = to.to_string();
+    let flow = runtime
+        .run(move |center, _| center.flow_for(&address).map(str::to_string))
+        .await?
+        .ok_or_else(|| StartError::NoFlow(to.to_string()))?;
+    let customer = store.customer_by_address(from).await?;
+    let data = match &customer {
+        Some(c) => Some(profile(store, c).await?),
+        None => None,
+    };
+    let new = NewContact {
+        channel: crate::center::channel_name(channel).into(),
+        address: from.to_string(),
+        dialed: to.to_string(),
+        customer_id: customer.map(|c| c.id),
+        flow: Some(flow),
+    };
+    let id = store.create_contact(&new, now_ms()).await?;
+    before_start(id);
+    let (from, to) = (from.to_string(), to.to_string());
+    runtime
+        .run(move |center, now| center.start(id, channel, &from, &to, data, now))
+        .await??;
+    Ok(id)
 }
 
 /// Answers a flow's lookup: the customer store, or a web service returning a JSON object

@@ -10,11 +10,11 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use serde::{Deserialize, Serialize};
 use switchboard_routing::Channel;
-use switchboard_store::{Line, NewContact};
+use switchboard_store::Line;
 
 use super::{ApiError, AppState, Body};
 use crate::auth::{new_token, token_hash};
-use crate::runtime::{now_ms, profile};
+use crate::runtime::{now_ms, start_contact};
 
 /// A chat to start.
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -112,42 +112,18 @@ pub async fn start_chat(
     if r.from.trim().is_empty() || r.from.len() > 256 {
         return Err(ApiError::invalid("from must have 1 to 256 characters"));
     }
-    let to = r.to.clone();
-    let flow = s
-        .runtime
-        .run(move |center, _| center.flow_for(&to).map(str::to_string))
-        .await?;
-    let Some(flow) = flow else {
-        return Err(ApiError::not_found(format!("no flow answers `{}`", r.to)));
-    };
-    let customer = s.store.customer_by_address(&r.from).await?;
-    let data = match &customer {
-        Some(c) => Some(profile(&s.store, c).await?),
-        None => None,
-    };
-    let new = NewContact {
-        channel: "chat".into(),
-        address: r.from.clone(),
-        dialed: r.to.clone(),
-        customer_id: customer.map(|c| c.id),
-        flow: Some(flow),
-    };
-    // Durable before the customer hears anything.
-    let id = s.store.create_contact(&new, now_ms()).await?;
     let token = new_token();
-    {
+    let hash = token_hash(&token);
+    let id = start_contact(&s.runtime, &s.store, Channel::Chat, &r.from, &r.to, |id| {
         let mut chats = s.chats.lock().expect("not poisoned");
         // Chats older than a day are over; their tokens go (bounded memory).
         if chats.len() >= 10_000 {
             let now = now_ms();
             chats.retain(|_, (_, issued)| now - *issued < CHAT_TOKEN_MS);
         }
-        chats.insert(id, (token_hash(&token), now_ms()));
-    }
-    let (from, to) = (r.from, r.to);
-    s.runtime
-        .run(move |center, now| center.start(id, Channel::Chat, &from, &to, data, now))
-        .await??;
+        chats.insert(id, (hash, now_ms()));
+    })
+    .await?;
     Ok((
         StatusCode::CREATED,
         Json(StartedChat {

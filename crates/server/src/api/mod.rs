@@ -27,7 +27,7 @@ use utoipa::OpenApi;
 
 use crate::auth::{Caller, Logins};
 use crate::center::Refused;
-use crate::runtime::{RunError, Runtime, now_ms};
+use crate::runtime::{RunError, Runtime, StartError, now_ms};
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -141,6 +141,17 @@ impl From<Refused> for ApiError {
             Refused::NotFound(what) => ApiError::not_found(format!("{what} not found")),
             Refused::Conflict(why) => ApiError::new(StatusCode::CONFLICT, "conflict", why),
             Refused::Invalid(why) => ApiError::invalid(why),
+        }
+    }
+}
+
+impl From<StartError> for ApiError {
+    fn from(e: StartError) -> ApiError {
+        match e {
+            StartError::NoFlow(_) => ApiError::not_found(e.to_string()),
+            StartError::Store(e) => e.into(),
+            StartError::Run(e) => e.into(),
+            StartError::Refused(e) => e.into(),
         }
     }
 }

@@ -6,6 +6,7 @@ mod contacts;
 mod flows;
 mod openapi;
 mod reports;
+mod voice;
 mod webhooks;
 
 use std::path::{Path, PathBuf};
@@ -49,6 +50,7 @@ impl Harness {
     pub async fn start_with(dir: tempfile::TempDir, tweak: impl FnOnce(&mut Config)) -> Harness {
         let mut config = Config {
             http: "127.0.0.1:0".parse().unwrap(),
+            sip: "127.0.0.1:0".parse().unwrap(),
             data: dir.path().to_path_buf(),
             company: Some(company()),
             ..Config::default()

@@ -1,0 +1,417 @@
+//! 8 kHz mono audio: loading prompts from WAV files (any common format, resampled), test
+//! signals, level measurements, and WAV writing, including the two-channel call recorder.
+
+use std::io::{Cursor, Seek, Write};
+
+use hound::{SampleFormat, WavReader, WavSpec, WavWriter};
+use rubato::audioadapter_buffers::direct::InterleavedSlice;
+use rubato::{
+    Async, Fft, FixedAsync, FixedSync, Resampler, SincInterpolationParameters,
+    SincInterpolationType, WindowFunction,
+};
+
+use crate::MediaError;
+use crate::goertzel::goertzel;
+
+/// The sample rate of everything this crate plays, records and detects.
+pub const SAMPLE_RATE: u32 = 8000;
+/// Lowest sample rate [`load_wav`] accepts.
+pub const MIN_WAV_RATE: u32 = 1000;
+/// Highest sample rate [`load_wav`] accepts.
+pub const MAX_WAV_RATE: u32 = 384_000;
+/// Most channels [`load_wav`] mixes down.
+pub const MAX_WAV_CHANNELS: u16 = 16;
+/// Longest file [`load_wav`] reads: one hour.
+pub const MAX_WAV_SECONDS: u64 = 3600;
+/// Largest input block (in frames) for which the FFT resampler is used; rates whose ratio
+/// to 8 kHz needs bigger blocks (say 44 101 Hz) use the sinc resampler.
+const MAX_FFT_BLOCK: usize = 4096;
+/// Longest sinc filter used by the sinc resampler.
+const MAX_SINC_LEN: usize = 4096;
+
+/// Reads a WAV file (8, 16, 24 or 32-bit integer or 32-bit float PCM, any number of
+/// channels up to 16, any rate from 1 kHz to 384 kHz, up to an hour long) and returns it
+/// as 8 kHz mono: the channels are averaged, then the audio is resampled with an
+/// anti-aliasing resampler when its rate is not 8 kHz. Garbage, truncated or unsupported
+/// files are errors.
+pub fn load_wav(bytes: &[u8]) -> Result<Vec<i16>, MediaError> {
+    let reader =
+        WavReader::new(Cursor::new(bytes)).map_err(|e| MediaError::InvalidWav(e.to_string()))?;
+    let spec = reader.spec();
+    if spec.channels == 0 || spec.channels > MAX_WAV_CHANNELS {
+        return Err(MediaError::UnsupportedWav(format!(
+            "{} channels (supported: 1 to {MAX_WAV_CHANNELS})",
+            spec.channels
+        )));
+    }
+    if !(MIN_WAV_RATE..=MAX_WAV_RATE).contains(&spec.sample_rate) {
+        return Err(MediaError::UnsupportedWav(format!(
+            "sample rate {} Hz (supported: {MIN_WAV_RATE} to {MAX_WAV_RATE} Hz)",
+            spec.sample_rate
+        )));
+    }
+    let seconds = u64::from(reader.duration()) / u64::from(spec.sample_rate);
+    if seconds > MAX_WAV_SECONDS {
+        return Err(MediaError::UnsupportedWav(format!(
+            "{seconds} s long (at most {MAX_WAV_SECONDS} s)"
+        )));
+    }
+    let mono = read_mono(reader, spec)?;
+    let resampled = resample(&mono, spec.sample_rate, SAMPLE_RATE)?;
+    Ok(resampled.iter().map(|&x| to_i16(x)).collect())
+}
+
+/// Every frame of the file as the average of its channels, a float in -1.0..1.0.
+fn read_mono(mut reader: WavReader<Cursor<&[u8]>>, spec: WavSpec) -> Result<Vec<f32>, MediaError> {
+    let channels = usize::from(spec.channels);
+    match (spec.sample_format, spec.bits_per_sample) {
+        (SampleFormat::Int, bits @ (8 | 16 | 24 | 32)) => {
+            let scale = 1.0 / f64::from(1u32 << (bits - 1));
+            let samples = reader
+                .samples::<i32>()
+                .map(|s| s.map(|s| (f64::from(s) * scale) as f32));
+            mix_down(samples, channels)
+        }
+        (SampleFormat::Float, 32) => mix_down(reader.samples::<f32>(), channels),
+        (format, bits) => Err(MediaError::UnsupportedWav(format!(
+            "{bits}-bit {} samples (supported: 8, 16, 24 or 32-bit integer, 32-bit float)",
+            match format {
+                SampleFormat::Int => "integer",
+                SampleFormat::Float => "float",
+            }
+        ))),
+    }
+}
+
+/// Averages interleaved samples into one channel, frame by frame.
+fn mix_down(
+    samples: impl Iterator<Item = Result<f32, hound::Error>>,
+    channels: usize,
+) -> Result<Vec<f32>, MediaError> {
+    let mut mono = Vec::new();
+    let (mut sum, mut count) = (0.0f32, 0);
+    for sample in samples {
+        sum += sample.map_err(|e| MediaError::InvalidWav(e.to_string()))?;
+        count += 1;
+        if count == channels {
+            mono.push(sum / channels as f32);
+            (sum, count) = (0.0, 0);
+        }
+    }
+    if count != 0 {
+        return Err(MediaError::InvalidWav(
+            "the last frame is incomplete".to_string(),
+        ));
+    }
+    Ok(mono)
+}
+
+/// Resamples mono audio (floats in -1.0..1.0) from `from` Hz to `to` Hz.
+///
+/// Rates whose ratio to the target reduces to input blocks of at most 4096 frames (11025,
+/// 16000, 22050, 32000, 44100, 48000 Hz…) use rubato's synchronous FFT resampler: one FFT
+/// per chunk of at least 1024 output frames, the spectrum cut with a Blackman-Harris
+/// anti-aliasing filter just below the lower Nyquist frequency; exact for a fixed ratio.
+/// Other rates use rubato's asynchronous sinc resampler: a Blackman-Harris windowed sinc
+/// of `256 · from / to` taps (256 to 4096), 128x oversampled, cubic interpolation between
+/// the oversampled points. Either way the resampler's start-up delay is trimmed, so the
+/// output is `ceil(len · to / from)` samples long and aligned with the input.
+pub fn resample(samples: &[f32], from: u32, to: u32) -> Result<Vec<f32>, MediaError> {
+    if from == to || samples.is_empty() {
+        return Ok(samples.to_vec());
+    }
+    if from == 0 || to == 0 {
+        return Err(MediaError::InvalidArgument(
+            "sample rates must be positive".to_string(),
+        ));
+    }
+    let (from, to) = (from as usize, to as usize);
+    let input = InterleavedSlice::new(samples, 1, samples.len())
+        .map_err(|e| MediaError::Resample(e.to_string()))?;
+    let divisor = gcd(from, to);
+    let (block_in, block_out) = (from / divisor, to / divisor);
+    let mut resampler: Box<dyn Resampler<f32>> = if block_in <= MAX_FFT_BLOCK {
+        // One FFT per chunk of at least 1024 output frames: a long filter, so a sharp
+        // transition band just below the output's Nyquist frequency.
+        let chunk = block_in * 1024usize.div_ceil(block_out);
+        Box::new(
+            Fft::<f32>::new_custom(
+                from,
+                to,
+                chunk,
+                1,
+                1,
+                WindowFunction::BlackmanHarris2,
+                FixedSync::Input,
+            )
+            .map_err(|e| MediaError::Resample(e.to_string()))?,
+        )
+    } else {
+        // The filter runs at the input rate: lengthen it with the downsampling factor so
+        // that its transition band stays about as narrow, relative to the output rate, as
+        // 256 taps give at 1:1.
+        let sinc_len = (256 * from)
+            .div_ceil(to)
+            .next_multiple_of(8)
+            .clamp(256, MAX_SINC_LEN);
+        let params = SincInterpolationParameters::new(sinc_len, WindowFunction::BlackmanHarris2)
+            .oversampling_factor(128)
+            .interpolation(SincInterpolationType::Cubic);
+        Box::new(
+            Async::<f32>::new_sinc(
+                to as f64 / from as f64,
+                1.0,
+                &params,
+                1024,
+                1,
+                FixedAsync::Input,
+            )
+            .map_err(|e| MediaError::Resample(e.to_string()))?,
+        )
+    };
+    let output = resampler
+        .process_all(&input, samples.len(), None)
+        .map_err(|e| MediaError::Resample(e.to_string()))?;
+    Ok(output.take_data())
+}
+
+fn gcd(mut a: usize, mut b: usize) -> usize {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}
+
+/// A float in -1.0..1.0 as a 16-bit sample, rounded and clipped.
+fn to_i16(x: f32) -> i16 {
+    // The clamp keeps the value in range, so the cast cannot saturate unexpectedly.
+    (x * 32768.0).round().clamp(-32768.0, 32767.0) as i16
+}
+
+/// Number of 8 kHz samples in `ms` milliseconds.
+fn samples_in(ms: u32) -> usize {
+    (u64::from(ms) * u64::from(SAMPLE_RATE) / 1000) as usize
+}
+
+/// A sine tone at 8 kHz: `ms` milliseconds at `freq_hz`, with peak `amplitude`.
+pub fn tone(freq_hz: f32, ms: u32, amplitude: i16) -> Vec<i16> {
+    let step = 2.0 * std::f64::consts::PI * f64::from(freq_hz) / f64::from(SAMPLE_RATE);
+    (0..samples_in(ms))
+        .map(|n| (f64::from(amplitude) * (step * n as f64).sin()).round() as i16)
+        .collect()
+}
+
+/// `ms` milliseconds of silence at 8 kHz.
+pub fn silence(ms: u32) -> Vec<i16> {
+    vec![0; samples_in(ms)]
+}
+
+/// The standard prompt beep: 1000 Hz for 250 ms at about -12 dBFS.
+pub fn beep() -> Vec<i16> {
+    tone(1000.0, 250, 8000)
+}
+
+/// Root mean square of the samples (0 for none), in 16-bit units.
+pub fn rms(samples: &[i16]) -> f64 {
+    if samples.is_empty() {
+        return 0.0;
+    }
+    let sum: f64 = samples.iter().map(|&s| f64::from(s) * f64::from(s)).sum();
+    (sum / samples.len() as f64).sqrt()
+}
+
+/// Share of the energy of 8 kHz `samples` that lies at `freq_hz`, from 0.0 to about 1.0
+/// (Goertzel over the whole slice): close to 1 for a pure tone at that frequency, close to
+/// 0 when the tone is absent. Use it to find a known tone in received audio.
+pub fn tone_power(samples: &[i16], freq_hz: f64) -> f64 {
+    let energy: f64 = samples.iter().map(|&s| f64::from(s) * f64::from(s)).sum();
+    if energy == 0.0 {
+        return 0.0;
+    }
+    let n = samples.len() as f64;
+    2.0 * goertzel(samples, freq_hz, f64::from(SAMPLE_RATE)) / n / energy
+}
+
+/// The format of every WAV file this crate writes: 8 kHz, 16-bit integer PCM.
+fn spec(channels: u16) -> WavSpec {
+    WavSpec {
+        channels,
+        sample_rate: SAMPLE_RATE,
+        bits_per_sample: 16,
+        sample_format: SampleFormat::Int,
+    }
+}
+
+fn write_error(e: hound::Error) -> MediaError {
+    MediaError::WriteWav(e.to_string())
+}
+
+/// Writes 8 kHz mono samples as a 16-bit WAV file.
+pub fn write_wav_mono<W: Write + Seek>(writer: W, samples: &[i16]) -> Result<(), MediaError> {
+    let mut wav = WavWriter::new(writer, spec(1)).map_err(write_error)?;
+    let mut out = wav.get_i16_writer(u32::try_from(samples.len()).map_err(|_| {
+        MediaError::InvalidArgument("too many samples for one WAV file".to_string())
+    })?);
+    for &s in samples {
+        out.write_sample(s);
+    }
+    out.flush().map_err(write_error)?;
+    wav.finalize().map_err(write_error)
+}
+
+/// 8 kHz mono samples as the bytes of a 16-bit WAV file.
+pub fn wav_bytes(samples: &[i16]) -> Result<Vec<u8>, MediaError> {
+    let mut cursor = Cursor::new(Vec::new());
+    write_wav_mono(&mut cursor, samples)?;
+    Ok(cursor.into_inner())
+}
+
+/// One channel of a [`StereoRecorder`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Side {
+    /// Left channel: the caller (customer).
+    Caller,
+    /// Right channel: the agent.
+    Agent,
+}
+
+/// Records a call as a two-channel 8 kHz 16-bit WAV file: left is the caller, right the
+/// agent.
+///
+/// Either push both sides in lockstep with [`push`](Self::push), or push each side as its
+/// audio arrives with [`push_at`](Self::push_at), placed by its position in samples from
+/// the start of the recording (for instance from RTP timestamps). Frames are written once
+/// both sides have gone [`Self::REORDER_SLACK`] samples past them (so audio that arrives a
+/// little out of order still lands in place), or once one side is more than
+/// [`Self::MAX_LAG`] samples ahead (the lagging side is then silent for that stretch). Gaps
+/// are silence; audio pushed twice for the same stretch of one side keeps the later push;
+/// audio for a stretch already written is dropped. [`finish`](Self::finish) writes what is
+/// left, the shorter side padded with silence, and completes the file's header.
+pub struct StereoRecorder<W: Write + Seek> {
+    wav: WavWriter<W>,
+    /// Frames written to the file.
+    written: u64,
+    /// Per side, the samples from frame `written` on that are not yet written.
+    pending: [Vec<i16>; 2],
+}
+
+impl<W: Write + Seek> std::fmt::Debug for StereoRecorder<W> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StereoRecorder")
+            .field("written", &self.written)
+            .field("pending_caller", &self.pending[0].len())
+            .field("pending_agent", &self.pending[1].len())
+            .finish()
+    }
+}
+
+impl<W: Write + Seek> StereoRecorder<W> {
+    /// How far (in samples, 1 s) one side may run ahead of the other before the other is
+    /// taken as silent.
+    pub const MAX_LAG: usize = 8000;
+    /// How far (in samples, 60 ms) both sides must have gone past a frame before it is
+    /// written.
+    pub const REORDER_SLACK: usize = 480;
+    /// Longest jump forward (in samples, 60 s) that one [`push_at`](Self::push_at) may
+    /// make; a larger one is refused as a bogus timestamp rather than filled with silence.
+    pub const MAX_GAP: u64 = 480_000;
+
+    /// Starts a recording; writes the WAV header to `writer`.
+    pub fn new(writer: W) -> Result<Self, MediaError> {
+        Ok(StereoRecorder {
+            wav: WavWriter::new(writer, spec(2)).map_err(write_error)?,
+            written: 0,
+            pending: [Vec::new(), Vec::new()],
+        })
+    }
+
+    /// Frames written to the file so far.
+    pub fn frames_written(&self) -> u64 {
+        self.written
+    }
+
+    /// Appends one stretch of audio to both sides, starting after everything pushed so
+    /// far; when one side is shorter (or empty), it is padded with silence.
+    pub fn push(&mut self, caller: &[i16], agent: &[i16]) -> Result<(), MediaError> {
+        let start = self.written + self.pending[0].len().max(self.pending[1].len()) as u64;
+        let end = start + caller.len().max(agent.len()) as u64;
+        self.place(Side::Caller, start, caller);
+        self.place(Side::Agent, start, agent);
+        for side in [Side::Caller, Side::Agent] {
+            self.place(side, end, &[]);
+        }
+        self.flush(false)
+    }
+
+    /// Places `samples` of one side starting at sample `at` from the start of the
+    /// recording.
+    pub fn push_at(&mut self, side: Side, at: u64, samples: &[i16]) -> Result<(), MediaError> {
+        let frontier = self.written + self.pending[side as usize].len() as u64;
+        if at > frontier + Self::MAX_GAP {
+            return Err(MediaError::InvalidArgument(format!(
+                "recording position {at} is more than {} samples past {frontier}",
+                Self::MAX_GAP
+            )));
+        }
+        self.place(side, at, samples);
+        self.flush(false)
+    }
+
+    /// Writes the rest and completes the file; returns the number of frames in it.
+    pub fn finish(mut self) -> Result<u64, MediaError> {
+        self.flush(true)?;
+        self.wav.finalize().map_err(write_error)?;
+        Ok(self.written)
+    }
+
+    /// Copies `samples` into a side's pending buffer at absolute position `at`, padding
+    /// with silence up to it and dropping what is already written.
+    fn place(&mut self, side: Side, at: u64, samples: &[i16]) {
+        let pending = &mut self.pending[side as usize];
+        let (offset, samples) = if at < self.written {
+            let late = usize::try_from(self.written - at).unwrap_or(usize::MAX);
+            (0, samples.get(late..).unwrap_or(&[]))
+        } else {
+            // `at - written` is bounded by MAX_GAP plus the pending length.
+            (
+                usize::try_from(at - self.written).unwrap_or(usize::MAX),
+                samples,
+            )
+        };
+        let end = offset.saturating_add(samples.len());
+        if pending.len() < end {
+            pending.resize(end, 0);
+        }
+        if let Some(target) = pending.get_mut(offset..end) {
+            target.copy_from_slice(samples);
+        }
+    }
+
+    /// Writes the frames both sides have gone past by the reorder slack, the frames one
+    /// side has beyond the lag limit, or (when `all`) everything.
+    fn flush(&mut self, all: bool) -> Result<(), MediaError> {
+        let [caller, agent] = &self.pending;
+        let longest = caller.len().max(agent.len());
+        let ready = if all {
+            longest
+        } else {
+            (caller.len().min(agent.len()))
+                .saturating_sub(Self::REORDER_SLACK)
+                .max(longest.saturating_sub(Self::MAX_LAG))
+        };
+        if ready == 0 {
+            return Ok(());
+        }
+        for i in 0..ready {
+            let left = caller.get(i).copied().unwrap_or(0);
+            let right = agent.get(i).copied().unwrap_or(0);
+            self.wav.write_sample(left).map_err(write_error)?;
+            self.wav.write_sample(right).map_err(write_error)?;
+        }
+        for pending in &mut self.pending {
+            pending.drain(..ready.min(pending.len()));
+        }
+        self.written += ready as u64;
+        Ok(())
+    }
+}

@@ -1,0 +1,180 @@
+//! A small reorder buffer for received RTP packets, keyed by sequence number.
+//!
+//! Sequence numbers are 16 bits and wrap; the buffer extends them to 64 bits relative to
+//! the highest one seen (RFC 3550 appendix A.1), so 65535 is followed by 0. It holds at
+//! most `depth` packets: a packet is released as soon as it is the next one due, or, when
+//! one is missing, once `depth` packets wait behind the hole (the missing one is then
+//! given up as lost). Packets older than the last released one (late) and packets already
+//! held (duplicates) are dropped. A jump of more than 3000 ahead or 100 behind is taken as
+//! a stray packet, unless the packet after it follows on, which means the sender restarted
+//! its sequence: the buffer then resynchronises on the new numbers.
+
+use std::collections::BTreeMap;
+
+/// Largest jump ahead still taken as the same sequence (RFC 3550 `MAX_DROPOUT`).
+const MAX_DROPOUT: i64 = 3000;
+/// Largest step back still taken as reordering (RFC 3550 `MAX_MISORDER`).
+const MAX_MISORDER: i64 = 100;
+
+/// What [`JitterBuffer::push`] did with a packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pushed {
+    /// Held until its turn.
+    Queued,
+    /// Dropped: it was due before the last released packet.
+    Late,
+    /// Dropped: the same sequence number is already held.
+    Duplicate,
+    /// Dropped: too far from the current sequence; kept in mind in case the sender
+    /// restarted.
+    Stray,
+    /// The sender restarted its sequence: everything held was dropped and the buffer
+    /// started again with this packet.
+    Resynced,
+}
+
+/// Counters for call-quality reports.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct JitterStats {
+    /// Packets released by [`JitterBuffer::pop`].
+    pub released: u64,
+    /// Sequence numbers given up as lost.
+    pub lost: u64,
+    /// Packets dropped as late.
+    pub late: u64,
+    /// Packets dropped as duplicates.
+    pub duplicates: u64,
+}
+
+/// A reorder buffer of at most `depth` packets of type `T`.
+///
+/// Driving contract: [`push`](Self::push) each received packet, then
+/// [`pop`](Self::pop) until it returns `None`; at the end of the stream,
+/// [`flush`](Self::flush) releases what is left.
+#[derive(Debug, Clone)]
+pub struct JitterBuffer<T> {
+    depth: usize,
+    held: BTreeMap<u64, (u16, T)>,
+    /// Extended number of the next packet due; `None` before the first packet.
+    next: Option<u64>,
+    /// Highest extended number seen.
+    highest: u64,
+    /// Extended number that would confirm a restart after a stray packet.
+    probe: Option<u16>,
+    stats: JitterStats,
+}
+
+impl<T> JitterBuffer<T> {
+    /// Default depth: 3 packets (60 ms of 20 ms packets).
+    pub const DEFAULT_DEPTH: usize = 3;
+
+    /// A buffer that holds at most `depth` packets (at least 1).
+    pub fn new(depth: usize) -> Self {
+        JitterBuffer {
+            depth: depth.max(1),
+            held: BTreeMap::new(),
+            next: None,
+            highest: 0,
+            probe: None,
+            stats: JitterStats::default(),
+        }
+    }
+
+    /// Packets held.
+    pub fn len(&self) -> usize {
+        self.held.len()
+    }
+
+    /// Nothing held.
+    pub fn is_empty(&self) -> bool {
+        self.held.is_empty()
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> JitterStats {
+        self.stats
+    }
+
+    /// Offers one received packet.
+    pub fn push(&mut self, seq: u16, packet: T) -> Pushed {
+        let Some(next) = self.next else {
+            // Start far from zero so that extended numbers never go below it.
+            let ext = (1u64 << 32) + u64::from(seq);
+            self.start(ext, seq, packet);
+            return Pushed::Queued;
+        };
+        let delta = i64::from(seq.wrapping_sub(self.highest as u16) as i16);
+        let ext = self.highest.wrapping_add_signed(delta);
+        let ahead = ext as i64 - next as i64;
+        if ahead > MAX_DROPOUT || ahead < -MAX_MISORDER {
+            if self.probe == Some(seq) {
+                self.held.clear();
+                self.probe = None;
+                self.start(self.highest.wrapping_add_signed(delta), seq, packet);
+                return Pushed::Resynced;
+            }
+            self.probe = Some(seq.wrapping_add(1));
+            return Pushed::Stray;
+        }
+        self.probe = None;
+        if ext < next {
+            self.stats.late += 1;
+            return Pushed::Late;
+        }
+        if self.held.contains_key(&ext) {
+            self.stats.duplicates += 1;
+            return Pushed::Duplicate;
+        }
+        self.highest = self.highest.max(ext);
+        self.held.insert(ext, (seq, packet));
+        // Never hold more than `depth`: if the caller did not pop, give up the oldest
+        // packet (and any hole before it) as lost.
+        while self.held.len() > self.depth {
+            if let Some((oldest, _)) = self.held.pop_first() {
+                // Held packets are never older than the next one due.
+                let due = self.next.unwrap_or(oldest);
+                self.stats.lost += (oldest + 1).saturating_sub(due);
+                self.next = Some(oldest + 1);
+            }
+        }
+        Pushed::Queued
+    }
+
+    fn start(&mut self, ext: u64, seq: u16, packet: T) {
+        self.next = Some(ext);
+        self.highest = ext;
+        self.held.insert(ext, (seq, packet));
+    }
+
+    /// The next packet in order, with its sequence number, if it is due: it is the next
+    /// number, or `depth` packets wait behind a hole.
+    pub fn pop(&mut self) -> Option<(u16, T)> {
+        let next = self.next?;
+        let (&first, _) = self.held.first_key_value()?;
+        if first != next && self.held.len() < self.depth {
+            return None;
+        }
+        self.release()
+    }
+
+    /// Releases everything held, in order (end of stream).
+    pub fn flush(&mut self) -> Vec<(u16, T)> {
+        std::iter::from_fn(|| self.release()).collect()
+    }
+
+    fn release(&mut self) -> Option<(u16, T)> {
+        let (ext, packet) = self.held.pop_first()?;
+        if let Some(next) = self.next {
+            self.stats.lost += ext.saturating_sub(next);
+        }
+        self.next = Some(ext + 1);
+        self.stats.released += 1;
+        Some(packet)
+    }
+}
+
+impl<T> Default for JitterBuffer<T> {
+    fn default() -> Self {
+        Self::new(Self::DEFAULT_DEPTH)
+    }
+}

@@ -1,0 +1,438 @@
+//! One answered call's media: a task that owns the call's RTP socket, sends prompts and
+//! music paced at 20 ms, hears key presses and collects them as the runtime asked.
+//!
+//! The decisions (what to send next, when a collection is complete, when silence counts
+//! as no input) are in [`CallMedia`], which takes time as an argument; the task around it
+//! only moves packets and commands.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use switchboard_media::dtmf::EventReceiver;
+use switchboard_media::g711::Codec;
+use switchboard_media::goertzel::DtmfDetector;
+use switchboard_media::player::Player;
+use switchboard_media::rtp::{self, RtpSender};
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tokio::time::{Instant, MissedTickBehavior};
+
+use crate::prompts::{Clip, Prompts};
+use crate::{CallCommand, EdgeEvent};
+
+/// Samples in one 20 ms frame at 8 kHz.
+const FRAME: usize = 160;
+/// Most keys remembered while no collection is open (typed ahead during prompts).
+const TYPE_AHEAD: usize = 32;
+
+/// A collection of keys in progress.
+#[derive(Debug)]
+struct Gather {
+    max_digits: u32,
+    terminator: Option<char>,
+    timeout: Duration,
+    keys: String,
+    /// When silence ends the collection; set once the prompts have played.
+    deadline: Option<Instant>,
+}
+
+/// What a call's media does next, given time and input.
+pub struct CallMedia {
+    contact: i64,
+    player: Player,
+    /// Every prompt queued since the player was last idle may be cut short by a key.
+    interruptible: bool,
+    music: Option<(Clip, usize)>,
+    gather: Option<Gather>,
+    type_ahead: VecDeque<char>,
+    hangup_pending: bool,
+}
+
+impl CallMedia {
+    /// The media of contact `contact`'s call.
+    pub fn new(contact: i64) -> CallMedia {
+        CallMedia {
+            contact,
+            player: Player::new(),
+            interruptible: true,
+            music: None,
+            gather: None,
+            type_ahead: VecDeque::new(),
+            hangup_pending: false,
+        }
+    }
+
+    /// Queues a prompt.
+    pub fn prompt(&mut self, clip: Clip, barge_in: bool) {
+        if self.player.is_idle() {
+            self.interruptible = true;
+        }
+        self.interruptible &= barge_in;
+        self.player.push(clip);
+    }
+
+    /// Starts or stops the music played between prompts.
+    pub fn music(&mut self, clip: Option<Clip>) {
+        self.music = clip.map(|c| (c, 0));
+    }
+
+    /// Opens a collection of keys; keys typed ahead count.
+    pub fn gather(
+        &mut self,
+        max_digits: u32,
+        terminator: Option<char>,
+        timeout: Duration,
+    ) -> Option<EdgeEvent> {
+        self.gather = Some(Gather {
+            max_digits: max_digits.max(1),
+            terminator,
+            timeout,
+            keys: String::new(),
+            deadline: None,
+        });
+        let mut done = None;
+        while done.is_none()
+            && let Some(key) = self.type_ahead.pop_front()
+        {
+            done = self.collect(key, None);
+        }
+        done
+    }
+
+    /// Asks to hang up once the queued prompts have played.
+    pub fn hang_up(&mut self) {
+        self.hangup_pending = true;
+    }
+
+    /// A key was pressed at `now`.
+    pub fn key(&mut self, key: char, now: Instant) -> Option<EdgeEvent> {
+        if !self.player.is_idle() && self.interruptible {
+            self.player.clear();
+        }
+        if self.gather.is_none() {
+            if self.type_ahead.len() < TYPE_AHEAD {
+                self.type_ahead.push_back(key);
+            }
+            return None;
+        }
+        self.collect(key, Some(now))
+    }
+
+    fn collect(&mut self, key: char, now: Option<Instant>) -> Option<EdgeEvent> {
+        let g = self.gather.as_mut()?;
+        if Some(key) != g.terminator {
+            g.keys.push(key);
+        }
+        if Some(key) == g.terminator || g.keys.chars().count() >= g.max_digits as usize {
+            let digits = std::mem::take(&mut g.keys);
+            self.gather = None;
+            return Some(EdgeEvent::Digits {
+                contact: self.contact,
+                digits,
+            });
+        }
+        if let Some(now) = now {
+            g.deadline = Some(now + g.timeout);
+        }
+        None
+    }
+
+    /// The next 20 ms of audio to send, and whatever the passing of time decided.
+    pub fn frame(&mut self, now: Instant) -> ([i16; FRAME], Option<EdgeEvent>) {
+        // The silence is timed from the end of the last prompt frame, not its start.
+        let prompts_done = self.player.is_idle();
+        let frame = match self.player.next_frame() {
+            Some(f) => f,
+            None => self.music_frame(),
+        };
+        let mut event = None;
+        if prompts_done && let Some(g) = &mut self.gather {
+            match g.deadline {
+                None => g.deadline = Some(now + g.timeout),
+                Some(at) if at <= now => {
+                    let keys = std::mem::take(&mut g.keys);
+                    self.gather = None;
+                    event = Some(if keys.is_empty() {
+                        EdgeEvent::NoInput {
+                            contact: self.contact,
+                        }
+                    } else {
+                        EdgeEvent::Digits {
+                            contact: self.contact,
+                            digits: keys,
+                        }
+                    });
+                }
+                Some(_) => {}
+            }
+        }
+        (frame, event)
+    }
+
+    fn music_frame(&mut self) -> [i16; FRAME] {
+        let mut out = [0; FRAME];
+        if let Some((clip, pos)) = &mut self.music
+            && !clip.is_empty()
+        {
+            for s in &mut out {
+                *s = clip[*pos];
+                *pos = (*pos + 1) % clip.len();
+            }
+        }
+        out
+    }
+
+    /// Whether the call should now be hung up (asked to, and the prompts have played).
+    pub fn should_hang_up(&self) -> bool {
+        self.hangup_pending && self.player.is_idle()
+    }
+}
+
+/// The parts of an answered call the media task needs.
+pub(crate) struct CallSetup {
+    pub contact: i64,
+    pub socket: UdpSocket,
+    pub remote: SocketAddr,
+    pub codec: Codec,
+    pub payload_type: u8,
+    pub telephone_event: Option<u8>,
+    pub commands: mpsc::UnboundedReceiver<CallCommand>,
+    pub events: mpsc::UnboundedSender<EdgeEvent>,
+    pub prompts: Arc<Prompts>,
+}
+
+/// How the media task ended.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Ending {
+    /// The runtime asked to hang up (or went away): send BYE.
+    Hangup,
+    /// The caller hung up, or the edge is shutting down.
+    CallerLeft,
+}
+
+/// Runs the call's media until it ends. `gone` fires when the caller hangs up (or at
+/// shutdown).
+pub(crate) async fn run(
+    mut setup: CallSetup,
+    gone: rsipstack::platform::CancellationToken,
+) -> Ending {
+    let contact = setup.contact;
+    let mut media = CallMedia::new(contact);
+    let ssrc = rand_ssrc(contact);
+    let Ok(mut sender) = RtpSender::new(ssrc, setup.payload_type, ssrc as u16, ssrc) else {
+        tracing::warn!(
+            contact,
+            "payload type {} cannot be sent",
+            setup.payload_type
+        );
+        return Ending::Hangup;
+    };
+    let mut events = EventReceiver::new();
+    let mut detector = DtmfDetector::new();
+    let mut remote = setup.remote;
+    let mut latched = false;
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    let mut buf = vec![0u8; 2048];
+    let mut encoded = Vec::with_capacity(FRAME);
+    let mut decoded = Vec::with_capacity(FRAME);
+    let mut first = true;
+    let mut commands_open = true;
+    let emit = |e: Option<EdgeEvent>| {
+        if let Some(e) = e {
+            let _ = setup.events.send(e);
+        }
+    };
+    loop {
+        tokio::select! {
+            () = gone.cancelled() => return Ending::CallerLeft,
+            command = setup.commands.recv(), if commands_open => {
+                let Some(command) = command else {
+                    // The runtime is done with the call: finish the prompts, then hang up.
+                    commands_open = false;
+                    media.hang_up();
+                    continue;
+                };
+                match command {
+                    CallCommand::Say { text, barge_in } => match setup.prompts.say(&text).await {
+                        Ok(clip) => media.prompt(clip, barge_in),
+                        Err(e) => tracing::warn!(contact, "prompt not spoken: {e}"),
+                    },
+                    CallCommand::Play { file, barge_in } => match setup.prompts.play(&file).await {
+                        Ok(clip) => media.prompt(clip, barge_in),
+                        Err(e) => tracing::warn!(contact, "prompt not played: {e}"),
+                    },
+                    CallCommand::Gather { max_digits, terminator, timeout } => {
+                        emit(media.gather(max_digits, terminator, timeout));
+                    }
+                    CallCommand::Music { file } => {
+                        let clip = match file {
+                            Some(f) => setup.prompts.play(&f).await.map_err(|e| {
+                                tracing::warn!(contact, "music not played: {e}");
+                            }).ok(),
+                            None => None,
+                        };
+                        media.music(Some(clip.unwrap_or_else(default_music)));
+                    }
+                    CallCommand::StopMusic => media.music(None),
+                    CallCommand::Hangup => media.hang_up(),
+                }
+            }
+            received = setup.socket.recv_from(&mut buf) => {
+                let Ok((n, from)) = received else { continue };
+                let Ok(packet) = rtp::parse(&buf[..n]) else { continue };
+                if !latched {
+                    // Symmetric RTP: answer where the caller's media really comes from.
+                    remote = from;
+                    latched = true;
+                }
+                let now = Instant::now();
+                if Some(packet.payload_type) == setup.telephone_event {
+                    let press = events.handle(packet.ssrc, packet.timestamp, packet.payload);
+                    if let Some(key) = press.ok().flatten().and_then(|p| p.digit()) {
+                        emit(media.key(key, now));
+                    }
+                } else if setup.telephone_event.is_none()
+                    && let Some(codec) = Codec::from_payload_type(packet.payload_type)
+                {
+                    decoded.clear();
+                    codec.decode(packet.payload, &mut decoded);
+                    for key in detector.feed(&decoded) {
+                        emit(media.key(key, now));
+                    }
+                }
+            }
+            _ = tick.tick() => {
+                let (frame, event) = media.frame(Instant::now());
+                emit(event);
+                encoded.clear();
+                setup.codec.encode(&frame, &mut encoded);
+                let packet = sender.packet(&encoded, FRAME as u32, first);
+                first = false;
+                let _ = setup.socket.send_to(&packet, remote).await;
+                if media.should_hang_up() {
+                    return Ending::Hangup;
+                }
+            }
+        }
+    }
+}
+
+/// A call's SSRC: different per contact and per process run.
+fn rand_ssrc(contact: i64) -> u32 {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    (contact as u32).wrapping_mul(2_654_435_761) ^ t
+}
+
+/// The built-in music on hold: a soft two-tone chime every two seconds.
+fn default_music() -> Clip {
+    use switchboard_media::audio::{silence, tone};
+    let mut clip = tone(523.25, 300, 3000);
+    clip.extend(tone(659.25, 300, 3000));
+    clip.extend(silence(1400));
+    clip.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn clip(ms: usize) -> Clip {
+        vec![1000; ms * 8].into()
+    }
+
+    fn digits(e: Option<EdgeEvent>) -> Option<String> {
+        match e {
+            Some(EdgeEvent::Digits { digits, .. }) => Some(digits),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn keys_collect_until_terminator_or_max() {
+        let t = Instant::now();
+        let mut m = CallMedia::new(1);
+        assert!(m.gather(8, Some('#'), Duration::from_secs(5)).is_none());
+        for k in "1234".chars() {
+            assert!(m.key(k, t).is_none());
+        }
+        assert_eq!(digits(m.key('#', t)), Some("1234".into()));
+        assert!(m.gather(2, None, Duration::from_secs(5)).is_none());
+        assert!(m.key('7', t).is_none());
+        assert_eq!(digits(m.key('8', t)), Some("78".into()));
+    }
+
+    #[test]
+    fn keys_typed_during_prompts_count_and_cut_them_short() {
+        let t = Instant::now();
+        let mut m = CallMedia::new(1);
+        m.prompt(clip(2000), true);
+        assert!(m.key('3', t).is_none());
+        assert!(m.player_idle(), "a barge-in prompt stops at a key");
+        assert_eq!(
+            digits(m.gather(1, None, Duration::from_secs(5))),
+            Some("3".into())
+        );
+        // A prompt without barge-in plays on.
+        m.prompt(clip(2000), false);
+        assert!(m.key('4', t).is_none());
+        assert!(!m.player_idle());
+    }
+
+    #[test]
+    fn silence_counts_only_after_the_prompts() {
+        let t = Instant::now();
+        let mut m = CallMedia::new(1);
+        m.prompt(clip(100), false);
+        m.gather(1, None, Duration::from_secs(5));
+        // The prompt plays for 100 ms (5 frames); the timeout starts after it.
+        for i in 0..5 {
+            assert!(m.frame(t + Duration::from_millis(20 * i)).1.is_none());
+        }
+        let idle = t + Duration::from_millis(100);
+        assert!(m.frame(idle).1.is_none());
+        assert!(m.frame(idle + Duration::from_millis(4999)).1.is_none());
+        assert!(matches!(
+            m.frame(idle + Duration::from_secs(5)).1,
+            Some(EdgeEvent::NoInput { contact: 1 })
+        ));
+    }
+
+    #[test]
+    fn a_pause_after_some_keys_sends_what_was_entered() {
+        let t = Instant::now();
+        let mut m = CallMedia::new(1);
+        m.gather(8, Some('#'), Duration::from_secs(3));
+        m.key('4', t);
+        m.key('2', t);
+        assert!(m.frame(t + Duration::from_secs(2)).1.is_none());
+        assert_eq!(
+            digits(m.frame(t + Duration::from_secs(3)).1),
+            Some("42".into())
+        );
+    }
+
+    #[test]
+    fn music_fills_the_gaps_and_hangup_waits_for_prompts() {
+        let t = Instant::now();
+        let mut m = CallMedia::new(1);
+        m.music(Some(vec![5; 100].into()));
+        assert_eq!(m.frame(t).0, [5; FRAME]);
+        m.prompt(clip(40), false);
+        m.hang_up();
+        assert!(!m.should_hang_up());
+        assert_eq!(m.frame(t).0, [1000; FRAME]);
+        m.frame(t);
+        assert!(m.should_hang_up());
+    }
+
+    impl CallMedia {
+        fn player_idle(&self) -> bool {
+            self.player.is_idle()
+        }
+    }
+}

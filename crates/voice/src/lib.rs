@@ -1,0 +1,135 @@
+//! The voice edge: SIP (UDP and TCP, by the `rsipstack` crate) and RTP for the runtime.
+//!
+//! A caller's INVITE becomes an [`EdgeEvent::Incoming`]; the runtime answers with the
+//! contact it recorded (or a refusal with a SIP status) and a channel of
+//! [`CallCommand`]s: prompts to speak or play, key presses to collect, music while the
+//! caller waits, hang up. The edge answers the call, plays the prompts paced at 20 ms,
+//! hears key presses (RFC 4733 telephone-events, or in-band tones), and reports them,
+//! silence after a prompt, and the caller hanging up as further [`EdgeEvent`]s.
+//!
+//! Architecture invariant: only this crate knows SIP; the runtime sees calls as contacts,
+//! commands and events. Every call's task owns its RTP socket and ends with the call, so
+//! no port, timer or task outlives it.
+
+pub mod call;
+pub mod prompts;
+pub mod sdp;
+mod sip;
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+
+pub use sip::{Voice, start};
+
+/// How the voice edge is set up.
+#[derive(Debug, Clone)]
+pub struct VoiceConfig {
+    /// Where SIP listens, on UDP and TCP (port 0: any free port).
+    pub sip: SocketAddr,
+    /// The address written into SDP for RTP (default: the SIP address, or 127.0.0.1
+    /// when SIP listens on every address).
+    pub media_ip: Option<IpAddr>,
+    /// Where the flows' audio files are.
+    pub audio_dir: PathBuf,
+    /// Where spoken prompts are cached.
+    pub cache_dir: PathBuf,
+    /// The espeak-ng voice for spoken prompts.
+    pub voice: String,
+    /// Most calls at once; more are refused with 503.
+    pub max_calls: usize,
+}
+
+/// Something the edge tells the runtime.
+#[derive(Debug)]
+pub enum EdgeEvent {
+    /// A new call: answer with [`Answer`].
+    Incoming {
+        /// The caller (user part of `From`, e.g. `+441632960001`).
+        from: String,
+        /// What was dialed (user part of the request URI, e.g. `support` or `1000`).
+        to: String,
+        /// SIP Call-ID, for the log.
+        call_id: String,
+        /// Where to send the answer.
+        reply: oneshot::Sender<Answer>,
+    },
+    /// The caller entered `digits` at a [`CallCommand::Gather`].
+    Digits {
+        /// Contact id.
+        contact: i64,
+        /// The keys, without the terminator.
+        digits: String,
+    },
+    /// Nothing was entered at a [`CallCommand::Gather`] before its timeout.
+    NoInput {
+        /// Contact id.
+        contact: i64,
+    },
+    /// The caller hung up (BYE, CANCEL, or the call failed).
+    HungUp {
+        /// Contact id.
+        contact: i64,
+    },
+}
+
+/// The runtime's answer to [`EdgeEvent::Incoming`].
+#[derive(Debug)]
+pub enum Answer {
+    /// Take the call as `contact`, driven by `commands`.
+    Accept {
+        /// The recorded contact.
+        contact: i64,
+        /// What to do on the call, in order.
+        commands: mpsc::UnboundedReceiver<CallCommand>,
+    },
+    /// Refuse the call with a SIP status (e.g. 404, 480, 503) and a reason phrase.
+    Reject {
+        /// SIP status code.
+        code: u16,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Something the runtime wants done on a call, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CallCommand {
+    /// Speak `text`.
+    Say {
+        /// The text.
+        text: String,
+        /// A key press stops it (and the prompts queued after it).
+        barge_in: bool,
+    },
+    /// Play an audio file (relative to the flows' directory).
+    Play {
+        /// The file.
+        file: String,
+        /// A key press stops it.
+        barge_in: bool,
+    },
+    /// Collect keys once the prompts have played: report them as
+    /// [`EdgeEvent::Digits`] after `max_digits` keys, the terminator, or `timeout` of
+    /// silence after at least one key; [`EdgeEvent::NoInput`] if none came.
+    Gather {
+        /// Most keys.
+        max_digits: u32,
+        /// The key that ends the input early.
+        terminator: Option<char>,
+        /// How long to wait after the prompts, and between keys.
+        timeout: Duration,
+    },
+    /// Music on hold (a file, or the built-in tone pattern) between prompts until the
+    /// next [`CallCommand::StopMusic`].
+    Music {
+        /// The file, relative to the flows' directory.
+        file: Option<String>,
+    },
+    /// No more music.
+    StopMusic,
+    /// Hang up once the prompts queued before have played.
+    Hangup,
+}
