@@ -222,7 +222,6 @@ pub struct EventSender {
     payload_type: u8,
     tone_packets: u32,
     gap_ticks: u32,
-    volume: u8,
     queue: VecDeque<u8>,
     state: Sending,
 }
@@ -232,7 +231,7 @@ impl EventSender {
     pub const DEFAULT_TONE_MS: u32 = 160;
     /// Default pause between two keys: 80 ms.
     pub const DEFAULT_GAP_MS: u32 = 80;
-    /// Default volume: 10 (-10 dBm0).
+    /// Volume written in every event: 10 (-10 dBm0).
     pub const DEFAULT_VOLUME: u8 = 10;
 
     /// A sender for the negotiated telephone-event payload type, with the default timing.
@@ -260,7 +259,6 @@ impl EventSender {
             payload_type,
             tone_packets: tone_ms.div_ceil(20),
             gap_ticks: gap_ms.div_ceil(20),
-            volume: Self::DEFAULT_VOLUME,
             queue: VecDeque::new(),
             state: Sending::Idle,
         })
@@ -324,7 +322,7 @@ impl EventSender {
                     let payload = TelephoneEvent {
                         event,
                         end,
-                        volume: self.volume,
+                        volume: Self::DEFAULT_VOLUME,
                         // At most 250 packets of 160: 40 000 fits in 16 bits.
                         duration: u16::try_from(packets * SAMPLES_PER_PACKET).unwrap_or(u16::MAX),
                     }
@@ -353,15 +351,17 @@ impl EventSender {
     }
 }
 
-/// All the packets of one key press with the default timing (8 packets of 20 ms with
-/// growing duration, then 3 end packets), to be sent one per 20 ms tick. Advances `rtp`'s
-/// clock by the 11 ticks they occupy.
+/// All the packets of one key press lasting `tone_ms` (40..=5000, rounded up to 20 ms):
+/// `tone_ms / 20` packets with growing duration, then 3 end packets, all with the clock's
+/// current timestamp, to be sent one per 20 ms tick (160 ms gives 8 + 3 packets). Advances
+/// `rtp`'s clock by the ticks they occupy.
 pub fn digit_packets(
     rtp: &mut RtpSender,
     payload_type: u8,
     key: char,
+    tone_ms: u32,
 ) -> Result<Vec<Vec<u8>>, MediaError> {
-    let mut sender = EventSender::new(payload_type)?;
+    let mut sender = EventSender::with_timing(payload_type, tone_ms, 0)?;
     sender.push_digit(key)?;
     Ok(std::iter::from_fn(|| sender.poll(rtp)).collect())
 }

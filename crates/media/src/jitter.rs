@@ -106,7 +106,7 @@ impl<T> JitterBuffer<T> {
         let delta = i64::from(seq.wrapping_sub(self.highest as u16) as i16);
         let ext = self.highest.wrapping_add_signed(delta);
         let ahead = ext as i64 - next as i64;
-        if ahead > MAX_DROPOUT || ahead < -MAX_MISORDER {
+        if !(-MAX_MISORDER..=MAX_DROPOUT).contains(&ahead) {
             if self.probe == Some(seq) {
                 self.held.clear();
                 self.probe = None;

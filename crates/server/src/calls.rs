@@ -7,7 +7,7 @@
 
 use switchboard_routing::Channel;
 use switchboard_store::Store;
-use switchboard_voice::{Answer, EdgeEvent};
+use switchboard_voice::{Answer, CallCommand, EdgeEvent};
 use tokio::sync::mpsc;
 
 use crate::runtime::{Runtime, StartError, start_contact};
@@ -73,6 +73,50 @@ pub async fn follow(
                 }
             }
             EdgeEvent::HungUp { contact } => hang_up(&runtime, contact).await,
+            EdgeEvent::Credentials { agent, reply } => {
+                let account = store.sip_account(&agent).await.unwrap_or_else(|e| {
+                    tracing::error!("reading {agent}'s phone account: {e}");
+                    None
+                });
+                let _ = reply.send(account);
+            }
+            EdgeEvent::Phones { agent, contacts } => {
+                let _ = runtime
+                    .run(move |center, now| center.phones(&agent, contacts, now))
+                    .await;
+            }
+            EdgeEvent::AgentAnswered { contact, agent } => {
+                let login = agent.clone();
+                let r = runtime
+                    .run(move |center, now| center.accept(&login, contact, now))
+                    .await;
+                if let Ok(Err(e)) = r {
+                    // The offer ended meanwhile (timed out, caller left): release the phone.
+                    tracing::info!(contact, %agent, "answer too late: {e}");
+                    runtime.command(contact, CallCommand::StopRinging { agent });
+                }
+            }
+            EdgeEvent::AgentFailed {
+                contact,
+                agent,
+                reason,
+            } => {
+                tracing::info!(contact, %agent, "agent phone did not answer: {reason}");
+                let r = runtime
+                    .run(move |center, now| center.reject(&agent, contact, now))
+                    .await;
+                if let Ok(Err(e)) = r {
+                    tracing::debug!(contact, "offer already over: {e}");
+                }
+            }
+            EdgeEvent::AgentHungUp { contact, agent } => {
+                let r = runtime
+                    .run(move |center, now| center.end(&agent, contact, now))
+                    .await;
+                if let Ok(Err(e)) = r {
+                    tracing::debug!(contact, "agent hang-up after the end: {e}");
+                }
+            }
         }
     }
 }

@@ -557,6 +557,17 @@ impl Center {
         Ok(())
     }
 
+    /// `agent`'s registered phones changed (published for desktops and wallboards).
+    pub fn phones(&mut self, agent: &str, contacts: Vec<String>, now_ms: i64) {
+        self.now_ms = now_ms;
+        self.notice(
+            "agent.phone",
+            None,
+            Some(agent),
+            json!({ "registered": !contacts.is_empty(), "contacts": contacts }),
+        );
+    }
+
     /// An agent's message to the customer of a contact they hold.
     pub fn agent_message(
         &mut self,
@@ -1173,6 +1184,12 @@ impl Center {
                     if let Some(l) = self.live.get_mut(&id) {
                         l.offers.push((offer, login.clone()));
                     }
+                    self.call(
+                        id,
+                        CallCommand::Ring {
+                            agent: login.clone(),
+                        },
+                    );
                     self.notice(
                         "contact.offered",
                         Some(id),
@@ -1191,6 +1208,12 @@ impl Center {
                         l.offers.retain(|(o, _)| *o != offer);
                     }
                     let login = self.agents.name(agent.0).to_string();
+                    self.call(
+                        id,
+                        CallCommand::StopRinging {
+                            agent: login.clone(),
+                        },
+                    );
                     self.notice(
                         "contact.offer_ended",
                         Some(id),

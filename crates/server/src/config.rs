@@ -51,6 +51,9 @@ pub struct VoiceSettings {
     pub max_calls: usize,
     /// The espeak-ng voice that speaks the flows' `say` prompts.
     pub tts_voice: String,
+    /// The digest realm agents' phones register in (phones' stored credentials are tied
+    /// to it: changing it means setting the SIP passwords again).
+    pub realm: String,
 }
 
 impl Default for VoiceSettings {
@@ -59,6 +62,7 @@ impl Default for VoiceSettings {
             media_ip: None,
             max_calls: 500,
             tts_voice: "en".into(),
+            realm: "switchboard".into(),
         }
     }
 }

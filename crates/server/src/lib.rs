@@ -87,7 +87,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Server> {
     // or the data directory's.
     let flow_dir = match &config.company {
         Some(path) => {
-            import(&store, path).await?;
+            import(&store, path, &config.voice.realm).await?;
             company_dir(path).join("flows")
         }
         None => config.data.join("flows"),
@@ -114,6 +114,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Server> {
             cache_dir: config.data.join("prompts"),
             voice: config.voice.tts_voice.clone(),
             max_calls: config.voice.max_calls,
+            realm: config.voice.realm.clone(),
         },
         edge_events,
     )
@@ -176,7 +177,7 @@ fn company_dir(path: &Path) -> &Path {
 /// replaced; flows are published when their text differs from the active version; users
 /// are created when missing (existing passwords are kept); articles and customers are added
 /// when their tables are empty.
-pub async fn import(store: &Store, path: &Path) -> anyhow::Result<()> {
+pub async fn import(store: &Store, path: &Path, realm: &str) -> anyhow::Result<()> {
     let text =
         std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     let company: Company =
@@ -224,6 +225,10 @@ pub async fn import(store: &Store, path: &Path) -> anyhow::Result<()> {
         store.put_config("number", address, flow, now).await?;
     }
     for u in &company.users {
+        if let (Some(agent), Some(password)) = (&u.agent, &u.sip_password) {
+            let ha1 = switchboard_voice::registrar::ha1(agent, realm, password);
+            store.put_sip_account(agent, realm, &ha1).await?;
+        }
         if store.user(&u.name).await?.is_none() {
             store
                 .put_user(&User {

@@ -74,6 +74,13 @@ impl Runtime {
         )
     }
 
+    /// Sends `command` to voice contact `contact`'s call, if it is still on.
+    pub fn command(&self, contact: i64, command: CallCommand) {
+        if let Some(call) = self.calls.lock().expect("not poisoned").get(&contact) {
+            let _ = call.send(command);
+        }
+    }
+
     /// Sends the call commands of voice contact `contact` to `commands` from now on.
     pub fn attach_call(&self, contact: i64, commands: mpsc::UnboundedSender<CallCommand>) {
         self.calls

@@ -111,6 +111,30 @@ impl Store {
         }))
     }
 
+    /// Sets agent `agent`'s SIP phone credentials (`ha1` for `realm`).
+    pub async fn put_sip_account(&self, agent: &str, realm: &str, ha1: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO sip_accounts (agent, realm, ha1) VALUES (?, ?, ?) \
+             ON CONFLICT (agent) DO UPDATE SET realm = excluded.realm, ha1 = excluded.ha1",
+        )
+        .bind(agent)
+        .bind(realm)
+        .bind(ha1)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Agent `agent`'s SIP phone credentials: (realm, HA1).
+    pub async fn sip_account(&self, agent: &str) -> Result<Option<(String, String)>> {
+        Ok(
+            sqlx::query_as("SELECT realm, ha1 FROM sip_accounts WHERE agent = ?")
+                .bind(agent)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
     /// Every user, by name.
     pub async fn users(&self) -> Result<Vec<User>> {
         let names: Vec<String> = sqlx::query_scalar("SELECT name FROM users ORDER BY name")

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use switchboard_media::dtmf::EventReceiver;
-use switchboard_media::g711::Codec;
+use switchboard_media::g711::{Codec, transcode};
 use switchboard_media::goertzel::DtmfDetector;
 use switchboard_media::player::Player;
 use switchboard_media::rtp::{self, RtpSender};
@@ -19,7 +19,9 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 
-use crate::prompts::{Clip, Prompts};
+use crate::leg::{self, Leg, LegEvent};
+use crate::prompts::Clip;
+use crate::sip::Shared;
 use crate::{CallCommand, EdgeEvent};
 
 /// Samples in one 20 ms frame at 8 kHz.
@@ -99,6 +101,11 @@ impl CallMedia {
             done = self.collect(key, None);
         }
         done
+    }
+
+    /// Drops the prompts queued (an agent answered).
+    pub fn stop_prompts(&mut self) {
+        self.player.clear();
     }
 
     /// Asks to hang up once the queued prompts have played.
@@ -193,14 +200,15 @@ impl CallMedia {
 /// The parts of an answered call the media task needs.
 pub(crate) struct CallSetup {
     pub contact: i64,
+    /// Who is calling (for the agent's phone display).
+    pub caller: String,
     pub socket: UdpSocket,
     pub remote: SocketAddr,
     pub codec: Codec,
     pub payload_type: u8,
     pub telephone_event: Option<u8>,
     pub commands: mpsc::UnboundedReceiver<CallCommand>,
-    pub events: mpsc::UnboundedSender<EdgeEvent>,
-    pub prompts: Arc<Prompts>,
+    pub shared: Arc<Shared>,
 }
 
 /// How the media task ended.
@@ -218,9 +226,21 @@ pub(crate) async fn run(
     mut setup: CallSetup,
     gone: rsipstack::platform::CancellationToken,
 ) -> Ending {
+    let mut leg = Leg::Idle;
+    let ending = run_legs(&mut setup, &gone, &mut leg).await;
+    leg.end(&setup.shared).await;
+    ending
+}
+
+async fn run_legs(
+    setup: &mut CallSetup,
+    gone: &rsipstack::platform::CancellationToken,
+    leg: &mut Leg,
+) -> Ending {
     let contact = setup.contact;
+    let shared = Arc::clone(&setup.shared);
     let mut media = CallMedia::new(contact);
-    let ssrc = rand_ssrc(contact);
+    let ssrc = new_ssrc();
     let Ok(mut sender) = RtpSender::new(ssrc, setup.payload_type, ssrc as u16, ssrc) else {
         tracing::warn!(
             contact,
@@ -236,13 +256,14 @@ pub(crate) async fn run(
     let mut tick = tokio::time::interval(Duration::from_millis(20));
     tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let mut buf = vec![0u8; 2048];
+    let mut leg_buf = vec![0u8; 2048];
     let mut encoded = Vec::with_capacity(FRAME);
     let mut decoded = Vec::with_capacity(FRAME);
     let mut first = true;
     let mut commands_open = true;
     let emit = |e: Option<EdgeEvent>| {
         if let Some(e) = e {
-            let _ = setup.events.send(e);
+            let _ = shared.events.send(e);
         }
     };
     loop {
@@ -256,11 +277,11 @@ pub(crate) async fn run(
                     continue;
                 };
                 match command {
-                    CallCommand::Say { text, barge_in } => match setup.prompts.say(&text).await {
+                    CallCommand::Say { text, barge_in } => match shared.prompts.say(&text).await {
                         Ok(clip) => media.prompt(clip, barge_in),
                         Err(e) => tracing::warn!(contact, "prompt not spoken: {e}"),
                     },
-                    CallCommand::Play { file, barge_in } => match setup.prompts.play(&file).await {
+                    CallCommand::Play { file, barge_in } => match shared.prompts.play(&file).await {
                         Ok(clip) => media.prompt(clip, barge_in),
                         Err(e) => tracing::warn!(contact, "prompt not played: {e}"),
                     },
@@ -269,7 +290,7 @@ pub(crate) async fn run(
                     }
                     CallCommand::Music { file } => {
                         let clip = match file {
-                            Some(f) => setup.prompts.play(&f).await.map_err(|e| {
+                            Some(f) => shared.prompts.play(&f).await.map_err(|e| {
                                 tracing::warn!(contact, "music not played: {e}");
                             }).ok(),
                             None => None,
@@ -278,8 +299,53 @@ pub(crate) async fn run(
                     }
                     CallCommand::StopMusic => media.music(None),
                     CallCommand::Hangup => media.hang_up(),
+                    CallCommand::Ring { agent } => {
+                        // One agent phone at a time: a new offer replaces an old one.
+                        std::mem::replace(leg, Leg::Idle).end(&shared).await;
+                        match leg::ring(&shared, &agent, &setup.caller).await {
+                            Ok(ringing) => *leg = Leg::Ringing(ringing),
+                            Err(reason) => emit(Some(EdgeEvent::AgentFailed { contact, agent, reason })),
+                        }
+                    }
+                    CallCommand::StopRinging { agent } => {
+                        if leg.agent() == Some(agent.as_str()) {
+                            std::mem::replace(leg, Leg::Idle).end(&shared).await;
+                        }
+                    }
                 }
             }
+            event = leg.next(&mut leg_buf) => match (event, std::mem::replace(leg, Leg::Idle)) {
+                (LegEvent::Answered(result), Leg::Ringing(ringing)) => {
+                    let agent = ringing.agent.clone();
+                    match ringing.answered(result, &shared).await {
+                        Ok(up) => {
+                            // The conversation replaces prompts; music resumes if the agent
+                            // leg ends while the caller still waits.
+                            media.stop_prompts();
+                            *leg = Leg::Up(up);
+                            emit(Some(EdgeEvent::AgentAnswered { contact, agent }));
+                        }
+                        Err(reason) => emit(Some(EdgeEvent::AgentFailed { contact, agent, reason })),
+                    }
+                }
+                (LegEvent::Received(n, from), Leg::Up(mut up)) => {
+                    up.heard_from(from);
+                    if let Ok(packet) = rtp::parse(&leg_buf[..n])
+                        && Codec::from_payload_type(packet.payload_type) == Some(up.codec)
+                    {
+                        let payload = transcode(packet.payload, up.codec, setup.codec);
+                        let out = sender.packet(&payload, payload.len() as u32, false);
+                        let _ = setup.socket.send_to(&out, remote).await;
+                    }
+                    *leg = Leg::Up(up);
+                }
+                (LegEvent::Gone, Leg::Up(up)) => {
+                    let agent = up.agent.clone();
+                    up.closed(&shared);
+                    emit(Some(EdgeEvent::AgentHungUp { contact, agent }));
+                }
+                (_, other) => *leg = other,
+            },
             received = setup.socket.recv_from(&mut buf) => {
                 let Ok((n, from)) = received else { continue };
                 let Ok(packet) = rtp::parse(&buf[..n]) else { continue };
@@ -287,6 +353,13 @@ pub(crate) async fn run(
                     // Symmetric RTP: answer where the caller's media really comes from.
                     remote = from;
                     latched = true;
+                }
+                if let Leg::Up(up) = leg {
+                    if let Some(codec) = Codec::from_payload_type(packet.payload_type) {
+                        let payload = transcode(packet.payload, codec, up.codec);
+                        up.send(&payload, payload.len() as u32).await;
+                    }
+                    continue;
                 }
                 let now = Instant::now();
                 if Some(packet.payload_type) == setup.telephone_event {
@@ -307,11 +380,13 @@ pub(crate) async fn run(
             _ = tick.tick() => {
                 let (frame, event) = media.frame(Instant::now());
                 emit(event);
-                encoded.clear();
-                setup.codec.encode(&frame, &mut encoded);
-                let packet = sender.packet(&encoded, FRAME as u32, first);
-                first = false;
-                let _ = setup.socket.send_to(&packet, remote).await;
+                if !matches!(leg, Leg::Up(_)) {
+                    encoded.clear();
+                    setup.codec.encode(&frame, &mut encoded);
+                    let packet = sender.packet(&encoded, FRAME as u32, first);
+                    first = false;
+                    let _ = setup.socket.send_to(&packet, remote).await;
+                }
                 if media.should_hang_up() {
                     return Ending::Hangup;
                 }
@@ -320,12 +395,17 @@ pub(crate) async fn run(
     }
 }
 
-/// A call's SSRC: different per contact and per process run.
-fn rand_ssrc(contact: i64) -> u32 {
+/// A new SSRC: different per stream and per process run.
+pub(crate) fn new_ssrc() -> u32 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static COUNT: AtomicU32 = AtomicU32::new(0);
     let t = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());
-    (contact as u32).wrapping_mul(2_654_435_761) ^ t
+    COUNT
+        .fetch_add(1, Ordering::Relaxed)
+        .wrapping_mul(2_654_435_761)
+        ^ t
 }
 
 /// The built-in music on hold: a soft two-tone chime every two seconds.

@@ -12,7 +12,9 @@
 //! no port, timer or task outlives it.
 
 pub mod call;
+mod leg;
 pub mod prompts;
+pub mod registrar;
 pub mod sdp;
 mod sip;
 
@@ -40,6 +42,8 @@ pub struct VoiceConfig {
     pub voice: String,
     /// Most calls at once; more are refused with 503.
     pub max_calls: usize,
+    /// The digest realm phones register in.
+    pub realm: String,
 }
 
 /// Something the edge tells the runtime.
@@ -72,6 +76,44 @@ pub enum EdgeEvent {
     HungUp {
         /// Contact id.
         contact: i64,
+    },
+    /// A phone registers as `agent`: answer with the agent's (realm, HA1), if it has a
+    /// phone account.
+    Credentials {
+        /// The agent login (user part of the registration).
+        agent: String,
+        /// Where to send the answer.
+        reply: oneshot::Sender<Option<(String, String)>>,
+    },
+    /// `agent`'s registered phones changed.
+    Phones {
+        /// The agent login.
+        agent: String,
+        /// Their phones' contact URIs now registered.
+        contacts: Vec<String>,
+    },
+    /// The agent's phone answered the call of `contact`.
+    AgentAnswered {
+        /// Contact id.
+        contact: i64,
+        /// Agent login.
+        agent: String,
+    },
+    /// The agent's phone did not answer (busy, declined, unreachable, not registered).
+    AgentFailed {
+        /// Contact id.
+        contact: i64,
+        /// Agent login.
+        agent: String,
+        /// Why, for the log.
+        reason: String,
+    },
+    /// The agent hung up.
+    AgentHungUp {
+        /// Contact id.
+        contact: i64,
+        /// Agent login.
+        agent: String,
     },
 }
 
@@ -130,6 +172,17 @@ pub enum CallCommand {
     },
     /// No more music.
     StopMusic,
+    /// Ring `agent`'s phones (the routing engine offered them the call); the first to
+    /// answer is bridged to the caller.
+    Ring {
+        /// Agent login.
+        agent: String,
+    },
+    /// Stop ringing `agent` (the offer ended unanswered).
+    StopRinging {
+        /// Agent login.
+        agent: String,
+    },
     /// Hang up once the prompts queued before have played.
     Hangup,
 }

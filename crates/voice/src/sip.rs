@@ -16,6 +16,7 @@ use rsipstack::dialog::dialog::{Dialog, DialogState, DialogStateReceiver, Dialog
 use rsipstack::dialog::dialog_layer::DialogLayer;
 use rsipstack::dialog::invite_dialog::InviteDialog;
 use rsipstack::platform::CancellationToken;
+use rsipstack::sip::headers::ToTypedHeader;
 use rsipstack::sip::{Header, HeadersExt, Method, StatusCode};
 use rsipstack::transaction::TransactionReceiver;
 use rsipstack::transaction::transaction::Transaction;
@@ -26,6 +27,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::call::{self, CallSetup, Ending};
 use crate::prompts::Prompts;
+use crate::registrar::{MAX_EXPIRES, MIN_EXPIRES, Registrar, Verdict};
 use crate::sdp::{Description, SdpError};
 use crate::{Answer, EdgeEvent, VoiceConfig};
 
@@ -59,31 +61,52 @@ impl Voice {
     }
 }
 
-/// A live call, as the SIP side knows it.
-struct Live {
-    /// Fired when the caller hangs up.
-    gone: CancellationToken,
+/// A live call leg, as the SIP side knows it.
+pub(crate) struct Live {
+    /// Fired when the other side hangs up.
+    pub gone: CancellationToken,
     /// Switchboard's side of the media, answered again to a re-INVITE.
-    local: Description,
+    pub local: Description,
 }
 
 /// How long a shutdown waits for calls to hang up.
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
-struct Shared {
+/// What every call task shares with the SIP side.
+pub(crate) struct Shared {
     config: VoiceConfig,
-    media_ip: IpAddr,
-    dialogs: Arc<DialogLayer>,
-    states: DialogStateSender,
-    events: mpsc::UnboundedSender<EdgeEvent>,
-    prompts: Arc<Prompts>,
+    /// Where SIP listens.
+    pub addr: SocketAddr,
+    /// The address RTP sockets bind to and SDP announces.
+    pub media_ip: IpAddr,
+    pub dialogs: Arc<DialogLayer>,
+    pub states: DialogStateSender,
+    pub events: mpsc::UnboundedSender<EdgeEvent>,
+    pub prompts: Prompts,
+    pub registrar: Registrar,
+    /// Live legs by dialog id.
     calls: Mutex<HashMap<String, Live>>,
     /// Calls being set up or live (for the overload limit).
     load: AtomicU64,
     /// Notified when the last call ends.
     idle: tokio::sync::Notify,
     /// Fired at shutdown: every call hangs up.
-    hangups: CancellationToken,
+    pub hangups: CancellationToken,
+}
+
+impl Shared {
+    /// Lists a live leg under its dialog id.
+    pub fn remember(&self, id: &str, live: Live) {
+        self.calls
+            .lock()
+            .expect("not poisoned")
+            .insert(id.to_string(), live);
+    }
+
+    /// Forgets a leg.
+    pub fn forget(&self, id: &str) {
+        self.calls.lock().expect("not poisoned").remove(id);
+    }
 }
 
 /// Starts the voice edge; it reports to `events`.
@@ -113,18 +136,21 @@ pub async fn start(
         ip if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
         ip => ip,
     });
-    let prompts = Arc::new(Prompts::new(
+    let prompts = Prompts::new(
         config.audio_dir.clone(),
         config.cache_dir.clone(),
         &config.voice,
-    ));
+    );
+    let realm = config.realm.clone();
     let shared = Arc::new(Shared {
         config,
+        addr,
         media_ip,
         dialogs,
         states,
         events,
         prompts,
+        registrar: Registrar::new(&realm, nonce_key()),
         calls: Mutex::new(HashMap::new()),
         load: AtomicU64::new(0),
         idle: tokio::sync::Notify::new(),
@@ -147,6 +173,16 @@ pub async fn start(
         cancel,
         task,
     })
+}
+
+/// A key for signing nonces, new every run.
+fn nonce_key() -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(format!("{:?}", std::time::SystemTime::now()));
+    h.update(std::process::id().to_be_bytes());
+    h.update(format!("{:p}", &h));
+    h.finalize().into()
 }
 
 /// Answers requests that start something, and hands in-dialog requests to their dialog.
@@ -180,15 +216,18 @@ async fn dispatch(shared: Arc<Shared>, mut incoming: TransactionReceiver) {
                 tokio::spawn(new_call(Arc::clone(&shared), tx));
             }
             Method::Options => {
-                let allow = Header::Allow("INVITE, ACK, CANCEL, BYE, OPTIONS, INFO".into());
+                let allow = Header::Allow(ALLOW.into());
                 let accept = Header::Accept("application/sdp".into());
                 let _ = tx
                     .reply_with(StatusCode::OK, vec![allow, accept], None)
                     .await;
             }
+            Method::Register => {
+                tokio::spawn(register(Arc::clone(&shared), tx));
+            }
             Method::Ack => {}
             _ => {
-                let allow = Header::Allow("INVITE, ACK, CANCEL, BYE, OPTIONS, INFO".into());
+                let allow = Header::Allow(ALLOW.into());
                 let _ = tx
                     .reply_with(StatusCode::MethodNotAllowed, vec![allow], None)
                     .await;
@@ -253,6 +292,126 @@ async fn follow(shared: Arc<Shared>, mut states: DialogStateReceiver) {
             _ => {}
         }
     }
+}
+
+/// The methods Switchboard answers.
+const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REGISTER";
+
+/// Where a request came from: the `received` address of its top Via (RFC 3261 §18.2.1),
+/// or the Via's own host.
+fn source_ip(request: &rsipstack::sip::Request) -> Option<IpAddr> {
+    let via = request.via_header().ok()?.typed().ok()?;
+    if let Some(Ok(ip)) = via.received() {
+        return Some(ip);
+    }
+    via.uri.host_with_port.to_string().split(':').next()?.parse().ok()
+}
+
+/// A REGISTER: authenticates the phone by digest against the agent's stored HA1, then
+/// adds, refreshes or removes its binding.
+async fn register(shared: Arc<Shared>, mut tx: Transaction) {
+    let now = tokio::time::Instant::now().into_std();
+    let source = source_ip(&tx.original).unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    let registrar = &shared.registrar;
+    if registrar.locked_out(source, now) {
+        let _ = tx.reply(StatusCode::Forbidden).await;
+        return;
+    }
+    let challenge = |stale: bool| {
+        Header::WwwAuthenticate(shared.registrar.challenge(stale).into())
+    };
+    let Some(auth) = tx.original.header_value("Authorization") else {
+        let _ = tx
+            .reply_with(StatusCode::Unauthorized, vec![challenge(false)], None)
+            .await;
+        return;
+    };
+    let agent = tx.original.to_header().ok().and_then(|t| t.uri().ok()).map(|u| user(&u));
+    let named = Registrar::username(&auth);
+    let (reply, answer) = oneshot::channel();
+    let credentials = match (&agent, &named) {
+        (Some(agent), Some(named)) if agent == named => {
+            let _ = shared.events.send(EdgeEvent::Credentials {
+                agent: agent.clone(),
+                reply,
+            });
+            answer.await.ok().flatten()
+        }
+        _ => None,
+    };
+    let verdict = match &credentials {
+        Some((realm, ha1)) if realm == registrar.realm() => {
+            registrar.verify(&auth, "REGISTER", ha1, unix_secs())
+        }
+        _ => Verdict::Invalid,
+    };
+    let (Verdict::Valid, Some(agent)) = (&verdict, agent) else {
+        if verdict == Verdict::Stale {
+            let _ = tx
+                .reply_with(StatusCode::Unauthorized, vec![challenge(true)], None)
+                .await;
+        } else {
+            tracing::info!(%source, user = ?named, "phone registration refused");
+            registrar.failed(source, now);
+            let _ = tx.reply(StatusCode::Forbidden).await;
+        }
+        return;
+    };
+    registrar.succeeded(source);
+    let default_expires = tx
+        .original
+        .header_value("Expires")
+        .and_then(|e| e.trim().parse::<u32>().ok())
+        .unwrap_or(MAX_EXPIRES);
+    let mut current = Vec::new();
+    for contact in tx.original.contact_headers() {
+        let value = contact.value().trim();
+        if value == "*" {
+            registrar.unbind_all(&agent);
+            continue;
+        }
+        let Ok(typed) = rsipstack::sip::typed::Contact::parse(value) else {
+            let _ = tx.reply(StatusCode::BadRequest).await;
+            return;
+        };
+        let expires = typed
+            .params
+            .iter()
+            .find_map(|p| match p {
+                rsipstack::sip::Param::Expires(e) => e.to_string().parse::<u32>().ok(),
+                _ => None,
+            })
+            .unwrap_or(default_expires);
+        if expires > 0 && expires < MIN_EXPIRES {
+            let min = Header::MinExpires(MIN_EXPIRES.to_string().into());
+            let _ = tx
+                .reply_with(StatusCode::IntervalTooBrief, vec![min], None)
+                .await;
+            return;
+        }
+        current = registrar.bind(&agent, &typed.uri.to_string(), expires.min(MAX_EXPIRES), now);
+    }
+    if tx.original.contact_headers().is_empty() {
+        current = registrar.bind(&agent, "", 0, now);
+    }
+    let headers = current
+        .iter()
+        .map(|b| {
+            let left = b.expires.saturating_duration_since(now).as_secs();
+            Header::Contact(format!("<{}>;expires={left}", b.contact).into())
+        })
+        .collect();
+    let _ = tx.reply_with(StatusCode::OK, headers, None).await;
+    let _ = shared.events.send(EdgeEvent::Phones {
+        agent,
+        contacts: current.into_iter().map(|b| b.contact).collect(),
+    });
+}
+
+fn unix_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 fn sdp_type() -> Header {
@@ -335,7 +494,7 @@ async fn new_call(shared: Arc<Shared>, mut tx: Transaction) {
     });
     let (reply, answer) = oneshot::channel();
     let _ = shared.events.send(EdgeEvent::Incoming {
-        from,
+        from: from.clone(),
         to,
         call_id: call_id.clone(),
         reply,
@@ -375,8 +534,8 @@ async fn new_call(shared: Arc<Shared>, mut tx: Transaction) {
         Ok(addr) => offer.answer(addr),
         Err(_) => return hung_up(&shared),
     };
-    shared.calls.lock().expect("not poisoned").insert(
-        id.clone(),
+    shared.remember(
+        &id,
         Live {
             gone: gone.clone(),
             local: local.clone(),
@@ -391,21 +550,21 @@ async fn new_call(shared: Arc<Shared>, mut tx: Transaction) {
     let (payload_type, codec) = local.codec();
     let setup = CallSetup {
         contact,
+        caller: from,
         socket,
         remote: offer.addr,
         codec,
         payload_type,
         telephone_event: local.telephone_event,
         commands,
-        events: shared.events.clone(),
-        prompts: Arc::clone(&shared.prompts),
+        shared: Arc::clone(&shared),
     };
     match call::run(setup, gone).await {
         Ending::CallerLeft if !shared.hangups.is_cancelled() => hung_up(&shared),
         // Asked to, or shutting down.
         _ => hang_up(&dialog).await,
     }
-    shared.calls.lock().expect("not poisoned").remove(&id);
+    shared.forget(&id);
     shared.dialogs.remove_dialog(&dialog.id());
 }
 

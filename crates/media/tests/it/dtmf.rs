@@ -44,7 +44,7 @@ fn a_literal_packet_for_key_1_parses() {
 #[test]
 fn the_sender_writes_the_same_literal_packet() {
     let mut rtp = RtpSender::new(0x1234_5678, 0, 1, 4000).unwrap();
-    let packets = digit_packets(&mut rtp, 101, '1').unwrap();
+    let packets = digit_packets(&mut rtp, 101, '1', 160).unwrap();
     assert_eq!(packets[0], KEY_1_FIRST_PACKET);
 }
 
@@ -231,7 +231,7 @@ fn short_payloads_are_errors() {
 #[test]
 fn the_sender_writes_8_packets_then_3_end_packets_on_one_timestamp() {
     let mut rtp = RtpSender::new(42, 0, 100, 16000).unwrap();
-    let packets: Vec<_> = digit_packets(&mut rtp, 101, '#').unwrap();
+    let packets: Vec<_> = digit_packets(&mut rtp, 101, '#', 160).unwrap();
     assert_eq!(packets.len(), 11);
     for (i, bytes) in packets.iter().enumerate() {
         let p = parse(bytes).unwrap();
