@@ -12,6 +12,8 @@ const SYSTEM_PACKAGES: &[(&str, &str)] = &[
     ("sipp", "sip-tester"),
     // Speaks the flows' `say` prompts on calls.
     ("espeak-ng", "espeak-ng"),
+    // baresip: a real registered agent phone in the voice tests.
+    ("baresip", "baresip"),
 ];
 
 /// Architecture invariants on dependencies: (crate, crates it must never pull in, why).

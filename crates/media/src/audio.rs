@@ -220,16 +220,24 @@ pub fn rms(samples: &[i16]) -> f64 {
     (sum / samples.len() as f64).sqrt()
 }
 
-/// Share of the energy of 8 kHz `samples` that lies at `freq_hz`, from 0.0 to about 1.0
-/// (Goertzel over the whole slice): close to 1 for a pure tone at that frequency, close to
-/// 0 when the tone is absent. Use it to find a known tone in received audio.
+/// Share of the energy of 8 kHz `samples` that lies at `freq_hz`, from 0.0 to about 1.0:
+/// close to 1 for a pure tone at that frequency, close to 0 when the tone is absent. Use it
+/// to find a known tone in received audio.
+///
+/// Goertzel over 20 ms blocks (a 50 Hz wide bin), weighted by each block's energy: audio
+/// that crossed a network is resampled by clock drift and pieced together from packets,
+/// which would smear a tone out of the needle-thin bin of one long Goertzel.
 pub fn tone_power(samples: &[i16], freq_hz: f64) -> f64 {
+    const BLOCK: usize = 160;
     let energy: f64 = samples.iter().map(|&s| f64::from(s) * f64::from(s)).sum();
     if energy == 0.0 {
         return 0.0;
     }
-    let n = samples.len() as f64;
-    2.0 * goertzel(samples, freq_hz, f64::from(SAMPLE_RATE)) / n / energy
+    let at_tone: f64 = samples
+        .chunks(BLOCK)
+        .map(|b| 2.0 * goertzel(b, freq_hz, f64::from(SAMPLE_RATE)) / b.len() as f64)
+        .sum();
+    at_tone / energy
 }
 
 /// The format of every WAV file this crate writes: 8 kHz, 16-bit integer PCM.

@@ -109,6 +109,11 @@ pub async fn follow(
                     tracing::debug!(contact, "offer already over: {e}");
                 }
             }
+            EdgeEvent::Recorded { contact, file } => {
+                if let Err(e) = store.contact_recording(contact, &file).await {
+                    tracing::error!(contact, "recording {file} not noted: {e}");
+                }
+            }
             EdgeEvent::AgentHungUp { contact, agent } => {
                 let r = runtime
                     .run(move |center, now| center.end(&agent, contact, now))

@@ -1184,10 +1184,15 @@ impl Center {
                     if let Some(l) = self.live.get_mut(&id) {
                         l.offers.push((offer, login.clone()));
                     }
+                    let record = self
+                        .queue_of(id)
+                        .and_then(|q| self.queue_cfg.get(&q))
+                        .is_none_or(|q| q.record);
                     self.call(
                         id,
                         CallCommand::Ring {
                             agent: login.clone(),
+                            record,
                         },
                     );
                     self.notice(

@@ -112,6 +112,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Server> {
             media_ip: config.voice.media_ip,
             audio_dir: flow_dir.clone(),
             cache_dir: config.data.join("prompts"),
+            recordings_dir: config.data.join("recordings"),
             voice: config.voice.tts_voice.clone(),
             max_calls: config.voice.max_calls,
             realm: config.voice.realm.clone(),

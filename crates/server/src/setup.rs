@@ -65,6 +65,13 @@ pub struct QueueConfig {
     /// Expected handle time in seconds before there is history (for EWT).
     #[serde(default = "default_aht")]
     pub aht_secs: u64,
+    /// Record calls answered from this queue (two-channel WAV, caller left, agent right).
+    #[serde(default = "yes")]
+    pub record: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn longest_idle() -> Strategy {
@@ -96,6 +103,7 @@ impl Default for QueueConfig {
             sl_secs: default_sl_secs(),
             weight: 1,
             aht_secs: default_aht(),
+            record: true,
         }
     }
 }

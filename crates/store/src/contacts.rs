@@ -320,6 +320,17 @@ impl Store {
         .await
     }
 
+    /// The contact's conversation was recorded in `file`.
+    pub async fn contact_recording(&self, id: i64, file: &str) -> Result<()> {
+        self.update(
+            sqlx::query("UPDATE contacts SET recording = ? WHERE id = ?")
+                .bind(file)
+                .bind(id),
+            id,
+        )
+        .await
+    }
+
     /// An agent answered the contact.
     pub async fn contact_connected(&self, id: i64, agent: &str, now_ms: i64) -> Result<()> {
         self.update(

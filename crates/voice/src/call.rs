@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use switchboard_media::audio::Side;
 use switchboard_media::dtmf::EventReceiver;
 use switchboard_media::g711::{Codec, transcode};
 use switchboard_media::goertzel::DtmfDetector;
@@ -299,10 +300,10 @@ async fn run_legs(
                     }
                     CallCommand::StopMusic => media.music(None),
                     CallCommand::Hangup => media.hang_up(),
-                    CallCommand::Ring { agent } => {
+                    CallCommand::Ring { agent, record } => {
                         // One agent phone at a time: a new offer replaces an old one.
                         std::mem::replace(leg, Leg::Idle).end(&shared).await;
-                        match leg::ring(&shared, &agent, &setup.caller).await {
+                        match leg::ring(&shared, contact, &agent, &setup.caller, record).await {
                             Ok(ringing) => *leg = Leg::Ringing(ringing),
                             Err(reason) => emit(Some(EdgeEvent::AgentFailed { contact, agent, reason })),
                         }
@@ -333,6 +334,7 @@ async fn run_legs(
                     if let Ok(packet) = rtp::parse(&leg_buf[..n])
                         && Codec::from_payload_type(packet.payload_type) == Some(up.codec)
                     {
+                        up.record(Side::Agent, packet.payload, up.codec);
                         let payload = transcode(packet.payload, up.codec, setup.codec);
                         let out = sender.packet(&payload, payload.len() as u32, false);
                         let _ = setup.socket.send_to(&out, remote).await;
@@ -356,6 +358,7 @@ async fn run_legs(
                 }
                 if let Leg::Up(up) = leg {
                     if let Some(codec) = Codec::from_payload_type(packet.payload_type) {
+                        up.record(Side::Caller, packet.payload, codec);
                         let payload = transcode(packet.payload, codec, up.codec);
                         up.send(&payload, payload.len() as u32).await;
                     }

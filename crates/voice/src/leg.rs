@@ -2,16 +2,23 @@
 //! routing engine's offer stands, then, once answered, the phone's RTP, relayed to and
 //! from the caller (transcoded when the two sides chose different G.711 laws).
 
+use std::fs::File;
+use std::io::BufWriter;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use rsipstack::dialog::invitation::{InviteAsyncResult, InviteOption};
 use rsipstack::dialog::invite_dialog::InviteDialog;
 use rsipstack::platform::{CancellationToken, JoinHandle};
+use switchboard_media::audio::{Side, StereoRecorder};
 use switchboard_media::g711::Codec;
 use switchboard_media::rtp::RtpSender;
 use tokio::net::UdpSocket;
 
+use crate::EdgeEvent;
+use crate::call::new_ssrc;
 use crate::sdp::Description;
 use crate::sip::{Live, Shared};
 
@@ -27,7 +34,9 @@ pub(crate) enum Leg {
 
 /// A ringing agent phone.
 pub(crate) struct Ringing {
+    contact: i64,
     pub agent: String,
+    record: bool,
     dialog: InviteDialog,
     result: JoinHandle<InviteAsyncResult>,
     socket: UdpSocket,
@@ -36,7 +45,9 @@ pub(crate) struct Ringing {
 
 /// An answered agent phone.
 pub(crate) struct Up {
+    contact: i64,
     pub agent: String,
+    recording: Option<Recording>,
     dialog: InviteDialog,
     id: String,
     socket: UdpSocket,
@@ -46,6 +57,33 @@ pub(crate) struct Up {
     pub codec: Codec,
     sender: RtpSender,
     gone: CancellationToken,
+}
+
+/// A conversation being recorded.
+struct Recording {
+    recorder: StereoRecorder<BufWriter<File>>,
+    file: String,
+    started: Instant,
+    scratch: Vec<i16>,
+}
+
+impl Recording {
+    /// Starts `contact`'s recording with `agent` in `dir`.
+    fn start(dir: &Path, contact: i64, agent: &str) -> std::io::Result<Recording> {
+        std::fs::create_dir_all(dir)?;
+        let stamp = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
+        let file = format!("{contact}-{agent}-{stamp}.wav");
+        let writer = BufWriter::new(File::create(dir.join(&file))?);
+        let recorder = StereoRecorder::new(writer).map_err(std::io::Error::other)?;
+        Ok(Recording {
+            recorder,
+            file,
+            started: Instant::now(),
+            scratch: Vec::with_capacity(160),
+        })
+    }
 }
 
 /// Something that happened on the agent leg.
@@ -102,8 +140,14 @@ impl Leg {
     }
 }
 
-/// Rings `agent`'s phone for a call from `caller`.
-pub(crate) async fn ring(shared: &Arc<Shared>, agent: &str, caller: &str) -> Result<Ringing, String> {
+/// Rings `agent`'s phone for `contact`'s call from `caller`.
+pub(crate) async fn ring(
+    shared: &Arc<Shared>,
+    contact: i64,
+    agent: &str,
+    caller: &str,
+    record: bool,
+) -> Result<Ringing, String> {
     let now = std::time::Instant::now();
     // The most recent registration is the phone the agent is at.
     let target = shared
@@ -117,7 +161,14 @@ pub(crate) async fn ring(shared: &Arc<Shared>, agent: &str, caller: &str) -> Res
         .map_err(|e| format!("no RTP port: {e}"))?;
     let local = Description::offer(socket.local_addr().map_err(|e| e.to_string())?);
     let here = shared.addr;
-    let caller_uri = format!("sip:{}@{here}", if caller.is_empty() { "anonymous" } else { caller });
+    let caller_uri = format!(
+        "sip:{}@{here}",
+        if caller.is_empty() {
+            "anonymous"
+        } else {
+            caller
+        }
+    );
     let option = InviteOption {
         caller: rsipstack::sip::Uri::try_from(caller_uri.as_str())
             .or_else(|_| rsipstack::sip::Uri::try_from(format!("sip:anonymous@{here}").as_str()))
@@ -127,6 +178,7 @@ pub(crate) async fn ring(shared: &Arc<Shared>, agent: &str, caller: &str) -> Res
             .map_err(|e| e.to_string())?,
         content_type: Some("application/sdp".into()),
         offer: Some(local.write(u64::from(local.addr.port()))),
+        call_id: Some(format!("{:08x}{:08x}@switchboard", new_ssrc(), new_ssrc())),
         ..Default::default()
     };
     let (dialog, result) = shared
@@ -134,7 +186,9 @@ pub(crate) async fn ring(shared: &Arc<Shared>, agent: &str, caller: &str) -> Res
         .do_invite_async(option, shared.states.clone())
         .map_err(|e| e.to_string())?;
     Ok(Ringing {
+        contact,
         agent: agent.to_string(),
+        record,
         dialog,
         result,
         socket,
@@ -158,10 +212,17 @@ impl Ringing {
             }
         };
         let (payload_type, codec) = answer.codec();
-        let ssrc = crate::call::new_ssrc();
+        let ssrc = new_ssrc();
         let Ok(sender) = RtpSender::new(ssrc, payload_type, ssrc as u16, ssrc) else {
             let _ = self.dialog.hangup().await;
             return Err(format!("payload type {payload_type}"));
+        };
+        let recording = if self.record {
+            Recording::start(&shared.recordings_dir, self.contact, &self.agent)
+                .map_err(|e| tracing::error!(contact = self.contact, "not recorded: {e}"))
+                .ok()
+        } else {
+            None
         };
         let gone = shared.hangups.child_token();
         let id = id.to_string();
@@ -173,7 +234,9 @@ impl Ringing {
             },
         );
         Ok(Up {
+            contact: self.contact,
             agent: self.agent,
+            recording,
             dialog: self.dialog,
             id,
             socket: self.socket,
@@ -187,10 +250,33 @@ impl Ringing {
 }
 
 impl Up {
-    /// The leg is over: it is no longer listed anywhere.
+    /// The leg is over: it is no longer listed anywhere, and its recording is complete.
     pub fn closed(self, shared: &Shared) {
         shared.forget(&self.id);
         shared.dialogs.remove_dialog(&self.dialog.id());
+        if let Some(r) = self.recording {
+            match r.recorder.finish() {
+                Ok(_) => {
+                    let _ = shared.events.send(EdgeEvent::Recorded {
+                        contact: self.contact,
+                        file: r.file,
+                    });
+                }
+                Err(e) => tracing::error!(contact = self.contact, "recording failed: {e}"),
+            }
+        }
+    }
+
+    /// Records `payload` (in `codec`) as `side`'s audio of this moment.
+    pub fn record(&mut self, side: Side, payload: &[u8], codec: Codec) {
+        if let Some(r) = &mut self.recording {
+            r.scratch.clear();
+            codec.decode(payload, &mut r.scratch);
+            let at = r.started.elapsed().as_micros() as u64 * 8 / 1000;
+            if let Err(e) = r.recorder.push_at(side, at, &r.scratch) {
+                tracing::debug!(contact = self.contact, "recording: {e}");
+            }
+        }
     }
 
     /// A datagram from the phone's side: latches its address (symmetric RTP).

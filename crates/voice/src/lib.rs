@@ -38,6 +38,8 @@ pub struct VoiceConfig {
     pub audio_dir: PathBuf,
     /// Where spoken prompts are cached.
     pub cache_dir: PathBuf,
+    /// Where call recordings are written.
+    pub recordings_dir: PathBuf,
     /// The espeak-ng voice for spoken prompts.
     pub voice: String,
     /// Most calls at once; more are refused with 503.
@@ -108,6 +110,13 @@ pub enum EdgeEvent {
         /// Why, for the log.
         reason: String,
     },
+    /// A conversation's recording is complete.
+    Recorded {
+        /// Contact id.
+        contact: i64,
+        /// The file, relative to the recordings directory.
+        file: String,
+    },
     /// The agent hung up.
     AgentHungUp {
         /// Contact id.
@@ -177,6 +186,8 @@ pub enum CallCommand {
     Ring {
         /// Agent login.
         agent: String,
+        /// Record the conversation (two-channel WAV: caller left, agent right).
+        record: bool,
     },
     /// Stop ringing `agent` (the offer ended unanswered).
     StopRinging {

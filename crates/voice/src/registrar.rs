@@ -172,7 +172,8 @@ impl Registrar {
             return Verdict::Invalid;
         };
         if p.get("realm") != Some(&self.realm)
-            || p.get("algorithm").is_some_and(|a| !a.eq_ignore_ascii_case("md5"))
+            || p.get("algorithm")
+                .is_some_and(|a| !a.eq_ignore_ascii_case("md5"))
         {
             return Verdict::Invalid;
         }
@@ -235,10 +236,7 @@ impl Registrar {
 
     /// Forgets the failures of `source` (it authenticated).
     pub fn succeeded(&self, source: IpAddr) {
-        self.failures
-            .lock()
-            .expect("not poisoned")
-            .remove(&source);
+        self.failures.lock().expect("not poisoned").remove(&source);
     }
 
     /// Registers `contact` for `user` for `expires` seconds (0 removes it); answers the
@@ -340,7 +338,10 @@ mod tests {
         let other = Registrar::new("switchboard", [8; 32]);
         let forged = answer(&r, &other.nonce_at(now), "secret", "REGISTER");
         assert_eq!(r.verify(&forged, "REGISTER", &ha1, now), Verdict::Invalid);
-        assert_eq!(r.verify("Basic abc", "REGISTER", &ha1, now), Verdict::Invalid);
+        assert_eq!(
+            r.verify("Basic abc", "REGISTER", &ha1, now),
+            Verdict::Invalid
+        );
         assert_eq!(r.verify("Digest", "REGISTER", &ha1, now), Verdict::Invalid);
         assert_eq!(Registrar::username(&good).as_deref(), Some("alice"));
     }

@@ -83,6 +83,8 @@ pub(crate) struct Shared {
     pub states: DialogStateSender,
     pub events: mpsc::UnboundedSender<EdgeEvent>,
     pub prompts: Prompts,
+    /// Where recordings go.
+    pub recordings_dir: std::path::PathBuf,
     pub registrar: Registrar,
     /// Live legs by dialog id.
     calls: Mutex<HashMap<String, Live>>,
@@ -143,6 +145,7 @@ pub async fn start(
     );
     let realm = config.realm.clone();
     let shared = Arc::new(Shared {
+        recordings_dir: config.recordings_dir.clone(),
         config,
         addr,
         media_ip,
@@ -304,7 +307,13 @@ fn source_ip(request: &rsipstack::sip::Request) -> Option<IpAddr> {
     if let Some(Ok(ip)) = via.received() {
         return Some(ip);
     }
-    via.uri.host_with_port.to_string().split(':').next()?.parse().ok()
+    via.uri
+        .host_with_port
+        .to_string()
+        .split(':')
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// A REGISTER: authenticates the phone by digest against the agent's stored HA1, then
@@ -317,16 +326,19 @@ async fn register(shared: Arc<Shared>, mut tx: Transaction) {
         let _ = tx.reply(StatusCode::Forbidden).await;
         return;
     }
-    let challenge = |stale: bool| {
-        Header::WwwAuthenticate(shared.registrar.challenge(stale).into())
-    };
+    let challenge = |stale: bool| Header::WwwAuthenticate(shared.registrar.challenge(stale).into());
     let Some(auth) = tx.original.header_value("Authorization") else {
         let _ = tx
             .reply_with(StatusCode::Unauthorized, vec![challenge(false)], None)
             .await;
         return;
     };
-    let agent = tx.original.to_header().ok().and_then(|t| t.uri().ok()).map(|u| user(&u));
+    let agent = tx
+        .original
+        .to_header()
+        .ok()
+        .and_then(|t| t.uri().ok())
+        .map(|u| user(&u));
     let named = Registrar::username(&auth);
     let (reply, answer) = oneshot::channel();
     let credentials = match (&agent, &named) {
@@ -389,7 +401,12 @@ async fn register(shared: Arc<Shared>, mut tx: Transaction) {
                 .await;
             return;
         }
-        current = registrar.bind(&agent, &typed.uri.to_string(), expires.min(MAX_EXPIRES), now);
+        current = registrar.bind(
+            &agent,
+            &typed.uri.to_string(),
+            expires.min(MAX_EXPIRES),
+            now,
+        );
     }
     if tx.original.contact_headers().is_empty() {
         current = registrar.bind(&agent, "", 0, now);

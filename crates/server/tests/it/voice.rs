@@ -86,6 +86,7 @@ async fn a_caller_is_identified_keys_reach_the_flow_and_hanging_up_in_queue_aban
                 ("caller", "+441632960001"),
                 ("key", "3"),
                 ("hold_ms", "5000"),
+                ("stream", ""),
             ],
         )
         .await
@@ -173,5 +174,211 @@ async fn calls_that_cannot_be_taken_are_refused_with_the_right_status() {
     let token = h.login("admin", "admin").await;
     let (_, list) = h.get("/api/v1/contacts", &token).await;
     assert_eq!(list.as_array().map(Vec::len), Some(0), "{list}");
+    h.stop().await;
+}
+
+/// A baresip phone (Debian's `baresip`), registered as `agent` with `password`, that
+/// answers at once and talks with `tone_hz`; what it hears is dumped into its directory.
+struct Phone {
+    dir: tempfile::TempDir,
+    _process: tokio::process::Child,
+}
+
+impl Phone {
+    fn start(registrar: SocketAddr, agent: &str, password: &str, tone_hz: f32) -> Phone {
+        let dir = tempfile::tempdir().unwrap();
+        let tone = switchboard_media::audio::wav_bytes(&switchboard_media::audio::tone(
+            tone_hz, 60_000, 8000,
+        ))
+        .unwrap();
+        std::fs::write(dir.path().join("tone.wav"), tone).unwrap();
+        let d = dir.path().display();
+        std::fs::write(
+            dir.path().join("config"),
+            format!(
+                "poll_method epoll\nsip_listen 127.0.0.1:{port}\n\
+                 module_path /usr/lib/baresip/modules\n\
+                 module g711.so\nmodule aufile.so\nmodule sndfile.so\nmodule account.so\n\
+                 module menu.so\n\
+                 audio_player aufile,{d}/played.wav\naudio_source aufile,{d}/tone.wav\n\
+                 audio_alert aufile,/dev/null\nsnd_path {d}\n",
+                port = free_port(),
+            ),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("accounts"),
+            format!("<sip:{agent}@{registrar}>;auth_pass={password};answermode=auto;regint=600\n"),
+        )
+        .unwrap();
+        let process = tokio::process::Command::new("baresip")
+            .args(["-f", &d.to_string(), "-t", "120"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("baresip runs (Debian package baresip; `cargo xtask test` installs it)");
+        Phone {
+            dir,
+            _process: process,
+        }
+    }
+
+    /// The audio the phone received (baresip's decoder dump), as 8 kHz samples.
+    fn heard(&self) -> Vec<i16> {
+        let dump = std::fs::read_dir(self.dir.path())
+            .unwrap()
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .find(|p| p.to_string_lossy().ends_with("-dec.wav"))
+            .expect("baresip dumped what it heard");
+        switchboard_media::audio::load_wav(&std::fs::read(dump).unwrap()).unwrap()
+    }
+}
+
+/// A μ-law WAV of a `hz` tone (what SIPp's `rtp_stream` sends as payload type 0).
+fn ulaw_tone(path: &Path, hz: f32) {
+    let samples = switchboard_media::audio::tone(hz, 30_000, 8000);
+    let mut data = Vec::new();
+    switchboard_media::g711::Codec::Pcmu.encode(&samples, &mut data);
+    let mut wav = Vec::new();
+    wav.extend(b"RIFF");
+    wav.extend(((36 + data.len()) as u32).to_le_bytes());
+    wav.extend(b"WAVEfmt ");
+    // PCM-style fmt chunk with format 7 (μ-law), mono, 8 kHz, 8 bits.
+    for v in [16u32] {
+        wav.extend(v.to_le_bytes());
+    }
+    wav.extend(7u16.to_le_bytes());
+    wav.extend(1u16.to_le_bytes());
+    wav.extend(8000u32.to_le_bytes());
+    wav.extend(8000u32.to_le_bytes());
+    wav.extend(1u16.to_le_bytes());
+    wav.extend(8u16.to_le_bytes());
+    wav.extend(b"data");
+    wav.extend((data.len() as u32).to_le_bytes());
+    wav.extend(data);
+    std::fs::write(path, wav).unwrap();
+}
+
+/// One channel of a two-channel recording.
+fn channel(path: &Path, which: usize) -> Vec<i16> {
+    let mut reader = hound::WavReader::open(path).unwrap();
+    assert_eq!(reader.spec().channels, 2);
+    reader
+        .samples::<i16>()
+        .map(Result::unwrap)
+        .enumerate()
+        .filter(|(i, _)| i % 2 == which)
+        .map(|(_, s)| s)
+        .collect()
+}
+
+#[tokio::test]
+async fn an_agent_phone_rings_answers_and_audio_passes_both_ways_into_the_recording() {
+    let h = Harness::start().await;
+    let admin = h.login("admin", "admin").await;
+    let mut events = h.events(&admin).await;
+    let target = sip_addr(&h);
+    // Alice's desk phone registers (digest-authenticated) and she becomes available.
+    let phone = Phone::start(target, "alice", "phone", 600.0);
+    let registered = events.next_named("agent.phone").await;
+    assert_eq!(registered["agent"], "alice", "{registered}");
+    assert_eq!(registered["data"]["registered"], true, "{registered}");
+    let alice = h.login("alice", "demo").await;
+    let (status, body) = h
+        .post(
+            "/api/v1/agents/alice/state",
+            &alice,
+            serde_json::json!({ "state": "available" }),
+        )
+        .await;
+    assert!(status.is_success(), "{body}");
+
+    // A caller talking with a 1000 Hz tone chooses orders (key 3), which Alice serves.
+    let media = tempfile::tempdir().unwrap();
+    let tone = media.path().join("caller.wav");
+    ulaw_tone(&tone, 1000.0);
+    let stream = format!(
+        "<nop><action><exec rtp_stream=\"{},-1,0\"/></action></nop>",
+        tone.display()
+    );
+    let caller = tokio::spawn(async move {
+        sipp(
+            "caller-menu.xml",
+            target,
+            "support",
+            &[
+                ("caller", "+441632960001"),
+                ("key", "3"),
+                ("hold_ms", "7000"),
+                ("stream", &stream),
+            ],
+        )
+        .await
+    });
+    let offered = events.next_named("contact.offered").await;
+    assert_eq!(offered["agent"], "alice", "{offered}");
+    let contact = offered["contact"].as_i64().unwrap();
+    let connected = events.next_named("contact.connected").await;
+    assert_eq!(connected["contact"], contact, "{connected}");
+    assert_eq!(connected["agent"], "alice", "{connected}");
+    let ended = events.next_named("contact.ended").await;
+    assert_eq!(ended["data"]["reason"], "handled", "{ended}");
+    let (status, log) = caller.await.unwrap();
+    assert!(status.success(), "SIPp: {status}\n{log}");
+
+    // The recording is noted once the agent leg has closed.
+    let mut recording = Value::Null;
+    for _ in 0..100 {
+        let (_, c) = h.get(&format!("/api/v1/contacts/{contact}"), &admin).await;
+        if c["recording"].is_string() {
+            assert_eq!(c["agent"], "alice", "{c}");
+            assert_eq!(c["status"], "wrap_up", "{c}");
+            recording = c["recording"].clone();
+            break;
+        }
+        events.next().await;
+    }
+    let file = h
+        .dir
+        .path()
+        .join("recordings")
+        .join(recording.as_str().expect("a recording is noted"));
+    use switchboard_media::audio::tone_power;
+    let (left, right) = (channel(&file, 0), channel(&file, 1));
+    assert!(
+        left.len() > 8000 * 3,
+        "seconds of conversation: {}",
+        left.len()
+    );
+    assert!(
+        tone_power(&left, 1000.0) > 0.5,
+        "the caller's tone on the left: {}",
+        tone_power(&left, 1000.0)
+    );
+    assert!(
+        tone_power(&left, 600.0) < 0.1,
+        "no agent on the left: {}",
+        tone_power(&left, 600.0)
+    );
+    assert!(
+        tone_power(&right, 600.0) > 0.5,
+        "the agent's tone on the right: {}",
+        tone_power(&right, 600.0)
+    );
+    assert!(
+        tone_power(&right, 1000.0) < 0.1,
+        "no caller on the right: {}",
+        tone_power(&right, 1000.0)
+    );
+    // The phone heard the caller.
+    let heard = phone.heard();
+    assert!(
+        tone_power(&heard, 1000.0) > 0.5,
+        "the agent heard the caller: {}",
+        tone_power(&heard, 1000.0)
+    );
     h.stop().await;
 }
