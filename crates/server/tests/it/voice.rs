@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::Harness;
 
 /// A free UDP port on the loopback (for SIPp's own signalling and media).
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     UdpSocket::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -23,7 +23,7 @@ fn free_port() -> u16 {
 /// Runs SIPp once with `scenario` against `target`; `keys` fill the scenario's own
 /// `[name]`s (SIPp's keywords are left for SIPp). Answers SIPp's exit status and its
 /// error log.
-async fn sipp(
+pub async fn sipp(
     scenario: &str,
     target: SocketAddr,
     service: &str,
@@ -67,7 +67,7 @@ async fn sipp(
     )
 }
 
-fn sip_addr(h: &Harness) -> SocketAddr {
+pub fn sip_addr(h: &Harness) -> SocketAddr {
     h.server.as_ref().unwrap().sip
 }
 
@@ -179,13 +179,13 @@ async fn calls_that_cannot_be_taken_are_refused_with_the_right_status() {
 
 /// A baresip phone (Debian's `baresip`), registered as `agent` with `password`, that
 /// answers at once and talks with `tone_hz`; what it hears is dumped into its directory.
-struct Phone {
+pub struct Phone {
     dir: tempfile::TempDir,
     _process: tokio::process::Child,
 }
 
 impl Phone {
-    fn start(registrar: SocketAddr, agent: &str, password: &str, tone_hz: f32) -> Phone {
+    pub fn start(registrar: SocketAddr, agent: &str, password: &str, tone_hz: f32) -> Phone {
         let dir = tempfile::tempdir().unwrap();
         let tone = switchboard_media::audio::wav_bytes(&switchboard_media::audio::tone(
             tone_hz, 60_000, 8000,
@@ -226,7 +226,7 @@ impl Phone {
     }
 
     /// The audio the phone received (baresip's decoder dump), as 8 kHz samples.
-    fn heard(&self) -> Vec<i16> {
+    pub fn heard(&self) -> Vec<i16> {
         let dump = std::fs::read_dir(self.dir.path())
             .unwrap()
             .filter_map(Result::ok)
@@ -238,7 +238,7 @@ impl Phone {
 }
 
 /// A μ-law WAV of a `hz` tone (what SIPp's `rtp_stream` sends as payload type 0).
-fn ulaw_tone(path: &Path, hz: f32) {
+pub fn ulaw_tone(path: &Path, hz: f32) {
     let samples = switchboard_media::audio::tone(hz, 30_000, 8000);
     let mut data = Vec::new();
     switchboard_media::g711::Codec::Pcmu.encode(&samples, &mut data);
@@ -263,7 +263,7 @@ fn ulaw_tone(path: &Path, hz: f32) {
 }
 
 /// One channel of a two-channel recording.
-fn channel(path: &Path, which: usize) -> Vec<i16> {
+pub fn channel(path: &Path, which: usize) -> Vec<i16> {
     let mut reader = hound::WavReader::open(path).unwrap();
     assert_eq!(reader.spec().channels, 2);
     reader
