@@ -186,6 +186,18 @@ pub struct Phone {
 
 impl Phone {
     pub fn start(registrar: SocketAddr, agent: &str, password: &str, tone_hz: f32) -> Phone {
+        Phone::start_with(registrar, agent, password, tone_hz, true)
+    }
+
+    /// Like [`Phone::start`]; a phone without `auto_answer` rings and is never picked up.
+    pub fn start_with(
+        registrar: SocketAddr,
+        agent: &str,
+        password: &str,
+        tone_hz: f32,
+        auto_answer: bool,
+    ) -> Phone {
+        let answer = if auto_answer { "auto" } else { "manual" };
         let dir = tempfile::tempdir().unwrap();
         let tone = switchboard_media::audio::wav_bytes(&switchboard_media::audio::tone(
             tone_hz, 60_000, 8000,
@@ -208,7 +220,9 @@ impl Phone {
         .unwrap();
         std::fs::write(
             dir.path().join("accounts"),
-            format!("<sip:{agent}@{registrar}>;auth_pass={password};answermode=auto;regint=600\n"),
+            format!(
+                "<sip:{agent}@{registrar}>;auth_pass={password};answermode={answer};regint=600\n"
+            ),
         )
         .unwrap();
         let process = tokio::process::Command::new("baresip")
