@@ -109,6 +109,15 @@ pub async fn follow(
                     tracing::debug!(contact, "offer already over: {e}");
                 }
             }
+            EdgeEvent::Held {
+                contact,
+                agent,
+                held,
+            } => {
+                let _ = runtime
+                    .run(move |center, now| center.held(&agent, contact, held, now))
+                    .await;
+            }
             EdgeEvent::Recorded { contact, file } => {
                 if let Err(e) = store.contact_recording(contact, &file).await {
                     tracing::error!(contact, "recording {file} not noted: {e}");

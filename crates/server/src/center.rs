@@ -557,6 +557,17 @@ impl Center {
         Ok(())
     }
 
+    /// `agent` put the caller of `contact` on hold, or took them off it.
+    pub fn held(&mut self, agent: &str, contact: i64, held: bool, now_ms: i64) {
+        self.now_ms = now_ms;
+        self.notice(
+            "contact.hold",
+            Some(contact),
+            Some(agent),
+            json!({ "held": held }),
+        );
+    }
+
     /// `agent`'s registered phones changed (published for desktops and wallboards).
     pub fn phones(&mut self, agent: &str, contacts: Vec<String>, now_ms: i64) {
         self.now_ms = now_ms;

@@ -22,7 +22,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::leg::{self, Leg, LegEvent};
 use crate::prompts::Clip;
-use crate::sip::Shared;
+use crate::sip::{Shared, Signal};
 use crate::{CallCommand, EdgeEvent};
 
 /// Samples in one 20 ms frame at 8 kHz.
@@ -102,6 +102,14 @@ impl CallMedia {
             done = self.collect(key, None);
         }
         done
+    }
+
+    /// A frame of music on hold (the queue's music, or the built-in chime).
+    pub fn hold_frame(&mut self) -> [i16; FRAME] {
+        if self.music.is_none() {
+            self.music = Some((default_music(), 0));
+        }
+        self.music_frame()
     }
 
     /// Drops the prompts queued (an agent answered).
@@ -262,6 +270,8 @@ async fn run_legs(
     let mut decoded = Vec::with_capacity(FRAME);
     let mut first = true;
     let mut commands_open = true;
+    let (signal_tx, mut signals) = mpsc::unbounded_channel();
+    let mut held = false;
     let emit = |e: Option<EdgeEvent>| {
         if let Some(e) = e {
             let _ = shared.events.send(e);
@@ -315,10 +325,18 @@ async fn run_legs(
                     }
                 }
             }
+            Some(signal) = signals.recv() => match signal {
+                Signal::Hold(hold) => {
+                    if hold != held && let Leg::Up(up) = leg {
+                        held = hold;
+                        emit(Some(EdgeEvent::Held { contact, agent: up.agent.clone(), held }));
+                    }
+                }
+            },
             event = leg.next(&mut leg_buf) => match (event, std::mem::replace(leg, Leg::Idle)) {
                 (LegEvent::Answered(result), Leg::Ringing(ringing)) => {
                     let agent = ringing.agent.clone();
-                    match ringing.answered(result, &shared).await {
+                    match ringing.answered(result, &shared, signal_tx.clone()).await {
                         Ok(up) => {
                             // The conversation replaces prompts; music resumes if the agent
                             // leg ends while the caller still waits.
@@ -335,13 +353,16 @@ async fn run_legs(
                         && Codec::from_payload_type(packet.payload_type) == Some(up.codec)
                     {
                         up.record(Side::Agent, packet.payload, up.codec);
-                        let payload = transcode(packet.payload, up.codec, setup.codec);
-                        let out = sender.packet(&payload, payload.len() as u32, false);
-                        let _ = setup.socket.send_to(&out, remote).await;
+                        if !held {
+                            let payload = transcode(packet.payload, up.codec, setup.codec);
+                            let out = sender.packet(&payload, payload.len() as u32, false);
+                            let _ = setup.socket.send_to(&out, remote).await;
+                        }
                     }
                     *leg = Leg::Up(up);
                 }
                 (LegEvent::Gone, Leg::Up(up)) => {
+                    held = false;
                     let agent = up.agent.clone();
                     up.closed(&shared);
                     emit(Some(EdgeEvent::AgentHungUp { contact, agent }));
@@ -383,7 +404,10 @@ async fn run_legs(
             _ = tick.tick() => {
                 let (frame, event) = media.frame(Instant::now());
                 emit(event);
-                if !matches!(leg, Leg::Up(_)) {
+                // Talking: the agent's audio is relayed instead, unless the caller is on
+                // hold, who hears music.
+                let frame = if held { media.hold_frame() } else { frame };
+                if held || !matches!(leg, Leg::Up(_)) {
                     encoded.clear();
                     setup.codec.encode(&frame, &mut encoded);
                     let packet = sender.packet(&encoded, FRAME as u32, first);

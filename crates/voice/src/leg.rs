@@ -16,11 +16,12 @@ use switchboard_media::audio::{Side, StereoRecorder};
 use switchboard_media::g711::Codec;
 use switchboard_media::rtp::RtpSender;
 use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
 
 use crate::EdgeEvent;
 use crate::call::new_ssrc;
 use crate::sdp::Description;
-use crate::sip::{Live, Shared};
+use crate::sip::{Live, Shared, Signal};
 
 /// The agent leg's state.
 pub(crate) enum Leg {
@@ -197,8 +198,14 @@ pub(crate) async fn ring(
 }
 
 impl Ringing {
-    /// The phone's final answer: an answered leg, or why not.
-    pub async fn answered(self, result: InviteAsyncResult, shared: &Shared) -> Result<Up, String> {
+    /// The phone's final answer: an answered leg (whose hold and transfer requests go to
+    /// `signals`), or why not.
+    pub async fn answered(
+        self,
+        result: InviteAsyncResult,
+        shared: &Shared,
+        signals: mpsc::UnboundedSender<Signal>,
+    ) -> Result<Up, String> {
         let (id, response) = result.map_err(|e| e.to_string())?;
         let response = response.ok_or_else(|| "no answer".to_string())?;
         if response.status_code.kind() != rsipstack::sip::StatusCodeKind::Successful {
@@ -231,6 +238,7 @@ impl Ringing {
             Live {
                 gone: gone.clone(),
                 local: self.local,
+                signals: Some(signals),
             },
         );
         Ok(Up {

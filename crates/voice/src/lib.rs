@@ -110,6 +110,15 @@ pub enum EdgeEvent {
         /// Why, for the log.
         reason: String,
     },
+    /// The agent put the caller on hold (`held`), or took them off hold.
+    Held {
+        /// Contact id.
+        contact: i64,
+        /// Agent login.
+        agent: String,
+        /// On hold now.
+        held: bool,
+    },
     /// A conversation's recording is complete.
     Recorded {
         /// Contact id.

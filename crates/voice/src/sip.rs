@@ -67,6 +67,15 @@ pub(crate) struct Live {
     pub gone: CancellationToken,
     /// Switchboard's side of the media, answered again to a re-INVITE.
     pub local: Description,
+    /// Where the leg's hold and transfer requests go (an agent leg: its call's task).
+    pub signals: Option<mpsc::UnboundedSender<Signal>>,
+}
+
+/// A request the far end of a leg made in the dialog.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Signal {
+    /// Put on hold (`true`) or taken off hold (re-INVITE, RFC 3264 §8.4).
+    Hold(bool),
 }
 
 /// How long a shutdown waits for calls to hang up.
@@ -251,17 +260,22 @@ async fn follow(shared: Arc<Shared>, mut states: DialogStateReceiver) {
                 }
             }
             DialogState::Updated(id, request, handle) => {
-                // A re-INVITE or UPDATE: answer with the call's media as it is.
-                let local = shared
+                // A re-INVITE or UPDATE: answer with the call's media as it is; a hold or
+                // unhold goes to the call.
+                let (local, signals) = shared
                     .calls
                     .lock()
                     .expect("not poisoned")
                     .get(&id.to_string())
-                    .map(|l| l.local.clone());
+                    .map(|l| (Some(l.local.clone()), l.signals.clone()))
+                    .unwrap_or_default();
                 tokio::spawn(async move {
                     let offer = Description::parse(&request.body);
                     let _ = match (local, offer) {
                         (Some(local), Ok(offer)) => {
+                            if let Some(signals) = signals {
+                                let _ = signals.send(Signal::Hold(offer.is_hold()));
+                            }
                             let mut answer = offer.answer(local.addr);
                             answer.codecs = local.codecs.clone();
                             let body = answer.write(u64::from(local.addr.port()));
@@ -556,6 +570,7 @@ async fn new_call(shared: Arc<Shared>, mut tx: Transaction) {
         Live {
             gone: gone.clone(),
             local: local.clone(),
+            signals: None,
         },
     );
     let body = local.write(contact as u64);
