@@ -6,16 +6,17 @@
 //! ("durable before acknowledged"); every call the edge reports gone ends its contact.
 
 use switchboard_routing::Channel;
-use switchboard_store::Store;
+use switchboard_store::{Line, NewContact, Store};
 use switchboard_voice::{Answer, CallCommand, EdgeEvent};
 use tokio::sync::mpsc;
 
-use crate::runtime::{Runtime, StartError, start_contact};
+use crate::runtime::{Runtime, StartError, now_ms, start_contact};
 
 /// Applies the edge's events until the edge stops.
 pub async fn follow(
     runtime: Runtime,
     store: Store,
+    voicemail: Voicemail,
     mut events: mpsc::UnboundedReceiver<EdgeEvent>,
 ) {
     while let Some(event) = events.recv().await {
@@ -118,6 +119,29 @@ pub async fn follow(
                     .run(move |center, now| center.held(&agent, contact, held, now))
                     .await;
             }
+            EdgeEvent::Voicemail {
+                contact,
+                mailbox,
+                file,
+                transcribe,
+                duration_ms,
+            } => {
+                tracing::info!(contact, %mailbox, duration_ms, "voicemail left");
+                match route_voicemail(&runtime, &store, contact, &mailbox, &file).await {
+                    Ok(routed) if transcribe => {
+                        if let Some(url) = voicemail.transcribe_url.clone() {
+                            let path = voicemail.dir.join(&file);
+                            let (runtime, store) = (runtime.clone(), store.clone());
+                            tokio::spawn(async move {
+                                transcribe_voicemail(&runtime, &store, &url, &path, [contact, routed])
+                                    .await;
+                            });
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::error!(contact, "voicemail {file} not routed: {e}"),
+                }
+            }
             EdgeEvent::Recorded { contact, file } => {
                 if let Err(e) = store.contact_recording(contact, &file).await {
                     tracing::error!(contact, "recording {file} not noted: {e}");
@@ -130,6 +154,114 @@ pub async fn follow(
                 if let Ok(Err(e)) = r {
                     tracing::debug!(contact, "agent hang-up after the end: {e}");
                 }
+            }
+        }
+    }
+}
+
+/// Where voicemails are and who transcribes them.
+#[derive(Debug, Clone)]
+pub struct Voicemail {
+    /// The voicemail directory.
+    pub dir: std::path::PathBuf,
+    /// The speech-to-text service, if any.
+    pub transcribe_url: Option<String>,
+}
+
+/// Notes the voicemail on the call's contact and routes it, as a new `voicemail` contact
+/// of the same customer, to the mailbox's queue. Answers the new contact's id.
+async fn route_voicemail(
+    runtime: &Runtime,
+    store: &Store,
+    call: i64,
+    mailbox: &str,
+    file: &str,
+) -> Result<i64, String> {
+    store
+        .contact_voicemail(call, file)
+        .await
+        .map_err(|e| e.to_string())?;
+    let origin = store.contact(call).await.map_err(|e| e.to_string())?;
+    let new = NewContact {
+        channel: "voicemail".into(),
+        address: origin.address.clone(),
+        dialed: mailbox.to_string(),
+        customer_id: origin.customer_id,
+        flow: None,
+    };
+    let id = store
+        .create_contact(&new, now_ms())
+        .await
+        .map_err(|e| e.to_string())?;
+    store
+        .contact_voicemail(id, file)
+        .await
+        .map_err(|e| e.to_string())?;
+    let (queue, caller, file) = (mailbox.to_string(), origin.address, file.to_string());
+    let routed = runtime
+        .run(move |center, now| center.enqueue_voicemail(id, &queue, &caller, &file, now))
+        .await
+        .map_err(|e| e.to_string())?;
+    if let Err(e) = routed {
+        store
+            .contact_ended(id, &format!("failed:{e}"), now_ms())
+            .await
+            .map_err(|e| e.to_string())?;
+        return Err(e.to_string());
+    }
+    Ok(id)
+}
+
+/// Sends the voicemail at `path` to the speech-to-text service at `url` and adds its
+/// text to the transcripts of `contacts` (the call and the routed voicemail).
+async fn transcribe_voicemail(
+    runtime: &Runtime,
+    store: &Store,
+    url: &str,
+    path: &std::path::Path,
+    contacts: [i64; 2],
+) {
+    let text = async {
+        let audio = tokio::fs::read(path).await.map_err(|e| e.to_string())?;
+        let response = reqwest::Client::new()
+            .post(url)
+            .header("content-type", "audio/wav")
+            .body(audio)
+            .timeout(std::time::Duration::from_secs(60))
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        if !response.status().is_success() {
+            return Err(format!("{url} answered {}", response.status()));
+        }
+        let body: serde_json::Value = response.json().await.map_err(|e| e.to_string())?;
+        body["text"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| format!("{url} answered no `text`"))
+    }
+    .await;
+    let text = match text {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::warn!("voicemail {} not transcribed: {e}", path.display());
+            return;
+        }
+    };
+    for contact in contacts {
+        let t = text.clone();
+        let live = runtime
+            .run(move |center, now| center.transcribed(contact, &t, now))
+            .await
+            .unwrap_or(false);
+        if !live {
+            let line = Line {
+                at_ms: now_ms(),
+                from: "transcription".into(),
+                text: text.clone(),
+            };
+            if let Err(e) = store.append_line(contact, &line).await {
+                tracing::error!(contact, "transcription not stored: {e}");
             }
         }
     }

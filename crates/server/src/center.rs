@@ -465,6 +465,35 @@ impl Center {
         number: &str,
         now_ms: i64,
     ) -> Result<(), Refused> {
+        let details = json!({ "queue": queue, "callback": number });
+        self.enqueue_work(contact, Channel::Callback, queue, number, details, now_ms)
+    }
+
+    /// Routes a voicemail left by `caller` (recorded in `file`) as contact `contact`
+    /// (already recorded) to `queue`: asynchronous work, like an email, for an agent to
+    /// listen to and call back.
+    pub fn enqueue_voicemail(
+        &mut self,
+        contact: i64,
+        queue: &str,
+        caller: &str,
+        file: &str,
+        now_ms: i64,
+    ) -> Result<(), Refused> {
+        let details = json!({ "queue": queue, "voicemail": file, "caller": caller });
+        self.enqueue_work(contact, Channel::Email, queue, caller, details, now_ms)
+    }
+
+    /// Routes a piece of work that has no flow (a callback, a voicemail).
+    fn enqueue_work(
+        &mut self,
+        contact: i64,
+        channel: Channel,
+        queue: &str,
+        address: &str,
+        details: Value,
+        now_ms: i64,
+    ) -> Result<(), Refused> {
         self.now_ms = now_ms;
         let qid = self
             .queues
@@ -474,8 +503,8 @@ impl Center {
         self.live.insert(
             contact,
             Live {
-                channel: Channel::Callback,
-                address: number.into(),
+                channel,
+                address: address.into(),
                 session: None,
                 queue: Some(queue.into()),
                 agent: None,
@@ -491,13 +520,8 @@ impl Center {
             contact,
             queue: queue.into(),
         });
-        self.notice(
-            "contact.queued",
-            Some(contact),
-            None,
-            json!({ "queue": queue, "callback": number }),
-        );
-        let spec = ContactSpec::new(Channel::Callback, QueueId(qid));
+        self.notice("contact.queued", Some(contact), None, details);
+        let spec = ContactSpec::new(channel, QueueId(qid));
         self.route(Input::Enqueue {
             contact: ContactId(contact as u64),
             spec,
@@ -555,6 +579,24 @@ impl Center {
         self.progress(contact);
         self.pump();
         Ok(())
+    }
+
+    /// A transcription of `contact`'s voicemail: a line of its conversation, if it is
+    /// still in progress (answers whether it was).
+    pub fn transcribed(&mut self, contact: i64, text: &str, now_ms: i64) -> bool {
+        self.now_ms = now_ms;
+        let Some(live) = self.live.get_mut(&contact).filter(|l| l.ended_ms.is_none()) else {
+            return false;
+        };
+        live.lines.push(line(now_ms, "transcription", text));
+        self.progress(contact);
+        self.notice(
+            "contact.transcribed",
+            Some(contact),
+            None,
+            json!({ "text": text }),
+        );
+        true
     }
 
     /// `agent` put the caller of `contact` on hold, or took them off it.
@@ -914,8 +956,18 @@ impl Center {
                 self.effects.push(Effect::Dequeued { contact });
             }
             Output::Transfer { to } => self.say(contact, format!("[transfer to {to}]")),
-            Output::Voicemail { mailbox, .. } => {
-                self.say(contact, format!("[voicemail: {mailbox}]"))
+            Output::Voicemail {
+                mailbox,
+                transcribe,
+            } => {
+                self.say(contact, format!("[voicemail: {mailbox}]"));
+                self.call(
+                    contact,
+                    CallCommand::Voicemail {
+                        mailbox,
+                        transcribe,
+                    },
+                );
             }
             Output::Callback { queue, number } => self.effects.push(Effect::Callback {
                 contact,

@@ -51,6 +51,9 @@ pub struct VoiceSettings {
     pub max_calls: usize,
     /// The espeak-ng voice that speaks the flows' `say` prompts.
     pub tts_voice: String,
+    /// A speech-to-text service for voicemails: the WAV is POSTed (`audio/wav`) and the
+    /// answer's JSON `text` becomes the voicemail's transcript.
+    pub transcribe_url: Option<String>,
     /// The digest realm agents' phones register in (phones' stored credentials are tied
     /// to it: changing it means setting the SIP passwords again).
     pub realm: String,
@@ -63,6 +66,7 @@ impl Default for VoiceSettings {
             max_calls: 500,
             tts_voice: "en".into(),
             realm: "switchboard".into(),
+            transcribe_url: None,
         }
     }
 }

@@ -113,6 +113,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Server> {
             audio_dir: flow_dir.clone(),
             cache_dir: config.data.join("prompts"),
             recordings_dir: config.data.join("recordings"),
+            voicemail_dir: config.data.join("voicemail"),
             voice: config.voice.tts_voice.clone(),
             max_calls: config.voice.max_calls,
             realm: config.voice.realm.clone(),
@@ -122,7 +123,16 @@ pub async fn start(config: &Config) -> anyhow::Result<Server> {
     .await
     .map_err(|e| anyhow::anyhow!("SIP address {}: {e}", config.sip))?;
     let sip = voice.local_addr();
-    let calls = tokio::spawn(calls::follow(runtime.clone(), store.clone(), edge_rx));
+    let voicemail = calls::Voicemail {
+        dir: config.data.join("voicemail"),
+        transcribe_url: config.voice.transcribe_url.clone(),
+    };
+    let calls = tokio::spawn(calls::follow(
+        runtime.clone(),
+        store.clone(),
+        voicemail,
+        edge_rx,
+    ));
     webhooks::start(config.webhooks.clone(), runtime.subscribe());
     let (stopping_tx, stopping) = tokio::sync::watch::channel(false);
     let state = AppState {

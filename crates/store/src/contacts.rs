@@ -320,6 +320,36 @@ impl Store {
         .await
     }
 
+    /// The contact's voicemail is in `file`.
+    pub async fn contact_voicemail(&self, id: i64, file: &str) -> Result<()> {
+        self.update(
+            sqlx::query("UPDATE contacts SET voicemail = ? WHERE id = ?")
+                .bind(file)
+                .bind(id),
+            id,
+        )
+        .await
+    }
+
+    /// Adds a line to the transcript of a contact that is over (e.g. a transcription).
+    pub async fn append_line(&self, id: i64, line: &Line) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let text: Option<String> = sqlx::query_scalar("SELECT transcript FROM contacts WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let text = text.ok_or_else(|| StoreError::NotFound(format!("contact {id}")))?;
+        let mut lines: Vec<Line> = serde_json::from_str(&text).unwrap_or_default();
+        lines.push(line.clone());
+        sqlx::query("UPDATE contacts SET transcript = ? WHERE id = ?")
+            .bind(serde_json::to_string(&lines)?)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// The contact's conversation was recorded in `file`.
     pub async fn contact_recording(&self, id: i64, file: &str) -> Result<()> {
         self.update(

@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use switchboard_media::audio::Side;
+use switchboard_media::audio::{Side, beep, rms, wav_bytes};
 use switchboard_media::dtmf::EventReceiver;
 use switchboard_media::g711::{Codec, transcode};
 use switchboard_media::goertzel::DtmfDetector;
@@ -29,6 +29,29 @@ use crate::{CallCommand, EdgeEvent};
 const FRAME: usize = 160;
 /// Most keys remembered while no collection is open (typed ahead during prompts).
 const TYPE_AHEAD: usize = 32;
+/// A voicemail ends after this much silence …
+const VOICEMAIL_SILENCE: Duration = Duration::from_secs(5);
+/// … or at this length.
+const VOICEMAIL_MAX: Duration = Duration::from_secs(120);
+/// Audio quieter than this (RMS, 16-bit units; about -40 dBFS) counts as silence.
+const SILENCE_RMS: f64 = 330.0;
+
+/// A voicemail being taken.
+#[derive(Debug)]
+pub struct Voicemail {
+    /// The mailbox (a queue).
+    pub mailbox: String,
+    /// A transcription is wanted.
+    pub transcribe: bool,
+    /// What the caller said.
+    pub samples: Vec<i16>,
+    /// When the recording started (after the beep).
+    started: Option<Instant>,
+    /// When the caller was last heard.
+    last_sound: Option<Instant>,
+    /// `#`, silence or the maximum length ended it.
+    done: bool,
+}
 
 /// A collection of keys in progress.
 #[derive(Debug)]
@@ -51,6 +74,7 @@ pub struct CallMedia {
     gather: Option<Gather>,
     type_ahead: VecDeque<char>,
     hangup_pending: bool,
+    voicemail: Option<Voicemail>,
 }
 
 impl CallMedia {
@@ -64,6 +88,7 @@ impl CallMedia {
             gather: None,
             type_ahead: VecDeque::new(),
             hangup_pending: false,
+            voicemail: None,
         }
     }
 
@@ -122,8 +147,55 @@ impl CallMedia {
         self.hangup_pending = true;
     }
 
+    /// Takes a voicemail for `mailbox` once the prompts have played: a beep, then the
+    /// caller's audio (fed with [`CallMedia::heard`]).
+    pub fn voicemail(&mut self, mailbox: String, transcribe: bool) {
+        self.music = None;
+        self.prompt(beep().into(), false);
+        self.voicemail = Some(Voicemail {
+            mailbox,
+            transcribe,
+            samples: Vec::new(),
+            started: None,
+            last_sound: None,
+            done: false,
+        });
+    }
+
+    /// The caller's audio heard at `now` (recorded while a voicemail is being taken).
+    pub fn heard(&mut self, samples: &[i16], now: Instant) {
+        if let Some(v) = &mut self.voicemail
+            && v.started.is_some()
+            && !v.done
+        {
+            v.samples.extend_from_slice(samples);
+            if rms(samples) > SILENCE_RMS {
+                v.last_sound = Some(now);
+            }
+        }
+    }
+
+    /// Whether the caller's audio is wanted (a voicemail is being recorded).
+    pub fn listening(&self) -> bool {
+        self.voicemail.as_ref().is_some_and(|v| v.started.is_some())
+    }
+
+    /// The voicemail, once complete (or, with `force`, whatever was recorded so far:
+    /// the caller hung up).
+    pub fn take_voicemail(&mut self, force: bool) -> Option<Voicemail> {
+        if self.voicemail.as_ref().is_some_and(|v| v.done || force) {
+            return self.voicemail.take();
+        }
+        None
+    }
+
     /// A key was pressed at `now`.
     pub fn key(&mut self, key: char, now: Instant) -> Option<EdgeEvent> {
+        if let Some(v) = &mut self.voicemail {
+            // `#` ends the message; other keys are part of it.
+            v.done |= key == '#' && v.started.is_some();
+            return None;
+        }
         if !self.player.is_idle() && self.interruptible {
             self.player.clear();
         }
@@ -164,6 +236,15 @@ impl CallMedia {
             None => self.music_frame(),
         };
         let mut event = None;
+        if prompts_done && let Some(v) = &mut self.voicemail {
+            let started = *v.started.get_or_insert(now);
+            let last = *v.last_sound.get_or_insert(now);
+            if now.duration_since(last) >= VOICEMAIL_SILENCE
+                || now.duration_since(started) >= VOICEMAIL_MAX
+            {
+                v.done = true;
+            }
+        }
         if prompts_done && let Some(g) = &mut self.gather {
             match g.deadline {
                 None => g.deadline = Some(now + g.timeout),
@@ -202,7 +283,7 @@ impl CallMedia {
 
     /// Whether the call should now be hung up (asked to, and the prompts have played).
     pub fn should_hang_up(&self) -> bool {
-        self.hangup_pending && self.player.is_idle()
+        self.hangup_pending && self.player.is_idle() && self.voicemail.is_none()
     }
 }
 
@@ -279,7 +360,13 @@ async fn run_legs(
     };
     loop {
         tokio::select! {
-            () = gone.cancelled() => return Ending::CallerLeft,
+            () = gone.cancelled() => {
+                // What a caller said before hanging up is still their message.
+                if let Some(v) = media.take_voicemail(true) {
+                    save_voicemail(&shared, contact, v).await;
+                }
+                return Ending::CallerLeft;
+            }
             command = setup.commands.recv(), if commands_open => {
                 let Some(command) = command else {
                     // The runtime is done with the call: finish the prompts, then hang up.
@@ -309,6 +396,9 @@ async fn run_legs(
                         media.music(Some(clip.unwrap_or_else(default_music)));
                     }
                     CallCommand::StopMusic => media.music(None),
+                    CallCommand::Voicemail { mailbox, transcribe } => {
+                        media.voicemail(mailbox, transcribe);
+                    }
                     CallCommand::Hangup => media.hang_up(),
                     CallCommand::Ring { agent, record } => {
                         // One agent phone at a time: a new offer replaces an old one.
@@ -386,6 +476,13 @@ async fn run_legs(
                     continue;
                 }
                 let now = Instant::now();
+                if media.listening()
+                    && let Some(codec) = Codec::from_payload_type(packet.payload_type)
+                {
+                    decoded.clear();
+                    codec.decode(packet.payload, &mut decoded);
+                    media.heard(&decoded, now);
+                }
                 if Some(packet.payload_type) == setup.telephone_event {
                     let press = events.handle(packet.ssrc, packet.timestamp, packet.payload);
                     if let Some(key) = press.ok().flatten().and_then(|p| p.digit()) {
@@ -414,12 +511,43 @@ async fn run_legs(
                     first = false;
                     let _ = setup.socket.send_to(&packet, remote).await;
                 }
+                if let Some(v) = media.take_voicemail(false) {
+                    save_voicemail(&shared, contact, v).await;
+                }
                 if media.should_hang_up() {
                     return Ending::Hangup;
                 }
             }
         }
     }
+}
+
+/// Writes a voicemail to disk (synced before it is reported) and reports it.
+async fn save_voicemail(shared: &Shared, contact: i64, v: Voicemail) {
+    use tokio::io::AsyncWriteExt;
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    let file = format!("{contact}-{stamp}.wav");
+    let path = shared.voicemail_dir.join(&file);
+    let written = async {
+        let bytes = wav_bytes(&v.samples).map_err(std::io::Error::other)?;
+        tokio::fs::create_dir_all(&shared.voicemail_dir).await?;
+        let mut f = tokio::fs::File::create(&path).await?;
+        f.write_all(&bytes).await?;
+        f.sync_all().await
+    };
+    if let Err(e) = written.await {
+        tracing::error!(contact, "voicemail not saved: {e}");
+        return;
+    }
+    let _ = shared.events.send(EdgeEvent::Voicemail {
+        contact,
+        mailbox: v.mailbox,
+        file,
+        transcribe: v.transcribe,
+        duration_ms: v.samples.len() as u64 / 8,
+    });
 }
 
 /// A new SSRC: different per stream and per process run.

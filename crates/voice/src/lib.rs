@@ -40,6 +40,8 @@ pub struct VoiceConfig {
     pub cache_dir: PathBuf,
     /// Where call recordings are written.
     pub recordings_dir: PathBuf,
+    /// Where voicemails are written.
+    pub voicemail_dir: PathBuf,
     /// The espeak-ng voice for spoken prompts.
     pub voice: String,
     /// Most calls at once; more are refused with 503.
@@ -118,6 +120,19 @@ pub enum EdgeEvent {
         agent: String,
         /// On hold now.
         held: bool,
+    },
+    /// A voicemail was recorded and is on disk (synced).
+    Voicemail {
+        /// Contact id of the call.
+        contact: i64,
+        /// The mailbox (a queue).
+        mailbox: String,
+        /// The file, relative to the voicemail directory.
+        file: String,
+        /// A transcription is wanted.
+        transcribe: bool,
+        /// Its length in milliseconds.
+        duration_ms: u64,
     },
     /// A conversation's recording is complete.
     Recorded {
@@ -203,6 +218,15 @@ pub enum CallCommand {
         /// Agent login.
         agent: String,
     },
-    /// Hang up once the prompts queued before have played.
+    /// After the prompts: a beep, then record the caller until `#`, five seconds of
+    /// silence or two minutes; reported as [`EdgeEvent::Voicemail`] (also when the
+    /// caller hangs up while recording).
+    Voicemail {
+        /// The mailbox (a queue) that receives it.
+        mailbox: String,
+        /// A transcription is wanted.
+        transcribe: bool,
+    },
+    /// Hang up once the prompts queued before have played (and a voicemail is taken).
     Hangup,
 }

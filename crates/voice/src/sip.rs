@@ -94,6 +94,8 @@ pub(crate) struct Shared {
     pub prompts: Prompts,
     /// Where recordings go.
     pub recordings_dir: std::path::PathBuf,
+    /// Where voicemails go.
+    pub voicemail_dir: std::path::PathBuf,
     pub registrar: Registrar,
     /// Live legs by dialog id.
     calls: Mutex<HashMap<String, Live>>,
@@ -155,6 +157,7 @@ pub async fn start(
     let realm = config.realm.clone();
     let shared = Arc::new(Shared {
         recordings_dir: config.recordings_dir.clone(),
+        voicemail_dir: config.voicemail_dir.clone(),
         config,
         addr,
         media_ip,
