@@ -396,3 +396,93 @@ async fn an_agent_phone_rings_answers_and_audio_passes_both_ways_into_the_record
     );
     h.stop().await;
 }
+
+#[tokio::test]
+async fn a_voicemail_is_stored_routed_and_transcribed_through_the_hook() {
+    // The speech-to-text service: answers every WAV with the same words.
+    let (tx, mut received) = tokio::sync::mpsc::unbounded_channel::<Vec<u8>>();
+    let app = axum::Router::new().route(
+        "/stt",
+        axum::routing::post(move |body: axum::body::Bytes| {
+            let tx = tx.clone();
+            async move {
+                tx.send(body.to_vec()).unwrap();
+                axum::Json(serde_json::json!({ "text": "Please call me back about my router." }))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let stt = format!("http://{}/stt", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let h = Harness::start_with(tempfile::tempdir().unwrap(), |c| {
+        c.voice.transcribe_url = Some(stt);
+    })
+    .await;
+    let admin = h.login("admin", "admin").await;
+    let flow = "id: vm\nversion: 1\nstart: leave\nnodes:\n  leave:\n    voicemail:\n      \
+                mailbox: support\n      greeting: \"Please leave a message.\"\n      \
+                transcribe: true\n";
+    let (status, body) = h.put_yaml("/api/v1/flows/vm", &admin, flow).await;
+    assert_eq!(status, reqwest::StatusCode::CREATED, "{body}");
+    let (status, body) = h
+        .call(
+            reqwest::Method::PUT,
+            "/api/v1/numbers/vm",
+            Some(&admin),
+            Some(serde_json::json!({ "flow": "vm" })),
+        )
+        .await;
+    assert!(status.is_success(), "{body}");
+    let mut events = h.events(&admin).await;
+
+    let media = tempfile::tempdir().unwrap();
+    let tone = media.path().join("caller.wav");
+    ulaw_tone(&tone, 1000.0);
+    let stream = format!(
+        "<nop><action><exec rtp_stream=\"{},-1,0\"/></action></nop>",
+        tone.display()
+    );
+    let (status, log) = sipp(
+        "caller-voicemail.xml",
+        sip_addr(&h),
+        "vm",
+        &[
+            ("caller", "+441632960001"),
+            ("talk_ms", "4000"),
+            ("stream", &stream),
+        ],
+    )
+    .await;
+    assert!(status.success(), "SIPp: {status}\n{log}");
+
+    let ended = events.next_named("contact.ended").await;
+    assert_eq!(ended["data"]["reason"], "voicemail", "{ended}");
+    let call = ended["contact"].as_i64().unwrap();
+    let queued = events.next_named("contact.queued").await;
+    let routed = queued["contact"].as_i64().unwrap();
+    assert_eq!(queued["data"]["queue"], "support", "{queued}");
+
+    // The hook got the message as a WAV: the caller's tone, for seconds.
+    let wav = received.recv().await.unwrap();
+    let said = switchboard_media::audio::load_wav(&wav).expect("a WAV file");
+    assert!(said.len() > 8000, "at least a second: {}", said.len());
+    let power = switchboard_media::audio::tone_power(&said, 1000.0);
+    assert!(power > 0.5, "the caller's voice is in the message: {power}");
+    let text = events.next_named("contact.transcribed").await;
+    assert_eq!(text["contact"], routed, "{text}");
+
+    let (_, c) = h.get(&format!("/api/v1/contacts/{routed}"), &admin).await;
+    assert_eq!(c["channel"], "voicemail", "{c}");
+    assert_eq!(c["address"], "+441632960001", "{c}");
+    assert!(c["customer_id"].is_i64(), "{c}");
+    let file = c["voicemail"]
+        .as_str()
+        .expect("the voicemail file")
+        .to_string();
+    assert!(h.dir.path().join("voicemail").join(&file).exists());
+    let lines = c["transcript"].to_string();
+    assert!(lines.contains("call me back about my router"), "{c}");
+    let (_, original) = h.get(&format!("/api/v1/contacts/{call}"), &admin).await;
+    assert_eq!(original["voicemail"], file.as_str(), "{original}");
+    h.stop().await;
+}
