@@ -133,8 +133,14 @@ pub async fn follow(
                             let path = voicemail.dir.join(&file);
                             let (runtime, store) = (runtime.clone(), store.clone());
                             tokio::spawn(async move {
-                                transcribe_voicemail(&runtime, &store, &url, &path, [contact, routed])
-                                    .await;
+                                transcribe_voicemail(
+                                    &runtime,
+                                    &store,
+                                    &url,
+                                    &path,
+                                    [contact, routed],
+                                )
+                                .await;
                             });
                         }
                     }

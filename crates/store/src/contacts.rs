@@ -334,10 +334,11 @@ impl Store {
     /// Adds a line to the transcript of a contact that is over (e.g. a transcription).
     pub async fn append_line(&self, id: i64, line: &Line) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        let text: Option<String> = sqlx::query_scalar("SELECT transcript FROM contacts WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let text: Option<String> =
+            sqlx::query_scalar("SELECT transcript FROM contacts WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
         let text = text.ok_or_else(|| StoreError::NotFound(format!("contact {id}")))?;
         let mut lines: Vec<Line> = serde_json::from_str(&text).unwrap_or_default();
         lines.push(line.clone());
