@@ -148,6 +148,15 @@ pub async fn follow(
                     Err(e) => tracing::error!(contact, "voicemail {file} not routed: {e}"),
                 }
             }
+            EdgeEvent::Monitoring {
+                contact,
+                user,
+                mode,
+            } => {
+                let _ = runtime
+                    .run(move |center, now| center.monitoring(contact, &user, mode, now))
+                    .await;
+            }
             EdgeEvent::Recorded { contact, file } => {
                 if let Err(e) = store.contact_recording(contact, &file).await {
                     tracing::error!(contact, "recording {file} not noted: {e}");

@@ -22,7 +22,7 @@ use switchboard_routing::{
     SkillRequirement, Timestamp,
 };
 use switchboard_store::Line;
-use switchboard_voice::CallCommand;
+use switchboard_voice::{CallCommand, MonitorMode};
 
 use crate::kpi::{KpiConfig, Kpis};
 use crate::setup::{AgentConfig, QueueConfig};
@@ -597,6 +597,45 @@ impl Center {
             json!({ "text": text }),
         );
         true
+    }
+
+    /// Supervisor `phone` (their phone's user) starts monitoring the live call `contact`
+    /// in `mode`, changes mode, or (`None`) stops.
+    pub fn monitor(
+        &mut self,
+        contact: i64,
+        phone: &str,
+        mode: Option<MonitorMode>,
+        now_ms: i64,
+    ) -> Result<(), Refused> {
+        self.now_ms = now_ms;
+        let live = self.live_mut(contact)?;
+        if live.channel != Channel::Voice || live.connected_ms.is_none() || live.ended_ms.is_some()
+        {
+            return Err(Refused::Conflict(format!(
+                "contact {contact} is not a call in conversation"
+            )));
+        }
+        let command = match mode {
+            Some(mode) => CallCommand::Monitor {
+                user: phone.to_string(),
+                mode,
+            },
+            None => CallCommand::StopMonitor,
+        };
+        self.call(contact, command);
+        Ok(())
+    }
+
+    /// A supervisor's monitoring of `contact` started, changed or stopped (`mode` none).
+    pub fn monitoring(&mut self, contact: i64, phone: &str, mode: Option<MonitorMode>, now_ms: i64) {
+        self.now_ms = now_ms;
+        self.notice(
+            "contact.monitor",
+            Some(contact),
+            None,
+            json!({ "supervisor": phone, "mode": mode.map(MonitorMode::name) }),
+        );
     }
 
     /// `agent` put the caller of `contact` on hold, or took them off it.

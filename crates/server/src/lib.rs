@@ -236,9 +236,11 @@ pub async fn import(store: &Store, path: &Path, realm: &str) -> anyhow::Result<(
         store.put_config("number", address, flow, now).await?;
     }
     for u in &company.users {
-        if let (Some(agent), Some(password)) = (&u.agent, &u.sip_password) {
-            let ha1 = switchboard_voice::registrar::ha1(agent, realm, password);
-            store.put_sip_account(agent, realm, &ha1).await?;
+        if let Some(password) = &u.sip_password {
+            // The phone registers as the agent login, or the user's name (supervisors).
+            let phone = u.agent.as_ref().unwrap_or(&u.name);
+            let ha1 = switchboard_voice::registrar::ha1(phone, realm, password);
+            store.put_sip_account(phone, realm, &ha1).await?;
         }
         if store.user(&u.name).await?.is_none() {
             store

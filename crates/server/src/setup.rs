@@ -172,8 +172,8 @@ pub struct UserConfig {
     /// The agent login this user works as.
     #[serde(default)]
     pub agent: Option<String>,
-    /// The password of the agent's SIP phone (registers as the agent login); stored only
-    /// as a digest HA1.
+    /// The password of the user's SIP phone, which registers as the agent login (or the
+    /// user name, for supervisors); stored only as a digest HA1.
     #[serde(default)]
     pub sip_password: Option<String>,
 }

@@ -23,7 +23,8 @@ use tokio::time::{Instant, MissedTickBehavior};
 use crate::leg::{self, Leg, LegEvent};
 use crate::prompts::Clip;
 use crate::sip::{Shared, Signal};
-use crate::{CallCommand, EdgeEvent};
+use crate::mix::{Mixer, Party};
+use crate::{CallCommand, EdgeEvent, MonitorMode};
 
 /// Samples in one 20 ms frame at 8 kHz.
 const FRAME: usize = 160;
@@ -317,8 +318,10 @@ pub(crate) async fn run(
     gone: rsipstack::platform::CancellationToken,
 ) -> Ending {
     let mut leg = Leg::Idle;
-    let ending = run_legs(&mut setup, &gone, &mut leg).await;
+    let mut monitor = Leg::Idle;
+    let ending = run_legs(&mut setup, &gone, &mut leg, &mut monitor).await;
     leg.end(&setup.shared).await;
+    monitor.end(&setup.shared).await;
     ending
 }
 
@@ -326,6 +329,7 @@ async fn run_legs(
     setup: &mut CallSetup,
     gone: &rsipstack::platform::CancellationToken,
     leg: &mut Leg,
+    monitor: &mut Leg,
 ) -> Ending {
     let contact = setup.contact;
     let shared = Arc::clone(&setup.shared);
@@ -353,6 +357,10 @@ async fn run_legs(
     let mut commands_open = true;
     let (signal_tx, mut signals) = mpsc::unbounded_channel();
     let mut held = false;
+    // A supervisor's leg; while it is up, audio is mixed every 20 ms instead of relayed.
+    let mut mode = MonitorMode::Listen;
+    let mut mixer = Mixer::new();
+    let mut monitor_buf = vec![0u8; 2048];
     let emit = |e: Option<EdgeEvent>| {
         if let Some(e) = e {
             let _ = shared.events.send(e);
@@ -413,6 +421,26 @@ async fn run_legs(
                             std::mem::replace(leg, Leg::Idle).end(&shared).await;
                         }
                     }
+                    CallCommand::Monitor { user, mode: wanted } => {
+                        mode = wanted;
+                        match &*monitor {
+                            Leg::Up(_) => emit(Some(EdgeEvent::Monitoring { contact, user, mode: Some(mode) })),
+                            Leg::Ringing(_) => {}
+                            Leg::Idle => match leg::ring(&shared, contact, &user, &setup.caller, false).await {
+                                Ok(ringing) => *monitor = Leg::Ringing(ringing),
+                                Err(reason) => {
+                                    tracing::info!(contact, %user, "monitor not started: {reason}");
+                                    emit(Some(EdgeEvent::Monitoring { contact, user, mode: None }));
+                                }
+                            },
+                        }
+                    }
+                    CallCommand::StopMonitor => {
+                        if let Some(user) = monitor.agent().map(str::to_string) {
+                            std::mem::replace(monitor, Leg::Idle).end(&shared).await;
+                            emit(Some(EdgeEvent::Monitoring { contact, user, mode: None }));
+                        }
+                    }
                 }
             }
             Some(signal) = signals.recv() => match signal {
@@ -422,6 +450,40 @@ async fn run_legs(
                         emit(Some(EdgeEvent::Held { contact, agent: up.agent.clone(), held }));
                     }
                 }
+            },
+            event = monitor.next(&mut monitor_buf) => match (event, std::mem::replace(monitor, Leg::Idle)) {
+                (LegEvent::Answered(result), Leg::Ringing(ringing)) => {
+                    let user = ringing.agent.clone();
+                    // The supervisor's own hold requests mean nothing to the call.
+                    let (ignored, _) = mpsc::unbounded_channel();
+                    match ringing.answered(result, &shared, ignored).await {
+                        Ok(up) => {
+                            *monitor = Leg::Up(up);
+                            emit(Some(EdgeEvent::Monitoring { contact, user, mode: Some(mode) }));
+                        }
+                        Err(reason) => {
+                            tracing::info!(contact, %user, "monitor not answered: {reason}");
+                            emit(Some(EdgeEvent::Monitoring { contact, user, mode: None }));
+                        }
+                    }
+                }
+                (LegEvent::Received(n, from), Leg::Up(mut up)) => {
+                    up.heard_from(from);
+                    if let Ok(packet) = rtp::parse(&monitor_buf[..n])
+                        && Codec::from_payload_type(packet.payload_type) == Some(up.codec)
+                    {
+                        decoded.clear();
+                        up.codec.decode(packet.payload, &mut decoded);
+                        mixer.push(Party::Supervisor, &decoded);
+                    }
+                    *monitor = Leg::Up(up);
+                }
+                (LegEvent::Gone, Leg::Up(up)) => {
+                    let user = up.agent.clone();
+                    up.closed(&shared);
+                    emit(Some(EdgeEvent::Monitoring { contact, user, mode: None }));
+                }
+                (_, other) => *monitor = other,
             },
             event = leg.next(&mut leg_buf) => match (event, std::mem::replace(leg, Leg::Idle)) {
                 (LegEvent::Answered(result), Leg::Ringing(ringing)) => {
@@ -443,7 +505,11 @@ async fn run_legs(
                         && Codec::from_payload_type(packet.payload_type) == Some(up.codec)
                     {
                         up.record(Side::Agent, packet.payload, up.codec);
-                        if !held {
+                        if matches!(monitor, Leg::Up(_)) {
+                            decoded.clear();
+                            up.codec.decode(packet.payload, &mut decoded);
+                            mixer.push(Party::Agent, &decoded);
+                        } else if !held {
                             let payload = transcode(packet.payload, up.codec, setup.codec);
                             let out = sender.packet(&payload, payload.len() as u32, false);
                             let _ = setup.socket.send_to(&out, remote).await;
@@ -470,8 +536,14 @@ async fn run_legs(
                 if let Leg::Up(up) = leg {
                     if let Some(codec) = Codec::from_payload_type(packet.payload_type) {
                         up.record(Side::Caller, packet.payload, codec);
-                        let payload = transcode(packet.payload, codec, up.codec);
-                        up.send(&payload, payload.len() as u32).await;
+                        if matches!(monitor, Leg::Up(_)) {
+                            decoded.clear();
+                            codec.decode(packet.payload, &mut decoded);
+                            mixer.push(Party::Caller, &decoded);
+                        } else {
+                            let payload = transcode(packet.payload, codec, up.codec);
+                            up.send(&payload, payload.len() as u32).await;
+                        }
                     }
                     continue;
                 }
@@ -503,8 +575,19 @@ async fn run_legs(
                 emit(event);
                 // Talking: the agent's audio is relayed instead, unless the caller is on
                 // hold, who hears music.
-                let frame = if held { media.hold_frame() } else { frame };
-                if held || !matches!(leg, Leg::Up(_)) {
+                let mut frame = if held { media.hold_frame() } else { frame };
+                if let (Leg::Up(agent), Leg::Up(supervisor)) = (&mut *leg, &mut *monitor) {
+                    let mixed = mixer.mix(mode);
+                    if !held {
+                        frame = mixed.to_caller;
+                    }
+                    for (up, audio) in [(agent, mixed.to_agent), (supervisor, mixed.to_supervisor)] {
+                        encoded.clear();
+                        up.codec.encode(&audio, &mut encoded);
+                        up.send(&encoded, FRAME as u32).await;
+                    }
+                }
+                if held || !matches!(leg, Leg::Up(_)) || matches!(monitor, Leg::Up(_)) {
                     encoded.clear();
                     setup.codec.encode(&frame, &mut encoded);
                     let packet = sender.packet(&encoded, FRAME as u32, first);

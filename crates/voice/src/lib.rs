@@ -13,6 +13,7 @@
 
 pub mod call;
 mod leg;
+pub mod mix;
 pub mod prompts;
 pub mod registrar;
 pub mod sdp;
@@ -134,6 +135,16 @@ pub enum EdgeEvent {
         /// Its length in milliseconds.
         duration_ms: u64,
     },
+    /// A supervisor monitors the call (answered, or changed mode), or stopped (`mode`
+    /// is `None`: they hung up, or their phone did not answer).
+    Monitoring {
+        /// Contact id.
+        contact: i64,
+        /// The supervisor's phone user.
+        user: String,
+        /// The mode now.
+        mode: Option<MonitorMode>,
+    },
     /// A conversation's recording is complete.
     Recorded {
         /// Contact id.
@@ -167,6 +178,38 @@ pub enum Answer {
         /// Why.
         reason: String,
     },
+}
+
+/// How a supervisor takes part in a call (see [`mix`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MonitorMode {
+    /// Hears both sides; nobody hears them.
+    Listen,
+    /// Hears both sides; only the agent hears them.
+    Whisper,
+    /// A three-way conversation.
+    Barge,
+}
+
+impl MonitorMode {
+    /// `listen`, `whisper` or `barge`.
+    pub fn parse(s: &str) -> Option<MonitorMode> {
+        match s {
+            "listen" => Some(MonitorMode::Listen),
+            "whisper" => Some(MonitorMode::Whisper),
+            "barge" => Some(MonitorMode::Barge),
+            _ => None,
+        }
+    }
+
+    /// The mode's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            MonitorMode::Listen => "listen",
+            MonitorMode::Whisper => "whisper",
+            MonitorMode::Barge => "barge",
+        }
+    }
 }
 
 /// Something the runtime wants done on a call, in order.
@@ -229,4 +272,14 @@ pub enum CallCommand {
     },
     /// Hang up once the prompts queued before have played (and a voicemail is taken).
     Hangup,
+    /// A supervisor monitors the conversation from their phone (registered as `user`),
+    /// in `mode`; when already monitoring, the mode changes.
+    Monitor {
+        /// The supervisor's phone user.
+        user: String,
+        /// Listen, whisper or barge.
+        mode: MonitorMode,
+    },
+    /// The supervisor stops monitoring.
+    StopMonitor,
 }

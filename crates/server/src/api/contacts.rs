@@ -5,6 +5,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use switchboard_store::{Callback, Contact, ContactFilter, Event, WrapUp};
+use switchboard_voice::MonitorMode;
 
 use super::{ApiError, AppState, Body, need_supervisor};
 use crate::auth::Caller;
@@ -111,6 +112,53 @@ pub async fn end_contact(
     let agent = handler(&s, &c, id).await?;
     s.runtime
         .run(move |center, now| center.end(&agent, id, now))
+        .await??;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// How a supervisor joins a call.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Monitor {
+    /// `listen` (nobody hears the supervisor), `whisper` (only the agent does) or
+    /// `barge` (both do).
+    pub mode: String,
+}
+
+/// A supervisor monitors a live call from their registered phone, or changes the mode
+/// of their monitoring (supervisors; the phone rings, and `contact.monitor` follows).
+#[utoipa::path(post, path = "/api/v1/contacts/{id}/monitor", tag = "contacts", request_body = Monitor,
+    params(("id" = i64, Path, description = "Contact id")),
+    responses((status = 202), (status = 409, body = super::ErrorBody), (status = 422, body = super::ErrorBody)))]
+pub async fn monitor(
+    State(s): State<AppState>,
+    c: Caller,
+    Path(id): Path<i64>,
+    Body(m): Body<Monitor>,
+) -> Result<StatusCode, ApiError> {
+    need_supervisor(&c)?;
+    let mode = MonitorMode::parse(&m.mode)
+        .ok_or_else(|| ApiError::invalid("mode is listen, whisper or barge"))?;
+    let phone = c.agent.unwrap_or(c.user);
+    s.runtime
+        .run(move |center, now| center.monitor(id, &phone, Some(mode), now))
+        .await??;
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// The supervisor stops monitoring a call (supervisors).
+#[utoipa::path(delete, path = "/api/v1/contacts/{id}/monitor", tag = "contacts",
+    params(("id" = i64, Path, description = "Contact id")),
+    responses((status = 204), (status = 409, body = super::ErrorBody)))]
+pub async fn stop_monitor(
+    State(s): State<AppState>,
+    c: Caller,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
+    need_supervisor(&c)?;
+    let phone = c.agent.unwrap_or(c.user);
+    s.runtime
+        .run(move |center, now| center.monitor(id, &phone, None, now))
         .await??;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -7,6 +7,7 @@ mod flows;
 mod openapi;
 mod reports;
 mod voice;
+mod voice_legs;
 mod webhooks;
 
 use std::path::{Path, PathBuf};

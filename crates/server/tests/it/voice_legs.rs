@@ -1,0 +1,506 @@
+//! Agent legs of real calls, with real peers (SIPp, baresip): an unanswered phone passes
+//! the call on to the next agent, an agent hanging up first ends the call for the caller,
+//! a caller hanging up stops the ringing, and phones must authenticate to register (and
+//! guessing the password locks the guesser out).
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{ExitStatus, Stdio};
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::voice::{channel, free_port, sip_addr, ulaw_tone};
+use crate::{Events, Harness};
+
+/// One SIPp run: its exit status, and its error and message logs (for failure reports).
+struct SippRun {
+    status: ExitStatus,
+    log: String,
+}
+
+impl SippRun {
+    /// Panics with the logs unless SIPp completed its scenario.
+    fn assert_success(&self, what: &str) {
+        assert!(
+            self.status.success(),
+            "{what}: SIPp {}\n{}",
+            self.status,
+            self.log
+        );
+    }
+}
+
+/// Runs SIPp once with `scenario` against `target`, its SIP on `port` (a fixed port when
+/// a registration names it); `keys` fill the scenario's own `[name]`s. Unlike
+/// `voice::sipp`, it keeps the message trace, which failures print.
+async fn sipp_on(
+    scenario: &str,
+    target: SocketAddr,
+    port: u16,
+    service: &str,
+    keys: &[(&str, &str)],
+) -> SippRun {
+    let mut text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/sipp")
+            .join(scenario),
+    )
+    .unwrap();
+    for (k, v) in keys {
+        text = text.replace(&format!("[{k}]"), v);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join(scenario);
+    std::fs::write(&file, text).unwrap();
+    let out = tokio::process::Command::new("sipp")
+        .arg(target.to_string())
+        .args(["-sf", file.to_str().unwrap()])
+        .args(["-s", service, "-m", "1", "-l", "1", "-nostdin"])
+        .args(["-i", "127.0.0.1", "-mi", "127.0.0.1"])
+        .args(["-p", &port.to_string()])
+        .args(["-mp", &free_port().to_string()])
+        .args(["-timeout", "60s", "-timeout_error"])
+        .args(["-trace_err", "-trace_msg"])
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("sipp runs (Debian package sip-tester; `cargo xtask test` installs it)");
+    let mut log = String::from_utf8_lossy(&out.stderr).into_owned();
+    for entry in std::fs::read_dir(dir.path()).unwrap().filter_map(Result::ok) {
+        let path = entry.path();
+        if path.extension().is_some_and(|e| e == "log") {
+            log.push_str(&format!("\n--- {}\n", path.display()));
+            log.push_str(&std::fs::read_to_string(&path).unwrap_or_default());
+        }
+    }
+    SippRun {
+        status: out.status,
+        log,
+    }
+}
+
+/// SIPp on a free port.
+async fn sipp(
+    scenario: &str,
+    target: SocketAddr,
+    service: &str,
+    keys: &[(&str, &str)],
+) -> SippRun {
+    sipp_on(scenario, target, free_port(), service, keys).await
+}
+
+/// A baresip desk phone registered as `agent` (password `phone`) that talks with
+/// `tone_hz` and answers at once or never; unlike `voice::Phone`, its console output is
+/// kept in `baresip.log` in its directory.
+struct DeskPhone {
+    dir: tempfile::TempDir,
+    _process: tokio::process::Child,
+}
+
+impl DeskPhone {
+    fn start(registrar: SocketAddr, agent: &str, tone_hz: f32, auto_answer: bool) -> DeskPhone {
+        let answer = if auto_answer { "auto" } else { "manual" };
+        let dir = tempfile::tempdir().unwrap();
+        let tone = switchboard_media::audio::wav_bytes(&switchboard_media::audio::tone(
+            tone_hz, 60_000, 8000,
+        ))
+        .unwrap();
+        std::fs::write(dir.path().join("tone.wav"), tone).unwrap();
+        let d = dir.path().display();
+        std::fs::write(
+            dir.path().join("config"),
+            format!(
+                "poll_method epoll\nsip_listen 127.0.0.1:{port}\n\
+                 module_path /usr/lib/baresip/modules\n\
+                 module g711.so\nmodule aufile.so\nmodule sndfile.so\nmodule account.so\n\
+                 module menu.so\n\
+                 audio_player aufile,{d}/played.wav\naudio_source aufile,{d}/tone.wav\n\
+                 audio_alert aufile,/dev/null\nsnd_path {d}\n",
+                port = free_port(),
+            ),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("accounts"),
+            format!("<sip:{agent}@{registrar}>;auth_pass=phone;answermode={answer};regint=600\n"),
+        )
+        .unwrap();
+        let log = std::fs::File::create(dir.path().join("baresip.log")).unwrap();
+        // Line-buffered, so the log shows each event as it happens.
+        let process = tokio::process::Command::new("stdbuf")
+            .args(["-oL", "-eL", "baresip", "-f", &d.to_string(), "-t", "120"])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .expect("baresip runs (Debian package baresip; `cargo xtask test` installs it)");
+        DeskPhone {
+            dir,
+            _process: process,
+        }
+    }
+
+    /// What baresip printed so far.
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("baresip.log")).unwrap_or_default()
+    }
+
+    /// The audio the phone received (baresip's decoder dump), as 8 kHz samples.
+    fn heard(&self) -> Vec<i16> {
+        let dump = std::fs::read_dir(self.dir.path())
+            .unwrap()
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .find(|p| p.to_string_lossy().ends_with("-dec.wav"))
+            .unwrap_or_else(|| panic!("baresip dumped what it heard\n{}", self.log()));
+        switchboard_media::audio::load_wav(&std::fs::read(dump).unwrap()).unwrap()
+    }
+}
+
+/// Sets `agent` available (signed in with the demo password).
+async fn available(h: &Harness, agent: &str) {
+    let token = h.login(agent, "demo").await;
+    let (status, body) = h
+        .post(
+            &format!("/api/v1/agents/{agent}/state"),
+            &token,
+            json!({ "state": "available" }),
+        )
+        .await;
+    assert!(status.is_success(), "{agent} available: {body}");
+}
+
+/// Sets the ring timeout of queue `orders` (the rest as the demo company has it).
+async fn orders_ring_timeout(h: &Harness, admin: &str, secs: u64) {
+    let (status, body) = h
+        .call(
+            Method::PUT,
+            "/api/v1/queues/orders",
+            Some(admin),
+            Some(json!({
+                "strategy": "longest-idle",
+                "sl_secs": 30,
+                "ring_timeout_secs": secs,
+            })),
+        )
+        .await;
+    assert_eq!(status.as_u16(), 204, "{body}");
+}
+
+/// Waits for an `agent.phone` registration event of each of `agents`.
+async fn registered(events: &mut Events, agents: &[&str]) {
+    let mut missing: Vec<&str> = agents.to_vec();
+    while !missing.is_empty() {
+        let e = events.next_named("agent.phone").await;
+        assert_eq!(e["data"]["registered"], true, "{e}");
+        missing.retain(|a| e["agent"] != *a);
+    }
+}
+
+/// The next event called `name` about `contact`.
+async fn next_about(events: &mut Events, name: &str, contact: i64) -> Value {
+    loop {
+        let e = events.next_named(name).await;
+        if e["contact"] == contact {
+            return e;
+        }
+    }
+}
+
+/// Polls the contact until `ready` holds (the event stream, with its `kpis` each second,
+/// paces the polls: no sleeping). Answers the contact as last read.
+async fn contact_when(
+    h: &Harness,
+    events: &mut Events,
+    token: &str,
+    contact: i64,
+    ready: impl Fn(&Value) -> bool,
+) -> Value {
+    let mut c = Value::Null;
+    for _ in 0..100 {
+        c = h.get(&format!("/api/v1/contacts/{contact}"), token).await.1;
+        if ready(&c) {
+            return c;
+        }
+        events.next().await;
+    }
+    panic!("contact {contact} never got there: {c}");
+}
+
+/// A caller's RTP stream of a `hz` tone, as a `[stream]` action; the file lives in `dir`.
+fn tone_stream(dir: &Path, hz: f32) -> String {
+    let tone = dir.join("caller.wav");
+    ulaw_tone(&tone, hz);
+    format!(
+        "<nop><action><exec rtp_stream=\"{},-1,0\"/></action></nop>",
+        tone.display()
+    )
+}
+
+#[tokio::test]
+async fn an_unanswered_phone_times_out_and_the_call_rings_the_next_agent() {
+    let h = Harness::start().await;
+    let admin = h.login("admin", "admin").await;
+    let mut events = h.events(&admin).await;
+    let target = sip_addr(&h);
+    orders_ring_timeout(&h, &admin, 2).await;
+    // Dev and Emma both serve orders at tier 1. Dev's phone rings but nobody picks it up;
+    // Emma's answers at once and talks with a 600 Hz tone.
+    let _dev_phone = DeskPhone::start(target, "dev", 400.0, false);
+    let emma_phone = DeskPhone::start(target, "emma", 600.0, true);
+    registered(&mut events, &["dev", "emma"]).await;
+    // Dev has waited longest, so longest-idle offers him the call first.
+    available(&h, "dev").await;
+    available(&h, "emma").await;
+
+    let media = tempfile::tempdir().unwrap();
+    let stream = tone_stream(media.path(), 1000.0);
+    let caller = tokio::spawn(async move {
+        sipp(
+            "caller-menu.xml",
+            target,
+            "support",
+            &[
+                ("caller", "+441632960001"),
+                ("key", "3"),
+                ("hold_ms", "9000"),
+                ("stream", &stream),
+            ],
+        )
+        .await
+    });
+
+    let offered = events.next_named("contact.offered").await;
+    assert_eq!(offered["agent"], "dev", "{offered}");
+    let contact = offered["contact"].as_i64().unwrap();
+    let missed = next_about(&mut events, "contact.offer_ended", contact).await;
+    assert_eq!(missed["agent"], "dev", "{missed}");
+    assert_eq!(missed["data"]["reason"], "timed_out", "{missed}");
+    let offered = next_about(&mut events, "contact.offered", contact).await;
+    assert_eq!(offered["agent"], "emma", "{offered}");
+    let connected = next_about(&mut events, "contact.connected", contact).await;
+    assert_eq!(connected["agent"], "emma", "{connected}");
+    let ended = next_about(&mut events, "contact.ended", contact).await;
+    assert_eq!(ended["data"]["reason"], "handled", "{ended}");
+    caller.await.unwrap().assert_success("caller");
+
+    // Once Emma's leg has closed (the recording is noted then), her phone has hung up too.
+    let c = contact_when(&h, &mut events, &admin, contact, |c| {
+        c["recording"].is_string()
+    })
+    .await;
+    assert_eq!(c["agent"], "emma", "{c}");
+    assert_eq!(c["end_reason"], "handled", "{c}");
+    use switchboard_media::audio::tone_power;
+    let heard = emma_phone.heard();
+    assert!(
+        tone_power(&heard, 1000.0) > 0.5,
+        "Emma heard the caller: {}",
+        tone_power(&heard, 1000.0)
+    );
+    let file = h
+        .dir
+        .path()
+        .join("recordings")
+        .join(c["recording"].as_str().unwrap());
+    let agent_side = channel(&file, 1);
+    assert!(
+        tone_power(&agent_side, 600.0) > 0.5,
+        "Emma, not Dev, on the agent side: {}",
+        tone_power(&agent_side, 600.0)
+    );
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn an_agent_hanging_up_first_ends_the_call_for_the_caller() {
+    let h = Harness::start().await;
+    let admin = h.login("admin", "admin").await;
+    let mut events = h.events(&admin).await;
+    let target = sip_addr(&h);
+    // Alice's desk phone is SIPp: it listens on `desk` and registers that address.
+    let desk = free_port();
+    let desk_port = desk.to_string();
+    let phone = tokio::spawn(async move {
+        sipp_on(
+            "agent-hangs-up.xml",
+            target,
+            desk,
+            "alice",
+            &[("agent", "alice"), ("talk_ms", "2000")],
+        )
+        .await
+    });
+    sipp(
+        "register.xml",
+        target,
+        "alice",
+        &[
+            ("agent", "alice"),
+            ("password", "phone"),
+            ("contact_port", &desk_port),
+            ("status", "200"),
+        ],
+    )
+    .await
+    .assert_success("registration");
+    registered(&mut events, &["alice"]).await;
+    available(&h, "alice").await;
+
+    let media = tempfile::tempdir().unwrap();
+    let stream = tone_stream(media.path(), 1000.0);
+    let caller = tokio::spawn(async move {
+        sipp(
+            "caller-hung-up-on.xml",
+            target,
+            "support",
+            &[
+                ("caller", "+441632960001"),
+                ("key", "3"),
+                ("stream", &stream),
+            ],
+        )
+        .await
+    });
+
+    let connected = events.next_named("contact.connected").await;
+    assert_eq!(connected["agent"], "alice", "{connected}");
+    let contact = connected["contact"].as_i64().unwrap();
+    let ended = next_about(&mut events, "contact.ended", contact).await;
+    assert_eq!(ended["data"]["reason"], "handled", "{ended}");
+    // Alice's phone sent BYE and had it answered; the caller got a BYE and answered it.
+    phone.await.unwrap().assert_success("Alice's phone");
+    caller.await.unwrap().assert_success("caller");
+
+    let (_, c) = h.get(&format!("/api/v1/contacts/{contact}"), &admin).await;
+    assert_eq!(c["agent"], "alice", "{c}");
+    assert_eq!(c["status"], "wrap_up", "{c}");
+    assert_eq!(c["end_reason"], "handled", "{c}");
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_caller_hanging_up_while_the_agent_phone_rings_stops_the_ringing() {
+    let h = Harness::start().await;
+    let admin = h.login("admin", "admin").await;
+    let mut events = h.events(&admin).await;
+    let target = sip_addr(&h);
+    orders_ring_timeout(&h, &admin, 30).await;
+    let phone = DeskPhone::start(target, "alice", 600.0, false);
+    registered(&mut events, &["alice"]).await;
+    available(&h, "alice").await;
+
+    // The caller chooses orders and hangs up three seconds later, well within the ring.
+    let caller = tokio::spawn(async move {
+        sipp(
+            "caller-menu.xml",
+            target,
+            "support",
+            &[
+                ("caller", "+441632960001"),
+                ("key", "3"),
+                ("hold_ms", "3000"),
+                ("stream", ""),
+            ],
+        )
+        .await
+    });
+    let offered = events.next_named("contact.offered").await;
+    assert_eq!(offered["agent"], "alice", "{offered}");
+    let contact = offered["contact"].as_i64().unwrap();
+    // The offer and the contact end, in either order.
+    let (mut offer_ended, mut ended) = (Value::Null, Value::Null);
+    while offer_ended.is_null() || ended.is_null() {
+        let (name, e) = events.next().await;
+        if e["contact"] != contact {
+            continue;
+        }
+        match name.as_str() {
+            "contact.offer_ended" => offer_ended = e,
+            "contact.ended" => ended = e,
+            "contact.connected" => panic!("nobody answered: {e}"),
+            _ => {}
+        }
+    }
+    assert_eq!(offer_ended["agent"], "alice", "{offer_ended}");
+    assert_eq!(offer_ended["data"]["reason"], "contact_gone", "{offer_ended}");
+    assert_eq!(ended["data"]["reason"], "abandoned", "{ended}");
+    caller.await.unwrap().assert_success("caller");
+
+    // Alice's phone stops ringing: Switchboard cancelled its INVITE.
+    let mut log = String::new();
+    for _ in 0..30 {
+        log = phone.log();
+        if log.contains("terminated") {
+            break;
+        }
+        events.next().await;
+    }
+    assert!(
+        log.contains("Incoming call from"),
+        "Alice's phone rang:\n{log}"
+    );
+    assert!(
+        log.contains("terminated") && !log.contains("Call established"),
+        "the ringing was cancelled, never answered:\n{log}"
+    );
+    let (_, c) = h.get(&format!("/api/v1/contacts/{contact}"), &admin).await;
+    assert_eq!(c["end_reason"], "abandoned", "{c}");
+    assert!(c["agent"].is_null(), "nobody took it: {c}");
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn phones_register_only_with_the_right_password_and_guessing_locks_out() {
+    let h = Harness::start().await;
+    let admin = h.login("admin", "admin").await;
+    let mut events = h.events(&admin).await;
+    let target = sip_addr(&h);
+    let register = |password: &'static str, status: &'static str, contact_port: u16| async move {
+        let port = contact_port.to_string();
+        sipp(
+            "register.xml",
+            target,
+            "alice",
+            &[
+                ("agent", "alice"),
+                ("password", password),
+                ("contact_port", &port),
+                ("status", status),
+            ],
+        )
+        .await
+    };
+    register("not-the-password", "403", 5071)
+        .await
+        .assert_success("a wrong password is refused");
+    register("phone", "200", 5072)
+        .await
+        .assert_success("the right password registers");
+    let e = events.next_named("agent.phone").await;
+    assert_eq!(e["agent"], "alice", "{e}");
+    assert_eq!(e["data"]["registered"], true, "{e}");
+    let contacts = e["data"]["contacts"].as_array().unwrap();
+    assert_eq!(contacts.len(), 1, "only the authenticated phone: {e}");
+    assert!(
+        contacts[0].as_str().unwrap().ends_with(":5072"),
+        "the authenticated phone's address: {e}"
+    );
+
+    // Five wrong guesses from this address, then even the right password is refused.
+    sipp(
+        "register-lockout.xml",
+        target,
+        "alice",
+        &[("agent", "alice"), ("password", "phone")],
+    )
+    .await
+    .assert_success("guessing is locked out");
+    h.stop().await;
+}
