@@ -177,14 +177,15 @@ async fn calls_that_cannot_be_taken_are_refused_with_the_right_status() {
     h.stop().await;
 }
 
-/// A baresip phone (Debian's `baresip`), registered as `agent` with `password`, that
-/// answers at once and talks with `tone_hz`; what it hears is dumped into its directory.
+/// A baresip phone (Debian's `baresip`) that talks with a tone; what it hears is dumped
+/// into its directory, one file per call.
 pub struct Phone {
     dir: tempfile::TempDir,
-    _process: tokio::process::Child,
+    process: tokio::process::Child,
 }
 
 impl Phone {
+    /// A desk phone registered as `agent` with `password`, answering at once.
     pub fn start(registrar: SocketAddr, agent: &str, password: &str, tone_hz: f32) -> Phone {
         Phone::start_with(registrar, agent, password, tone_hz, true)
     }
@@ -198,6 +199,31 @@ impl Phone {
         auto_answer: bool,
     ) -> Phone {
         let answer = if auto_answer { "auto" } else { "manual" };
+        let account = format!(
+            "<sip:{agent}@{registrar}>;auth_pass={password};answermode={answer};regint=600"
+        );
+        Phone::launch(&account, tone_hz, &["-t", "120"])
+    }
+
+    /// A customer's phone (`number`, not registered) that calls `address` at once and
+    /// hangs up after `seconds`.
+    pub fn dial(
+        target: SocketAddr,
+        number: &str,
+        address: &str,
+        tone_hz: f32,
+        seconds: u32,
+    ) -> Phone {
+        let account = format!("<sip:{number}@{target}>;regint=0");
+        let dial = format!("/dial sip:{address}@{target}");
+        Phone::launch(
+            &account,
+            tone_hz,
+            &["-e", &dial, "-t", &seconds.to_string()],
+        )
+    }
+
+    fn launch(account: &str, tone_hz: f32, args: &[&str]) -> Phone {
         let dir = tempfile::tempdir().unwrap();
         let tone = switchboard_media::audio::wav_bytes(&switchboard_media::audio::tone(
             tone_hz, 60_000, 8000,
@@ -218,35 +244,35 @@ impl Phone {
             ),
         )
         .unwrap();
-        std::fs::write(
-            dir.path().join("accounts"),
-            format!(
-                "<sip:{agent}@{registrar}>;auth_pass={password};answermode={answer};regint=600\n"
-            ),
-        )
-        .unwrap();
+        std::fs::write(dir.path().join("accounts"), format!("{account}\n")).unwrap();
         let process = tokio::process::Command::new("baresip")
-            .args(["-f", &d.to_string(), "-t", "120"])
+            .args(["-f", &d.to_string()])
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .kill_on_drop(true)
             .spawn()
             .expect("baresip runs (Debian package baresip; `cargo xtask test` installs it)");
-        Phone {
-            dir,
-            _process: process,
-        }
+        Phone { dir, process }
     }
 
-    /// The audio the phone received (baresip's decoder dump), as 8 kHz samples.
+    /// Waits until the phone has quit (a dialing phone, after its time).
+    pub async fn finished(&mut self) {
+        let _ = self.process.wait().await;
+    }
+
+    /// The audio the phone received in its latest call (baresip's decoder dump), as 8 kHz
+    /// samples.
     pub fn heard(&self) -> Vec<i16> {
-        let dump = std::fs::read_dir(self.dir.path())
+        let mut dumps: Vec<_> = std::fs::read_dir(self.dir.path())
             .unwrap()
             .filter_map(Result::ok)
             .map(|e| e.path())
-            .find(|p| p.to_string_lossy().ends_with("-dec.wav"))
-            .expect("baresip dumped what it heard");
+            .filter(|p| p.to_string_lossy().ends_with("-dec.wav"))
+            .collect();
+        dumps.sort();
+        let dump = dumps.pop().expect("baresip dumped what it heard");
         switchboard_media::audio::load_wav(&std::fs::read(dump).unwrap()).unwrap()
     }
 }
@@ -484,5 +510,147 @@ async fn a_voicemail_is_stored_routed_and_transcribed_through_the_hook() {
     assert!(lines.contains("call me back about my router"), "{c}");
     let (_, original) = h.get(&format!("/api/v1/contacts/{call}"), &admin).await;
     assert_eq!(original["voicemail"], file.as_str(), "{original}");
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_caller_on_a_real_phone_hears_the_spoken_prompts() {
+    let h = Harness::start().await;
+    let admin = h.login("admin", "admin").await;
+    let mut events = h.events(&admin).await;
+    let mut caller = Phone::dial(sip_addr(&h), "+441632960001", "support", 1000.0, 5);
+    events.next_named("contact.started").await;
+    caller.finished().await;
+    let ended = events.next_named("contact.ended").await;
+    assert_eq!(ended["data"]["reason"], "caller_left", "{ended}");
+    // The welcome prompt is speech: loud, and not the caller's own tone.
+    let heard = caller.heard();
+    assert!(heard.len() > 8000 * 3, "seconds of audio: {}", heard.len());
+    let speech = &heard[..8000 * 3];
+    let level = switchboard_media::audio::rms(speech);
+    assert!(level > 1000.0, "prompt audio arrives: RMS {level}");
+    let echo = switchboard_media::audio::tone_power(speech, 1000.0);
+    assert!(
+        echo < 0.05,
+        "the caller's own tone is not sent back: {echo}"
+    );
+    h.stop().await;
+}
+
+/// Registers `phone` for `who` and waits for the registration event.
+async fn registered(events: &mut crate::Events, who: &str) {
+    loop {
+        let e = events.next_named("agent.phone").await;
+        if e["agent"] == who {
+            assert_eq!(e["data"]["registered"], true, "{e}");
+            return;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_supervisor_listens_whispers_and_barges_from_their_phone() {
+    let h = Harness::start().await;
+    let admin = h.login("admin", "admin").await;
+    let sam = h.login("sam", "demo").await;
+    let target = sip_addr(&h);
+    // A number whose flow queues straight for orders, which Alice serves.
+    let flow =
+        "id: direct\nversion: 1\nstart: q\nnodes:\n  q:\n    enqueue:\n      queue: orders\n";
+    assert!(
+        h.put_yaml("/api/v1/flows/direct", &admin, flow)
+            .await
+            .0
+            .is_success()
+    );
+    let body = serde_json::json!({ "flow": "direct" });
+    let put = h.call(
+        reqwest::Method::PUT,
+        "/api/v1/numbers/direct",
+        Some(&admin),
+        Some(body),
+    );
+    assert!(put.await.0.is_success());
+    let mut events = h.events(&admin).await;
+    let agent = Phone::start(target, "alice", "phone", 600.0);
+    registered(&mut events, "alice").await;
+    let supervisor = Phone::start(target, "sam", "phone", 400.0);
+    registered(&mut events, "sam").await;
+    let alice = h.login("alice", "demo").await;
+    let available = serde_json::json!({ "state": "available" });
+    assert!(
+        h.post("/api/v1/agents/alice/state", &alice, available)
+            .await
+            .0
+            .is_success()
+    );
+
+    use switchboard_media::audio::tone_power;
+    for mode in ["listen", "whisper", "barge"] {
+        let mut caller = Phone::dial(target, "+441632960001", "direct", 1000.0, 6);
+        let connected = events.next_named("contact.connected").await;
+        let contact = connected["contact"].as_i64().unwrap();
+        let body = serde_json::json!({ "mode": mode });
+        let (status, answer) = h
+            .post(&format!("/api/v1/contacts/{contact}/monitor"), &sam, body)
+            .await;
+        assert_eq!(status, reqwest::StatusCode::ACCEPTED, "{answer}");
+        let monitoring = events.next_named("contact.monitor").await;
+        assert_eq!(monitoring["data"]["mode"], mode, "{monitoring}");
+        caller.finished().await;
+        let ended = events.next_named("contact.ended").await;
+        assert_eq!(ended["data"]["reason"], "handled", "{ended}");
+        // Alice's after-call work ends with her wrap-up, ready for the next call.
+        let wrap = serde_json::json!({ "code": "resolved", "resolved": true });
+        let (status, body) = h
+            .post(&format!("/api/v1/contacts/{contact}/wrapup"), &alice, wrap)
+            .await;
+        assert!(status.is_success(), "{body}");
+
+        let (to_caller, to_agent, to_supervisor) =
+            (caller.heard(), agent.heard(), supervisor.heard());
+        let supervisor_said = |audio: &[i16]| tone_power(audio, 400.0);
+        assert!(
+            tone_power(&to_supervisor, 1000.0) > 0.1,
+            "{mode}: the supervisor hears the caller"
+        );
+        assert!(
+            tone_power(&to_supervisor, 600.0) > 0.1,
+            "{mode}: the supervisor hears the agent"
+        );
+        assert!(
+            tone_power(&to_caller, 600.0) > 0.1,
+            "{mode}: the caller hears the agent"
+        );
+        assert!(
+            tone_power(&to_agent, 1000.0) > 0.1,
+            "{mode}: the agent hears the caller"
+        );
+        let (caller_hears, agent_hears) = match mode {
+            "listen" => (false, false),
+            "whisper" => (false, true),
+            _ => (true, true),
+        };
+        let heard = |audio: &[i16]| supervisor_said(audio) > 0.05;
+        let silent = |audio: &[i16]| supervisor_said(audio) < 0.01;
+        assert!(
+            if caller_hears {
+                heard(&to_caller)
+            } else {
+                silent(&to_caller)
+            },
+            "{mode}: caller hears the supervisor: {}",
+            supervisor_said(&to_caller)
+        );
+        assert!(
+            if agent_hears {
+                heard(&to_agent)
+            } else {
+                silent(&to_agent)
+            },
+            "{mode}: agent hears the supervisor: {}",
+            supervisor_said(&to_agent)
+        );
+    }
     h.stop().await;
 }
