@@ -628,7 +628,13 @@ impl Center {
     }
 
     /// A supervisor's monitoring of `contact` started, changed or stopped (`mode` none).
-    pub fn monitoring(&mut self, contact: i64, phone: &str, mode: Option<MonitorMode>, now_ms: i64) {
+    pub fn monitoring(
+        &mut self,
+        contact: i64,
+        phone: &str,
+        mode: Option<MonitorMode>,
+        now_ms: i64,
+    ) {
         self.now_ms = now_ms;
         self.notice(
             "contact.monitor",

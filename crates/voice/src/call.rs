@@ -21,9 +21,9 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::leg::{self, Leg, LegEvent};
+use crate::mix::{Mixer, Party};
 use crate::prompts::Clip;
 use crate::sip::{Shared, Signal};
-use crate::mix::{Mixer, Party};
 use crate::{CallCommand, EdgeEvent, MonitorMode};
 
 /// Samples in one 20 ms frame at 8 kHz.

@@ -111,19 +111,31 @@ mod tests {
         said(&mut m);
         let listen = m.mix(MonitorMode::Listen);
         assert_eq!(
-            (listen.to_caller[0], listen.to_agent[0], listen.to_supervisor[0]),
+            (
+                listen.to_caller[0],
+                listen.to_agent[0],
+                listen.to_supervisor[0]
+            ),
             (20, 100, 120)
         );
         said(&mut m);
         let whisper = m.mix(MonitorMode::Whisper);
         assert_eq!(
-            (whisper.to_caller[0], whisper.to_agent[0], whisper.to_supervisor[0]),
+            (
+                whisper.to_caller[0],
+                whisper.to_agent[0],
+                whisper.to_supervisor[0]
+            ),
             (20, 103, 120)
         );
         said(&mut m);
         let barge = m.mix(MonitorMode::Barge);
         assert_eq!(
-            (barge.to_caller[0], barge.to_agent[0], barge.to_supervisor[0]),
+            (
+                barge.to_caller[0],
+                barge.to_agent[0],
+                barge.to_supervisor[0]
+            ),
             (23, 103, 120)
         );
     }
