@@ -287,9 +287,7 @@ pub fn ulaw_tone(path: &Path, hz: f32) {
     wav.extend(((36 + data.len()) as u32).to_le_bytes());
     wav.extend(b"WAVEfmt ");
     // PCM-style fmt chunk with format 7 (μ-law), mono, 8 kHz, 8 bits.
-    for v in [16u32] {
-        wav.extend(v.to_le_bytes());
-    }
+    wav.extend(16u32.to_le_bytes());
     wav.extend(7u16.to_le_bytes());
     wav.extend(1u16.to_le_bytes());
     wav.extend(8000u32.to_le_bytes());

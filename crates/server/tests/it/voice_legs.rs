@@ -71,7 +71,10 @@ async fn sipp_on(
         .await
         .expect("sipp runs (Debian package sip-tester; `cargo xtask test` installs it)");
     let mut log = String::from_utf8_lossy(&out.stderr).into_owned();
-    for entry in std::fs::read_dir(dir.path()).unwrap().filter_map(Result::ok) {
+    for entry in std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(Result::ok)
+    {
         let path = entry.path();
         if path.extension().is_some_and(|e| e == "log") {
             log.push_str(&format!("\n--- {}\n", path.display()));
@@ -85,12 +88,7 @@ async fn sipp_on(
 }
 
 /// SIPp on a free port.
-async fn sipp(
-    scenario: &str,
-    target: SocketAddr,
-    service: &str,
-    keys: &[(&str, &str)],
-) -> SippRun {
+async fn sipp(scenario: &str, target: SocketAddr, service: &str, keys: &[(&str, &str)]) -> SippRun {
     sipp_on(scenario, target, free_port(), service, keys).await
 }
 
@@ -133,7 +131,16 @@ impl DeskPhone {
         let log = std::fs::File::create(dir.path().join("baresip.log")).unwrap();
         // Line-buffered, so the log shows each event as it happens.
         let process = tokio::process::Command::new("stdbuf")
-            .args(["-oL", "-eL", "baresip", "-f", &d.to_string(), "-t", "120"])
+            .args([
+                "-oL",
+                "-eL",
+                "baresip",
+                "-s",
+                "-f",
+                &d.to_string(),
+                "-t",
+                "120",
+            ])
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
@@ -252,7 +259,7 @@ async fn an_unanswered_phone_times_out_and_the_call_rings_the_next_agent() {
     orders_ring_timeout(&h, &admin, 2).await;
     // Dev and Emma both serve orders at tier 1. Dev's phone rings but nobody picks it up;
     // Emma's answers at once and talks with a 600 Hz tone.
-    let _dev_phone = DeskPhone::start(target, "dev", 400.0, false);
+    let dev_phone = DeskPhone::start(target, "dev", 400.0, false);
     let emma_phone = DeskPhone::start(target, "emma", 600.0, true);
     registered(&mut events, &["dev", "emma"]).await;
     // Dev has waited longest, so longest-idle offers him the call first.
@@ -303,6 +310,12 @@ async fn an_unanswered_phone_times_out_and_the_call_rings_the_next_agent() {
         tone_power(&heard, 1000.0) > 0.5,
         "Emma heard the caller: {}",
         tone_power(&heard, 1000.0)
+    );
+    // Dev's phone stopped ringing when his offer ended: its INVITE was cancelled.
+    let log = dev_phone.log();
+    assert!(
+        log.contains("CANCEL sip:dev") && log.contains("SIP/2.0 487 Request Terminated"),
+        "Dev's ringing was cancelled:\n{log}"
     );
     let file = h
         .dir
@@ -429,15 +442,19 @@ async fn a_caller_hanging_up_while_the_agent_phone_rings_stops_the_ringing() {
         }
     }
     assert_eq!(offer_ended["agent"], "alice", "{offer_ended}");
-    assert_eq!(offer_ended["data"]["reason"], "contact_gone", "{offer_ended}");
+    assert_eq!(
+        offer_ended["data"]["reason"], "contact_gone",
+        "{offer_ended}"
+    );
     assert_eq!(ended["data"]["reason"], "abandoned", "{ended}");
     caller.await.unwrap().assert_success("caller");
 
-    // Alice's phone stops ringing: Switchboard cancelled its INVITE.
+    // Alice's phone stops ringing: Switchboard cancels its INVITE, which the phone
+    // answers 487 (baresip's SIP trace, `-s`, shows both), and the session closes.
     let mut log = String::new();
     for _ in 0..30 {
         log = phone.log();
-        if log.contains("terminated") {
+        if log.contains("session closed") {
             break;
         }
         events.next().await;
@@ -447,7 +464,9 @@ async fn a_caller_hanging_up_while_the_agent_phone_rings_stops_the_ringing() {
         "Alice's phone rang:\n{log}"
     );
     assert!(
-        log.contains("terminated") && !log.contains("Call established"),
+        log.contains("CANCEL sip:alice")
+            && log.contains("SIP/2.0 487 Request Terminated")
+            && log.contains("session closed"),
         "the ringing was cancelled, never answered:\n{log}"
     );
     let (_, c) = h.get(&format!("/api/v1/contacts/{contact}"), &admin).await;
