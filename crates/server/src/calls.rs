@@ -94,7 +94,7 @@ pub async fn follow(
                 if let Ok(Err(e)) = r {
                     // The offer ended meanwhile (timed out, caller left): release the phone.
                     tracing::info!(contact, %agent, "answer too late: {e}");
-                    runtime.command(contact, CallCommand::StopRinging { agent });
+                    runtime.command(contact, CallCommand::Release { agent });
                 }
             }
             EdgeEvent::AgentFailed {
@@ -156,6 +156,14 @@ pub async fn follow(
                 let _ = runtime
                     .run(move |center, now| center.monitoring(contact, &user, mode, now))
                     .await;
+            }
+            EdgeEvent::Transfer { contact, agent, to } => {
+                let r = runtime
+                    .run(move |center, now| center.transfer(&agent, contact, &to, now))
+                    .await;
+                if let Ok(Err(e)) = r {
+                    tracing::info!(contact, "transfer refused: {e}");
+                }
             }
             EdgeEvent::Recorded { contact, file } => {
                 if let Err(e) = store.contact_recording(contact, &file).await {

@@ -88,6 +88,13 @@ pub enum Effect {
         /// For web sources: the URL to fetch.
         url: Option<String>,
     },
+    /// The contact was transferred into `queue` (blind transfer): it waits there again.
+    Transferred {
+        /// Contact id.
+        contact: i64,
+        /// The queue it waits in now.
+        queue: String,
+    },
     /// Something to do on the contact's phone call (voice contacts only), in order.
     Call {
         /// Contact id.
@@ -159,6 +166,25 @@ struct Live {
     connected_ms: Option<i64>,
     /// Ended while with an agent: when, for the handle time.
     ended_ms: Option<i64>,
+    /// How many times the contact was transferred: its routing engine id is the contact
+    /// id with this in the high bits ([`engine_id`]), a new one per transfer.
+    generation: u64,
+}
+
+/// Bits of a routing engine contact id that hold the contact id (the rest: generation).
+const CONTACT_BITS: u32 = 40;
+
+/// The routing engine's id of generation `generation` of contact `contact`.
+fn engine_id(contact: i64, generation: u64) -> ContactId {
+    ContactId(contact as u64 | generation << CONTACT_BITS)
+}
+
+/// The contact id and generation of a routing engine id.
+fn contact_of(id: ContactId) -> (i64, u64) {
+    (
+        (id.0 & ((1 << CONTACT_BITS) - 1)) as i64,
+        id.0 >> CONTACT_BITS,
+    )
 }
 
 /// Strings to dense ids, both ways.
@@ -443,6 +469,7 @@ impl Center {
                 options: Vec::new(),
                 connected_ms: None,
                 ended_ms: None,
+                generation: 0,
             },
         );
         self.notice(
@@ -514,6 +541,7 @@ impl Center {
                 options: Vec::new(),
                 connected_ms: None,
                 ended_ms: None,
+                generation: 0,
             },
         );
         self.effects.push(Effect::Queued {
@@ -523,7 +551,7 @@ impl Center {
         self.notice("contact.queued", Some(contact), None, details);
         let spec = ContactSpec::new(channel, QueueId(qid));
         self.route(Input::Enqueue {
-            contact: ContactId(contact as u64),
+            contact: self.engine_id(contact),
             spec,
         })
     }
@@ -725,7 +753,7 @@ impl Center {
             let _ = self.engine.handle_input(
                 stamp(now_ms),
                 Input::End {
-                    contact: ContactId(contact as u64),
+                    contact: self.engine_id(contact),
                 },
             );
             self.pump();
@@ -767,6 +795,18 @@ impl Center {
             options: l.options.clone(),
             status,
         })
+    }
+
+    /// The routing engine's id of `contact` now.
+    fn engine_id(&self, contact: i64) -> ContactId {
+        engine_id(contact, self.live.get(&contact).map_or(0, |l| l.generation))
+    }
+
+    /// Whether `generation` is the contact's current one (not a transferred-away past).
+    fn current(&self, contact: i64, generation: u64) -> bool {
+        self.live
+            .get(&contact)
+            .is_none_or(|l| l.generation == generation)
     }
 
     fn live_mut(&mut self, contact: i64) -> Result<&mut Live, Refused> {
@@ -957,7 +997,7 @@ impl Center {
                 if let Err(e) = self.engine.handle_input(
                     stamp(now),
                     Input::Enqueue {
-                        contact: ContactId(contact as u64),
+                        contact: self.engine_id(contact),
                         spec,
                     },
                 ) {
@@ -972,7 +1012,7 @@ impl Center {
                 let _ = self.engine.handle_input(
                     stamp(now),
                     Input::ConvertToCallback {
-                        contact: ContactId(contact as u64),
+                        contact: self.engine_id(contact),
                     },
                 );
                 if let Some(l) = self.live.get_mut(&contact) {
@@ -991,7 +1031,7 @@ impl Center {
                 let _ = self.engine.handle_input(
                     stamp(now),
                     Input::Withdraw {
-                        contact: ContactId(contact as u64),
+                        contact: self.engine_id(contact),
                     },
                 );
                 if let Some(q) = self.live.get_mut(&contact).and_then(|l| l.queue.take()) {
@@ -1187,10 +1227,100 @@ impl Center {
             s.hangup(clock(now_ms));
         }
         let r = self.route(Input::End {
-            contact: ContactId(contact as u64),
+            contact: self.engine_id(contact),
         });
         self.finish(contact, "handled");
         r
+    }
+
+    /// `agent` transfers the contact they are talking with to `to` — a queue, or an agent
+    /// (who gets it first, through one of their queues, for two minutes). A blind
+    /// transfer: the agent is free at once (no after-call work), the contact keeps its
+    /// record and history, and waits in the new queue with music.
+    pub fn transfer(
+        &mut self,
+        agent: &str,
+        contact: i64,
+        to: &str,
+        now_ms: i64,
+    ) -> Result<(), Refused> {
+        self.now_ms = now_ms;
+        let live = self.live_mut(contact)?;
+        if live.agent.as_deref() != Some(agent)
+            || live.connected_ms.is_none()
+            || live.ended_ms.is_some()
+        {
+            return Err(Refused::Conflict(format!(
+                "{agent} is not talking with contact {contact}"
+            )));
+        }
+        let channel = live.channel;
+        let (queue, preferred) = if self.queue_cfg.contains_key(to) {
+            (to.to_string(), None)
+        } else if let Some(target) = self.agent_cfg.get(to) {
+            let queue = target
+                .queues
+                .iter()
+                .min_by_key(|(_, tier)| **tier)
+                .map(|(q, _)| q.clone())
+                .ok_or_else(|| Refused::Conflict(format!("agent `{to}` serves no queue")))?;
+            (queue, self.agents.get(to).map(AgentId))
+        } else {
+            return Err(Refused::NotFound(format!("queue or agent `{to}`")));
+        };
+        let qid = self
+            .queues
+            .get(&queue)
+            .ok_or_else(|| Refused::NotFound(format!("queue `{queue}`")))?;
+        let from = self.agent_id(agent)?;
+        let old = self.engine_id(contact);
+        let Some(live) = self.live.get_mut(&contact) else {
+            return Ok(());
+        };
+        // A new generation first: the old one's disconnection ends nothing.
+        live.generation += 1;
+        live.agent = None;
+        live.connected_ms = None;
+        live.offers.clear();
+        live.queue = Some(queue.clone());
+        let mut spec = ContactSpec::new(channel, QueueId(qid));
+        if let Some(a) = preferred {
+            spec.preferred_agents = vec![a];
+            spec.preferred_for = Duration::from_secs(120);
+        }
+        self.kpis.queued(&queue, contact, now_ms);
+        self.effects.push(Effect::Transferred {
+            contact,
+            queue: queue.clone(),
+        });
+        self.call(
+            contact,
+            CallCommand::Release {
+                agent: agent.to_string(),
+            },
+        );
+        self.call(contact, CallCommand::Music { file: None });
+        self.notice(
+            "contact.transferred",
+            Some(contact),
+            Some(agent),
+            json!({ "to": to, "queue": queue }),
+        );
+        // The agent's part ends; they are free at once.
+        self.route(Input::End { contact: old })?;
+        let _ = self.engine.handle_input(
+            stamp(now_ms),
+            Input::CompleteWrapUp {
+                agent: from,
+                contact: old,
+            },
+        );
+        self.refresh_agent(from);
+        let enqueue = Input::Enqueue {
+            contact: self.engine_id(contact),
+            spec,
+        };
+        self.route(enqueue)
     }
 
     /// The agent's wrap-up of `contact` was recorded: their after-call work ends.
@@ -1208,7 +1338,7 @@ impl Center {
                     stamp(now_ms),
                     Input::CompleteWrapUp {
                         agent,
-                        contact: ContactId(contact as u64),
+                        contact: self.engine_id(contact),
                     },
                 );
             }
@@ -1274,7 +1404,11 @@ impl Center {
                     ewt,
                     ..
                 } => {
-                    let id = contact.0 as i64;
+                    let (id, generation) = contact_of(contact);
+                    // Events of a generation transferred away concern nobody now.
+                    if !self.current(id, generation) {
+                        continue;
+                    }
                     if let Some(s) = self.live.get_mut(&id).and_then(|l| l.session.as_mut()) {
                         s.queue_update(clock(now), position, ewt);
                         self.drain(id);
@@ -1287,7 +1421,11 @@ impl Center {
                     expires_at,
                     ..
                 } => {
-                    let id = contact.0 as i64;
+                    let (id, generation) = contact_of(contact);
+                    // Events of a generation transferred away concern nobody now.
+                    if !self.current(id, generation) {
+                        continue;
+                    }
                     let login = self.agents.name(agent.0).to_string();
                     if let Some(l) = self.live.get_mut(&id) {
                         l.offers.push((offer, login.clone()));
@@ -1316,14 +1454,18 @@ impl Center {
                     agent,
                     reason,
                 } => {
-                    let id = contact.0 as i64;
+                    let (id, generation) = contact_of(contact);
+                    // Events of a generation transferred away concern nobody now.
+                    if !self.current(id, generation) {
+                        continue;
+                    }
                     if let Some(l) = self.live.get_mut(&id) {
                         l.offers.retain(|(o, _)| *o != offer);
                     }
                     let login = self.agents.name(agent.0).to_string();
                     self.call(
                         id,
-                        CallCommand::StopRinging {
+                        CallCommand::Release {
                             agent: login.clone(),
                         },
                     );
@@ -1335,7 +1477,11 @@ impl Center {
                     );
                 }
                 EventKind::Connected { contact, agent, .. } => {
-                    let id = contact.0 as i64;
+                    let (id, generation) = contact_of(contact);
+                    // Events of a generation transferred away concern nobody now.
+                    if !self.current(id, generation) {
+                        continue;
+                    }
                     let login = self.agents.name(agent.0).to_string();
                     let Some(l) = self.live.get_mut(&id) else {
                         continue;
@@ -1358,7 +1504,12 @@ impl Center {
                     self.refresh_agent(agent);
                 }
                 EventKind::Disconnected { contact, agent } => {
-                    let id = contact.0 as i64;
+                    let (id, generation) = contact_of(contact);
+                    // The agent who transferred the contact away is free again.
+                    if !self.current(id, generation) {
+                        self.refresh_agent(agent);
+                        continue;
+                    }
                     self.finish(id, "handled");
                     // Timed wrap-up: the handle time is known now, and the engine ends the
                     // after-call work by itself; the agent's wrap-up code may still follow.
@@ -1379,7 +1530,11 @@ impl Center {
                 EventKind::ContactLeft {
                     contact, outcome, ..
                 } => {
-                    let id = contact.0 as i64;
+                    let (id, generation) = contact_of(contact);
+                    // Events of a generation transferred away concern nobody now.
+                    if !self.current(id, generation) {
+                        continue;
+                    }
                     if outcome == Outcome::Expired {
                         self.finish(id, "expired");
                     }

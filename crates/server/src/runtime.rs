@@ -168,6 +168,7 @@ impl Owner {
         let r = match effect {
             Effect::Queued { contact, queue } => s.contact_queued(contact, &queue, now_ms()).await,
             Effect::Dequeued { contact } => s.contact_dequeued(contact).await,
+            Effect::Transferred { contact, queue } => s.contact_transferred(contact, &queue).await,
             Effect::Connected { contact, agent } => {
                 s.contact_connected(contact, &agent, now_ms()).await
             }

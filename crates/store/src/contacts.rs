@@ -320,6 +320,20 @@ impl Store {
         .await
     }
 
+    /// The contact was transferred into `queue`: it waits there again, for another agent.
+    pub async fn contact_transferred(&self, id: i64, queue: &str) -> Result<()> {
+        self.update(
+            sqlx::query(
+                "UPDATE contacts SET status = 'queued', queue = ?, agent = NULL, \
+                 transferred = 1 WHERE id = ?",
+            )
+            .bind(queue)
+            .bind(id),
+            id,
+        )
+        .await
+    }
+
     /// The contact's voicemail is in `file`.
     pub async fn contact_voicemail(&self, id: i64, file: &str) -> Result<()> {
         self.update(

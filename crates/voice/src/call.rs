@@ -416,7 +416,7 @@ async fn run_legs(
                             Err(reason) => emit(Some(EdgeEvent::AgentFailed { contact, agent, reason })),
                         }
                     }
-                    CallCommand::StopRinging { agent } => {
+                    CallCommand::Release { agent } => {
                         if leg.agent() == Some(agent.as_str()) {
                             std::mem::replace(leg, Leg::Idle).end(&shared).await;
                         }
@@ -448,6 +448,12 @@ async fn run_legs(
                     if hold != held && let Leg::Up(up) = leg {
                         held = hold;
                         emit(Some(EdgeEvent::Held { contact, agent: up.agent.clone(), held }));
+                    }
+                }
+                Signal::Transfer(to) => {
+                    if let Leg::Up(up) = leg {
+                        up.refer_pending = true;
+                        emit(Some(EdgeEvent::Transfer { contact, agent: up.agent.clone(), to }));
                     }
                 }
             },

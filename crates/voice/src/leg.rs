@@ -12,6 +12,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use rsipstack::dialog::invitation::{InviteAsyncResult, InviteOption};
 use rsipstack::dialog::invite_dialog::InviteDialog;
 use rsipstack::platform::{CancellationToken, JoinHandle};
+use rsipstack::sip::StatusCode;
 use switchboard_media::audio::{Side, StereoRecorder};
 use switchboard_media::g711::Codec;
 use switchboard_media::rtp::RtpSender;
@@ -58,6 +59,8 @@ pub(crate) struct Up {
     pub codec: Codec,
     sender: RtpSender,
     gone: CancellationToken,
+    /// The phone asked for a transfer: it is told the outcome (NOTIFY) before the BYE.
+    pub refer_pending: bool,
 }
 
 /// A conversation being recorded.
@@ -125,6 +128,10 @@ impl Leg {
                 let _ = r.dialog.cancel().await;
             }
             Leg::Up(up) => {
+                if up.refer_pending {
+                    let done = "terminated;reason=noresource";
+                    let _ = up.dialog.notify_refer(StatusCode::OK, done).await;
+                }
                 let _ = up.dialog.hangup().await;
                 up.closed(shared);
             }
@@ -253,6 +260,7 @@ impl Ringing {
             codec,
             sender,
             gone,
+            refer_pending: false,
         })
     }
 }

@@ -145,6 +145,17 @@ pub enum EdgeEvent {
         /// The mode now.
         mode: Option<MonitorMode>,
     },
+    /// The agent asked (SIP REFER, a blind transfer) to transfer the call to `to` (the
+    /// user part of the Refer-To URI: a queue, an agent or a number). The runtime answers
+    /// with [`CallCommand::Release`] of the agent when it has done so.
+    Transfer {
+        /// Contact id.
+        contact: i64,
+        /// The agent transferring.
+        agent: String,
+        /// Where to.
+        to: String,
+    },
     /// A conversation's recording is complete.
     Recorded {
         /// Contact id.
@@ -256,8 +267,9 @@ pub enum CallCommand {
         /// Record the conversation (two-channel WAV: caller left, agent right).
         record: bool,
     },
-    /// Stop ringing `agent` (the offer ended unanswered).
-    StopRinging {
+    /// Stop ringing `agent`'s phone (the offer ended unanswered), or hang up their leg
+    /// (they transferred the call, or answered too late).
+    Release {
         /// Agent login.
         agent: String,
     },

@@ -76,6 +76,8 @@ pub(crate) struct Live {
 pub(crate) enum Signal {
     /// Put on hold (`true`) or taken off hold (re-INVITE, RFC 3264 §8.4).
     Hold(bool),
+    /// A blind transfer to the user part of a Refer-To URI (RFC 3515).
+    Transfer(String),
 }
 
 /// How long a shutdown waits for calls to hang up.
@@ -303,8 +305,30 @@ async fn follow(shared: Arc<Shared>, mut states: DialogStateReceiver) {
             DialogState::Options(_, _, handle) => {
                 tokio::spawn(async move { handle.reply(StatusCode::OK).await });
             }
-            DialogState::Refer(_, _, handle)
-            | DialogState::Message(_, _, handle)
+            DialogState::Refer(id, request, handle) => {
+                let signals = shared
+                    .calls
+                    .lock()
+                    .expect("not poisoned")
+                    .get(&id.to_string())
+                    .and_then(|l| l.signals.clone());
+                let target = request
+                    .header_value("Refer-To")
+                    .and_then(|v| rsipstack::sip::typed::Contact::parse(&v).ok())
+                    .map(|c| user(&c.uri))
+                    .filter(|u| !u.is_empty());
+                tokio::spawn(async move {
+                    match (signals, target) {
+                        (Some(signals), Some(to)) => {
+                            let _ = signals.send(Signal::Transfer(to));
+                            handle.reply(StatusCode::Accepted).await
+                        }
+                        (None, _) => handle.reply(StatusCode::Forbidden).await,
+                        (_, None) => handle.reply(StatusCode::BadRequest).await,
+                    }
+                });
+            }
+            DialogState::Message(_, _, handle)
             | DialogState::Notify(_, _, handle)
             | DialogState::Publish(_, _, handle) => {
                 tokio::spawn(async move { handle.reply(StatusCode::NotImplemented).await });

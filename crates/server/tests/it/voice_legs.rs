@@ -523,3 +523,83 @@ async fn phones_register_only_with_the_right_password_and_guessing_locks_out() {
     .assert_success("guessing is locked out");
     h.stop().await;
 }
+
+#[tokio::test]
+async fn an_agent_transfers_a_call_blind_to_another_agent_and_it_stays_one_contact() {
+    let h = Harness::start().await;
+    let admin = h.login("admin", "admin").await;
+    let mut events = h.events(&admin).await;
+    let target = sip_addr(&h);
+    // Alice's desk phone is SIPp: it answers, then transfers the caller to Emma.
+    let desk = free_port();
+    let desk_port = desk.to_string();
+    let alice_phone = tokio::spawn(async move {
+        sipp_on(
+            "agent-transfers.xml",
+            target,
+            desk,
+            "alice",
+            &[("agent", "alice"), ("talk_ms", "2000"), ("target", "emma")],
+        )
+        .await
+    });
+    sipp(
+        "register.xml",
+        target,
+        "alice",
+        &[
+            ("agent", "alice"),
+            ("password", "phone"),
+            ("contact_port", &desk_port),
+            ("status", "200"),
+        ],
+    )
+    .await
+    .assert_success("registration");
+    let emma_phone = DeskPhone::start(target, "emma", 600.0, true);
+    registered(&mut events, &["alice", "emma"]).await;
+    available(&h, "alice").await;
+
+    let media = tempfile::tempdir().unwrap();
+    let stream = tone_stream(media.path(), 1000.0);
+    let caller = tokio::spawn(async move {
+        sipp(
+            "caller-menu.xml",
+            target,
+            "support",
+            &[
+                ("caller", "+441632960001"),
+                ("key", "3"),
+                ("hold_ms", "9000"),
+                ("stream", &stream),
+            ],
+        )
+        .await
+    });
+    let first = events.next_named("contact.connected").await;
+    assert_eq!(first["agent"], "alice", "{first}");
+    let contact = first["contact"].as_i64().unwrap();
+    // Emma comes in while Alice talks (she serves orders ahead of Alice).
+    available(&h, "emma").await;
+    let moved = next_about(&mut events, "contact.transferred", contact).await;
+    assert_eq!(moved["agent"], "alice", "{moved}");
+    assert_eq!(moved["data"]["to"], "emma", "{moved}");
+    let second = next_about(&mut events, "contact.connected", contact).await;
+    assert_eq!(second["agent"], "emma", "{second}");
+    let ended = next_about(&mut events, "contact.ended", contact).await;
+    assert_eq!(ended["data"]["reason"], "handled", "{ended}");
+    alice_phone.await.unwrap().assert_success("Alice's phone");
+    caller.await.unwrap().assert_success("caller");
+
+    // One contact, transferred, ended with Emma; Alice was freed at once.
+    let (_, c) = h.get(&format!("/api/v1/contacts/{contact}"), &admin).await;
+    assert_eq!(c["agent"], "emma", "{c}");
+    assert_eq!(c["transferred"], true, "{c}");
+    assert_eq!(c["status"], "wrap_up", "{c}");
+    let (_, agents) = h.get("/api/v1/kpis/realtime", &admin).await;
+    assert!(agents.to_string().contains("alice"), "{agents}");
+    let heard = emma_phone.heard();
+    let power = switchboard_media::audio::tone_power(&heard, 1000.0);
+    assert!(power > 0.5, "Emma heard the caller: {power}");
+    h.stop().await;
+}
