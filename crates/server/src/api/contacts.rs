@@ -116,6 +116,32 @@ pub async fn end_contact(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Where a contact goes.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Transfer {
+    /// A queue, or an agent (who gets it first, through one of their queues).
+    pub to: String,
+}
+
+/// The agent hands the contact they are talking with to a queue or another agent (a
+/// blind transfer: they are free at once; the contact keeps its record and history).
+#[utoipa::path(post, path = "/api/v1/contacts/{id}/transfer", tag = "contacts", request_body = Transfer,
+    params(("id" = i64, Path, description = "Contact id")),
+    responses((status = 204), (status = 404, body = super::ErrorBody), (status = 409, body = super::ErrorBody)))]
+pub async fn transfer(
+    State(s): State<AppState>,
+    c: Caller,
+    Path(id): Path<i64>,
+    Body(t): Body<Transfer>,
+) -> Result<StatusCode, ApiError> {
+    let agent = handler(&s, &c, id).await?;
+    s.runtime
+        .run(move |center, now| center.transfer(&agent, id, &t.to, now))
+        .await??;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// How a supervisor joins a call.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]

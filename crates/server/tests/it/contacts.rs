@@ -462,3 +462,59 @@ async fn bad_requests_get_clear_errors_and_change_nothing() {
     assert_eq!(view["status"], "queued");
     h.stop().await;
 }
+
+#[tokio::test]
+async fn an_agent_transfers_a_chat_to_another_queue_and_it_stays_one_contact() {
+    let h = Harness::start().await;
+    let alice = h.login("alice", "demo").await;
+    let dev = h.login("dev", "demo").await;
+    let mut events = h.events(&h.login("sam", "demo").await).await;
+    let available = json!({ "state": "available" });
+    assert!(
+        h.post("/api/v1/agents/alice/state", &alice, available.clone())
+            .await
+            .0
+            .is_success()
+    );
+    let (id, chat, _) = h.chat("support", "+441632960001").await;
+    h.say(id, &chat, "2").await;
+    assert_eq!(events.next_named("contact.offered").await["agent"], "alice");
+    let accept = format!("/api/v1/agents/alice/offers/{id}/accept");
+    assert!(h.post(&accept, &alice, json!({})).await.0.is_success());
+
+    // Unknown targets are refused and change nothing.
+    assert!(
+        h.post("/api/v1/agents/dev/state", &dev, available)
+            .await
+            .0
+            .is_success()
+    );
+    let path = format!("/api/v1/contacts/{id}/transfer");
+    let (status, body) = h.post(&path, &alice, json!({ "to": "nowhere" })).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    // Another agent may not transfer Alice's contact.
+    assert_eq!(
+        h.post(&path, &dev, json!({ "to": "orders" })).await.0,
+        StatusCode::FORBIDDEN
+    );
+    let (status, body) = h.post(&path, &alice, json!({ "to": "orders" })).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let moved = events.next_named("contact.transferred").await;
+    assert_eq!(
+        (moved["contact"].as_i64(), moved["data"]["queue"].as_str()),
+        (Some(id), Some("orders"))
+    );
+    // Dev serves orders ahead of Alice (who is free at once) and takes the same contact.
+    assert_eq!(events.next_named("contact.offered").await["agent"], "dev");
+    let accept = format!("/api/v1/agents/dev/offers/{id}/accept");
+    assert!(h.post(&accept, &dev, json!({})).await.0.is_success());
+    let view = h.say(id, &chat, "Still there?").await;
+    assert_eq!(view["status"], "connected", "{view}");
+    let (_, c) = h.get(&format!("/api/v1/contacts/{id}"), &dev).await;
+    assert_eq!(
+        (c["agent"].as_str(), c["transferred"].as_bool()),
+        (Some("dev"), Some(true)),
+        "{c}"
+    );
+    h.stop().await;
+}
