@@ -6,6 +6,8 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
+mod bench_sip;
+
 /// System packages the test suite needs: (program looked for on PATH, Debian package).
 const SYSTEM_PACKAGES: &[(&str, &str)] = &[
     // SIPp: the real caller of the voice tests.
@@ -53,12 +55,14 @@ fn main() -> Result<()> {
         ["test"] => test(&root),
         ["check-deps"] => check_dependencies(&root),
         ["bench", "routing"] => bench(&root, "routing"),
-        ["bench", other] => bail!("unknown benchmark `{other}`; available: routing"),
+        ["bench", "sip", rest @ ..] => bench_sip::run(&root, rest),
+        ["bench", other, ..] => bail!("unknown benchmark `{other}`; available: routing, sip"),
         _ => {
             eprintln!(
                 "usage:\n  cargo xtask test          install missing system packages (as root), lint, run every test\n  \
                  cargo xtask check-deps    check that engine crates stay free of IO crates\n  \
-                 cargo xtask bench routing routing engine and simulator benchmarks (JSON summary)"
+                 cargo xtask bench routing routing engine and simulator benchmarks (JSON summary)\n  \
+                 cargo xtask bench sip     SIPp load test of the release binary (JSON summary)"
             );
             bail!("no such command: {}", args.join(" "))
         }

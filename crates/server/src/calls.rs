@@ -170,6 +170,15 @@ pub async fn follow(
                     tracing::error!(contact, "recording {file} not noted: {e}");
                 }
             }
+            EdgeEvent::CustomerUnreachable { contact, reason } => {
+                tracing::info!(contact, "callback not answered: {reason}");
+                let r = runtime
+                    .run(move |center, now| center.unreachable(contact, now))
+                    .await;
+                if let Ok(Err(e)) = r {
+                    tracing::debug!(contact, "{e}");
+                }
+            }
             EdgeEvent::AgentHungUp { contact, agent } => {
                 let r = runtime
                     .run(move |center, now| center.end(&agent, contact, now))

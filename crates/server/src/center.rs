@@ -95,6 +95,14 @@ pub enum Effect {
         /// The queue it waits in now.
         queue: String,
     },
+    /// Call the customer of a callback back, agent first (the commands that follow drive
+    /// the call).
+    Dial {
+        /// Contact id.
+        contact: i64,
+        /// The number to call.
+        number: String,
+    },
     /// Something to do on the contact's phone call (voice contacts only), in order.
     Call {
         /// Contact id.
@@ -153,6 +161,8 @@ pub struct CustomerView {
 
 /// A contact in progress.
 struct Live {
+    /// A phone call carries the contact: call commands go to it.
+    call: bool,
     channel: Channel,
     address: String,
     session: Option<Session>,
@@ -169,6 +179,8 @@ struct Live {
     /// How many times the contact was transferred: its routing engine id is the contact
     /// id with this in the high bits ([`engine_id`]), a new one per transfer.
     generation: u64,
+    /// A callback whose call Switchboard has started.
+    dialed: bool,
 }
 
 /// Bits of a routing engine contact id that hold the contact id (the rest: generation).
@@ -231,6 +243,8 @@ pub struct Center {
     kpis: Kpis,
     effects: Vec<Effect>,
     now_ms: i64,
+    /// Callbacks are dialed by Switchboard (a trunk is configured).
+    outbound: bool,
 }
 
 /// Milliseconds since the epoch as the routing engine's microsecond timestamp.
@@ -280,7 +294,13 @@ impl Center {
             kpis: Kpis::new(kpi),
             effects: Vec::new(),
             now_ms: 0,
+            outbound: false,
         }
+    }
+
+    /// Whether callbacks are dialed by Switchboard (agent first, through a trunk).
+    pub fn set_outbound(&mut self, on: bool) {
+        self.outbound = on;
     }
 
     /// The effects of the commands so far, in order.
@@ -458,6 +478,7 @@ impl Center {
         self.live.insert(
             contact,
             Live {
+                call: channel == Channel::Voice,
                 channel,
                 address: address.into(),
                 session: Some(session),
@@ -470,6 +491,7 @@ impl Center {
                 connected_ms: None,
                 ended_ms: None,
                 generation: 0,
+                dialed: false,
             },
         );
         self.notice(
@@ -530,6 +552,7 @@ impl Center {
         self.live.insert(
             contact,
             Live {
+                call: false,
                 channel,
                 address: address.into(),
                 session: None,
@@ -542,6 +565,7 @@ impl Center {
                 connected_ms: None,
                 ended_ms: None,
                 generation: 0,
+                dialed: false,
             },
         );
         self.effects.push(Effect::Queued {
@@ -878,13 +902,10 @@ impl Center {
         }
     }
 
-    /// Tells the contact's phone call to do `command`, if the contact is a call.
+    /// Tells the contact's phone call to do `command`, if a call carries the contact (a
+    /// call in, or a callback being dialed).
     fn call(&mut self, contact: i64, command: CallCommand) {
-        if self
-            .live
-            .get(&contact)
-            .is_some_and(|l| l.channel == Channel::Voice)
-        {
+        if self.live.get(&contact).is_some_and(|l| l.call) {
             self.effects.push(Effect::Call { contact, command });
         }
     }
@@ -1211,6 +1232,25 @@ impl Center {
         self.route(input)
     }
 
+    /// The customer did not answer the agent-first callback of `contact`: it ends as
+    /// `no_answer`, and its agent goes to after-call work.
+    pub fn unreachable(&mut self, contact: i64, now_ms: i64) -> Result<(), Refused> {
+        self.now_ms = now_ms;
+        let live = self.live_mut(contact)?;
+        if live.ended_ms.is_some() {
+            return Ok(());
+        }
+        let connected = live.connected_ms.is_some();
+        // Ended first, so the engine's disconnection does not count it as handled.
+        self.finish(contact, "no_answer");
+        if connected {
+            let _ = self.route(Input::End {
+                contact: self.engine_id(contact),
+            });
+        }
+        Ok(())
+    }
+
     /// The agent ends a contact they are handling; after-call work follows.
     pub fn end(&mut self, login: &str, contact: i64, now_ms: i64) -> Result<(), Refused> {
         self.now_ms = now_ms;
@@ -1427,8 +1467,19 @@ impl Center {
                         continue;
                     }
                     let login = self.agents.name(agent.0).to_string();
+                    let outbound = self.outbound;
                     if let Some(l) = self.live.get_mut(&id) {
                         l.offers.push((offer, login.clone()));
+                        // A callback's call starts with its first offer: the agent first.
+                        if outbound && l.channel == Channel::Callback && !l.dialed {
+                            l.dialed = true;
+                            l.call = true;
+                            let number = l.address.clone();
+                            self.effects.push(Effect::Dial {
+                                contact: id,
+                                number,
+                            });
+                        }
                     }
                     let record = self
                         .queue_of(id)

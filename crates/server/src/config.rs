@@ -54,6 +54,9 @@ pub struct VoiceSettings {
     /// A speech-to-text service for voicemails: the WAV is POSTed (`audio/wav`) and the
     /// answer's JSON `text` becomes the voicemail's transcript.
     pub transcribe_url: Option<String>,
+    /// `host:port` of the SIP trunk or gateway that reaches customers' numbers
+    /// (`sip:NUMBER@TRUNK`): with one, callbacks are dialed agent-first.
+    pub trunk: Option<String>,
     /// The digest realm agents' phones register in (phones' stored credentials are tied
     /// to it: changing it means setting the SIP passwords again).
     pub realm: String,
@@ -67,6 +70,7 @@ impl Default for VoiceSettings {
             tts_voice: "en".into(),
             realm: "switchboard".into(),
             transcribe_url: None,
+            trunk: None,
         }
     }
 }

@@ -104,7 +104,6 @@ pub async fn start(config: &Config) -> anyhow::Result<Server> {
     for cb in store.callbacks(Some("pending")).await? {
         runtime::route_callback(&store, &mut center, &cb).await?;
     }
-    let (runtime, owner) = Runtime::start(center, store.clone());
     let (edge_events, edge_rx) = tokio::sync::mpsc::unbounded_channel();
     let voice = switchboard_voice::start(
         switchboard_voice::VoiceConfig {
@@ -117,12 +116,15 @@ pub async fn start(config: &Config) -> anyhow::Result<Server> {
             voice: config.voice.tts_voice.clone(),
             max_calls: config.voice.max_calls,
             realm: config.voice.realm.clone(),
+            trunk: config.voice.trunk.clone(),
         },
         edge_events,
     )
     .await
     .map_err(|e| anyhow::anyhow!("SIP address {}: {e}", config.sip))?;
     let sip = voice.local_addr();
+    center.set_outbound(config.voice.trunk.is_some());
+    let (runtime, owner) = Runtime::start(center, store.clone(), voice.dialer());
     let voicemail = calls::Voicemail {
         dir: config.data.join("voicemail"),
         transcribe_url: config.voice.transcribe_url.clone(),

@@ -13,7 +13,7 @@ use serde_json::json;
 use switchboard_flow::interp::FieldValue;
 use switchboard_routing::Channel;
 use switchboard_store::{ContactFilter, Customer, NewContact, Store, StoreError};
-use switchboard_voice::CallCommand;
+use switchboard_voice::{CallCommand, Dialer};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::time::Instant;
 
@@ -52,7 +52,11 @@ pub enum RunError {
 
 impl Runtime {
     /// Starts the owner task for `center`.
-    pub fn start(center: Center, store: Store) -> (Runtime, tokio::task::JoinHandle<()>) {
+    pub fn start(
+        center: Center,
+        store: Store,
+        dialer: Dialer,
+    ) -> (Runtime, tokio::task::JoinHandle<()>) {
         let (jobs, rx) = mpsc::channel(1024);
         let (notices, _) = broadcast::channel(4096);
         let calls = Calls::default();
@@ -62,6 +66,7 @@ impl Runtime {
             notices: notices.clone(),
             http: reqwest::Client::new(),
             calls: Arc::clone(&calls),
+            dialer,
         };
         let task = tokio::spawn(owner.run(rx));
         (
@@ -119,6 +124,7 @@ struct Owner {
     notices: broadcast::Sender<Arc<Notice>>,
     http: reqwest::Client,
     calls: Calls,
+    dialer: Dialer,
 }
 
 impl Owner {
@@ -175,6 +181,17 @@ impl Owner {
             Effect::Ended { contact, reason } => {
                 self.calls.lock().expect("not poisoned").remove(&contact);
                 s.contact_ended(contact, &reason, now_ms()).await
+            }
+            Effect::Dial { contact, number } => {
+                let (commands, rx) = mpsc::unbounded_channel();
+                self.calls
+                    .lock()
+                    .expect("not poisoned")
+                    .insert(contact, commands);
+                if let Err(e) = self.dialer.dial(contact, &number, rx) {
+                    tracing::error!(contact, "callback not dialed: {e}");
+                }
+                Ok(())
             }
             Effect::Call { contact, command } => {
                 if let Some(call) = self.calls.lock().expect("not poisoned").get(&contact) {

@@ -311,13 +311,14 @@ pub(crate) enum Ending {
     CallerLeft,
 }
 
-/// Runs the call's media until it ends. `gone` fires when the caller hangs up (or at
+/// Runs the call's media until it ends, with the agent leg `leg` (idle for an inbound
+/// call; answered for a callback). `gone` fires when the caller hangs up (or at
 /// shutdown).
 pub(crate) async fn run(
     mut setup: CallSetup,
     gone: rsipstack::platform::CancellationToken,
+    mut leg: Leg,
 ) -> Ending {
-    let mut leg = Leg::Idle;
     let mut monitor = Leg::Idle;
     let ending = run_legs(&mut setup, &gone, &mut leg, &mut monitor).await;
     leg.end(&setup.shared).await;

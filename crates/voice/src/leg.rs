@@ -57,6 +57,8 @@ pub(crate) struct Up {
     latched: bool,
     /// The law the phone speaks.
     pub codec: Codec,
+    /// Its payload type, and that of telephone-events if it sends them.
+    payload_types: (u8, Option<u8>),
     sender: RtpSender,
     gone: CancellationToken,
     /// The phone asked for a transfer: it is told the outcome (NOTIFY) before the BYE.
@@ -163,7 +165,20 @@ pub(crate) async fn ring(
         .contacts(agent, now)
         .pop()
         .ok_or_else(|| "no phone registered".to_string())?;
-    let callee = rsipstack::sip::Uri::try_from(target.as_str()).map_err(|e| e.to_string())?;
+    invite(shared, contact, agent, &target, caller, record).await
+}
+
+/// Calls `target` (a SIP URI) for `contact`'s call, as `caller`; `who` names the leg (an
+/// agent login, or the number dialed).
+pub(crate) async fn invite(
+    shared: &Arc<Shared>,
+    contact: i64,
+    who: &str,
+    target: &str,
+    caller: &str,
+    record: bool,
+) -> Result<Ringing, String> {
+    let callee = rsipstack::sip::Uri::try_from(target).map_err(|e| e.to_string())?;
     let socket = UdpSocket::bind((shared.media_ip, 0))
         .await
         .map_err(|e| format!("no RTP port: {e}"))?;
@@ -195,7 +210,7 @@ pub(crate) async fn ring(
         .map_err(|e| e.to_string())?;
     Ok(Ringing {
         contact,
-        agent: agent.to_string(),
+        agent: who.to_string(),
         record,
         dialog,
         result,
@@ -258,6 +273,7 @@ impl Ringing {
             remote: answer.addr,
             latched: false,
             codec,
+            payload_types: (payload_type, answer.telephone_event),
             sender,
             gone,
             refer_pending: false,
@@ -265,7 +281,40 @@ impl Ringing {
     }
 }
 
+/// An answered leg taken apart, to serve as a call's first leg (see `outbound`).
+pub(crate) struct Parts {
+    pub dialog: InviteDialog,
+    pub id: String,
+    pub socket: UdpSocket,
+    pub remote: SocketAddr,
+    pub codec: Codec,
+    pub payload_type: u8,
+    pub telephone_event: Option<u8>,
+    pub gone: CancellationToken,
+}
+
 impl Up {
+    /// The leg's dialog, socket and media, for a call to run on.
+    pub fn into_parts(self) -> Parts {
+        Parts {
+            dialog: self.dialog,
+            id: self.id,
+            socket: self.socket,
+            remote: self.remote,
+            codec: self.codec,
+            payload_type: self.payload_types.0,
+            telephone_event: self.payload_types.1,
+            gone: self.gone,
+        }
+    }
+
+    /// Sends 20 ms of audio to the phone.
+    pub async fn play(&mut self, frame: &[i16]) {
+        let mut payload = Vec::with_capacity(frame.len());
+        self.codec.encode(frame, &mut payload);
+        self.send(&payload, frame.len() as u32).await;
+    }
+
     /// The leg is over: it is no longer listed anywhere, and its recording is complete.
     pub fn closed(self, shared: &Shared) {
         shared.forget(&self.id);

@@ -14,6 +14,7 @@
 pub mod call;
 mod leg;
 pub mod mix;
+mod outbound;
 pub mod prompts;
 pub mod registrar;
 pub mod sdp;
@@ -49,6 +50,37 @@ pub struct VoiceConfig {
     pub max_calls: usize,
     /// The digest realm phones register in.
     pub realm: String,
+    /// Where calls to customers' numbers go: `host:port` of a SIP trunk or gateway
+    /// (`sip:NUMBER@TRUNK`); without one, Switchboard does not dial out.
+    pub trunk: Option<String>,
+}
+
+/// Places outbound calls (agent-first callbacks). It does not keep the edge alive: once
+/// the edge has shut down, dialing fails.
+#[derive(Clone)]
+pub struct Dialer {
+    shared: std::sync::Weak<sip::Shared>,
+}
+
+impl Dialer {
+    /// Starts the call of contact `contact` to `number`, agent first: the agent's phone
+    /// rings on [`CallCommand::Ring`] (as for an inbound call); once the agent answers
+    /// ([`EdgeEvent::AgentAnswered`]), `number` is dialed through the trunk while the agent
+    /// hears ringback, and the two are bridged ([`EdgeEvent::CustomerUnreachable`] if the
+    /// number does not answer; [`EdgeEvent::HungUp`] when the customer hangs up).
+    pub fn dial(
+        &self,
+        contact: i64,
+        number: &str,
+        commands: mpsc::UnboundedReceiver<CallCommand>,
+    ) -> Result<(), String> {
+        let shared = self.shared.upgrade().ok_or("the voice edge has stopped")?;
+        if shared.trunk().is_none() {
+            return Err("no trunk is configured".into());
+        }
+        tokio::spawn(outbound::run(shared, contact, number.to_string(), commands));
+        Ok(())
+    }
 }
 
 /// Something the edge tells the runtime.
@@ -162,6 +194,13 @@ pub enum EdgeEvent {
         contact: i64,
         /// The file, relative to the recordings directory.
         file: String,
+    },
+    /// The customer's number did not answer an agent-first callback.
+    CustomerUnreachable {
+        /// Contact id.
+        contact: i64,
+        /// Why (status, timeout).
+        reason: String,
     },
     /// The agent hung up.
     AgentHungUp {

@@ -26,6 +26,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::call::{self, CallSetup, Ending};
+use crate::leg::Leg;
 use crate::prompts::Prompts;
 use crate::registrar::{MAX_EXPIRES, MIN_EXPIRES, Registrar, Verdict};
 use crate::sdp::{Description, SdpError};
@@ -43,6 +44,13 @@ impl Voice {
     /// Where SIP listens (UDP and TCP).
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// A handle that places outbound calls.
+    pub fn dialer(&self) -> crate::Dialer {
+        crate::Dialer {
+            shared: Arc::downgrade(&self.shared),
+        }
     }
 
     /// Hangs up every call (their contacts stay in progress, to be closed as
@@ -339,7 +347,7 @@ async fn follow(shared: Arc<Shared>, mut states: DialogStateReceiver) {
 }
 
 /// The methods Switchboard answers.
-const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REGISTER";
+const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REGISTER, REFER, UPDATE";
 
 /// Where a request came from: the `received` address of its top Via (RFC 3261 §18.2.1),
 /// or the Via's own host.
@@ -485,7 +493,7 @@ fn user(uri: &rsipstack::sip::Uri) -> String {
 }
 
 /// Decrements the load when a call attempt ends, however it ends.
-struct Load<'a>(&'a Shared);
+pub(crate) struct Load<'a>(pub &'a Shared);
 
 impl Drop for Load<'_> {
     fn drop(&mut self) {
@@ -495,14 +503,32 @@ impl Drop for Load<'_> {
     }
 }
 
+impl Shared {
+    /// Counts a new call, unless the edge is full or shutting down.
+    pub fn admit(&self) -> Option<Load<'_>> {
+        if self.hangups.is_cancelled() {
+            return None;
+        }
+        let load = Load(self);
+        if self.load.fetch_add(1, Ordering::SeqCst) >= self.config.max_calls as u64 {
+            // Dropping the guard takes the count back.
+            return None;
+        }
+        Some(load)
+    }
+
+    /// Where calls to numbers go (`sip:NUMBER@TRUNK`), if anywhere.
+    pub fn trunk(&self) -> Option<&str> {
+        self.config.trunk.as_deref()
+    }
+}
+
 /// A new INVITE: checks it, asks the runtime, answers, and runs the call to its end.
 async fn new_call(shared: Arc<Shared>, mut tx: Transaction) {
-    if shared.load.fetch_add(1, Ordering::SeqCst) >= shared.config.max_calls as u64 {
-        shared.load.fetch_sub(1, Ordering::SeqCst);
+    let Some(_load) = shared.admit() else {
         let _ = tx.reply(StatusCode::ServiceUnavailable).await;
         return;
-    }
-    let _load = Load(&shared);
+    };
     let request = tx.original.clone();
     let to = user(&request.uri);
     let from = request
@@ -618,7 +644,7 @@ async fn new_call(shared: Arc<Shared>, mut tx: Transaction) {
         commands,
         shared: Arc::clone(&shared),
     };
-    match call::run(setup, gone).await {
+    match call::run(setup, gone, Leg::Idle).await {
         Ending::CallerLeft if !shared.hangups.is_cancelled() => hung_up(&shared),
         // Asked to, or shutting down.
         _ => hang_up(&dialog).await,

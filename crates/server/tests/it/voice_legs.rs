@@ -603,3 +603,87 @@ async fn an_agent_transfers_a_call_blind_to_another_agent_and_it_stays_one_conta
     assert!(power > 0.5, "Emma heard the caller: {power}");
     h.stop().await;
 }
+
+#[tokio::test]
+async fn a_callback_rings_the_agent_first_then_dials_the_customer_through_the_trunk() {
+    // The trunk: the customer's phone behind it answers and talks with a 1000 Hz tone.
+    let trunk = free_port();
+    let media = tempfile::tempdir().unwrap();
+    let stream = tone_stream(media.path(), 1000.0);
+    let h = Harness::start_with(tempfile::tempdir().unwrap(), |c| {
+        c.voice.trunk = Some(format!("127.0.0.1:{trunk}"));
+    })
+    .await;
+    let admin = h.login("admin", "admin").await;
+    let mut events = h.events(&admin).await;
+    let target = sip_addr(&h);
+    let customer = tokio::spawn(async move {
+        sipp_on(
+            "customer-answers.xml",
+            target,
+            trunk,
+            "customer",
+            &[
+                ("ring_ms", "1500"),
+                ("talk_ms", "4000"),
+                ("stream", &stream),
+            ],
+        )
+        .await
+    });
+    // A number whose flow takes a callback request for orders and hangs up.
+    let flow = "id: cb\nversion: 1\nstart: offer\nnodes:\n  offer:\n    callback:\n      \
+                queue: orders\n      confirm: \"We will call you back.\"\n";
+    let (status, body) = h.put_yaml("/api/v1/flows/cb", &admin, flow).await;
+    assert!(status.is_success(), "{body}");
+    let body = serde_json::json!({ "flow": "cb" });
+    let put = h.call(
+        reqwest::Method::PUT,
+        "/api/v1/numbers/cb",
+        Some(&admin),
+        Some(body),
+    );
+    assert!(put.await.0.is_success());
+    let agent = DeskPhone::start(target, "alice", 600.0, true);
+    registered(&mut events, &["alice"]).await;
+
+    // The caller asks for the callback and is hung up on.
+    let caller = sipp(
+        "caller-hung-up-on.xml",
+        target,
+        "cb",
+        &[("caller", "+441632960001"), ("key", "1"), ("stream", "")],
+    )
+    .await;
+    caller.assert_success("caller");
+    // Alice comes in: the callback is offered, her phone rings first, then the customer's.
+    available(&h, "alice").await;
+    let offered = events.next_named("contact.offered").await;
+    assert_eq!(offered["agent"], "alice", "{offered}");
+    let callback = offered["contact"].as_i64().unwrap();
+    let connected = next_about(&mut events, "contact.connected", callback).await;
+    assert_eq!(connected["agent"], "alice", "{connected}");
+    let ended = next_about(&mut events, "contact.ended", callback).await;
+    assert_eq!(ended["data"]["reason"], "handled", "{ended}");
+    customer
+        .await
+        .unwrap()
+        .assert_success("the customer's phone");
+
+    let c = contact_when(&h, &mut events, &admin, callback, |c| {
+        c["recording"].is_string()
+    })
+    .await;
+    assert_eq!(c["channel"], "callback", "{c}");
+    assert_eq!(c["address"], "+441632960001", "{c}");
+    assert_eq!(c["agent"], "alice", "{c}");
+    let heard = agent.heard();
+    let power = switchboard_media::audio::tone_power(&heard, 1000.0);
+    assert!(power > 0.2, "Alice heard the customer: {power}");
+    let ringback = switchboard_media::audio::tone_power(&heard, 425.0);
+    assert!(
+        ringback > 0.01,
+        "Alice heard ringback while the customer's phone rang: {ringback}"
+    );
+    h.stop().await;
+}

@@ -1,0 +1,199 @@
+//! Agent-first callbacks: ring the agent the routing engine offers the callback to; once
+//! they answer, dial the customer's number through the trunk while the agent hears
+//! ringback; when the customer answers, the two are bridged like any call (the customer's
+//! leg takes the caller's place).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use switchboard_media::audio::{silence, tone};
+use tokio::sync::mpsc;
+use tokio::time::MissedTickBehavior;
+
+use crate::call::{self, CallSetup, Ending};
+use crate::leg::{self, Leg, LegEvent, Up};
+use crate::sip::Shared;
+use crate::{CallCommand, EdgeEvent};
+
+/// Runs the callback of `contact` to `number`, driven by `commands`.
+pub(crate) async fn run(
+    shared: Arc<Shared>,
+    contact: i64,
+    number: String,
+    mut commands: mpsc::UnboundedReceiver<CallCommand>,
+) {
+    let Some(_load) = shared.admit() else {
+        let reason = "the voice edge is full or stopping".to_string();
+        let _ = shared
+            .events
+            .send(EdgeEvent::CustomerUnreachable { contact, reason });
+        return;
+    };
+    let Some(agent) = agent_answers(&shared, contact, &number, &mut commands).await else {
+        return;
+    };
+    let agent_name = agent.agent.clone();
+    let Some((customer, agent)) =
+        customer_answers(&shared, contact, &number, agent, &mut commands).await
+    else {
+        return;
+    };
+    let parts = customer.into_parts();
+    let setup = CallSetup {
+        contact,
+        caller: number,
+        socket: parts.socket,
+        remote: parts.remote,
+        codec: parts.codec,
+        payload_type: parts.payload_type,
+        telephone_event: parts.telephone_event,
+        commands,
+        shared: Arc::clone(&shared),
+    };
+    tracing::info!(contact, agent = %agent_name, "callback connected");
+    let ending = call::run(setup, parts.gone.clone(), Leg::Up(agent)).await;
+    if ending == Ending::CallerLeft && !shared.hangups.is_cancelled() {
+        let _ = shared.events.send(EdgeEvent::HungUp { contact });
+    } else {
+        let _ = parts.dialog.hangup().await;
+    }
+    shared.forget(&parts.id);
+    shared.dialogs.remove_dialog(&parts.dialog.id());
+}
+
+/// Rings agents as the routing engine offers the callback, until one answers (`None`:
+/// the callback ended first).
+async fn agent_answers(
+    shared: &Arc<Shared>,
+    contact: i64,
+    number: &str,
+    commands: &mut mpsc::UnboundedReceiver<CallCommand>,
+) -> Option<Up> {
+    let mut ringing = Leg::Idle;
+    let mut buf = vec![0u8; 2048];
+    // Before the customer is on the line there is nobody to hold or transfer.
+    let (signals, _) = mpsc::unbounded_channel();
+    let emit = |e: EdgeEvent| {
+        let _ = shared.events.send(e);
+    };
+    loop {
+        tokio::select! {
+            () = shared.hangups.cancelled() => break,
+            command = commands.recv() => match command {
+                None | Some(CallCommand::Hangup) => break,
+                Some(CallCommand::Ring { agent, record }) => {
+                    std::mem::replace(&mut ringing, Leg::Idle).end(shared).await;
+                    match leg::ring(shared, contact, &agent, number, record).await {
+                        Ok(r) => ringing = Leg::Ringing(r),
+                        Err(reason) => emit(EdgeEvent::AgentFailed { contact, agent, reason }),
+                    }
+                }
+                Some(CallCommand::Release { agent }) => {
+                    if ringing.agent() == Some(agent.as_str()) {
+                        std::mem::replace(&mut ringing, Leg::Idle).end(shared).await;
+                    }
+                }
+                // Prompts and music are for a caller on the line; there is none yet.
+                Some(_) => {}
+            },
+            event = ringing.next(&mut buf) => match (event, std::mem::replace(&mut ringing, Leg::Idle)) {
+                (LegEvent::Answered(result), Leg::Ringing(r)) => {
+                    let agent = r.agent.clone();
+                    match r.answered(result, shared, signals.clone()).await {
+                        Ok(up) => {
+                            emit(EdgeEvent::AgentAnswered { contact, agent });
+                            return Some(up);
+                        }
+                        Err(reason) => emit(EdgeEvent::AgentFailed { contact, agent, reason }),
+                    }
+                }
+                (_, other) => ringing = other,
+            },
+        }
+    }
+    ringing.end(shared).await;
+    None
+}
+
+/// Dials the customer through the trunk while the agent hears ringback; answers both
+/// legs once the customer answers (`None`: nobody answered, or the call ended first).
+async fn customer_answers(
+    shared: &Arc<Shared>,
+    contact: i64,
+    number: &str,
+    agent: Up,
+    commands: &mut mpsc::UnboundedReceiver<CallCommand>,
+) -> Option<(Up, Up)> {
+    let trunk = shared.trunk().unwrap_or_default().to_string();
+    let target = format!("sip:{number}@{trunk}");
+    let mut agent = Leg::Up(agent);
+    let mut customer =
+        match leg::invite(shared, contact, number, &target, "switchboard", false).await {
+            Ok(r) => Leg::Ringing(r),
+            Err(reason) => {
+                let _ = shared
+                    .events
+                    .send(EdgeEvent::CustomerUnreachable { contact, reason });
+                agent.end(shared).await;
+                return None;
+            }
+        };
+    // Ringback: 425 Hz, one second on, four off (ITU-T E.180's common cadence).
+    let mut ringback: Vec<i16> = tone(425.0, 1000, 4000);
+    ringback.extend(silence(4000));
+    let mut at = 0;
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    let (mut buf, mut agent_buf) = (vec![0u8; 2048], vec![0u8; 2048]);
+    let failure = loop {
+        tokio::select! {
+            () = shared.hangups.cancelled() => break None,
+            command = commands.recv() => match command {
+                None | Some(CallCommand::Hangup) => break None,
+                Some(_) => {}
+            },
+            event = agent.next(&mut agent_buf) => {
+                if matches!(event, LegEvent::Gone) {
+                    let name = agent.agent().unwrap_or_default().to_string();
+                    let _ = shared.events.send(EdgeEvent::AgentHungUp { contact, agent: name });
+                    if let Leg::Up(up) = std::mem::replace(&mut agent, Leg::Idle) {
+                        up.closed(shared);
+                    }
+                    break None;
+                }
+            }
+            event = customer.next(&mut buf) => match (event, std::mem::replace(&mut customer, Leg::Idle)) {
+                (LegEvent::Answered(result), Leg::Ringing(r)) => {
+                    let (ignored, _) = mpsc::unbounded_channel();
+                    match r.answered(result, shared, ignored).await {
+                        Ok(up) => {
+                            if let Leg::Up(agent) = std::mem::replace(&mut agent, Leg::Idle) {
+                                return Some((up, agent));
+                            }
+                            Leg::Up(up).end(shared).await;
+                            return None;
+                        }
+                        Err(reason) => break Some(reason),
+                    }
+                }
+                (_, other) => customer = other,
+            },
+            _ = tick.tick() => {
+                if let Leg::Up(up) = &mut agent {
+                    let frame: Vec<i16> = (0..160).map(|i| ringback[(at + i) % ringback.len()]).collect();
+                    at = (at + 160) % ringback.len();
+                    up.play(&frame).await;
+                }
+            }
+        }
+    };
+    if let Some(reason) = failure {
+        tracing::info!(contact, %number, "callback not answered: {reason}");
+        let _ = shared
+            .events
+            .send(EdgeEvent::CustomerUnreachable { contact, reason });
+    }
+    customer.end(shared).await;
+    agent.end(shared).await;
+    None
+}
