@@ -158,11 +158,13 @@ pub async fn follow(
                     .await;
             }
             EdgeEvent::Transfer { contact, agent, to } => {
+                let who = agent.clone();
                 let r = runtime
-                    .run(move |center, now| center.transfer(&agent, contact, &to, now))
+                    .run(move |center, now| center.transfer(&who, contact, &to, now))
                     .await;
                 if let Ok(Err(e)) = r {
                     tracing::info!(contact, "transfer refused: {e}");
+                    runtime.command(contact, CallCommand::TransferRefused { agent });
                 }
             }
             EdgeEvent::Recorded { contact, file } => {

@@ -673,7 +673,9 @@ impl Center {
                 user: phone.to_string(),
                 mode,
             },
-            None => CallCommand::StopMonitor,
+            None => CallCommand::StopMonitor {
+                user: phone.to_string(),
+            },
         };
         self.call(contact, command);
         Ok(())

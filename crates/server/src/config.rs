@@ -44,8 +44,8 @@ pub struct Config {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct VoiceSettings {
-    /// The address written into SDP for media (default: the SIP address, or 127.0.0.1
-    /// when SIP listens on every address).
+    /// The address written into SDP for media (default: the address SIP listens on; for
+    /// 0.0.0.0, the host's first non-loopback IPv4 address).
     pub media_ip: Option<IpAddr>,
     /// Most calls at once; more are refused with 503 Service Unavailable.
     pub max_calls: usize,

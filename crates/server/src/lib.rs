@@ -166,7 +166,8 @@ pub async fn start(config: &Config) -> anyhow::Result<Server> {
         if let Err(e) = serve.await {
             tracing::error!("HTTP server: {e}");
         }
-        // Calls end (their contacts are ended by the runtime before it stops).
+        // Calls are hung up; their contacts stay in progress, closed as interrupted at the
+        // next start.
         voice.shutdown().await;
         let _ = calls.await;
         // Every handle to the runtime is gone: the owner task ends.

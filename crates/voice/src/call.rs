@@ -422,7 +422,17 @@ async fn run_legs(
                             std::mem::replace(leg, Leg::Idle).end(&shared).await;
                         }
                     }
+                    CallCommand::TransferRefused { agent } => {
+                        if let Leg::Up(up) = leg && up.agent == agent {
+                            up.transfer_refused().await;
+                        }
+                    }
                     CallCommand::Monitor { user, mode: wanted } => {
+                        // One supervisor at a time: another's request is refused.
+                        if monitor.agent().is_some_and(|u| u != user) {
+                            emit(Some(EdgeEvent::Monitoring { contact, user, mode: None }));
+                            continue;
+                        }
                         mode = wanted;
                         match &*monitor {
                             Leg::Up(_) => emit(Some(EdgeEvent::Monitoring { contact, user, mode: Some(mode) })),
@@ -436,8 +446,8 @@ async fn run_legs(
                             },
                         }
                     }
-                    CallCommand::StopMonitor => {
-                        if let Some(user) = monitor.agent().map(str::to_string) {
+                    CallCommand::StopMonitor { user } => {
+                        if monitor.agent() == Some(user.as_str()) {
                             std::mem::replace(monitor, Leg::Idle).end(&shared).await;
                             emit(Some(EdgeEvent::Monitoring { contact, user, mode: None }));
                         }
@@ -475,8 +485,8 @@ async fn run_legs(
                     }
                 }
                 (LegEvent::Received(n, from), Leg::Up(mut up)) => {
-                    up.heard_from(from);
-                    if let Ok(packet) = rtp::parse(&monitor_buf[..n])
+                    if up.heard_from(from)
+                        && let Ok(packet) = rtp::parse(&monitor_buf[..n])
                         && Codec::from_payload_type(packet.payload_type) == Some(up.codec)
                     {
                         decoded.clear();
@@ -507,8 +517,8 @@ async fn run_legs(
                     }
                 }
                 (LegEvent::Received(n, from), Leg::Up(mut up)) => {
-                    up.heard_from(from);
-                    if let Ok(packet) = rtp::parse(&leg_buf[..n])
+                    if up.heard_from(from)
+                        && let Ok(packet) = rtp::parse(&leg_buf[..n])
                         && Codec::from_payload_type(packet.payload_type) == Some(up.codec)
                     {
                         up.record(Side::Agent, packet.payload, up.codec);
@@ -535,10 +545,8 @@ async fn run_legs(
             received = setup.socket.recv_from(&mut buf) => {
                 let Ok((n, from)) = received else { continue };
                 let Ok(packet) = rtp::parse(&buf[..n]) else { continue };
-                if !latched {
-                    // Symmetric RTP: answer where the caller's media really comes from.
-                    remote = from;
-                    latched = true;
+                if !leg::accept_media(&mut remote, &mut latched, from) {
+                    continue;
                 }
                 if let Leg::Up(up) = leg {
                     if let Some(codec) = Codec::from_payload_type(packet.payload_type) {

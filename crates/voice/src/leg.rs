@@ -24,6 +24,19 @@ use crate::call::new_ssrc;
 use crate::sdp::Description;
 use crate::sip::{Live, Shared, Signal};
 
+/// Symmetric RTP with a guard: the first datagram's source becomes the address media is
+/// sent to (the peer may be behind NAT, or its SDP may be wrong); after that only datagrams
+/// from the same host are media, so nobody else can inject audio into the call. (Another
+/// port of the same host is allowed: some peers send key presses from a second socket.)
+pub(crate) fn accept_media(remote: &mut SocketAddr, latched: &mut bool, from: SocketAddr) -> bool {
+    if !*latched {
+        *remote = from;
+        *latched = true;
+        return true;
+    }
+    from.ip() == remote.ip()
+}
+
 /// The agent leg's state.
 pub(crate) enum Leg {
     /// No agent phone involved.
@@ -344,11 +357,16 @@ impl Up {
         }
     }
 
-    /// A datagram from the phone's side: latches its address (symmetric RTP).
-    pub fn heard_from(&mut self, from: SocketAddr) {
-        if !self.latched {
-            self.remote = from;
-            self.latched = true;
+    /// A datagram from `from`: whether it is the phone's media (see [`accept_media`]).
+    pub fn heard_from(&mut self, from: SocketAddr) -> bool {
+        accept_media(&mut self.remote, &mut self.latched, from)
+    }
+
+    /// Tells the phone its transfer (REFER) was refused; the call goes on.
+    pub async fn transfer_refused(&mut self) {
+        if std::mem::take(&mut self.refer_pending) {
+            let done = "terminated;reason=rejected";
+            let _ = self.dialog.notify_refer(StatusCode::Decline, done).await;
         }
     }
 

@@ -33,8 +33,8 @@ pub use sip::{Voice, start};
 pub struct VoiceConfig {
     /// Where SIP listens, on UDP and TCP (port 0: any free port).
     pub sip: SocketAddr,
-    /// The address written into SDP for RTP (default: the SIP address, or 127.0.0.1
-    /// when SIP listens on every address).
+    /// The address written into SDP for RTP (default: the address SIP listens on; for
+    /// 0.0.0.0, the host's first non-loopback IPv4 address).
     pub media_ip: Option<IpAddr>,
     /// Where the flows' audio files are.
     pub audio_dir: PathBuf,
@@ -331,6 +331,15 @@ pub enum CallCommand {
         /// Listen, whisper or barge.
         mode: MonitorMode,
     },
-    /// The supervisor stops monitoring.
-    StopMonitor,
+    /// Supervisor `user` stops monitoring.
+    StopMonitor {
+        /// The supervisor's phone user.
+        user: String,
+    },
+    /// The transfer `agent` asked for could not be done (unknown target): their phone
+    /// is told, and the conversation goes on.
+    TransferRefused {
+        /// The agent.
+        agent: String,
+    },
 }

@@ -296,8 +296,13 @@ async fn follow(shared: Arc<Shared>, mut states: DialogStateReceiver) {
                                 .respond(StatusCode::OK, Some(vec![sdp_type()]), Some(body))
                                 .await
                         }
-                        (Some(_), Err(SdpError::Malformed(_))) if request.body.is_empty() => {
-                            handle.reply(StatusCode::OK).await
+                        (Some(local), Err(SdpError::Malformed(_))) if request.body.is_empty() => {
+                            // A re-INVITE without an offer: the 200 carries ours (RFC 3261
+                            // §14.2), the answer comes in the ACK.
+                            let body = local.write(u64::from(local.addr.port()));
+                            handle
+                                .respond(StatusCode::OK, Some(vec![sdp_type()]), Some(body))
+                                .await
                         }
                         (Some(_), Err(_)) => handle.reply(StatusCode::NotAcceptableHere).await,
                         (None, _) => handle.reply(StatusCode::CallTransactionDoesNotExist).await,
