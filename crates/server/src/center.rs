@@ -1083,7 +1083,9 @@ impl Center {
                 number,
                 kept_place: false,
             }),
-            Output::Hangup { .. } => {}
+            // The flow hangs up (also after a callback that keeps the caller's place, when
+            // the contact itself goes on).
+            Output::Hangup { .. } => self.call(contact, CallCommand::Hangup),
         }
     }
 

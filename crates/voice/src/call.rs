@@ -200,6 +200,13 @@ impl CallMedia {
         if !self.player.is_idle() && self.interruptible {
             self.player.clear();
         }
+        if self.gather.is_none() && self.music.is_some() {
+            // Waiting in queue: a key is a choice now (a callback offer, leaving the queue).
+            return Some(EdgeEvent::Digits {
+                contact: self.contact,
+                digits: key.to_string(),
+            });
+        }
         if self.gather.is_none() {
             if self.type_ahead.len() < TYPE_AHEAD {
                 self.type_ahead.push_back(key);
@@ -747,6 +754,14 @@ mod tests {
             digits(m.frame(t + Duration::from_secs(3)).1),
             Some("42".into())
         );
+    }
+
+    #[test]
+    fn keys_pressed_while_waiting_in_queue_go_at_once() {
+        let t = Instant::now();
+        let mut m = CallMedia::new(1);
+        m.music(Some(vec![5; 100].into()));
+        assert_eq!(digits(m.key('1', t)), Some("1".into()));
     }
 
     #[test]
