@@ -87,8 +87,9 @@ pub fn serve(args: ServeArgs) -> Result<()> {
     runtime()?.block_on(async {
         let server = switchboard_server::start(&config).await?;
         println!(
-            "Switchboard listening on http://{}  (data: {})",
+            "Switchboard listening on http://{}  sip:{} (UDP, TCP)  (data: {})",
             server.addr,
+            server.sip,
             config.data.display()
         );
         server.run_until_signal().await;
@@ -190,6 +191,7 @@ pub fn demo(args: DemoArgs) -> Result<()> {
         println!("  API:        {base}/api/v1/openapi.json   health: {base}/healthz   metrics: {base}/metrics");
         println!("  Logins:     admin/admin (admin), sam/demo (supervisor), alice, bob, carla, dev, emma / demo (agents)");
         println!("  Try a chat: curl -s -X POST {base}/api/v1/chat -H 'content-type: application/json' -d '{{\"to\":\"support\",\"from\":\"+441632960001\"}}'");
+        println!("  Call:       sip:support@{sip} (tech support IVR); desk phones register as sip:alice@{sip} … with password `phone`", sip = server.sip);
         println!("  Ctrl-C stops; run again to continue where you left off, or with --reset to start over.");
         if args.simulate {
             println!("  Simulated traffic: a virtual customer every {} s on average; agents alice, bob, carla, dev, emma answer.", args.arrival_gap);

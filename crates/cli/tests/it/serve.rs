@@ -83,7 +83,7 @@ fn a_killed_server_loses_nothing_it_accepted() {
     let config = dir.path().join("switchboard.toml");
     std::fs::write(
         &config,
-        format!("http = \"127.0.0.1:0\"\ndata = \"data\"\ncompany = \"{company}\"\n"),
+        format!("http = \"127.0.0.1:0\"\nsip = \"127.0.0.1:0\"\ndata = \"data\"\ncompany = \"{company}\"\n"),
     )
     .unwrap();
 
@@ -181,6 +181,8 @@ fn the_demo_with_simulated_traffic_fills_history() {
         "2",
         "--http",
         "127.0.0.1:0",
+        "--sip",
+        "127.0.0.1:0",
         "--data",
         data_arg,
     ]);
@@ -234,7 +236,15 @@ fn the_demo_with_simulated_traffic_fills_history() {
     demo.wait().unwrap();
 
     // Safe to start twice: the same data, nothing duplicated, history kept.
-    let (mut again, addr) = start(&["demo", "--http", "127.0.0.1:0", "--data", data_arg]);
+    let (mut again, addr) = start(&[
+        "demo",
+        "--http",
+        "127.0.0.1:0",
+        "--sip",
+        "127.0.0.1:0",
+        "--data",
+        data_arg,
+    ]);
     let sam = login(&addr, "sam", "demo");
     let (_, articles) = http(&addr, "GET", "/api/v1/articles", Some(&sam), None);
     assert_eq!(articles.as_array().unwrap().len(), 5);
