@@ -124,7 +124,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Server> {
     .map_err(|e| anyhow::anyhow!("SIP address {}: {e}", config.sip))?;
     let sip = voice.local_addr();
     center.set_outbound(config.voice.trunk.is_some());
-    let (runtime, owner) = Runtime::start(center, store.clone(), voice.dialer());
+    let (runtime, owner) = Runtime::start(center, store.clone(), voice.handle());
     let voicemail = calls::Voicemail {
         dir: config.data.join("voicemail"),
         transcribe_url: config.voice.transcribe_url.clone(),
@@ -145,6 +145,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Server> {
         metrics: Arc::default(),
         flow_dir,
         stopping,
+        voice: voice.handle(),
     };
     // Applies what the center did before the owner task started (resumed callbacks).
     state.runtime.run(|_, _| ()).await?;

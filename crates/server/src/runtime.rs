@@ -13,7 +13,7 @@ use serde_json::json;
 use switchboard_flow::interp::FieldValue;
 use switchboard_routing::Channel;
 use switchboard_store::{ContactFilter, Customer, NewContact, Store, StoreError};
-use switchboard_voice::{CallCommand, Dialer};
+use switchboard_voice::{CallCommand, VoiceHandle};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::time::Instant;
 
@@ -55,7 +55,7 @@ impl Runtime {
     pub fn start(
         center: Center,
         store: Store,
-        dialer: Dialer,
+        dialer: VoiceHandle,
     ) -> (Runtime, tokio::task::JoinHandle<()>) {
         let (jobs, rx) = mpsc::channel(1024);
         let (notices, _) = broadcast::channel(4096);
@@ -124,7 +124,7 @@ struct Owner {
     notices: broadcast::Sender<Arc<Notice>>,
     http: reqwest::Client,
     calls: Calls,
-    dialer: Dialer,
+    dialer: VoiceHandle,
 }
 
 impl Owner {

@@ -55,14 +55,25 @@ pub struct VoiceConfig {
     pub trunk: Option<String>,
 }
 
-/// Places outbound calls (agent-first callbacks). It does not keep the edge alive: once
-/// the edge has shut down, dialing fails.
+/// What the runtime may ask of the running edge: outbound calls (agent-first callbacks)
+/// and its load. It does not keep the edge alive: once the edge has shut down, dialing
+/// fails and the load is zero.
 #[derive(Clone)]
-pub struct Dialer {
+pub struct VoiceHandle {
     shared: std::sync::Weak<sip::Shared>,
 }
 
-impl Dialer {
+impl VoiceHandle {
+    /// Calls in progress (answered or being set up, callbacks included).
+    pub fn calls(&self) -> u64 {
+        self.shared.upgrade().map_or(0, |s| s.calls())
+    }
+
+    /// Answered legs with a dialog (callers, agents' and supervisors' phones, customers).
+    pub fn legs(&self) -> usize {
+        self.shared.upgrade().map_or(0, |s| s.legs())
+    }
+
     /// Starts the call of contact `contact` to `number`, agent first: the agent's phone
     /// rings on [`CallCommand::Ring`] (as for an inbound call); once the agent answers
     /// ([`EdgeEvent::AgentAnswered`]), `number` is dialed through the trunk while the agent

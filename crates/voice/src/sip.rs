@@ -47,8 +47,8 @@ impl Voice {
     }
 
     /// A handle that places outbound calls.
-    pub fn dialer(&self) -> crate::Dialer {
-        crate::Dialer {
+    pub fn handle(&self) -> crate::VoiceHandle {
+        crate::VoiceHandle {
             shared: Arc::downgrade(&self.shared),
         }
     }
@@ -129,6 +129,16 @@ impl Shared {
     /// Forgets a leg.
     pub fn forget(&self, id: &str) {
         self.calls.lock().expect("not poisoned").remove(id);
+    }
+
+    /// Calls in progress.
+    pub fn calls(&self) -> u64 {
+        self.load.load(Ordering::SeqCst)
+    }
+
+    /// Live legs.
+    pub fn legs(&self) -> usize {
+        self.calls.lock().expect("not poisoned").len()
     }
 }
 

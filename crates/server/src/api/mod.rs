@@ -46,6 +46,8 @@ pub struct AppState {
     pub flow_dir: std::path::PathBuf,
     /// Turns true when the server shuts down: open event streams end.
     pub stopping: tokio::sync::watch::Receiver<bool>,
+    /// The voice edge (its load, for the metrics).
+    pub voice: switchboard_voice::VoiceHandle,
 }
 
 /// An error as every endpoint returns it: `{"error": {"code", "message", "details"}}`.

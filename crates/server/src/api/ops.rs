@@ -222,5 +222,14 @@ pub async fn metrics(State(s): State<AppState>) -> Result<Response, ApiError> {
             a.handled
         );
     }
+    let _ = writeln!(
+        out,
+        "# HELP switchboard_sip_calls Calls in progress (being set up or answered).\n\
+         # TYPE switchboard_sip_calls gauge\nswitchboard_sip_calls {}\n\
+         # HELP switchboard_sip_legs Answered call legs (callers' and phones').\n\
+         # TYPE switchboard_sip_legs gauge\nswitchboard_sip_legs {}",
+        s.voice.calls(),
+        s.voice.legs()
+    );
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response())
 }

@@ -71,6 +71,37 @@ pub fn sip_addr(h: &Harness) -> SocketAddr {
     h.server.as_ref().unwrap().sip
 }
 
+/// Waits until the voice edge has no call and no leg left (calls end a moment after their
+/// contacts: BYEs are exchanged), paced by the event stream's `kpis` every second; fails
+/// with the metrics if some call or leg never goes (a leak).
+pub async fn no_calls_left(h: &Harness) {
+    let token = h.login("admin", "admin").await;
+    let mut events = h.events(&token).await;
+    let mut metrics = String::new();
+    for _ in 0..60 {
+        metrics = h
+            .http
+            .get(format!("{}/metrics", h.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if metrics.contains("\nswitchboard_sip_calls 0\n")
+            && metrics.contains("\nswitchboard_sip_legs 0\n")
+        {
+            return;
+        }
+        events.next().await;
+    }
+    let voice: Vec<&str> = metrics
+        .lines()
+        .filter(|l| l.starts_with("switchboard_sip"))
+        .collect();
+    panic!("calls or legs left behind: {voice:?}");
+}
+
 #[tokio::test]
 async fn a_caller_is_identified_keys_reach_the_flow_and_hanging_up_in_queue_abandons() {
     let h = Harness::start().await;
@@ -143,6 +174,7 @@ async fn a_caller_is_identified_keys_reach_the_flow_and_hanging_up_in_queue_aban
         .filter_map(|l| l["text"].as_str())
         .collect();
     assert!(said.contains(&"Hello Ada."), "{said:?}");
+    no_calls_left(&h).await;
     h.stop().await;
 }
 
@@ -174,6 +206,7 @@ async fn calls_that_cannot_be_taken_are_refused_with_the_right_status() {
     let token = h.login("admin", "admin").await;
     let (_, list) = h.get("/api/v1/contacts", &token).await;
     assert_eq!(list.as_array().map(Vec::len), Some(0), "{list}");
+    no_calls_left(&h).await;
     h.stop().await;
 }
 
@@ -418,6 +451,7 @@ async fn an_agent_phone_rings_answers_and_audio_passes_both_ways_into_the_record
         "the agent heard the caller: {}",
         tone_power(&heard, 1000.0)
     );
+    no_calls_left(&h).await;
     h.stop().await;
 }
 
@@ -508,6 +542,7 @@ async fn a_voicemail_is_stored_routed_and_transcribed_through_the_hook() {
     assert!(lines.contains("call me back about my router"), "{c}");
     let (_, original) = h.get(&format!("/api/v1/contacts/{call}"), &admin).await;
     assert_eq!(original["voicemail"], file.as_str(), "{original}");
+    no_calls_left(&h).await;
     h.stop().await;
 }
 
@@ -532,6 +567,7 @@ async fn a_caller_on_a_real_phone_hears_the_spoken_prompts() {
         echo < 0.05,
         "the caller's own tone is not sent back: {echo}"
     );
+    no_calls_left(&h).await;
     h.stop().await;
 }
 
@@ -650,5 +686,6 @@ async fn a_supervisor_listens_whispers_and_barges_from_their_phone() {
             supervisor_said(&to_agent)
         );
     }
+    no_calls_left(&h).await;
     h.stop().await;
 }

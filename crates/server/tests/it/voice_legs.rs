@@ -10,7 +10,7 @@ use std::process::{ExitStatus, Stdio};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::voice::{channel, free_port, sip_addr, ulaw_tone};
+use crate::voice::{channel, free_port, no_calls_left, sip_addr, ulaw_tone};
 use crate::{Events, Harness};
 
 /// One SIPp run: its exit status, and its error and message logs (for failure reports).
@@ -328,6 +328,7 @@ async fn an_unanswered_phone_times_out_and_the_call_rings_the_next_agent() {
         "Emma, not Dev, on the agent side: {}",
         tone_power(&agent_side, 600.0)
     );
+    no_calls_left(&h).await;
     h.stop().await;
 }
 
@@ -395,6 +396,7 @@ async fn an_agent_hanging_up_first_ends_the_call_for_the_caller() {
     assert_eq!(c["agent"], "alice", "{c}");
     assert_eq!(c["status"], "wrap_up", "{c}");
     assert_eq!(c["end_reason"], "handled", "{c}");
+    no_calls_left(&h).await;
     h.stop().await;
 }
 
@@ -472,6 +474,7 @@ async fn a_caller_hanging_up_while_the_agent_phone_rings_stops_the_ringing() {
     let (_, c) = h.get(&format!("/api/v1/contacts/{contact}"), &admin).await;
     assert_eq!(c["end_reason"], "abandoned", "{c}");
     assert!(c["agent"].is_null(), "nobody took it: {c}");
+    no_calls_left(&h).await;
     h.stop().await;
 }
 
@@ -521,6 +524,7 @@ async fn phones_register_only_with_the_right_password_and_guessing_locks_out() {
     )
     .await
     .assert_success("guessing is locked out");
+    no_calls_left(&h).await;
     h.stop().await;
 }
 
@@ -601,6 +605,7 @@ async fn an_agent_transfers_a_call_blind_to_another_agent_and_it_stays_one_conta
     let heard = emma_phone.heard();
     let power = switchboard_media::audio::tone_power(&heard, 1000.0);
     assert!(power > 0.5, "Emma heard the caller: {power}");
+    no_calls_left(&h).await;
     h.stop().await;
 }
 
@@ -685,5 +690,6 @@ async fn a_callback_rings_the_agent_first_then_dials_the_customer_through_the_tr
         ringback > 0.01,
         "Alice heard ringback while the customer's phone rang: {ringback}"
     );
+    no_calls_left(&h).await;
     h.stop().await;
 }
