@@ -211,7 +211,8 @@ async fn calls_that_cannot_be_taken_are_refused_with_the_right_status() {
 }
 
 /// A baresip phone (Debian's `baresip`) that talks with a tone; what it hears is dumped
-/// into its directory, one file per call.
+/// into its directory, one file per call, and its console (with its SIP trace) goes to
+/// `baresip.log` there.
 pub struct Phone {
     dir: tempfile::TempDir,
     process: tokio::process::Child,
@@ -278,16 +279,23 @@ impl Phone {
         )
         .unwrap();
         std::fs::write(dir.path().join("accounts"), format!("{account}\n")).unwrap();
-        let process = tokio::process::Command::new("baresip")
-            .args(["-f", &d.to_string()])
+        let log = std::fs::File::create(dir.path().join("baresip.log")).unwrap();
+        // Line-buffered, so the log shows each event as it happens.
+        let process = tokio::process::Command::new("stdbuf")
+            .args(["-oL", "-eL", "baresip", "-s", "-f", &d.to_string()])
             .args(args)
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
             .kill_on_drop(true)
             .spawn()
             .expect("baresip runs (Debian package baresip; `cargo xtask test` installs it)");
         Phone { dir, process }
+    }
+
+    /// What baresip printed so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("baresip.log")).unwrap_or_default()
     }
 
     /// Waits until the phone has quit (a dialing phone, after its time).
@@ -305,7 +313,9 @@ impl Phone {
             .filter(|p| p.to_string_lossy().ends_with("-dec.wav"))
             .collect();
         dumps.sort();
-        let dump = dumps.pop().expect("baresip dumped what it heard");
+        let dump = dumps
+            .pop()
+            .unwrap_or_else(|| panic!("baresip dumped what it heard\n{}", self.log()));
         switchboard_media::audio::load_wav(&std::fs::read(dump).unwrap()).unwrap()
     }
 }

@@ -10,7 +10,7 @@ use std::process::{ExitStatus, Stdio};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::voice::{channel, free_port, no_calls_left, sip_addr, ulaw_tone};
+use crate::voice::{Phone, channel, free_port, no_calls_left, sip_addr, ulaw_tone};
 use crate::{Events, Harness};
 
 /// One SIPp run: its exit status, and its error and message logs (for failure reports).
@@ -90,84 +90,6 @@ async fn sipp_on(
 /// SIPp on a free port.
 async fn sipp(scenario: &str, target: SocketAddr, service: &str, keys: &[(&str, &str)]) -> SippRun {
     sipp_on(scenario, target, free_port(), service, keys).await
-}
-
-/// A baresip desk phone registered as `agent` (password `phone`) that talks with
-/// `tone_hz` and answers at once or never; unlike `voice::Phone`, its console output is
-/// kept in `baresip.log` in its directory.
-struct DeskPhone {
-    dir: tempfile::TempDir,
-    _process: tokio::process::Child,
-}
-
-impl DeskPhone {
-    fn start(registrar: SocketAddr, agent: &str, tone_hz: f32, auto_answer: bool) -> DeskPhone {
-        let answer = if auto_answer { "auto" } else { "manual" };
-        let dir = tempfile::tempdir().unwrap();
-        let tone = switchboard_media::audio::wav_bytes(&switchboard_media::audio::tone(
-            tone_hz, 60_000, 8000,
-        ))
-        .unwrap();
-        std::fs::write(dir.path().join("tone.wav"), tone).unwrap();
-        let d = dir.path().display();
-        std::fs::write(
-            dir.path().join("config"),
-            format!(
-                "poll_method epoll\nsip_listen 127.0.0.1:{port}\n\
-                 module_path /usr/lib/baresip/modules\n\
-                 module g711.so\nmodule aufile.so\nmodule sndfile.so\nmodule account.so\n\
-                 module menu.so\n\
-                 audio_player aufile,{d}/played.wav\naudio_source aufile,{d}/tone.wav\n\
-                 audio_alert aufile,/dev/null\nsnd_path {d}\n",
-                port = free_port(),
-            ),
-        )
-        .unwrap();
-        std::fs::write(
-            dir.path().join("accounts"),
-            format!("<sip:{agent}@{registrar}>;auth_pass=phone;answermode={answer};regint=600\n"),
-        )
-        .unwrap();
-        let log = std::fs::File::create(dir.path().join("baresip.log")).unwrap();
-        // Line-buffered, so the log shows each event as it happens.
-        let process = tokio::process::Command::new("stdbuf")
-            .args([
-                "-oL",
-                "-eL",
-                "baresip",
-                "-s",
-                "-f",
-                &d.to_string(),
-                "-t",
-                "120",
-            ])
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .kill_on_drop(true)
-            .spawn()
-            .expect("baresip runs (Debian package baresip; `cargo xtask test` installs it)");
-        DeskPhone {
-            dir,
-            _process: process,
-        }
-    }
-
-    /// What baresip printed so far.
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("baresip.log")).unwrap_or_default()
-    }
-
-    /// The audio the phone received (baresip's decoder dump), as 8 kHz samples.
-    fn heard(&self) -> Vec<i16> {
-        let dump = std::fs::read_dir(self.dir.path())
-            .unwrap()
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .find(|p| p.to_string_lossy().ends_with("-dec.wav"))
-            .unwrap_or_else(|| panic!("baresip dumped what it heard\n{}", self.log()));
-        switchboard_media::audio::load_wav(&std::fs::read(dump).unwrap()).unwrap()
-    }
 }
 
 /// Sets `agent` available (signed in with the demo password).
@@ -259,8 +181,8 @@ async fn an_unanswered_phone_times_out_and_the_call_rings_the_next_agent() {
     orders_ring_timeout(&h, &admin, 2).await;
     // Dev and Emma both serve orders at tier 1. Dev's phone rings but nobody picks it up;
     // Emma's answers at once and talks with a 600 Hz tone.
-    let dev_phone = DeskPhone::start(target, "dev", 400.0, false);
-    let emma_phone = DeskPhone::start(target, "emma", 600.0, true);
+    let dev_phone = Phone::start_with(target, "dev", "phone", 400.0, false);
+    let emma_phone = Phone::start_with(target, "emma", "phone", 600.0, true);
     registered(&mut events, &["dev", "emma"]).await;
     // Dev has waited longest, so longest-idle offers him the call first.
     available(&h, "dev").await;
@@ -407,7 +329,7 @@ async fn a_caller_hanging_up_while_the_agent_phone_rings_stops_the_ringing() {
     let mut events = h.events(&admin).await;
     let target = sip_addr(&h);
     orders_ring_timeout(&h, &admin, 30).await;
-    let phone = DeskPhone::start(target, "alice", 600.0, false);
+    let phone = Phone::start_with(target, "alice", "phone", 600.0, false);
     registered(&mut events, &["alice"]).await;
     available(&h, "alice").await;
 
@@ -560,7 +482,7 @@ async fn an_agent_transfers_a_call_blind_to_another_agent_and_it_stays_one_conta
     )
     .await
     .assert_success("registration");
-    let emma_phone = DeskPhone::start(target, "emma", 600.0, true);
+    let emma_phone = Phone::start_with(target, "emma", "phone", 600.0, true);
     registered(&mut events, &["alice", "emma"]).await;
     available(&h, "alice").await;
 
@@ -649,7 +571,7 @@ async fn a_callback_rings_the_agent_first_then_dials_the_customer_through_the_tr
         Some(body),
     );
     assert!(put.await.0.is_success());
-    let agent = DeskPhone::start(target, "alice", 600.0, true);
+    let agent = Phone::start_with(target, "alice", "phone", 600.0, true);
     registered(&mut events, &["alice"]).await;
 
     // The caller asks for the callback and is hung up on.
