@@ -9,8 +9,9 @@
 //! Switchboard in between.
 //!
 //! A step fails when any call fails for the caller's SIPp or the agents' SIPp, when a call
-//! never reached an agent (its contact was not answered and ended `handled`), or when the
-//! agents are not all available again afterwards. Everything runs on 127.0.0.1; every
+//! never reached an agent (its contact was not answered and ended `handled`), when a
+//! call waited more than two seconds for its agent (one is always free, so a wait means
+//! Switchboard fell behind), or when the agents are not all available again afterwards. Everything runs on 127.0.0.1; every
 //! process started here is killed at the end, also on errors.
 
 use std::collections::BTreeMap;
@@ -34,21 +35,21 @@ struct Options {
     start: u32,
     /// The highest concurrency tried (at most `agents`: no caller waits for an agent).
     max: u32,
-    /// Time for all measured steps (the baseline and the recorded step included).
+    /// Time for the whole run after the build (set-up, steps, baseline, recorded step).
     budget: Duration,
     /// Keep the working directory (logs, SIPp statistics, the database).
     keep: bool,
 }
 
-const USAGE: &str = "usage: cargo xtask bench sip [--agents N (200)] [--hold SECS (10)] \
-                     [--start N (25)] [--max N (agents)] [--budget SECS (300)] [--keep]";
+const USAGE: &str = "usage: cargo xtask bench sip [--agents N (800)] [--hold SECS (10)] \
+                     [--start N (100)] [--max N (agents)] [--budget SECS (300)] [--keep]";
 
 impl Options {
     fn parse(args: &[&str]) -> Result<Options> {
         let mut o = Options {
-            agents: 200,
+            agents: 800,
             hold: Duration::from_secs(10),
-            start: 25,
+            start: 100,
             max: 0,
             budget: Duration::from_secs(300),
             keep: false,
@@ -90,6 +91,11 @@ const SCENARIOS: &[(&str, &str)] = &[
     ("agent.xml", include_str!("../sipp/agent.xml")),
     ("caller.xml", include_str!("../sipp/caller.xml")),
 ];
+
+/// A call whose agent answers later than this after it was queued counts as failed:
+/// there is always a free agent (never more calls at once than agents), so the wait is
+/// Switchboard falling behind (a normal answer takes a few milliseconds).
+const LATE_ANSWER_MS: u64 = 2000;
 
 /// Passwords of the bench company's users.
 const ADMIN_PASSWORD: &str = "bench-admin";
@@ -461,7 +467,7 @@ impl<'a> Bench<'a> {
     /// busy; then the baseline and a recorded step at the best concurrency.
     fn search(&mut self, procs: &mut Processes) -> Result<Summary> {
         let opts = self.opts;
-        let budget_start = Instant::now();
+        let budget_start = self.started;
         let step_estimate = |c: u32| opts.hold * 3 + Duration::from_secs(u64::from(c) / 20 + 6);
         let fits = |used: Duration, c: u32| used + step_estimate(c) <= opts.budget;
         let mut best: Option<u32> = None;
@@ -488,12 +494,14 @@ impl<'a> Bench<'a> {
             }
             c = (c * 2).min(opts.max);
         }
-        // One step between the best and the failed concurrency, if there is room.
+        // One step between the best and the failed concurrency, if there is room. A step
+        // that failed may have left Switchboard behind: the next waits until every agent
+        // is available again (it has caught up).
         if let (Some(lo), Some(hi)) = (best, failed) {
             let mid = (lo + hi) / 2;
             if mid > lo
                 && hi - lo >= 4
-                && self.available_agents()? == opts.agents
+                && self.caught_up()?
                 && fits(budget_start.elapsed() + step_estimate(mid), mid)
             {
                 let s = self.step(StepKind::Search, mid, mid * 2, opts.hold, procs)?;
@@ -505,15 +513,29 @@ impl<'a> Bench<'a> {
         }
         if let Some(b) = best {
             // What the machine does with the same calls and no Switchboard in between.
+            self.caught_up()?;
             let s = self.step(StepKind::Baseline, b, b * 2, opts.hold, procs)?;
             self.steps.push(s);
-            if fits(budget_start.elapsed(), b) && self.available_agents()? == opts.agents {
+            if fits(budget_start.elapsed(), b) && self.caught_up()? {
                 self.set_recording(true)?;
                 let s = self.step(StepKind::Recorded, b, b * 2, opts.hold, procs)?;
                 self.steps.push(s);
             }
         }
         Ok(self.summary(best, failed, stopped_by))
+    }
+
+    /// Waits (at most 60 s) until every agent is available: Switchboard has caught up
+    /// with the calls of the last step.
+    fn caught_up(&self) -> Result<bool> {
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(60) {
+            if self.available_agents()? == self.opts.agents {
+                return Ok(true);
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        Ok(false)
     }
 
     fn set_recording(&self, record: bool) -> Result<()> {
@@ -715,6 +737,14 @@ impl<'a> Bench<'a> {
                     }
                 ));
             }
+            let late = waits.iter().filter(|w| **w > LATE_ANSWER_MS).count();
+            if late > 0 {
+                problems.push(format!(
+                    "{late} calls waited more than {LATE_ANSWER_MS} ms in the queue with agents free \
+                     (longest {} ms)",
+                    waits.last().copied().unwrap_or(0)
+                ));
+            }
             let settle = Instant::now();
             let mut available = self.available_agents()?;
             while available != self.opts.agents && settle.elapsed() < Duration::from_secs(10) {
@@ -820,7 +850,7 @@ impl<'a> Bench<'a> {
                     Json::num(percent(machine_ticks, self.ticks_per_sec, wall)),
                 ),
                 (
-                    "busy_outside_switchboard_and_sipp_percent_of_one_core",
+                    "busy_outside_the_benchmark_percent_of_one_core",
                     Json::num(percent(
                         machine_ticks.saturating_sub(ours),
                         self.ticks_per_sec,

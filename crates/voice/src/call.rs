@@ -1,9 +1,11 @@
 //! One answered call's media: a task that owns the call's RTP socket, sends prompts and
-//! music paced at 20 ms, hears key presses and collects them as the runtime asked.
+//! music paced at 20 ms, hears key presses and collects them as the runtime asked, takes
+//! voicemails, and, once an agent's phone answers, relays the conversation (or mixes it,
+//! while a supervisor is on the call), plays music on hold and records.
 //!
 //! The decisions (what to send next, when a collection is complete, when silence counts
-//! as no input) are in [`CallMedia`], which takes time as an argument; the task around it
-//! only moves packets and commands.
+//! as no input or ends a voicemail) are in [`CallMedia`], which takes time as an argument;
+//! the task around it only moves packets and commands.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -21,13 +23,11 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::leg::{self, Leg, LegEvent};
-use crate::mix::{Mixer, Party};
+use crate::mix::{FRAME, Mixer, Party};
 use crate::prompts::Clip;
 use crate::sip::{Shared, Signal};
 use crate::{CallCommand, EdgeEvent, MonitorMode};
 
-/// Samples in one 20 ms frame at 8 kHz.
-const FRAME: usize = 160;
 /// Most keys remembered while no collection is open (typed ahead during prompts).
 const TYPE_AHEAD: usize = 32;
 /// A voicemail ends after this much silence …
