@@ -216,6 +216,8 @@ async fn calls_that_cannot_be_taken_are_refused_with_the_right_status() {
 pub struct Phone {
     dir: tempfile::TempDir,
     process: tokio::process::Child,
+    /// Where its `ctrl_tcp` module takes commands.
+    control: u16,
 }
 
 impl Phone {
@@ -265,13 +267,18 @@ impl Phone {
         .unwrap();
         std::fs::write(dir.path().join("tone.wav"), tone).unwrap();
         let d = dir.path().display();
+        let control = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         std::fs::write(
             dir.path().join("config"),
             format!(
                 "poll_method epoll\nsip_listen 127.0.0.1:{port}\n\
                  module_path /usr/lib/baresip/modules\n\
                  module g711.so\nmodule aufile.so\nmodule sndfile.so\nmodule account.so\n\
-                 module menu.so\n\
+                 module menu.so\nmodule ctrl_tcp.so\nctrl_tcp_listen 127.0.0.1:{control}\n\
                  audio_player aufile,{d}/played.wav\naudio_source aufile,{d}/tone.wav\n\
                  audio_alert aufile,/dev/null\nsnd_path {d}\n",
                 port = free_port(),
@@ -290,7 +297,34 @@ impl Phone {
             .kill_on_drop(true)
             .spawn()
             .expect("baresip runs (Debian package baresip; `cargo xtask test` installs it)");
-        Phone { dir, process }
+        Phone {
+            dir,
+            process,
+            control,
+        }
+    }
+
+    /// Gives the phone a command (as its user would: `hold`, `resume`, `hangup`…)
+    /// through baresip's `ctrl_tcp` module; answers its reply.
+    pub async fn command(&self, command: &str) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", self.control))
+            .await
+            .expect("baresip's ctrl_tcp listens");
+        let json = serde_json::json!({ "command": command, "token": "test" }).to_string();
+        s.write_all(format!("{}:{json},", json.len()).as_bytes())
+            .await
+            .unwrap();
+        // The reply is a netstring too: LENGTH ':' DATA ','.
+        let mut length = String::new();
+        let mut byte = [0u8; 1];
+        while s.read_exact(&mut byte).await.is_ok() && byte[0] != b':' {
+            length.push(char::from(byte[0]));
+        }
+        let mut reply = vec![0u8; length.parse::<usize>().unwrap_or(0) + 1];
+        s.read_exact(&mut reply).await.unwrap();
+        reply.pop();
+        String::from_utf8_lossy(&reply).into_owned()
     }
 
     /// What baresip printed so far.
@@ -696,6 +730,57 @@ async fn a_supervisor_listens_whispers_and_barges_from_their_phone() {
             supervisor_said(&to_agent)
         );
     }
+    no_calls_left(&h).await;
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn the_agent_puts_the_caller_on_hold_and_takes_them_off_it() {
+    let h = Harness::start().await;
+    let admin = h.login("admin", "admin").await;
+    let mut events = h.events(&admin).await;
+    let target = sip_addr(&h);
+    let phone = Phone::start(target, "alice", "phone", 600.0);
+    registered(&mut events, "alice").await;
+    let alice = h.login("alice", "demo").await;
+    let available = serde_json::json!({ "state": "available" });
+    assert!(
+        h.post("/api/v1/agents/alice/state", &alice, available)
+            .await
+            .0
+            .is_success()
+    );
+    let caller = tokio::spawn(async move {
+        sipp(
+            "caller-menu.xml",
+            target,
+            "support",
+            &[
+                ("caller", "+441632960001"),
+                ("key", "3"),
+                ("hold_ms", "9000"),
+                ("stream", ""),
+            ],
+        )
+        .await
+    });
+    let connected = events.next_named("contact.connected").await;
+    let contact = connected["contact"].as_i64().unwrap();
+    // Alice presses hold on her phone (a re-INVITE, sendonly), then resume.
+    phone.command("hold").await;
+    let held = events.next_named("contact.hold").await;
+    assert_eq!(
+        (held["contact"].as_i64(), held["data"]["held"].as_bool()),
+        (Some(contact), Some(true)),
+        "{held}"
+    );
+    phone.command("resume").await;
+    let resumed = events.next_named("contact.hold").await;
+    assert_eq!(resumed["data"]["held"], false, "{resumed}");
+    let ended = events.next_named("contact.ended").await;
+    assert_eq!(ended["data"]["reason"], "handled", "{ended}");
+    let (status, log) = caller.await.unwrap();
+    assert!(status.success(), "SIPp: {status}\n{log}");
     no_calls_left(&h).await;
     h.stop().await;
 }
