@@ -615,3 +615,46 @@ async fn a_callback_rings_the_agent_first_then_dials_the_customer_through_the_tr
     no_calls_left(&h).await;
     h.stop().await;
 }
+
+#[tokio::test]
+async fn a_waiting_caller_takes_a_callback_that_keeps_their_place_and_is_hung_up_on() {
+    let h = Harness::start().await;
+    let admin = h.login("admin", "admin").await;
+    let mut events = h.events(&admin).await;
+    let target = sip_addr(&h);
+    // Nobody is available: the caller waits, and is offered a callback at once.
+    let flow = "id: kept\nversion: 1\nstart: wait\nnodes:\n  wait:\n    enqueue:\n      \
+                queue: orders\n      callback:\n        key: \"1\"\n        after: 1ms\n        \
+                prompt: \"To be called back, press 1.\"\n        \
+                confirm: \"We will call you back.\"\n";
+    let (status, body) = h.put_yaml("/api/v1/flows/kept", &admin, flow).await;
+    assert!(status.is_success(), "{body}");
+    let body = serde_json::json!({ "flow": "kept" });
+    let put = h.call(
+        reqwest::Method::PUT,
+        "/api/v1/numbers/kept",
+        Some(&admin),
+        Some(body),
+    );
+    assert!(put.await.0.is_success());
+
+    // The caller presses 1 while waiting; Switchboard confirms and hangs up.
+    sipp(
+        "caller-hung-up-on.xml",
+        target,
+        "kept",
+        &[("caller", "+441632960001"), ("key", "1"), ("stream", "")],
+    )
+    .await
+    .assert_success("caller");
+    let callback = events.next_named("contact.callback").await;
+    let contact = callback["contact"].as_i64().unwrap();
+    // The contact keeps its place; an agent who comes in is offered it.
+    available(&h, "alice").await;
+    let offered = next_about(&mut events, "contact.offered", contact).await;
+    assert_eq!(offered["agent"], "alice", "{offered}");
+    let (_, list) = h.get("/api/v1/callbacks", &admin).await;
+    assert!(list.to_string().contains("+441632960001"), "{list}");
+    no_calls_left(&h).await;
+    h.stop().await;
+}
