@@ -356,9 +356,13 @@ impl Phone {
 
 /// A μ-law WAV of a `hz` tone (what SIPp's `rtp_stream` sends as payload type 0).
 pub fn ulaw_tone(path: &Path, hz: f32) {
-    let samples = switchboard_media::audio::tone(hz, 30_000, 8000);
+    ulaw_wav(path, &switchboard_media::audio::tone(hz, 30_000, 8000));
+}
+
+/// A μ-law WAV of `samples` (8 kHz).
+pub fn ulaw_wav(path: &Path, samples: &[i16]) {
     let mut data = Vec::new();
-    switchboard_media::g711::Codec::Pcmu.encode(&samples, &mut data);
+    switchboard_media::g711::Codec::Pcmu.encode(samples, &mut data);
     let mut wav = Vec::new();
     wav.extend(b"RIFF");
     wav.extend(((36 + data.len()) as u32).to_le_bytes());
@@ -781,6 +785,45 @@ async fn the_agent_puts_the_caller_on_hold_and_takes_them_off_it() {
     assert_eq!(ended["data"]["reason"], "handled", "{ended}");
     let (status, log) = caller.await.unwrap();
     assert!(status.success(), "SIPp: {status}\n{log}");
+    no_calls_left(&h).await;
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn keys_sent_as_tones_are_heard_when_the_phone_has_no_telephone_events() {
+    let h = Harness::start().await;
+    let admin = h.login("admin", "admin").await;
+    let mut events = h.events(&admin).await;
+    // Silence, then key 3 as its two tones (697 Hz + 1477 Hz) for 150 ms, then silence.
+    use switchboard_media::audio::{silence, tone};
+    let mut audio = silence(1500);
+    let (low, high) = (tone(697.0, 150, 6000), tone(1477.0, 150, 6000));
+    audio.extend(low.iter().zip(&high).map(|(a, b)| a.saturating_add(*b)));
+    audio.extend(silence(4000));
+    let media = tempfile::tempdir().unwrap();
+    let wav = media.path().join("keys.wav");
+    ulaw_wav(&wav, &audio);
+    let stream = format!(
+        "<nop><action><exec rtp_stream=\"{},1,0\"/></action></nop>",
+        wav.display()
+    );
+    let (status, log) = sipp(
+        "caller-inband.xml",
+        sip_addr(&h),
+        "support",
+        &[
+            ("caller", "+441632960001"),
+            ("hold_ms", "6000"),
+            ("stream", &stream),
+        ],
+    )
+    .await;
+    assert!(status.success(), "SIPp: {status}\n{log}");
+    let queued = events.next_named("contact.queued").await;
+    assert_eq!(
+        queued["data"]["queue"], "orders",
+        "key 3 was heard in the audio: {queued}"
+    );
     no_calls_left(&h).await;
     h.stop().await;
 }
