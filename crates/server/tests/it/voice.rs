@@ -8,6 +8,7 @@ use std::path::Path;
 use std::process::Stdio;
 
 use serde_json::Value;
+use switchboard_media::g711::Codec;
 
 use crate::Harness;
 
@@ -361,15 +362,20 @@ pub fn ulaw_tone(path: &Path, hz: f32) {
 
 /// A μ-law WAV of `samples` (8 kHz).
 pub fn ulaw_wav(path: &Path, samples: &[i16]) {
+    g711_wav(path, samples, Codec::Pcmu);
+}
+
+/// A G.711 WAV of `samples` (8 kHz) in `codec`'s law (format 7 μ-law, 6 A-law).
+pub fn g711_wav(path: &Path, samples: &[i16], codec: Codec) {
     let mut data = Vec::new();
-    switchboard_media::g711::Codec::Pcmu.encode(samples, &mut data);
+    codec.encode(samples, &mut data);
     let mut wav = Vec::new();
     wav.extend(b"RIFF");
     wav.extend(((36 + data.len()) as u32).to_le_bytes());
     wav.extend(b"WAVEfmt ");
     // PCM-style fmt chunk with format 7 (μ-law), mono, 8 kHz, 8 bits.
     wav.extend(16u32.to_le_bytes());
-    wav.extend(7u16.to_le_bytes());
+    wav.extend(if codec == Codec::Pcmu { 7u16 } else { 6 }.to_le_bytes());
     wav.extend(1u16.to_le_bytes());
     wav.extend(8000u32.to_le_bytes());
     wav.extend(8000u32.to_le_bytes());
@@ -813,6 +819,8 @@ async fn keys_sent_as_tones_are_heard_when_the_phone_has_no_telephone_events() {
         "support",
         &[
             ("caller", "+441632960001"),
+            ("pt", "0"),
+            ("codec", "PCMU"),
             ("hold_ms", "6000"),
             ("stream", &stream),
         ],
@@ -823,6 +831,103 @@ async fn keys_sent_as_tones_are_heard_when_the_phone_has_no_telephone_events() {
     assert_eq!(
         queued["data"]["queue"], "orders",
         "key 3 was heard in the audio: {queued}"
+    );
+    no_calls_left(&h).await;
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_pcma_caller_and_a_pcmu_phone_hear_each_other_through_transcoding() {
+    let h = Harness::start().await;
+    let admin = h.login("admin", "admin").await;
+    let flow =
+        "id: direct\nversion: 1\nstart: q\nnodes:\n  q:\n    enqueue:\n      queue: orders\n";
+    assert!(
+        h.put_yaml("/api/v1/flows/direct", &admin, flow)
+            .await
+            .0
+            .is_success()
+    );
+    let body = serde_json::json!({ "flow": "direct" });
+    let put = h.call(
+        reqwest::Method::PUT,
+        "/api/v1/numbers/direct",
+        Some(&admin),
+        Some(body),
+    );
+    assert!(put.await.0.is_success());
+    let mut events = h.events(&admin).await;
+    let target = sip_addr(&h);
+    // Alice's phone answers Switchboard's offer (PCMU first) in PCMU.
+    let phone = Phone::start(target, "alice", "phone", 600.0);
+    registered(&mut events, "alice").await;
+    let alice = h.login("alice", "demo").await;
+    let available = serde_json::json!({ "state": "available" });
+    assert!(
+        h.post("/api/v1/agents/alice/state", &alice, available)
+            .await
+            .0
+            .is_success()
+    );
+    // The caller speaks PCMA only, with a 1000 Hz tone.
+    let media = tempfile::tempdir().unwrap();
+    let wav = media.path().join("caller.wav");
+    g711_wav(
+        &wav,
+        &switchboard_media::audio::tone(1000.0, 30_000, 8000),
+        Codec::Pcma,
+    );
+    let stream = format!(
+        "<nop><action><exec rtp_stream=\"{},-1,8\"/></action></nop>",
+        wav.display()
+    );
+    let (status, log) = sipp(
+        "caller-inband.xml",
+        target,
+        "direct",
+        &[
+            ("caller", "+441632960001"),
+            ("pt", "8"),
+            ("codec", "PCMA"),
+            ("hold_ms", "6000"),
+            ("stream", &stream),
+        ],
+    )
+    .await;
+    assert!(status.success(), "SIPp: {status}\n{log}");
+    let ended = events.next_named("contact.ended").await;
+    assert_eq!(ended["data"]["reason"], "handled", "{ended}");
+    let contact = ended["contact"].as_i64().unwrap();
+    let mut recording = Value::Null;
+    for _ in 0..60 {
+        let (_, c) = h.get(&format!("/api/v1/contacts/{contact}"), &admin).await;
+        if c["recording"].is_string() {
+            recording = c["recording"].clone();
+            break;
+        }
+        events.next().await;
+    }
+    let file = h
+        .dir
+        .path()
+        .join("recordings")
+        .join(recording.as_str().expect("a recording"));
+    use switchboard_media::audio::tone_power;
+    let (left, right) = (channel(&file, 0), channel(&file, 1));
+    assert!(
+        tone_power(&left, 1000.0) > 0.5,
+        "the caller, from A-law: {}",
+        tone_power(&left, 1000.0)
+    );
+    assert!(
+        tone_power(&right, 600.0) > 0.5,
+        "the agent, from μ-law: {}",
+        tone_power(&right, 600.0)
+    );
+    let heard = tone_power(&phone.heard(), 1000.0);
+    assert!(
+        heard > 0.5,
+        "the phone heard the A-law caller in μ-law: {heard}"
     );
     no_calls_left(&h).await;
     h.stop().await;
