@@ -932,3 +932,43 @@ async fn a_pcma_caller_and_a_pcmu_phone_hear_each_other_through_transcoding() {
     no_calls_left(&h).await;
     h.stop().await;
 }
+
+#[tokio::test]
+async fn calls_over_the_limit_are_refused_with_503_and_the_call_in_progress_goes_on() {
+    let h = Harness::start_with(tempfile::tempdir().unwrap(), |c| c.voice.max_calls = 1).await;
+    let admin = h.login("admin", "admin").await;
+    let mut events = h.events(&admin).await;
+    let target = sip_addr(&h);
+    let first = tokio::spawn(async move {
+        sipp(
+            "caller-menu.xml",
+            target,
+            "support",
+            &[
+                ("caller", "+441632960001"),
+                ("key", "3"),
+                ("hold_ms", "3000"),
+                ("stream", ""),
+            ],
+        )
+        .await
+    });
+    events.next_named("contact.started").await;
+    let (status, log) = sipp(
+        "refused.xml",
+        target,
+        "support",
+        &[("status", "503"), ("codec", "0")],
+    )
+    .await;
+    assert!(status.success(), "503 expected: {log}");
+    let queued = events.next_named("contact.queued").await;
+    assert_eq!(
+        queued["data"]["queue"], "orders",
+        "the first call goes on: {queued}"
+    );
+    let (status, log) = first.await.unwrap();
+    assert!(status.success(), "SIPp: {status}\n{log}");
+    no_calls_left(&h).await;
+    h.stop().await;
+}
