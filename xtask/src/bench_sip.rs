@@ -2,17 +2,21 @@
 //! (SIPp, `xtask/sipp/caller.xml`) dial an IVR flow that queues them; the routing engine
 //! offers each call to an agent whose phone (one SIPp for every agent, `agent.xml`,
 //! registered by `register.xml`) rings, answers and echoes the audio. RTP flows on both
-//! legs for the whole call. The concurrency doubles step by step until a step has a failed
-//! call or the time budget is spent; the result is the highest step with none, with the
-//! CPU and memory of the switchboard process. A SIPp-to-SIPp run at that concurrency (the
-//! caller straight to the agents' SIPp) is the baseline of what the machine does without
-//! Switchboard in between.
+//! legs for the whole call. The concurrency doubles step by step (each step sends twice
+//! as many calls as it keeps up at once, at a rate of concurrency / call length) until a
+//! step has a failed call or the time budget is spent; the result is the highest step
+//! with none, with the CPU and memory of the switchboard process. A SIPp-to-SIPp run at
+//! that concurrency (the callers straight to the agents' SIPp) is the baseline of what the
+//! machine does without Switchboard in between; a last step repeats it with recording on.
 //!
-//! A step fails when any call fails for the caller's SIPp or the agents' SIPp, when a call
-//! never reached an agent (its contact was not answered and ended `handled`), when a
-//! call waited more than two seconds for its agent (one is always free, so a wait means
-//! Switchboard fell behind), or when the agents are not all available again afterwards. Everything runs on 127.0.0.1; every
-//! process started here is killed at the end, also on errors.
+//! A step fails when a call fails for the callers' SIPp or the agents' SIPp, when a call
+//! never reached an agent (its contact was not answered and ended `handled`), when a call
+//! waited more than two seconds for its agent (one is always free, so a wait means
+//! Switchboard fell behind), or when the agents are not all available again afterwards.
+//!
+//! Everything runs on 127.0.0.1, in a directory under `TMPDIR` (Switchboard's database
+//! too, so the disk under it matters); every process started here is killed at the end,
+//! also on errors.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -42,14 +46,14 @@ struct Options {
 }
 
 const USAGE: &str = "usage: cargo xtask bench sip [--agents N (800)] [--hold SECS (10)] \
-                     [--start N (100)] [--max N (agents)] [--budget SECS (300)] [--keep]";
+                     [--start N (200)] [--max N (agents)] [--budget SECS (300)] [--keep]";
 
 impl Options {
     fn parse(args: &[&str]) -> Result<Options> {
         let mut o = Options {
             agents: 800,
             hold: Duration::from_secs(10),
-            start: 100,
+            start: 200,
             max: 0,
             budget: Duration::from_secs(300),
             keep: false,
@@ -78,8 +82,9 @@ impl Options {
         if o.max == 0 || o.max > o.agents {
             o.max = o.agents;
         }
-        if o.agents == 0 || o.start == 0 || o.start > o.max || o.hold.as_secs() < 2 {
-            bail!("need agents ≥ 1, 1 ≤ start ≤ max ≤ agents, hold ≥ 2 s\n{USAGE}");
+        o.start = o.start.min(o.max);
+        if o.agents == 0 || o.start == 0 || o.hold.as_secs() < 2 {
+            bail!("need agents ≥ 1, start ≥ 1, hold ≥ 2 s\n{USAGE}");
         }
         Ok(o)
     }
@@ -330,17 +335,17 @@ impl<'a> Bench<'a> {
         let register = sipp_command(work, "register.xml", "register")
             .arg(sip.to_string())
             .args(["-inf", "phones.csv", "-m", &opts.agents.to_string()])
-            .args(["-l", "20", "-r", "100"])
+            .args(["-l", "50", "-r", "200"])
             .args(["-p", &free_port(Proto::Udp)?.to_string()])
             .args(["-timeout", "120s", "-timeout_error"])
             .status()
             .context("cannot run sipp")?;
-        let registered = sipp_stats(&work.join("register.csv"));
-        if !register.success() || registered.get("SuccessfulCall(C)") != Some(&opts.agents) {
+        let registered = SippStats::read(&work.join("register.csv"));
+        if !register.success() || registered.count("SuccessfulCall(C)") != u64::from(opts.agents) {
             bail!(
                 "registering {} phones: SIPp {register}, {:?} registered\n{}",
                 opts.agents,
-                registered.get("SuccessfulCall(C)"),
+                registered.count("SuccessfulCall(C)"),
                 tail(&work.join("register-errors.log"), 30)
             );
         }
@@ -582,7 +587,7 @@ impl<'a> Bench<'a> {
         // with room for slow answers; a step that overruns it fails.
         let sending = Duration::from_secs_f64(f64::from(calls) / rate);
         let limit = sending + hold + Duration::from_secs(30);
-        let phones_before = sipp_stats(&self.work.join("agents.csv"));
+        let phones_before = SippStats::read(&self.work.join("agents.csv"));
         let udp_before = udp_counters();
         let recordings_before = count_files(&self.work.join("data/recordings"));
         let log_before = file_len(&self.work.join("server.log"));
@@ -637,14 +642,14 @@ impl<'a> Bench<'a> {
         for d in &mut drops {
             d.update();
         }
-        let callers = sipp_stats(&self.work.join(format!("{label}.csv")));
+        let callers = SippStats::read(&self.work.join(format!("{label}.csv")));
 
         // The agents' SIPp ends its calls when Switchboard's BYEs arrive, and writes its
         // counts each second.
         let settle = Instant::now();
         while settle.elapsed() < Duration::from_secs(15) {
             std::thread::sleep(Duration::from_millis(500));
-            let phones = sipp_stats(&self.work.join("agents.csv"));
+            let phones = SippStats::read(&self.work.join("agents.csv"));
             let done = delta(&phones, &phones_before, "SuccessfulCall(C)")
                 + delta(&phones, &phones_before, "FailedCall(C)");
             if done >= u64::from(calls) || (kind == StepKind::Baseline && !status.success()) {
@@ -652,11 +657,11 @@ impl<'a> Bench<'a> {
             }
         }
         std::thread::sleep(Duration::from_millis(1100));
-        let phones = sipp_stats(&self.work.join("agents.csv"));
+        let phones = SippStats::read(&self.work.join("agents.csv"));
         let phones_ok = delta(&phones, &phones_before, "SuccessfulCall(C)");
         let phones_failed = delta(&phones, &phones_before, "FailedCall(C)");
-        let callers_ok = u64::from(*callers.get("SuccessfulCall(C)").unwrap_or(&0));
-        let callers_failed = u64::from(*callers.get("FailedCall(C)").unwrap_or(&0));
+        let callers_ok = callers.count("SuccessfulCall(C)");
+        let callers_failed = callers.count("FailedCall(C)");
 
         for process in ["switchboard", "agents' SIPp"] {
             if !procs.running(process) {
@@ -891,7 +896,13 @@ impl<'a> Bench<'a> {
         ));
         fields.push((
             "callers_retransmissions".into(),
-            Json::from(*callers.get("Retransmissions(C)").unwrap_or(&0)),
+            Json::from(callers.count("Retransmissions(C)")),
+        ));
+        fields.push((
+            "callers_mean_ms_from_invite_to_answer".into(),
+            callers
+                .millis("ResponseTime1(C)")
+                .map_or(Json::Null, Json::num),
         ));
         let passed = problems.is_empty();
         fields.push(("passed".into(), Json::Bool(passed)));
@@ -1229,26 +1240,48 @@ fn sipp_command(work: &Path, scenario: &str, name: &str) -> Command {
     c
 }
 
-/// The last row of a SIPp statistics file, by column name (counters only).
-fn sipp_stats(path: &Path) -> BTreeMap<String, u32> {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
-    let Some(header) = lines.next() else {
-        return BTreeMap::new();
-    };
-    let Some(last) = lines.next_back() else {
-        return BTreeMap::new();
-    };
-    header
-        .split(';')
-        .zip(last.split(';'))
-        .filter_map(|(k, v)| Some((k.trim().to_string(), v.trim().parse().ok()?)))
-        .collect()
+/// The last row of a SIPp statistics file, by column name.
+struct SippStats(BTreeMap<String, String>);
+
+impl SippStats {
+    fn read(path: &Path) -> SippStats {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+        let (Some(header), Some(last)) = (lines.next(), lines.next_back()) else {
+            return SippStats(BTreeMap::new());
+        };
+        SippStats(
+            header
+                .split(';')
+                .zip(last.split(';'))
+                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+                .collect(),
+        )
+    }
+
+    /// A counter (0 when missing).
+    fn count(&self, key: &str) -> u64 {
+        self.0.get(key).and_then(|v| v.parse().ok()).unwrap_or(0)
+    }
+
+    /// A duration (`HH:MM:SS:µµµµµµ`) in milliseconds.
+    fn millis(&self, key: &str) -> Option<f64> {
+        let parts: Vec<f64> = self
+            .0
+            .get(key)?
+            .split(':')
+            .map(|p| p.parse().ok())
+            .collect::<Option<_>>()?;
+        match parts.as_slice() {
+            [h, m, s, us] => Some(((h * 60.0 + m) * 60.0 + s) * 1000.0 + us / 1000.0),
+            _ => None,
+        }
+    }
 }
 
-fn delta(now: &BTreeMap<String, u32>, before: &BTreeMap<String, u32>, key: &str) -> u64 {
-    u64::from(now.get(key).copied().unwrap_or(0))
-        .saturating_sub(u64::from(before.get(key).copied().unwrap_or(0)))
+/// How much the counter `key` grew from `before` to `now`.
+fn delta(now: &SippStats, before: &SippStats, key: &str) -> u64 {
+    now.count(key).saturating_sub(before.count(key))
 }
 
 /// The first error SIPp logged, shortened.
