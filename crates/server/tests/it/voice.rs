@@ -355,14 +355,60 @@ impl Phone {
     }
 }
 
-/// A μ-law WAV of a `hz` tone (what SIPp's `rtp_stream` sends as payload type 0).
-pub fn ulaw_tone(path: &Path, hz: f32) {
-    ulaw_wav(path, &switchboard_media::audio::tone(hz, 30_000, 8000));
+/// Sets `agent` available (signed in with the demo password).
+pub async fn available(h: &Harness, agent: &str) {
+    let token = h.login(agent, "demo").await;
+    let state = serde_json::json!({ "state": "available" });
+    let (status, body) = h
+        .post(&format!("/api/v1/agents/{agent}/state"), &token, state)
+        .await;
+    assert!(status.is_success(), "{agent} available: {body}");
 }
 
-/// A μ-law WAV of `samples` (8 kHz).
-pub fn ulaw_wav(path: &Path, samples: &[i16]) {
-    g711_wav(path, samples, Codec::Pcmu);
+/// Waits for an `agent.phone` registration event of each of `agents`.
+pub async fn registered(events: &mut crate::Events, agents: &[&str]) {
+    let mut missing: Vec<&str> = agents.to_vec();
+    while !missing.is_empty() {
+        let e = events.next_named("agent.phone").await;
+        assert_eq!(e["data"]["registered"], true, "{e}");
+        missing.retain(|a| e["agent"] != *a);
+    }
+}
+
+/// Publishes `flow` (YAML; its id is `number`) and points the address `number` at it.
+pub async fn answering(h: &Harness, admin: &str, number: &str, flow: &str) {
+    let (status, body) = h
+        .put_yaml(&format!("/api/v1/flows/{number}"), admin, flow)
+        .await;
+    assert!(status.is_success(), "{body}");
+    let target = serde_json::json!({ "flow": number });
+    let path = format!("/api/v1/numbers/{number}");
+    let (status, body) = h
+        .call(reqwest::Method::PUT, &path, Some(admin), Some(target))
+        .await;
+    assert!(status.is_success(), "{body}");
+}
+
+/// A caller's RTP stream of `samples` in `codec` (payload type 0 or 8), looped or played
+/// `loops` times (-1: forever), as a `[stream]` action; the file lives in `dir`.
+pub fn stream(dir: &Path, samples: &[i16], codec: Codec, loops: i32) -> String {
+    let file = dir.join("caller.wav");
+    g711_wav(&file, samples, codec);
+    format!(
+        "<nop><action><exec rtp_stream=\"{},{loops},{}\"/></action></nop>",
+        file.display(),
+        codec.payload_type()
+    )
+}
+
+/// A caller's RTP stream of a `hz` tone in μ-law, looped, as a `[stream]` action.
+pub fn tone_stream(dir: &Path, hz: f32) -> String {
+    stream(
+        dir,
+        &switchboard_media::audio::tone(hz, 30_000, 8000),
+        Codec::Pcmu,
+        -1,
+    )
 }
 
 /// A G.711 WAV of `samples` (8 kHz) in `codec`'s law (format 7 μ-law, 6 A-law).
@@ -408,27 +454,12 @@ async fn an_agent_phone_rings_answers_and_audio_passes_both_ways_into_the_record
     let target = sip_addr(&h);
     // Alice's desk phone registers (digest-authenticated) and she becomes available.
     let phone = Phone::start(target, "alice", "phone", 600.0);
-    let registered = events.next_named("agent.phone").await;
-    assert_eq!(registered["agent"], "alice", "{registered}");
-    assert_eq!(registered["data"]["registered"], true, "{registered}");
-    let alice = h.login("alice", "demo").await;
-    let (status, body) = h
-        .post(
-            "/api/v1/agents/alice/state",
-            &alice,
-            serde_json::json!({ "state": "available" }),
-        )
-        .await;
-    assert!(status.is_success(), "{body}");
+    registered(&mut events, &["alice"]).await;
+    available(&h, "alice").await;
 
     // A caller talking with a 1000 Hz tone chooses orders (key 3), which Alice serves.
     let media = tempfile::tempdir().unwrap();
-    let tone = media.path().join("caller.wav");
-    ulaw_tone(&tone, 1000.0);
-    let stream = format!(
-        "<nop><action><exec rtp_stream=\"{},-1,0\"/></action></nop>",
-        tone.display()
-    );
+    let stream = tone_stream(media.path(), 1000.0);
     let caller = tokio::spawn(async move {
         sipp(
             "caller-menu.xml",
@@ -534,26 +565,11 @@ async fn a_voicemail_is_stored_routed_and_transcribed_through_the_hook() {
     let flow = "id: vm\nversion: 1\nstart: leave\nnodes:\n  leave:\n    voicemail:\n      \
                 mailbox: support\n      greeting: \"Please leave a message.\"\n      \
                 transcribe: true\n";
-    let (status, body) = h.put_yaml("/api/v1/flows/vm", &admin, flow).await;
-    assert_eq!(status, reqwest::StatusCode::CREATED, "{body}");
-    let (status, body) = h
-        .call(
-            reqwest::Method::PUT,
-            "/api/v1/numbers/vm",
-            Some(&admin),
-            Some(serde_json::json!({ "flow": "vm" })),
-        )
-        .await;
-    assert!(status.is_success(), "{body}");
+    answering(&h, &admin, "vm", flow).await;
     let mut events = h.events(&admin).await;
 
     let media = tempfile::tempdir().unwrap();
-    let tone = media.path().join("caller.wav");
-    ulaw_tone(&tone, 1000.0);
-    let stream = format!(
-        "<nop><action><exec rtp_stream=\"{},-1,0\"/></action></nop>",
-        tone.display()
-    );
+    let stream = tone_stream(media.path(), 1000.0);
     let (status, log) = sipp(
         "caller-voicemail.xml",
         sip_addr(&h),
@@ -625,17 +641,6 @@ async fn a_caller_on_a_real_phone_hears_the_spoken_prompts() {
     h.stop().await;
 }
 
-/// Registers `phone` for `who` and waits for the registration event.
-async fn registered(events: &mut crate::Events, who: &str) {
-    loop {
-        let e = events.next_named("agent.phone").await;
-        if e["agent"] == who {
-            assert_eq!(e["data"]["registered"], true, "{e}");
-            return;
-        }
-    }
-}
-
 #[tokio::test]
 async fn a_supervisor_listens_whispers_and_barges_from_their_phone() {
     let h = Harness::start().await;
@@ -645,33 +650,14 @@ async fn a_supervisor_listens_whispers_and_barges_from_their_phone() {
     // A number whose flow queues straight for orders, which Alice serves.
     let flow =
         "id: direct\nversion: 1\nstart: q\nnodes:\n  q:\n    enqueue:\n      queue: orders\n";
-    assert!(
-        h.put_yaml("/api/v1/flows/direct", &admin, flow)
-            .await
-            .0
-            .is_success()
-    );
-    let body = serde_json::json!({ "flow": "direct" });
-    let put = h.call(
-        reqwest::Method::PUT,
-        "/api/v1/numbers/direct",
-        Some(&admin),
-        Some(body),
-    );
-    assert!(put.await.0.is_success());
+    answering(&h, &admin, "direct", flow).await;
     let mut events = h.events(&admin).await;
     let agent = Phone::start(target, "alice", "phone", 600.0);
-    registered(&mut events, "alice").await;
+    registered(&mut events, &["alice"]).await;
     let supervisor = Phone::start(target, "sam", "phone", 400.0);
-    registered(&mut events, "sam").await;
+    registered(&mut events, &["sam"]).await;
     let alice = h.login("alice", "demo").await;
-    let available = serde_json::json!({ "state": "available" });
-    assert!(
-        h.post("/api/v1/agents/alice/state", &alice, available)
-            .await
-            .0
-            .is_success()
-    );
+    available(&h, "alice").await;
 
     use switchboard_media::audio::tone_power;
     for mode in ["listen", "whisper", "barge"] {
@@ -751,15 +737,8 @@ async fn the_agent_puts_the_caller_on_hold_and_takes_them_off_it() {
     let mut events = h.events(&admin).await;
     let target = sip_addr(&h);
     let phone = Phone::start(target, "alice", "phone", 600.0);
-    registered(&mut events, "alice").await;
-    let alice = h.login("alice", "demo").await;
-    let available = serde_json::json!({ "state": "available" });
-    assert!(
-        h.post("/api/v1/agents/alice/state", &alice, available)
-            .await
-            .0
-            .is_success()
-    );
+    registered(&mut events, &["alice"]).await;
+    available(&h, "alice").await;
     let caller = tokio::spawn(async move {
         sipp(
             "caller-menu.xml",
@@ -807,12 +786,7 @@ async fn keys_sent_as_tones_are_heard_when_the_phone_has_no_telephone_events() {
     audio.extend(low.iter().zip(&high).map(|(a, b)| a.saturating_add(*b)));
     audio.extend(silence(4000));
     let media = tempfile::tempdir().unwrap();
-    let wav = media.path().join("keys.wav");
-    ulaw_wav(&wav, &audio);
-    let stream = format!(
-        "<nop><action><exec rtp_stream=\"{},1,0\"/></action></nop>",
-        wav.display()
-    );
+    let stream = stream(media.path(), &audio, Codec::Pcmu, 1);
     let (status, log) = sipp(
         "caller-inband.xml",
         sip_addr(&h),
@@ -842,45 +816,17 @@ async fn a_pcma_caller_and_a_pcmu_phone_hear_each_other_through_transcoding() {
     let admin = h.login("admin", "admin").await;
     let flow =
         "id: direct\nversion: 1\nstart: q\nnodes:\n  q:\n    enqueue:\n      queue: orders\n";
-    assert!(
-        h.put_yaml("/api/v1/flows/direct", &admin, flow)
-            .await
-            .0
-            .is_success()
-    );
-    let body = serde_json::json!({ "flow": "direct" });
-    let put = h.call(
-        reqwest::Method::PUT,
-        "/api/v1/numbers/direct",
-        Some(&admin),
-        Some(body),
-    );
-    assert!(put.await.0.is_success());
+    answering(&h, &admin, "direct", flow).await;
     let mut events = h.events(&admin).await;
     let target = sip_addr(&h);
     // Alice's phone answers Switchboard's offer (PCMU first) in PCMU.
     let phone = Phone::start(target, "alice", "phone", 600.0);
-    registered(&mut events, "alice").await;
-    let alice = h.login("alice", "demo").await;
-    let available = serde_json::json!({ "state": "available" });
-    assert!(
-        h.post("/api/v1/agents/alice/state", &alice, available)
-            .await
-            .0
-            .is_success()
-    );
+    registered(&mut events, &["alice"]).await;
+    available(&h, "alice").await;
     // The caller speaks PCMA only, with a 1000 Hz tone.
     let media = tempfile::tempdir().unwrap();
-    let wav = media.path().join("caller.wav");
-    g711_wav(
-        &wav,
-        &switchboard_media::audio::tone(1000.0, 30_000, 8000),
-        Codec::Pcma,
-    );
-    let stream = format!(
-        "<nop><action><exec rtp_stream=\"{},-1,8\"/></action></nop>",
-        wav.display()
-    );
+    let tone = switchboard_media::audio::tone(1000.0, 30_000, 8000);
+    let stream = stream(media.path(), &tone, Codec::Pcma, -1);
     let (status, log) = sipp(
         "caller-inband.xml",
         target,

@@ -10,7 +10,10 @@ use std::process::{ExitStatus, Stdio};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::voice::{Phone, channel, free_port, no_calls_left, sip_addr, ulaw_tone};
+use crate::voice::{
+    Phone, answering, available, channel, free_port, no_calls_left, registered, sip_addr,
+    tone_stream,
+};
 use crate::{Events, Harness};
 
 /// One SIPp run: its exit status, and its error and message logs (for failure reports).
@@ -92,19 +95,6 @@ async fn sipp(scenario: &str, target: SocketAddr, service: &str, keys: &[(&str, 
     sipp_on(scenario, target, free_port(), service, keys).await
 }
 
-/// Sets `agent` available (signed in with the demo password).
-async fn available(h: &Harness, agent: &str) {
-    let token = h.login(agent, "demo").await;
-    let (status, body) = h
-        .post(
-            &format!("/api/v1/agents/{agent}/state"),
-            &token,
-            json!({ "state": "available" }),
-        )
-        .await;
-    assert!(status.is_success(), "{agent} available: {body}");
-}
-
 /// Sets the ring timeout of queue `orders` (the rest as the demo company has it).
 async fn orders_ring_timeout(h: &Harness, admin: &str, secs: u64) {
     let (status, body) = h
@@ -120,16 +110,6 @@ async fn orders_ring_timeout(h: &Harness, admin: &str, secs: u64) {
         )
         .await;
     assert_eq!(status.as_u16(), 204, "{body}");
-}
-
-/// Waits for an `agent.phone` registration event of each of `agents`.
-async fn registered(events: &mut Events, agents: &[&str]) {
-    let mut missing: Vec<&str> = agents.to_vec();
-    while !missing.is_empty() {
-        let e = events.next_named("agent.phone").await;
-        assert_eq!(e["data"]["registered"], true, "{e}");
-        missing.retain(|a| e["agent"] != *a);
-    }
 }
 
 /// The next event called `name` about `contact`.
@@ -160,16 +140,6 @@ async fn contact_when(
         events.next().await;
     }
     panic!("contact {contact} never got there: {c}");
-}
-
-/// A caller's RTP stream of a `hz` tone, as a `[stream]` action; the file lives in `dir`.
-fn tone_stream(dir: &Path, hz: f32) -> String {
-    let tone = dir.join("caller.wav");
-    ulaw_tone(&tone, hz);
-    format!(
-        "<nop><action><exec rtp_stream=\"{},-1,0\"/></action></nop>",
-        tone.display()
-    )
 }
 
 #[tokio::test]
@@ -561,16 +531,7 @@ async fn a_callback_rings_the_agent_first_then_dials_the_customer_through_the_tr
     // A number whose flow takes a callback request for orders and hangs up.
     let flow = "id: cb\nversion: 1\nstart: offer\nnodes:\n  offer:\n    callback:\n      \
                 queue: orders\n      confirm: \"We will call you back.\"\n";
-    let (status, body) = h.put_yaml("/api/v1/flows/cb", &admin, flow).await;
-    assert!(status.is_success(), "{body}");
-    let body = serde_json::json!({ "flow": "cb" });
-    let put = h.call(
-        reqwest::Method::PUT,
-        "/api/v1/numbers/cb",
-        Some(&admin),
-        Some(body),
-    );
-    assert!(put.await.0.is_success());
+    answering(&h, &admin, "cb", flow).await;
     let agent = Phone::start_with(target, "alice", "phone", 600.0, true);
     registered(&mut events, &["alice"]).await;
 
@@ -627,16 +588,7 @@ async fn a_waiting_caller_takes_a_callback_that_keeps_their_place_and_is_hung_up
                 queue: orders\n      callback:\n        key: \"1\"\n        after: 1ms\n        \
                 prompt: \"To be called back, press 1.\"\n        \
                 confirm: \"We will call you back.\"\n";
-    let (status, body) = h.put_yaml("/api/v1/flows/kept", &admin, flow).await;
-    assert!(status.is_success(), "{body}");
-    let body = serde_json::json!({ "flow": "kept" });
-    let put = h.call(
-        reqwest::Method::PUT,
-        "/api/v1/numbers/kept",
-        Some(&admin),
-        Some(body),
-    );
-    assert!(put.await.0.is_success());
+    answering(&h, &admin, "kept", flow).await;
 
     // The caller presses 1 while waiting; Switchboard confirms and hangs up.
     sipp(
