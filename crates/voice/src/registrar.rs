@@ -4,8 +4,9 @@
 //! authentication too often are refused for a while.
 //!
 //! Nonces are stateless: the issue time and a keyed SHA-256 of it, so any nonce this
-//! process issued in the last five minutes is accepted and older ones are answered
-//! `stale=true` (the phone retries without asking its user).
+//! process issued in the last five minutes is accepted; older ones, and ones this run did
+//! not issue (from before a restart), are answered `stale=true` (the phone retries without
+//! asking its user).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -40,9 +41,9 @@ pub struct Binding {
 pub enum Verdict {
     /// The right password.
     Valid,
-    /// The right password, but an old nonce: challenge again with `stale=true`.
+    /// An old nonce, or one this run did not issue: challenge again with `stale=true`.
     Stale,
-    /// Wrong password, another realm, a nonce not from here, or a malformed header.
+    /// Wrong password, another realm, or a malformed header.
     Invalid,
 }
 
@@ -180,14 +181,16 @@ impl Registrar {
         let Some(nonce) = p.get("nonce") else {
             return Verdict::Invalid;
         };
+        // A nonce this run did not issue (one from before a restart, or made up) proves
+        // nothing either way: the phone is challenged again, and no failure is counted.
         let Some(issued) = nonce
             .split_once('.')
             .and_then(|(t, _)| u64::from_str_radix(t, 16).ok())
         else {
-            return Verdict::Invalid;
+            return Verdict::Stale;
         };
         if self.sign(issued) != *nonce || issued > now + 5 {
-            return Verdict::Invalid;
+            return Verdict::Stale;
         }
         if expected_response(ha1, method, &p).as_ref() != p.get("response") {
             return Verdict::Invalid;
@@ -334,10 +337,10 @@ mod tests {
         let wrong = answer(&r, &nonce, "guess", "REGISTER");
         assert_eq!(r.verify(&wrong, "REGISTER", &ha1, now), Verdict::Invalid);
         assert_eq!(r.verify(&good, "REGISTER", &ha1, now + 301), Verdict::Stale);
-        // A nonce signed with another key is not ours.
+        // A nonce signed with another key (before a restart) is not ours: challenge again.
         let other = Registrar::new("switchboard", [8; 32]);
         let forged = answer(&r, &other.nonce_at(now), "secret", "REGISTER");
-        assert_eq!(r.verify(&forged, "REGISTER", &ha1, now), Verdict::Invalid);
+        assert_eq!(r.verify(&forged, "REGISTER", &ha1, now), Verdict::Stale);
         assert_eq!(
             r.verify("Basic abc", "REGISTER", &ha1, now),
             Verdict::Invalid
