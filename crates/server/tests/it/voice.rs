@@ -22,8 +22,8 @@ pub fn free_port() -> u16 {
 }
 
 /// Runs SIPp once with `scenario` against `target`; `keys` fill the scenario's own
-/// `[name]`s (SIPp's keywords are left for SIPp). Answers SIPp's exit status and its
-/// error log.
+/// `[name]`s (SIPp's keywords are left for SIPp), and a `sipp-t` key is SIPp's `-t`
+/// (`u1` UDP, the default; `t1` TCP). Answers SIPp's exit status and its error log.
 pub async fn sipp(
     scenario: &str,
     target: SocketAddr,
@@ -57,6 +57,9 @@ pub async fn sipp(
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
+    if let Some((_, transport)) = keys.iter().find(|(k, _)| *k == "sipp-t") {
+        cmd.args(["-t", transport]);
+    }
     let out = cmd
         .output()
         .await
@@ -203,6 +206,13 @@ async fn calls_that_cannot_be_taken_are_refused_with_the_right_status() {
     assert!(status.success(), "488 expected: {log}");
     let (status, log) = sipp("options.xml", target, "support", &[]).await;
     assert!(status.success(), "OPTIONS: {log}");
+    // The same over TCP.
+    let tcp = ("sipp-t", "t1");
+    let (status, log) = sipp("options.xml", target, "support", &[tcp]).await;
+    assert!(status.success(), "OPTIONS over TCP: {log}");
+    let keys = [("status", "404"), ("codec", "0"), tcp];
+    let (status, log) = sipp("refused.xml", target, "nobody", &keys).await;
+    assert!(status.success(), "404 over TCP: {log}");
     // Nothing was recorded for the refused calls.
     let token = h.login("admin", "admin").await;
     let (_, list) = h.get("/api/v1/contacts", &token).await;
