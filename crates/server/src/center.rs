@@ -729,15 +729,7 @@ impl Center {
         now_ms: i64,
     ) -> Result<(), Refused> {
         self.now_ms = now_ms;
-        let live = self.live_mut(contact)?;
-        if live.agent.as_deref() != Some(agent)
-            || live.connected_ms.is_none()
-            || live.ended_ms.is_some()
-        {
-            return Err(Refused::Conflict(format!(
-                "{agent} is not talking with contact {contact}"
-            )));
-        }
+        let live = self.talking(agent, contact)?;
         live.lines.push(line(now_ms, "agent", text));
         self.notice(
             "contact.message",
@@ -833,6 +825,20 @@ impl Center {
         self.live
             .get(&contact)
             .is_none_or(|l| l.generation == generation)
+    }
+
+    /// The contact `agent` is talking with now.
+    fn talking(&mut self, agent: &str, contact: i64) -> Result<&mut Live, Refused> {
+        let live = self.live_mut(contact)?;
+        if live.agent.as_deref() != Some(agent)
+            || live.connected_ms.is_none()
+            || live.ended_ms.is_some()
+        {
+            return Err(Refused::Conflict(format!(
+                "{agent} is not talking with contact {contact}"
+            )));
+        }
+        Ok(live)
     }
 
     fn live_mut(&mut self, contact: i64) -> Result<&mut Live, Refused> {
@@ -1289,15 +1295,7 @@ impl Center {
         now_ms: i64,
     ) -> Result<(), Refused> {
         self.now_ms = now_ms;
-        let live = self.live_mut(contact)?;
-        if live.agent.as_deref() != Some(agent)
-            || live.connected_ms.is_none()
-            || live.ended_ms.is_some()
-        {
-            return Err(Refused::Conflict(format!(
-                "{agent} is not talking with contact {contact}"
-            )));
-        }
+        let live = self.talking(agent, contact)?;
         let channel = live.channel;
         let (queue, preferred) = if self.queue_cfg.contains_key(to) {
             (to.to_string(), None)

@@ -75,6 +75,27 @@ pub fn sip_addr(h: &Harness) -> SocketAddr {
     h.server.as_ref().unwrap().sip
 }
 
+/// In the background, Ada (a known customer) calls `support` from +441632960001, streams
+/// `stream` (a `[stream]` action, or nothing), presses `key` at the menu, stays on the
+/// line `hold_ms` and hangs up; the task answers SIPp's exit status and error log.
+pub fn ada_calls(
+    target: SocketAddr,
+    key: &'static str,
+    hold_ms: u32,
+    stream: String,
+) -> tokio::task::JoinHandle<(std::process::ExitStatus, String)> {
+    tokio::spawn(async move {
+        let hold = hold_ms.to_string();
+        let keys = [
+            ("caller", "+441632960001"),
+            ("key", key),
+            ("hold_ms", hold.as_str()),
+            ("stream", stream.as_str()),
+        ];
+        sipp("caller-menu.xml", target, "support", &keys).await
+    })
+}
+
 /// Waits until the voice edge has no call and no leg left (calls end a moment after their
 /// contacts: BYEs are exchanged), paced by the event stream's `kpis` every second; fails
 /// with the metrics if some call or leg never goes (a leak).
@@ -112,20 +133,7 @@ async fn a_caller_is_identified_keys_reach_the_flow_and_hanging_up_in_queue_aban
     let token = h.login("admin", "admin").await;
     let mut events = h.events(&token).await;
     let target = sip_addr(&h);
-    let caller = tokio::spawn(async move {
-        sipp(
-            "caller-menu.xml",
-            target,
-            "support",
-            &[
-                ("caller", "+441632960001"),
-                ("key", "3"),
-                ("hold_ms", "5000"),
-                ("stream", ""),
-            ],
-        )
-        .await
-    });
+    let caller = ada_calls(target, "3", 5000, String::new());
 
     let started = events.next_named("contact.started").await;
     let contact = started["contact"].as_i64().unwrap();
@@ -470,20 +478,7 @@ async fn an_agent_phone_rings_answers_and_audio_passes_both_ways_into_the_record
     // A caller talking with a 1000 Hz tone chooses orders (key 3), which Alice serves.
     let media = tempfile::tempdir().unwrap();
     let stream = tone_stream(media.path(), 1000.0);
-    let caller = tokio::spawn(async move {
-        sipp(
-            "caller-menu.xml",
-            target,
-            "support",
-            &[
-                ("caller", "+441632960001"),
-                ("key", "3"),
-                ("hold_ms", "7000"),
-                ("stream", &stream),
-            ],
-        )
-        .await
-    });
+    let caller = ada_calls(target, "3", 7000, stream);
     let offered = events.next_named("contact.offered").await;
     assert_eq!(offered["agent"], "alice", "{offered}");
     let contact = offered["contact"].as_i64().unwrap();
@@ -749,20 +744,7 @@ async fn the_agent_puts_the_caller_on_hold_and_takes_them_off_it() {
     let phone = Phone::start(target, "alice", "phone", 600.0);
     registered(&mut events, &["alice"]).await;
     available(&h, "alice").await;
-    let caller = tokio::spawn(async move {
-        sipp(
-            "caller-menu.xml",
-            target,
-            "support",
-            &[
-                ("caller", "+441632960001"),
-                ("key", "3"),
-                ("hold_ms", "9000"),
-                ("stream", ""),
-            ],
-        )
-        .await
-    });
+    let caller = ada_calls(target, "3", 9000, String::new());
     let connected = events.next_named("contact.connected").await;
     let contact = connected["contact"].as_i64().unwrap();
     // Alice presses hold on her phone (a re-INVITE, sendonly), then resume.
@@ -895,20 +877,7 @@ async fn calls_over_the_limit_are_refused_with_503_and_the_call_in_progress_goes
     let admin = h.login("admin", "admin").await;
     let mut events = h.events(&admin).await;
     let target = sip_addr(&h);
-    let first = tokio::spawn(async move {
-        sipp(
-            "caller-menu.xml",
-            target,
-            "support",
-            &[
-                ("caller", "+441632960001"),
-                ("key", "3"),
-                ("hold_ms", "3000"),
-                ("stream", ""),
-            ],
-        )
-        .await
-    });
+    let first = ada_calls(target, "3", 3000, String::new());
     events.next_named("contact.started").await;
     let (status, log) = sipp(
         "refused.xml",
