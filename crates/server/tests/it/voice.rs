@@ -12,24 +12,68 @@ use switchboard_media::g711::Codec;
 
 use crate::Harness;
 
-/// A free UDP port on the loopback (for SIPp's own signalling and media).
+/// A port for a test peer to bind explicitly, free for UDP and TCP (and UDP two above,
+/// which SIPp's media takes too) when handed out. Ports come from 20000–32767: below the
+/// kernel's ephemeral range (32768–60999 by default), so no connection's automatic port can
+/// take one before the peer binds it, and above baresip's RTP range (10000–20000); one
+/// counter keeps this process's tests from sharing one.
 pub fn free_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const FIRST: u32 = 20_000;
+    const SPAN: u32 = 12_760;
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let offset = std::process::id() * 40 % SPAN;
+    loop {
+        let port = u16::try_from(FIRST + (offset + NEXT.fetch_add(4, Ordering::Relaxed)) % SPAN)
+            .expect("in range");
+        let free = UdpSocket::bind(("127.0.0.1", port)).is_ok()
+            && UdpSocket::bind(("127.0.0.1", port + 2)).is_ok()
+            && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok();
+        if free {
+            return port;
+        }
+    }
 }
 
-/// Runs SIPp once with `scenario` against `target`; `keys` fill the scenario's own
-/// `[name]`s (SIPp's keywords are left for SIPp), and a `sipp-t` key is SIPp's `-t`
-/// (`u1` UDP, the default; `t1` TCP). Answers SIPp's exit status and its error log.
+/// One SIPp run: its exit status, and its error and message logs (for failure reports).
+pub struct SippRun {
+    pub status: std::process::ExitStatus,
+    pub log: String,
+}
+
+impl SippRun {
+    /// Panics with the logs unless SIPp completed its scenario.
+    pub fn assert_success(&self, what: &str) {
+        assert!(
+            self.status.success(),
+            "{what}: SIPp {}\n{}",
+            self.status,
+            self.log
+        );
+    }
+}
+
+/// Runs SIPp once with `scenario` (from `tests/sipp`) against `target`, its SIP on a free
+/// port; see [`sipp_on`].
 pub async fn sipp(
     scenario: &str,
     target: SocketAddr,
     service: &str,
     keys: &[(&str, &str)],
-) -> (std::process::ExitStatus, String) {
+) -> SippRun {
+    sipp_on(scenario, target, free_port(), service, keys).await
+}
+
+/// Runs SIPp once with `scenario` against `target`, its SIP on `port` (a fixed port when a
+/// registration names it); `keys` fill the scenario's own `[name]`s (SIPp's keywords are
+/// left for SIPp), and a `sipp-t` key is SIPp's `-t` (`u1` UDP, the default; `t1` TCP).
+pub async fn sipp_on(
+    scenario: &str,
+    target: SocketAddr,
+    port: u16,
+    service: &str,
+    keys: &[(&str, &str)],
+) -> SippRun {
     let mut text = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/sipp")
@@ -42,16 +86,15 @@ pub async fn sipp(
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join(scenario);
     std::fs::write(&file, text).unwrap();
-    let errors = dir.path().join("errors.log");
     let mut cmd = tokio::process::Command::new("sipp");
     cmd.arg(target.to_string())
         .args(["-sf", file.to_str().unwrap()])
         .args(["-s", service, "-m", "1", "-l", "1", "-nostdin"])
         .args(["-i", "127.0.0.1", "-mi", "127.0.0.1"])
-        .args(["-p", &free_port().to_string()])
+        .args(["-p", &port.to_string()])
         .args(["-mp", &free_port().to_string()])
-        .args(["-timeout", "60s", "-timeout_error", "-trace_err"])
-        .args(["-error_file", errors.to_str().unwrap()])
+        .args(["-timeout", "60s", "-timeout_error"])
+        .args(["-trace_err", "-trace_msg"])
         .current_dir(dir.path())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -64,11 +107,21 @@ pub async fn sipp(
         .output()
         .await
         .expect("sipp runs (Debian package sip-tester; `cargo xtask test` installs it)");
-    let log = std::fs::read_to_string(&errors).unwrap_or_default();
-    (
-        out.status,
-        format!("{log}{}", String::from_utf8_lossy(&out.stderr)),
-    )
+    let mut log = String::from_utf8_lossy(&out.stderr).into_owned();
+    for entry in std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(Result::ok)
+    {
+        let path = entry.path();
+        if path.extension().is_some_and(|e| e == "log") {
+            log.push_str(&format!("\n--- {}\n", path.display()));
+            log.push_str(&std::fs::read_to_string(&path).unwrap_or_default());
+        }
+    }
+    SippRun {
+        status: out.status,
+        log,
+    }
 }
 
 pub fn sip_addr(h: &Harness) -> SocketAddr {
@@ -77,13 +130,13 @@ pub fn sip_addr(h: &Harness) -> SocketAddr {
 
 /// In the background, Ada (a known customer) calls `support` from +441632960001, streams
 /// `stream` (a `[stream]` action, or nothing), presses `key` at the menu, stays on the
-/// line `hold_ms` and hangs up; the task answers SIPp's exit status and error log.
+/// line `hold_ms` and hangs up; the task answers the run.
 pub fn ada_calls(
     target: SocketAddr,
     key: &'static str,
     hold_ms: u32,
     stream: String,
-) -> tokio::task::JoinHandle<(std::process::ExitStatus, String)> {
+) -> tokio::task::JoinHandle<SippRun> {
     tokio::spawn(async move {
         let hold = hold_ms.to_string();
         let keys = [
@@ -157,8 +210,7 @@ async fn a_caller_is_identified_keys_reach_the_flow_and_hanging_up_in_queue_aban
     let ended = events.next_named("contact.ended").await;
     assert_eq!(ended["contact"], contact, "{ended}");
     assert_eq!(ended["data"]["reason"], "abandoned", "{ended}");
-    let (status, log) = caller.await.unwrap();
-    assert!(status.success(), "SIPp: {status}\n{log}");
+    caller.await.unwrap().assert_success("caller");
 
     let (_, c) = h.get(&format!("/api/v1/contacts/{contact}"), &token).await;
     assert_eq!(c["channel"], "voice", "{c}");
@@ -195,32 +247,35 @@ async fn calls_that_cannot_be_taken_are_refused_with_the_right_status() {
     let h = Harness::start().await;
     let target = sip_addr(&h);
     // Nobody answers this number.
-    let (status, log) = sipp(
+    sipp(
         "refused.xml",
         target,
         "nobody",
         &[("status", "404"), ("codec", "0")],
     )
-    .await;
-    assert!(status.success(), "404 expected: {log}");
+    .await
+    .assert_success("404 expected");
     // G.729 only: no codec in common.
-    let (status, log) = sipp(
+    sipp(
         "refused.xml",
         target,
         "support",
         &[("status", "488"), ("codec", "18")],
     )
-    .await;
-    assert!(status.success(), "488 expected: {log}");
-    let (status, log) = sipp("options.xml", target, "support", &[]).await;
-    assert!(status.success(), "OPTIONS: {log}");
+    .await
+    .assert_success("488 expected");
+    sipp("options.xml", target, "support", &[])
+        .await
+        .assert_success("OPTIONS");
     // The same over TCP.
     let tcp = ("sipp-t", "t1");
-    let (status, log) = sipp("options.xml", target, "support", &[tcp]).await;
-    assert!(status.success(), "OPTIONS over TCP: {log}");
+    sipp("options.xml", target, "support", &[tcp])
+        .await
+        .assert_success("OPTIONS over TCP");
     let keys = [("status", "404"), ("codec", "0"), tcp];
-    let (status, log) = sipp("refused.xml", target, "nobody", &keys).await;
-    assert!(status.success(), "404 over TCP: {log}");
+    sipp("refused.xml", target, "nobody", &keys)
+        .await
+        .assert_success("404 over TCP");
     // Nothing was recorded for the refused calls.
     let token = h.login("admin", "admin").await;
     let (_, list) = h.get("/api/v1/contacts", &token).await;
@@ -237,6 +292,19 @@ pub struct Phone {
     process: tokio::process::Child,
     /// Where its `ctrl_tcp` module takes commands.
     control: u16,
+}
+
+impl Drop for Phone {
+    /// A failing test shows what the phone saw (a phone that could not start, say).
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!(
+                "--- baresip ({})\n{}",
+                self.dir.path().display(),
+                self.log()
+            );
+        }
+    }
 }
 
 impl Phone {
@@ -286,21 +354,16 @@ impl Phone {
         .unwrap();
         std::fs::write(dir.path().join("tone.wav"), tone).unwrap();
         let d = dir.path().display();
-        let control = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let control = free_port();
         std::fs::write(
             dir.path().join("config"),
             format!(
-                "poll_method epoll\nsip_listen 127.0.0.1:{port}\n\
+                "poll_method epoll\nsip_listen 127.0.0.1:0\n\
                  module_path /usr/lib/baresip/modules\n\
                  module g711.so\nmodule aufile.so\nmodule sndfile.so\nmodule account.so\n\
                  module menu.so\nmodule ctrl_tcp.so\nctrl_tcp_listen 127.0.0.1:{control}\n\
                  audio_player aufile,{d}/played.wav\naudio_source aufile,{d}/tone.wav\n\
                  audio_alert aufile,/dev/null\nsnd_path {d}\n",
-                port = free_port(),
             ),
         )
         .unwrap();
@@ -487,8 +550,7 @@ async fn an_agent_phone_rings_answers_and_audio_passes_both_ways_into_the_record
     assert_eq!(connected["agent"], "alice", "{connected}");
     let ended = events.next_named("contact.ended").await;
     assert_eq!(ended["data"]["reason"], "handled", "{ended}");
-    let (status, log) = caller.await.unwrap();
-    assert!(status.success(), "SIPp: {status}\n{log}");
+    caller.await.unwrap().assert_success("caller");
 
     // The recording is noted once the agent leg has closed.
     let mut recording = Value::Null;
@@ -575,7 +637,7 @@ async fn a_voicemail_is_stored_routed_and_transcribed_through_the_hook() {
 
     let media = tempfile::tempdir().unwrap();
     let stream = tone_stream(media.path(), 1000.0);
-    let (status, log) = sipp(
+    sipp(
         "caller-voicemail.xml",
         sip_addr(&h),
         "vm",
@@ -585,8 +647,8 @@ async fn a_voicemail_is_stored_routed_and_transcribed_through_the_hook() {
             ("stream", &stream),
         ],
     )
-    .await;
-    assert!(status.success(), "SIPp: {status}\n{log}");
+    .await
+    .assert_success("caller");
 
     let ended = events.next_named("contact.ended").await;
     assert_eq!(ended["data"]["reason"], "voicemail", "{ended}");
@@ -760,8 +822,7 @@ async fn the_agent_puts_the_caller_on_hold_and_takes_them_off_it() {
     assert_eq!(resumed["data"]["held"], false, "{resumed}");
     let ended = events.next_named("contact.ended").await;
     assert_eq!(ended["data"]["reason"], "handled", "{ended}");
-    let (status, log) = caller.await.unwrap();
-    assert!(status.success(), "SIPp: {status}\n{log}");
+    caller.await.unwrap().assert_success("caller");
     no_calls_left(&h).await;
     h.stop().await;
 }
@@ -779,7 +840,7 @@ async fn keys_sent_as_tones_are_heard_when_the_phone_has_no_telephone_events() {
     audio.extend(silence(4000));
     let media = tempfile::tempdir().unwrap();
     let stream = stream(media.path(), &audio, Codec::Pcmu, 1);
-    let (status, log) = sipp(
+    sipp(
         "caller-inband.xml",
         sip_addr(&h),
         "support",
@@ -791,8 +852,8 @@ async fn keys_sent_as_tones_are_heard_when_the_phone_has_no_telephone_events() {
             ("stream", &stream),
         ],
     )
-    .await;
-    assert!(status.success(), "SIPp: {status}\n{log}");
+    .await
+    .assert_success("caller");
     let queued = events.next_named("contact.queued").await;
     assert_eq!(
         queued["data"]["queue"], "orders",
@@ -819,7 +880,7 @@ async fn a_pcma_caller_and_a_pcmu_phone_hear_each_other_through_transcoding() {
     let media = tempfile::tempdir().unwrap();
     let tone = switchboard_media::audio::tone(1000.0, 30_000, 8000);
     let stream = stream(media.path(), &tone, Codec::Pcma, -1);
-    let (status, log) = sipp(
+    sipp(
         "caller-inband.xml",
         target,
         "direct",
@@ -831,8 +892,8 @@ async fn a_pcma_caller_and_a_pcmu_phone_hear_each_other_through_transcoding() {
             ("stream", &stream),
         ],
     )
-    .await;
-    assert!(status.success(), "SIPp: {status}\n{log}");
+    .await
+    .assert_success("caller");
     let ended = events.next_named("contact.ended").await;
     assert_eq!(ended["data"]["reason"], "handled", "{ended}");
     let contact = ended["contact"].as_i64().unwrap();
@@ -879,21 +940,20 @@ async fn calls_over_the_limit_are_refused_with_503_and_the_call_in_progress_goes
     let target = sip_addr(&h);
     let first = ada_calls(target, "3", 3000, String::new());
     events.next_named("contact.started").await;
-    let (status, log) = sipp(
+    sipp(
         "refused.xml",
         target,
         "support",
         &[("status", "503"), ("codec", "0")],
     )
-    .await;
-    assert!(status.success(), "503 expected: {log}");
+    .await
+    .assert_success("503 expected");
     let queued = events.next_named("contact.queued").await;
     assert_eq!(
         queued["data"]["queue"], "orders",
         "the first call goes on: {queued}"
     );
-    let (status, log) = first.await.unwrap();
-    assert!(status.success(), "SIPp: {status}\n{log}");
+    first.await.unwrap().assert_success("caller");
     no_calls_left(&h).await;
     h.stop().await;
 }

@@ -3,97 +3,14 @@
 //! a caller hanging up stops the ringing, and phones must authenticate to register (and
 //! guessing the password locks the guesser out).
 
-use std::net::SocketAddr;
-use std::path::Path;
-use std::process::{ExitStatus, Stdio};
-
 use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::voice::{
-    Phone, answering, available, channel, free_port, no_calls_left, registered, sip_addr,
-    tone_stream,
+    Phone, answering, available, channel, free_port, no_calls_left, registered, sip_addr, sipp,
+    sipp_on, tone_stream,
 };
 use crate::{Events, Harness};
-
-/// One SIPp run: its exit status, and its error and message logs (for failure reports).
-struct SippRun {
-    status: ExitStatus,
-    log: String,
-}
-
-impl SippRun {
-    /// Panics with the logs unless SIPp completed its scenario.
-    fn assert_success(&self, what: &str) {
-        assert!(
-            self.status.success(),
-            "{what}: SIPp {}\n{}",
-            self.status,
-            self.log
-        );
-    }
-}
-
-/// Runs SIPp once with `scenario` against `target`, its SIP on `port` (a fixed port when
-/// a registration names it); `keys` fill the scenario's own `[name]`s. Unlike
-/// `voice::sipp`, it keeps the message trace, which failures print.
-async fn sipp_on(
-    scenario: &str,
-    target: SocketAddr,
-    port: u16,
-    service: &str,
-    keys: &[(&str, &str)],
-) -> SippRun {
-    let mut text = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/sipp")
-            .join(scenario),
-    )
-    .unwrap();
-    for (k, v) in keys {
-        text = text.replace(&format!("[{k}]"), v);
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join(scenario);
-    std::fs::write(&file, text).unwrap();
-    let out = tokio::process::Command::new("sipp")
-        .arg(target.to_string())
-        .args(["-sf", file.to_str().unwrap()])
-        .args(["-s", service, "-m", "1", "-l", "1", "-nostdin"])
-        .args(["-i", "127.0.0.1", "-mi", "127.0.0.1"])
-        .args(["-p", &port.to_string()])
-        .args(["-mp", &free_port().to_string()])
-        .args(["-timeout", "60s", "-timeout_error"])
-        .args(["-trace_err", "-trace_msg"])
-        .current_dir(dir.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .output()
-        .await
-        .expect("sipp runs (Debian package sip-tester; `cargo xtask test` installs it)");
-    let mut log = String::from_utf8_lossy(&out.stderr).into_owned();
-    for entry in std::fs::read_dir(dir.path())
-        .unwrap()
-        .filter_map(Result::ok)
-    {
-        let path = entry.path();
-        if path.extension().is_some_and(|e| e == "log") {
-            log.push_str(&format!("\n--- {}\n", path.display()));
-            log.push_str(&std::fs::read_to_string(&path).unwrap_or_default());
-        }
-    }
-    SippRun {
-        status: out.status,
-        log,
-    }
-}
-
-/// SIPp on a free port.
-async fn sipp(scenario: &str, target: SocketAddr, service: &str, keys: &[(&str, &str)]) -> SippRun {
-    sipp_on(scenario, target, free_port(), service, keys).await
-}
 
 /// Sets the ring timeout of queue `orders` (the rest as the demo company has it).
 async fn orders_ring_timeout(h: &Harness, admin: &str, secs: u64) {
