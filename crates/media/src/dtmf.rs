@@ -351,6 +351,48 @@ impl EventSender {
     }
 }
 
+/// Passes one stream's telephone-events on into another (the two sides of a bridged
+/// call): each packet keeps its payload (key, end bit, volume, duration) and marker bit,
+/// takes the outgoing stream's next sequence number, and carries the time the outgoing
+/// clock showed at the event's first packet, since every packet of one event carries the
+/// event's start timestamp (RFC 4733 section 2.5.1). Audio sent meanwhile moves the
+/// outgoing clock on as usual.
+#[derive(Debug, Clone, Default)]
+pub struct EventRelay {
+    /// The incoming event being passed on: its timestamp, and the outgoing one.
+    current: Option<(u32, u32)>,
+}
+
+impl EventRelay {
+    /// A relay with no event in progress.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The packet that passes on an incoming event packet (its RTP `timestamp`,
+    /// `payload` and `marker`) as `payload_type` in `out`'s stream. A payload that is not
+    /// a telephone-event is refused.
+    pub fn relay(
+        &mut self,
+        timestamp: u32,
+        payload: &[u8],
+        marker: bool,
+        payload_type: u8,
+        out: &mut RtpSender,
+    ) -> Result<Vec<u8>, MediaError> {
+        TelephoneEvent::parse(payload)?;
+        let start = match self.current {
+            Some((incoming, outgoing)) if incoming == timestamp => outgoing,
+            _ => {
+                let outgoing = out.timestamp();
+                self.current = Some((timestamp, outgoing));
+                outgoing
+            }
+        };
+        out.packet_at(payload_type, start, payload, marker)
+    }
+}
+
 /// All the packets of one key press lasting `tone_ms` (40..=5000, rounded up to 20 ms):
 /// `tone_ms / 20` packets with growing duration, then 3 end packets, all with the clock's
 /// current timestamp, to be sent one per 20 ms tick (160 ms gives 8 + 3 packets). Advances

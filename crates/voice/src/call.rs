@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use switchboard_media::audio::{Side, beep, rms, wav_bytes};
-use switchboard_media::dtmf::EventReceiver;
+use switchboard_media::dtmf::{EventReceiver, EventRelay};
 use switchboard_media::g711::{Codec, transcode};
 use switchboard_media::goertzel::DtmfDetector;
 use switchboard_media::player::Player;
@@ -352,6 +352,8 @@ async fn run_legs(
         return Ending::Hangup;
     };
     let mut events = EventReceiver::new();
+    // The agent's key presses on their way to the caller.
+    let mut agent_keys = EventRelay::new();
     let mut detector = DtmfDetector::new();
     let mut remote = setup.remote;
     let mut latched = false;
@@ -524,8 +526,18 @@ async fn run_legs(
                     }
                 }
                 (LegEvent::Received(n, from), Leg::Up(mut up)) => {
-                    if up.heard_from(from)
-                        && let Ok(packet) = rtp::parse(&leg_buf[..n])
+                    let packet = rtp::parse(&leg_buf[..n]).ok().filter(|_| up.heard_from(from));
+                    if let Some(packet) = &packet
+                        && Some(packet.payload_type) == up.telephone_event()
+                        && let Some(pt) = setup.telephone_event
+                        && !held
+                    {
+                        // A key pressed on the agent's phone, passed on to the caller.
+                        let relayed = agent_keys.relay(packet.timestamp, packet.payload, packet.marker, pt, &mut sender);
+                        if let Ok(out) = relayed {
+                            let _ = setup.socket.send_to(&out, remote).await;
+                        }
+                    } else if let Some(packet) = packet
                         && Codec::from_payload_type(packet.payload_type) == Some(up.codec)
                     {
                         up.record(Side::Agent, packet.payload, up.codec);
@@ -556,7 +568,9 @@ async fn run_legs(
                     continue;
                 }
                 if let Leg::Up(up) = leg {
-                    if let Some(codec) = Codec::from_payload_type(packet.payload_type) {
+                    if Some(packet.payload_type) == setup.telephone_event {
+                        up.relay_event(&packet).await;
+                    } else if let Some(codec) = Codec::from_payload_type(packet.payload_type) {
                         up.record(Side::Caller, packet.payload, codec);
                         if matches!(monitor, Leg::Up(_)) {
                             decoded.clear();

@@ -14,8 +14,9 @@ use rsipstack::dialog::invite_dialog::InviteDialog;
 use rsipstack::platform::{CancellationToken, JoinHandle};
 use rsipstack::sip::StatusCode;
 use switchboard_media::audio::{Side, StereoRecorder};
+use switchboard_media::dtmf::EventRelay;
 use switchboard_media::g711::Codec;
-use switchboard_media::rtp::RtpSender;
+use switchboard_media::rtp::{Rtp, RtpSender};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
@@ -75,6 +76,8 @@ pub(crate) struct Up {
     /// Its payload type, and that of telephone-events if it sends them.
     payload_types: (u8, Option<u8>),
     sender: RtpSender,
+    /// The caller's key presses on their way to the phone.
+    events: EventRelay,
     gone: CancellationToken,
     /// The phone asked for a transfer: it is told the outcome (NOTIFY) before the BYE.
     pub refer_pending: bool,
@@ -290,6 +293,7 @@ impl Ringing {
             codec,
             payload_types: (payload_type, answer.telephone_event),
             sender,
+            events: EventRelay::new(),
             gone,
             refer_pending: false,
         })
@@ -369,6 +373,29 @@ impl Up {
         if std::mem::take(&mut self.refer_pending) {
             let done = "terminated;reason=rejected";
             let _ = self.dialog.notify_refer(StatusCode::Decline, done).await;
+        }
+    }
+
+    /// The payload type of the telephone-events the phone takes and sends, if any.
+    pub fn telephone_event(&self) -> Option<u8> {
+        self.payload_types.1
+    }
+
+    /// Passes on a telephone-event packet from the caller (a phone that takes none hears
+    /// the caller's keys only if they were sent as tones).
+    pub async fn relay_event(&mut self, event: &Rtp<'_>) {
+        let Some(pt) = self.payload_types.1 else {
+            return;
+        };
+        let relayed = self.events.relay(
+            event.timestamp,
+            event.payload,
+            event.marker,
+            pt,
+            &mut self.sender,
+        );
+        if let Ok(packet) = relayed {
+            let _ = self.socket.send_to(&packet, self.remote).await;
         }
     }
 

@@ -4,7 +4,8 @@
 use proptest::prelude::*;
 use switchboard_media::MediaError;
 use switchboard_media::dtmf::{
-    EventReceiver, EventSender, KeyPress, TelephoneEvent, digit_of, digit_packets, event_of,
+    EventReceiver, EventRelay, EventSender, KeyPress, TelephoneEvent, digit_of, digit_packets,
+    event_of,
 };
 use switchboard_media::rtp::{RtpSender, parse};
 
@@ -278,6 +279,42 @@ fn queued_keys_are_separated_by_the_gap() {
         .collect();
     assert_eq!(ticks, expected);
     assert_eq!(sender.poll(&mut rtp), None);
+}
+
+#[test]
+fn relayed_events_keep_their_payload_and_take_the_outgoing_clock() {
+    // The caller's stream: keys 5 then 9, as payload type 96.
+    let mut caller = RtpSender::new(1, 0, 0, 50_000).unwrap();
+    let mut incoming = digit_packets(&mut caller, 96, '5', 60).unwrap();
+    incoming.extend(digit_packets(&mut caller, 96, '9', 60).unwrap());
+    // The agent's stream has its own SSRC, sequence and clock; it takes events as 101.
+    let mut agent = RtpSender::new(2, 0, 700, 9_000).unwrap();
+    let mut relay = EventRelay::new();
+    let mut receiver = EventReceiver::new();
+    let mut heard = String::new();
+    let mut starts = Vec::new();
+    for (i, bytes) in incoming.iter().enumerate() {
+        let p = parse(bytes).unwrap();
+        let out = relay
+            .relay(p.timestamp, p.payload, p.marker, 101, &mut agent)
+            .unwrap();
+        let q = parse(&out).unwrap();
+        assert_eq!((q.payload_type, q.ssrc), (101, 2));
+        assert_eq!(q.sequence, 700 + 2 * i as u16, "the agent's own sequence");
+        assert_eq!((q.payload, q.marker), (p.payload, p.marker), "payload kept");
+        starts.push(q.timestamp);
+        if let Some(press) = receiver.handle(q.ssrc, q.timestamp, q.payload).unwrap() {
+            heard.extend(press.digit());
+        }
+        // Audio goes on between event packets and moves the agent's clock.
+        agent.packet(&[0xFF; 160], 160, false);
+    }
+    assert_eq!(heard, "59");
+    // Each event keeps one start timestamp: the agent's clock at its first packet.
+    assert_eq!(starts[..6], [9_000; 6]);
+    assert_eq!(starts[6..], [9_000 + 6 * 160; 6]);
+    // Anything but a telephone-event payload is refused.
+    assert!(relay.relay(1, &[1, 2], false, 101, &mut agent).is_err());
 }
 
 #[test]

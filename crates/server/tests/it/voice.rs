@@ -149,6 +149,73 @@ pub fn ada_calls(
     })
 }
 
+/// A phone's remote control: commands, and the events it reports meanwhile (such as
+/// `CALL_DTMF_START` for a key heard).
+pub struct PhoneControl(tokio::net::TcpStream);
+
+impl PhoneControl {
+    /// Gives the phone a command as its user would (`hold`, `resume`, `sndcode 5`…);
+    /// answers its reply (events before it are skipped).
+    pub async fn command(&mut self, command: &str) -> Value {
+        use tokio::io::AsyncWriteExt;
+        let mut json = serde_json::json!({ "command": command, "token": "test" });
+        if let Some((command, params)) = command.split_once(' ') {
+            json = serde_json::json!({ "command": command, "params": params, "token": "test" });
+        }
+        let json = json.to_string();
+        self.0
+            .write_all(format!("{}:{json},", json.len()).as_bytes())
+            .await
+            .unwrap();
+        loop {
+            let message = read_netstring(&mut self.0).await.expect("baresip replies");
+            if message["response"] == true {
+                return message;
+            }
+        }
+    }
+
+    /// The next event of `kind` (others are skipped); fails after 30 s (a bound on a
+    /// broken server, not a timing assumption).
+    pub async fn next_of(&mut self, kind: &str) -> Value {
+        let found = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+            while let Some(message) = read_netstring(&mut self.0).await {
+                if message["type"] == kind {
+                    return Some(message);
+                }
+            }
+            None
+        })
+        .await;
+        found
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| panic!("the phone reported no {kind}"))
+    }
+}
+
+/// One message from baresip's `ctrl_tcp`: a netstring (LENGTH ':' JSON ','); `None` at
+/// the end of the stream.
+async fn read_netstring(s: &mut tokio::net::TcpStream) -> Option<Value> {
+    use tokio::io::AsyncReadExt;
+    let mut length = String::new();
+    let mut byte = [0u8; 1];
+    loop {
+        s.read_exact(&mut byte).await.ok()?;
+        if byte[0] == b':' {
+            break;
+        }
+        length.push(char::from(byte[0]));
+    }
+    let mut data = vec![0u8; length.parse::<usize>().ok()? + 1];
+    s.read_exact(&mut data).await.ok()?;
+    data.pop();
+    Some(
+        serde_json::from_slice(&data)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&data))),
+    )
+}
+
 /// Waits until the voice edge has no call and no leg left (calls end a moment after their
 /// contacts: BYEs are exchanged), paced by the event stream's `kpis` every second; fails
 /// with the metrics if some call or leg never goes (a leak).
@@ -386,29 +453,19 @@ impl Phone {
         }
     }
 
-    /// Gives the phone a command (as its user would: `hold`, `resume`, `hangup`…)
-    /// through baresip's `ctrl_tcp` module; answers its reply.
-    pub async fn command(&self, command: &str) -> String {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", self.control))
-            .await
-            .expect("baresip's ctrl_tcp listens");
-        let json = serde_json::json!({ "command": command, "token": "test" }).to_string();
-        s.write_all(format!("{}:{json},", json.len()).as_bytes())
-            .await
-            .unwrap();
-        // The reply is a netstring too: LENGTH ':' DATA ','.
-        let mut length = String::new();
-        let mut byte = [0u8; 1];
-        while s.read_exact(&mut byte).await.is_ok() && byte[0] != b':' {
-            length.push(char::from(byte[0]));
-        }
-        let mut reply = vec![0u8; length.parse::<usize>().unwrap_or(0) + 1];
-        s.read_exact(&mut reply).await.unwrap();
-        reply.pop();
-        String::from_utf8_lossy(&reply).into_owned()
+    /// Gives the phone a command (see [`PhoneControl::command`]).
+    pub async fn command(&self, command: &str) -> Value {
+        self.control().await.command(command).await
     }
 
+    /// The phone's remote control (baresip's `ctrl_tcp` module, which serves one
+    /// connection at a time: a new one closes the last).
+    pub async fn control(&self) -> PhoneControl {
+        let connected = tokio::net::TcpStream::connect(("127.0.0.1", self.control)).await;
+        PhoneControl(
+            connected.unwrap_or_else(|e| panic!("baresip's ctrl_tcp listens: {e}\n{}", self.log())),
+        )
+    }
     /// What baresip printed so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("baresip.log")).unwrap_or_default()
@@ -859,6 +916,46 @@ async fn keys_sent_as_tones_are_heard_when_the_phone_has_no_telephone_events() {
         queued["data"]["queue"], "orders",
         "key 3 was heard in the audio: {queued}"
     );
+    no_calls_left(&h).await;
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn keys_pressed_in_a_conversation_reach_the_other_side() {
+    let h = Harness::start().await;
+    let admin = h.login("admin", "admin").await;
+    let target = sip_addr(&h);
+    let flow =
+        "id: direct\nversion: 1\nstart: q\nnodes:\n  q:\n    enqueue:\n      queue: orders\n";
+    answering(&h, &admin, "direct", flow).await;
+    let mut events = h.events(&admin).await;
+    let agent = Phone::start(target, "alice", "phone", 600.0);
+    registered(&mut events, &["alice"]).await;
+    available(&h, "alice").await;
+
+    // A customer on a baresip phone reaches Alice; each presses a key (an RFC 4733
+    // telephone-event), and the other's phone reports it.
+    let mut caller = Phone::dial(target, "+441632960001", "direct", 1000.0, 8);
+    events.next_named("contact.connected").await;
+    let (mut alice, mut customer) = (agent.control().await, caller.control().await);
+    let sent = customer.command("sndcode 5").await;
+    assert_eq!(sent["ok"], true, "{sent}");
+    let key = alice.next_of("CALL_DTMF_START").await;
+    assert_eq!(
+        key["param"], "5",
+        "the agent's phone heard the caller's key: {key}"
+    );
+    let sent = alice.command("sndcode 7").await;
+    assert_eq!(sent["ok"], true, "{sent}");
+    let key = customer.next_of("CALL_DTMF_START").await;
+    assert_eq!(
+        key["param"], "7",
+        "the caller's phone heard the agent's key: {key}"
+    );
+
+    caller.finished().await;
+    let ended = events.next_named("contact.ended").await;
+    assert_eq!(ended["data"]["reason"], "handled", "{ended}");
     no_calls_left(&h).await;
     h.stop().await;
 }
