@@ -8,6 +8,9 @@ pub enum MediaError {
     /// header, extension or padding length that runs past the end).
     #[error("malformed RTP packet: {0}")]
     MalformedRtp(String),
+    /// Peer: the bytes are not a compound RTCP packet (RFC 3550 section 6.1).
+    #[error("malformed RTCP packet: {0}")]
+    MalformedRtcp(String),
     /// Peer: a telephone-event payload (RFC 4733 section 2.3) is not 4 bytes long.
     #[error("malformed telephone-event payload: {len} bytes, expected at least 4")]
     MalformedEvent {

@@ -15,6 +15,8 @@
 //! - [`audio`]: [`audio::load_wav`] reads any common WAV as 8 kHz mono; test tones and
 //!   level measurements; [`audio::StereoRecorder`] writes the caller/agent recording.
 //! - [`player`]: [`player::Player`] plays queued prompts and music on hold in 20 ms frames.
+//! - [`rtcp`]: [`rtcp::RtcpSession`] keeps reception statistics, writes the periodic
+//!   reports and reads the peer's.
 //!
 //! One tick of an outbound stream, as the `voice` crate runs it every 20 ms:
 //!
@@ -47,6 +49,7 @@ pub mod g711;
 pub mod goertzel;
 pub mod jitter;
 pub mod player;
+pub mod rtcp;
 pub mod rtp;
 
 pub use error::MediaError;

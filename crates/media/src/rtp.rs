@@ -56,6 +56,9 @@ pub struct RtpSender {
     seq: u16,
     timestamp: u32,
     payload_type: u8,
+    /// Packets and payload octets written so far (RFC 3550 section 6.4.1, for RTCP).
+    packets: u32,
+    octets: u32,
 }
 
 impl RtpSender {
@@ -74,6 +77,8 @@ impl RtpSender {
             seq: initial_seq,
             timestamp: initial_ts,
             payload_type,
+            packets: 0,
+            octets: 0,
         })
     }
 
@@ -95,6 +100,16 @@ impl RtpSender {
     /// The media clock: the timestamp the next [`packet`](Self::packet) will carry.
     pub fn timestamp(&self) -> u32 {
         self.timestamp
+    }
+
+    /// Packets written so far (wrapping at 2^32, as RTCP counts them).
+    pub fn packets_sent(&self) -> u32 {
+        self.packets
+    }
+
+    /// Payload octets written so far (wrapping at 2^32, as RTCP counts them).
+    pub fn octets_sent(&self) -> u32 {
+        self.octets
     }
 
     /// Writes a media packet carrying `samples` samples of audio, then advances the
@@ -141,6 +156,8 @@ impl RtpSender {
             .marker_bit(marker)
             .payload(payload);
         self.seq = self.seq.wrapping_add(1);
+        self.packets = self.packets.wrapping_add(1);
+        self.octets = self.octets.wrapping_add(payload.len() as u32);
         // The builder's only checks are a 7-bit payload type (checked by every caller
         // of `write_raw`), at most 15 CSRCs, padded extensions and non-zero padding; this
         // packet has no CSRCs, extension or padding.

@@ -6,5 +6,6 @@ mod g711;
 mod goertzel;
 mod jitter;
 mod player;
+mod rtcp;
 mod rtp;
 mod signals;
