@@ -26,8 +26,12 @@ fn feed(session: &mut RtcpSession, seqs: &[u16], first_seq: u16) {
     }
 }
 
+/// A report block's SSRC, fraction lost, cumulative lost, extended highest sequence
+/// number and jitter.
+type Block = (u32, u8, u32, u32, u32);
+
 /// The report blocks of a compound packet, with the packet kinds in order.
-fn read(bytes: &[u8]) -> (Vec<&'static str>, Vec<(u32, u8, u32, u32, u32)>) {
+fn read(bytes: &[u8]) -> (Vec<&'static str>, Vec<Block>) {
     let mut kinds = Vec::new();
     let mut blocks = Vec::new();
     let fields = |b: ReportBlock<'_>| {
