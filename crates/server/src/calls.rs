@@ -167,6 +167,17 @@ pub async fn follow(
                     runtime.command(contact, CallCommand::TransferRefused { agent });
                 }
             }
+            EdgeEvent::Quality {
+                contact,
+                party,
+                quality,
+            } => {
+                let _ = runtime
+                    .run(move |center, now| {
+                        center.quality(contact, party.as_deref(), &quality, now)
+                    })
+                    .await;
+            }
             EdgeEvent::Recorded { contact, file } => {
                 if let Err(e) = store.contact_recording(contact, &file).await {
                     tracing::error!(contact, "recording {file} not noted: {e}");

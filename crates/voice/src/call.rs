@@ -25,6 +25,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use crate::leg::{self, Leg, LegEvent};
 use crate::mix::{FRAME, Mixer, Party};
 use crate::prompts::Clip;
+use crate::rtcp::Control;
 use crate::sip::{Shared, Signal};
 use crate::{CallCommand, EdgeEvent, MonitorMode};
 
@@ -303,7 +304,9 @@ pub(crate) struct CallSetup {
     pub socket: UdpSocket,
     pub remote: SocketAddr,
     pub codec: Codec,
-    pub payload_type: u8,
+    /// The caller's stream, and its RTCP.
+    pub sender: RtpSender,
+    pub control: Control,
     pub telephone_event: Option<u8>,
     pub commands: mpsc::UnboundedReceiver<CallCommand>,
     pub shared: Arc<Shared>,
@@ -330,6 +333,18 @@ pub(crate) async fn run(
     let ending = run_legs(&mut setup, &gone, &mut leg, &mut monitor).await;
     leg.end(&setup.shared).await;
     monitor.end(&setup.shared).await;
+    if ending == Ending::Hangup {
+        setup.control.bye(&setup.sender).await;
+    }
+    if let Some(quality) = setup.control.quality() {
+        let contact = setup.contact;
+        let party = None;
+        let _ = setup.shared.events.send(EdgeEvent::Quality {
+            contact,
+            party,
+            quality,
+        });
+    }
     ending
 }
 
@@ -342,15 +357,6 @@ async fn run_legs(
     let contact = setup.contact;
     let shared = Arc::clone(&setup.shared);
     let mut media = CallMedia::new(contact);
-    let ssrc = new_ssrc();
-    let Ok(mut sender) = RtpSender::new(ssrc, setup.payload_type, ssrc as u16, ssrc) else {
-        tracing::warn!(
-            contact,
-            "payload type {} cannot be sent",
-            setup.payload_type
-        );
-        return Ending::Hangup;
-    };
     let mut events = EventReceiver::new();
     // The agent's key presses on their way to the caller.
     let mut agent_keys = EventRelay::new();
@@ -361,6 +367,7 @@ async fn run_legs(
     tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let mut buf = vec![0u8; 2048];
     let mut leg_buf = vec![0u8; 2048];
+    let mut rtcp_buf = vec![0u8; 2048];
     let mut encoded = Vec::with_capacity(FRAME);
     let mut decoded = Vec::with_capacity(FRAME);
     let mut first = true;
@@ -494,8 +501,8 @@ async fn run_legs(
                     }
                 }
                 (LegEvent::Received(n, from), Leg::Up(mut up)) => {
-                    if up.heard_from(from)
-                        && let Ok(packet) = rtp::parse(&monitor_buf[..n])
+                    if let Ok(packet) = rtp::parse(&monitor_buf[..n])
+                        && up.heard(&packet, from)
                         && Codec::from_payload_type(packet.payload_type) == Some(up.codec)
                     {
                         decoded.clear();
@@ -526,14 +533,14 @@ async fn run_legs(
                     }
                 }
                 (LegEvent::Received(n, from), Leg::Up(mut up)) => {
-                    let packet = rtp::parse(&leg_buf[..n]).ok().filter(|_| up.heard_from(from));
+                    let packet = rtp::parse(&leg_buf[..n]).ok().filter(|p| up.heard(p, from));
                     if let Some(packet) = &packet
                         && Some(packet.payload_type) == up.telephone_event()
                         && let Some(pt) = setup.telephone_event
                         && !held
                     {
                         // A key pressed on the agent's phone, passed on to the caller.
-                        let relayed = agent_keys.relay(packet.timestamp, packet.payload, packet.marker, pt, &mut sender);
+                        let relayed = agent_keys.relay(packet.timestamp, packet.payload, packet.marker, pt, &mut setup.sender);
                         if let Ok(out) = relayed {
                             let _ = setup.socket.send_to(&out, remote).await;
                         }
@@ -547,7 +554,7 @@ async fn run_legs(
                             mixer.push(Party::Agent, &decoded);
                         } else if !held {
                             let payload = transcode(packet.payload, up.codec, setup.codec);
-                            let out = sender.packet(&payload, payload.len() as u32, false);
+                            let out = setup.sender.packet(&payload, payload.len() as u32, false);
                             let _ = setup.socket.send_to(&out, remote).await;
                         }
                     }
@@ -567,6 +574,8 @@ async fn run_legs(
                 if !leg::accept_media(&mut remote, &mut latched, from) {
                     continue;
                 }
+                let timed = Some(packet.payload_type) != setup.telephone_event;
+                setup.control.received(&packet, timed);
                 if let Leg::Up(up) = leg {
                     if Some(packet.payload_type) == setup.telephone_event {
                         up.relay_event(&packet).await;
@@ -606,7 +615,17 @@ async fn run_legs(
                     }
                 }
             }
+            received = setup.control.recv(&mut rtcp_buf) => {
+                if let Ok((n, from)) = received {
+                    setup.control.handle(&rtcp_buf[..n], from);
+                }
+            }
             _ = tick.tick() => {
+                let now = std::time::Instant::now();
+                setup.control.tick(now, &setup.sender).await;
+                for up in [&mut *leg, &mut *monitor].into_iter().filter_map(Leg::up_mut) {
+                    up.tick(now).await;
+                }
                 let (frame, event) = media.frame(Instant::now());
                 emit(event);
                 // Talking: the agent's audio is relayed instead, unless the caller is on
@@ -626,7 +645,7 @@ async fn run_legs(
                 if held || !matches!(leg, Leg::Up(_)) || matches!(monitor, Leg::Up(_)) {
                     encoded.clear();
                     setup.codec.encode(&frame, &mut encoded);
-                    let packet = sender.packet(&encoded, FRAME as u32, first);
+                    let packet = setup.sender.packet(&encoded, FRAME as u32, first);
                     first = false;
                     let _ = setup.socket.send_to(&packet, remote).await;
                 }

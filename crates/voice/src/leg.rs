@@ -22,6 +22,7 @@ use tokio::sync::mpsc;
 
 use crate::EdgeEvent;
 use crate::call::new_ssrc;
+use crate::rtcp::{self, Control};
 use crate::sdp::Description;
 use crate::sip::{Live, Shared, Signal};
 
@@ -58,6 +59,7 @@ pub(crate) struct Ringing {
     dialog: InviteDialog,
     result: JoinHandle<InviteAsyncResult>,
     socket: UdpSocket,
+    control: Control,
     local: Description,
 }
 
@@ -76,6 +78,7 @@ pub(crate) struct Up {
     /// Its payload type, and that of telephone-events if it sends them.
     payload_types: (u8, Option<u8>),
     sender: RtpSender,
+    control: Control,
     /// The caller's key presses on their way to the phone.
     events: EventRelay,
     gone: CancellationToken,
@@ -129,13 +132,22 @@ impl Leg {
                 Ok(result) => result,
                 Err(e) => Err(rsipstack::Error::Error(e.to_string())),
             }),
-            Leg::Up(up) => tokio::select! {
-                () = up.gone.cancelled() => LegEvent::Gone,
-                r = up.socket.recv_from(buf) => match r {
-                    Ok((n, from)) => LegEvent::Received(n, from),
-                    // A transient socket error (e.g. ICMP unreachable): skip it.
-                    Err(_) => LegEvent::Received(0, up.remote),
-                },
+            // RTCP is read here; only media and the end are reported.
+            Leg::Up(up) => loop {
+                let mut report = [0u8; 1500];
+                tokio::select! {
+                    () = up.gone.cancelled() => return LegEvent::Gone,
+                    r = up.socket.recv_from(buf) => return match r {
+                        Ok((n, from)) => LegEvent::Received(n, from),
+                        // A transient socket error (e.g. ICMP unreachable): skip it.
+                        Err(_) => LegEvent::Received(0, up.remote),
+                    },
+                    r = up.control.recv(&mut report) => {
+                        if let Ok((n, from)) = r {
+                            up.control.handle(&report[..n], from);
+                        }
+                    }
+                }
             },
         }
     }
@@ -147,14 +159,23 @@ impl Leg {
             Leg::Ringing(r) => {
                 let _ = r.dialog.cancel().await;
             }
-            Leg::Up(up) => {
+            Leg::Up(mut up) => {
                 if up.refer_pending {
                     let done = "terminated;reason=noresource";
                     let _ = up.dialog.notify_refer(StatusCode::OK, done).await;
                 }
                 let _ = up.dialog.hangup().await;
+                up.control.bye(&up.sender).await;
                 up.closed(shared);
             }
+        }
+    }
+
+    /// The answered leg, if it is one.
+    pub fn up_mut(&mut self) -> Option<&mut Up> {
+        match self {
+            Leg::Up(up) => Some(up),
+            _ => None,
         }
     }
 
@@ -197,7 +218,7 @@ pub(crate) async fn invite(
     record: bool,
 ) -> Result<Ringing, String> {
     let callee = rsipstack::sip::Uri::try_from(target).map_err(|e| e.to_string())?;
-    let socket = UdpSocket::bind((shared.media_ip, 0))
+    let (socket, control) = rtcp::bind_pair(shared.media_ip)
         .await
         .map_err(|e| format!("no RTP port: {e}"))?;
     let local = Description::offer(socket.local_addr().map_err(|e| e.to_string())?);
@@ -233,6 +254,7 @@ pub(crate) async fn invite(
         dialog,
         result,
         socket,
+        control,
         local,
     })
 }
@@ -264,6 +286,8 @@ impl Ringing {
             let _ = self.dialog.hangup().await;
             return Err(format!("payload type {payload_type}"));
         };
+        let mut control = self.control;
+        control.start(answer.rtcp(), &sender);
         let recording = if self.record {
             Recording::start(&shared.recordings_dir, self.contact, &self.agent)
                 .map_err(|e| tracing::error!(contact = self.contact, "not recorded: {e}"))
@@ -293,6 +317,7 @@ impl Ringing {
             codec,
             payload_types: (payload_type, answer.telephone_event),
             sender,
+            control,
             events: EventRelay::new(),
             gone,
             refer_pending: false,
@@ -307,7 +332,8 @@ pub(crate) struct Parts {
     pub socket: UdpSocket,
     pub remote: SocketAddr,
     pub codec: Codec,
-    pub payload_type: u8,
+    pub sender: RtpSender,
+    pub control: Control,
     pub telephone_event: Option<u8>,
     pub gone: CancellationToken,
 }
@@ -321,7 +347,8 @@ impl Up {
             socket: self.socket,
             remote: self.remote,
             codec: self.codec,
-            payload_type: self.payload_types.0,
+            sender: self.sender,
+            control: self.control,
             telephone_event: self.payload_types.1,
             gone: self.gone,
         }
@@ -338,6 +365,13 @@ impl Up {
     pub fn closed(self, shared: &Shared) {
         shared.forget(&self.id);
         shared.dialogs.remove_dialog(&self.dialog.id());
+        if let Some(quality) = self.control.quality() {
+            let _ = shared.events.send(EdgeEvent::Quality {
+                contact: self.contact,
+                party: Some(self.agent.clone()),
+                quality,
+            });
+        }
         if let Some(r) = self.recording {
             match r.recorder.finish() {
                 Ok(_) => {
@@ -363,9 +397,20 @@ impl Up {
         }
     }
 
-    /// A datagram from `from`: whether it is the phone's media (see [`accept_media`]).
-    pub fn heard_from(&mut self, from: SocketAddr) -> bool {
-        accept_media(&mut self.remote, &mut self.latched, from)
+    /// An RTP packet from `from`: whether it is the phone's media (see
+    /// [`accept_media`]); if so it counts in the leg's RTCP statistics.
+    pub fn heard(&mut self, packet: &Rtp<'_>, from: SocketAddr) -> bool {
+        if !accept_media(&mut self.remote, &mut self.latched, from) {
+            return false;
+        }
+        let timed = Some(packet.payload_type) != self.payload_types.1;
+        self.control.received(packet, timed);
+        true
+    }
+
+    /// Sends the leg's RTCP report if one is due at `now`.
+    pub async fn tick(&mut self, now: std::time::Instant) {
+        self.control.tick(now, &self.sender).await;
     }
 
     /// Tells the phone its transfer (REFER) was refused; the call goes on.

@@ -17,6 +17,7 @@ pub mod mix;
 mod outbound;
 pub mod prompts;
 pub mod registrar;
+mod rtcp;
 pub mod sdp;
 mod sip;
 
@@ -27,6 +28,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 pub use sip::{Voice, start};
+pub use switchboard_media::rtcp::{PeerReport, Quality};
 
 /// How the voice edge is set up.
 #[derive(Debug, Clone)]
@@ -219,6 +221,16 @@ pub enum EdgeEvent {
         contact: i64,
         /// Agent login.
         agent: String,
+    },
+    /// One side of a call has closed: how its audio went, from RTP and RTCP.
+    Quality {
+        /// Contact id.
+        contact: i64,
+        /// Whose side: `None` for the caller (or the customer called back), else the
+        /// agent's or supervisor's login.
+        party: Option<String>,
+        /// Packets received and lost, jitter, and what the peer's reports said.
+        quality: Quality,
     },
 }
 

@@ -54,6 +54,8 @@ pub struct Description {
     pub telephone_event: Option<u8>,
     /// Media direction.
     pub direction: Direction,
+    /// Where RTCP goes when it is not the next port (`a=rtcp`, RFC 3605).
+    pub rtcp: Option<SocketAddr>,
 }
 
 impl Description {
@@ -126,12 +128,30 @@ impl Description {
                 _ => None,
             })
             .unwrap_or(Direction::SendRecv);
+        // `a=rtcp:PORT [IN IP4 ADDRESS]`.
+        let rtcp = media
+            .attributes
+            .iter()
+            .find(|a| a.attribute == "rtcp")
+            .and_then(|a| {
+                let mut words = a.value.as_deref()?.split_whitespace();
+                let port = words.next()?.parse().ok()?;
+                let ip = words.nth(2).and_then(|w| w.parse().ok()).unwrap_or(ip);
+                Some(SocketAddr::new(ip, port))
+            });
         Ok(Description {
             addr: SocketAddr::new(ip, media.port),
             codecs,
             telephone_event,
             direction,
+            rtcp,
         })
+    }
+
+    /// Where the peer takes RTCP: `a=rtcp`, or the port after RTP's.
+    pub fn rtcp(&self) -> SocketAddr {
+        self.rtcp
+            .unwrap_or_else(|| SocketAddr::new(self.addr.ip(), self.addr.port().saturating_add(1)))
     }
 
     /// Whether the peer put the call on hold (RFC 3264 §8.4, and the older `c=0.0.0.0`).
@@ -185,6 +205,7 @@ impl Description {
                 Direction::RecvOnly => Direction::SendOnly,
                 d => d,
             },
+            rtcp: None,
         }
     }
 
@@ -195,6 +216,7 @@ impl Description {
             codecs: vec![(0, Codec::Pcmu), (8, Codec::Pcma)],
             telephone_event: Some(101),
             direction: Direction::SendRecv,
+            rtcp: None,
         }
     }
 
@@ -228,6 +250,25 @@ mod tests {
         assert_eq!(d.telephone_event, Some(97));
         assert_eq!(d.direction, Direction::SendRecv);
         assert!(!d.is_hold());
+        assert_eq!(
+            d.rtcp(),
+            "127.0.0.1:49171".parse().unwrap(),
+            "the next port"
+        );
+    }
+
+    #[test]
+    fn reads_an_rtcp_attribute() {
+        // RFC 3605 section 2.1's examples: a port alone, and a port with an address.
+        let port = OFFER.replace("a=rtpmap:0 PCMU", "a=rtcp:53020\r\na=rtpmap:0 PCMU");
+        let d = Description::parse(port.as_bytes()).unwrap();
+        assert_eq!(d.rtcp(), "127.0.0.1:53020".parse().unwrap());
+        let full = OFFER.replace(
+            "a=rtpmap:0 PCMU",
+            "a=rtcp:53020 IN IP4 126.16.64.4\r\na=rtpmap:0 PCMU",
+        );
+        let d = Description::parse(full.as_bytes()).unwrap();
+        assert_eq!(d.rtcp(), "126.16.64.4:53020".parse().unwrap());
     }
 
     #[test]

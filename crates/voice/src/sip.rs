@@ -22,13 +22,14 @@ use rsipstack::transaction::TransactionReceiver;
 use rsipstack::transaction::transaction::Transaction;
 use rsipstack::transport::udp::UdpConnection;
 use rsipstack::transport::{TcpListenerConnection, TransportLayer};
-use tokio::net::UdpSocket;
+use switchboard_media::rtp::RtpSender;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::call::{self, CallSetup, Ending};
+use crate::call::{self, CallSetup, Ending, new_ssrc};
 use crate::leg::Leg;
 use crate::prompts::Prompts;
 use crate::registrar::{MAX_EXPIRES, MIN_EXPIRES, Registrar, Verdict};
+use crate::rtcp;
 use crate::sdp::{Description, SdpError};
 use crate::{Answer, EdgeEvent, VoiceConfig};
 
@@ -620,8 +621,8 @@ async fn new_call(shared: Arc<Shared>, mut tx: Transaction) {
         shared.dialogs.remove_dialog(&dialog.id());
         return;
     }
-    let socket = match UdpSocket::bind((shared.media_ip, 0)).await {
-        Ok(s) => s,
+    let (socket, mut control) = match rtcp::bind_pair(shared.media_ip).await {
+        Ok(pair) => pair,
         Err(e) => {
             tracing::error!(%call_id, "no RTP port: {e}");
             let _ = dialog.reject(Some(StatusCode::ServiceUnavailable), None);
@@ -648,13 +649,21 @@ async fn new_call(shared: Arc<Shared>, mut tx: Transaction) {
         gone.cancel();
     }
     let (payload_type, codec) = local.codec();
+    // Payload types over 127 were dropped when the offer was read.
+    let ssrc = new_ssrc();
+    let Ok(sender) = RtpSender::new(ssrc, payload_type, ssrc as u16, ssrc) else {
+        hang_up(&dialog).await;
+        return hung_up(&shared);
+    };
+    control.start(offer.rtcp(), &sender);
     let setup = CallSetup {
         contact,
         caller: from,
         socket,
         remote: offer.addr,
         codec,
-        payload_type,
+        sender,
+        control,
         telephone_event: local.telephone_event,
         commands,
         shared: Arc::clone(&shared),

@@ -7,7 +7,7 @@ use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
 use std::process::Stdio;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use switchboard_media::g711::Codec;
 
 use crate::Harness;
@@ -921,7 +921,7 @@ async fn keys_sent_as_tones_are_heard_when_the_phone_has_no_telephone_events() {
 }
 
 #[tokio::test]
-async fn keys_pressed_in_a_conversation_reach_the_other_side() {
+async fn two_real_phones_in_a_conversation_pass_keys_and_rtcp_reports() {
     let h = Harness::start().await;
     let admin = h.login("admin", "admin").await;
     let target = sip_addr(&h);
@@ -952,10 +952,36 @@ async fn keys_pressed_in_a_conversation_reach_the_other_side() {
         key["param"], "7",
         "the caller's phone heard the agent's key: {key}"
     );
+    // Both phones get Switchboard's RTCP reports.
+    for phone in [&mut alice, &mut customer] {
+        let report = phone.next_of("CALL_RTCP").await;
+        assert_eq!(report["param"], "audio", "{report}");
+    }
 
     caller.finished().await;
-    let ended = events.next_named("contact.ended").await;
+    // The contact ends, and each side's quality is published as it closes: packets
+    // received and none lost on the loopback, and the phone's own reports read.
+    let (mut ended, mut sides) = (Value::Null, Vec::new());
+    while ended.is_null() || sides.len() < 2 {
+        match events.next().await {
+            (name, data) if name == "contact.ended" => ended = data,
+            (name, data) if name == "contact.quality" => sides.push(data),
+            _ => {}
+        }
+    }
     assert_eq!(ended["data"]["reason"], "handled", "{ended}");
+    let parties: Vec<&Value> = sides.iter().map(|q| &q["agent"]).collect();
+    assert!(
+        parties.contains(&&Value::Null) && parties.contains(&&json!("alice")),
+        "{sides:?}"
+    );
+    for q in &sides {
+        let side = &q["data"];
+        assert!(side["received"].as_u64() > Some(100), "{q}");
+        assert_eq!(side["lost"], 0, "{q}");
+        assert!(side["reports"].as_u64() >= Some(1), "{q}");
+        assert_eq!(side["peer"]["lost"], 0, "{q}");
+    }
     no_calls_left(&h).await;
     h.stop().await;
 }

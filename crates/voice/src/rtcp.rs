@@ -1,0 +1,136 @@
+//! The RTCP side of each RTP stream of a call (caller, agent and supervisor legs): RTP on
+//! an even port and RTCP on the next one (RFC 3550 section 11), a report every five
+//! seconds, reports from the peer read, a BYE when Switchboard ends the stream, and the
+//! stream's quality reported when it closes.
+//!
+//! The statistics and the packets are [`switchboard_media::rtcp::RtcpSession`]'s; this
+//! module owns the socket and the clock.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use switchboard_media::rtcp::{INTERVAL, Quality, RtcpSession, ntp_from_unix};
+use switchboard_media::rtp::{Rtp, RtpSender};
+use tokio::net::UdpSocket;
+
+use crate::leg::accept_media;
+
+/// Attempts at finding a free even port whose neighbour is free too.
+const PAIR_ATTEMPTS: usize = 64;
+
+/// Binds an RTP socket on an even port of `ip` and its RTCP socket on the next port.
+pub(crate) async fn bind_pair(ip: IpAddr) -> std::io::Result<(UdpSocket, Control)> {
+    let mut last = None;
+    for _ in 0..PAIR_ATTEMPTS {
+        let rtp = UdpSocket::bind((ip, 0)).await?;
+        let port = rtp.local_addr()?.port();
+        if port % 2 != 0 || port == u16::MAX {
+            continue;
+        }
+        match UdpSocket::bind((ip, port + 1)).await {
+            Ok(rtcp) => return Ok((rtp, Control::new(rtcp))),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::other("no free even/odd port pair")))
+}
+
+/// The wall clock as an NTP timestamp.
+fn ntp_now() -> u64 {
+    ntp_from_unix(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default(),
+    )
+}
+
+/// RTCP for one stream.
+pub(crate) struct Control {
+    socket: UdpSocket,
+    /// Where reports go: from the peer's SDP, then wherever its reports come from.
+    remote: Option<SocketAddr>,
+    latched: bool,
+    session: Option<RtcpSession>,
+    /// Arrival times are counted from here, in 8 kHz units.
+    started: Instant,
+    /// When the next report is due.
+    due: Instant,
+}
+
+impl Control {
+    fn new(socket: UdpSocket) -> Control {
+        let now = Instant::now();
+        Control {
+            socket,
+            remote: None,
+            latched: false,
+            session: None,
+            started: now,
+            due: now + INTERVAL / 2,
+        }
+    }
+
+    /// The stream is set up: reports about `sender`'s stream go to `remote` (the
+    /// peer's RTCP address from its SDP).
+    pub fn start(&mut self, remote: SocketAddr, sender: &RtpSender) {
+        let cname = format!(
+            "switchboard@{}",
+            self.socket
+                .local_addr()
+                .map_or_else(|_| "localhost".into(), |a| a.ip().to_string())
+        );
+        self.remote = Some(remote);
+        self.session = Some(RtcpSession::new(sender.ssrc(), &cname));
+    }
+
+    /// An RTP packet from the peer arrived just now; `timed` unless it is a telephone-event.
+    pub fn received(&mut self, packet: &Rtp<'_>, timed: bool) {
+        if let Some(s) = &mut self.session {
+            let arrival = (self.started.elapsed().as_micros() * 8 / 1000) as u32;
+            s.received(packet, arrival, timed);
+        }
+    }
+
+    /// Sends a report about `sender`'s stream if one is due at `now`.
+    pub async fn tick(&mut self, now: Instant, sender: &RtpSender) {
+        if now < self.due {
+            return;
+        }
+        self.due = now + INTERVAL;
+        if let (Some(s), Some(remote)) = (&mut self.session, self.remote) {
+            let report = s.report(ntp_now(), sender);
+            let _ = self.socket.send_to(&report, remote).await;
+        }
+    }
+
+    /// The next datagram on the RTCP socket.
+    pub async fn recv(&self, buf: &mut [u8]) -> std::io::Result<(usize, SocketAddr)> {
+        self.socket.recv_from(buf).await
+    }
+
+    /// Reads a datagram from `from` (a report from the peer, or junk, which is dropped).
+    pub fn handle(&mut self, datagram: &[u8], from: SocketAddr) {
+        let Some(s) = &mut self.session else { return };
+        let mut remote = self.remote.unwrap_or(from);
+        if !accept_media(&mut remote, &mut self.latched, from) {
+            return;
+        }
+        self.remote = Some(remote);
+        if let Err(e) = s.handle(datagram, ntp_now()) {
+            tracing::debug!(%from, "RTCP: {e}");
+        }
+    }
+
+    /// Switchboard ends the stream: a last report, with a BYE.
+    pub async fn bye(&mut self, sender: &RtpSender) {
+        if let (Some(s), Some(remote)) = (&mut self.session, self.remote) {
+            let last = s.bye(ntp_now(), sender);
+            let _ = self.socket.send_to(&last, remote).await;
+        }
+    }
+
+    /// How the stream went so far (nothing before it was set up).
+    pub fn quality(&self) -> Option<Quality> {
+        self.session.as_ref().map(RtcpSession::quality)
+    }
+}
