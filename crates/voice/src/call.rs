@@ -22,7 +22,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 
-use crate::leg::{self, Leg, LegEvent};
+use crate::leg::{self, Leg, LegEvent, Outcome};
 use crate::mix::{FRAME, Mixer, Party};
 use crate::prompts::Clip;
 use crate::rtcp::Control;
@@ -426,18 +426,14 @@ async fn run_legs(
                     }
                     CallCommand::Hangup => media.hang_up(),
                     CallCommand::Ring { agent, record } => {
-                        // One agent phone at a time: a new offer replaces an old one.
-                        std::mem::replace(leg, Leg::Idle).end(&shared).await;
+                        // A new offer to the same agent replaces the old one.
+                        leg.release(&agent, &shared).await;
                         match leg::ring(&shared, contact, &agent, &setup.caller, record).await {
-                            Ok(ringing) => *leg = Leg::Ringing(ringing),
+                            Ok(phones) => leg.ring(phones, &shared).await,
                             Err(reason) => emit(Some(EdgeEvent::AgentFailed { contact, agent, reason })),
                         }
                     }
-                    CallCommand::Release { agent } => {
-                        if leg.agent() == Some(agent.as_str()) {
-                            std::mem::replace(leg, Leg::Idle).end(&shared).await;
-                        }
-                    }
+                    CallCommand::Release { agent } => leg.release(&agent, &shared).await,
                     CallCommand::TransferRefused { agent } => {
                         if let Leg::Up(up) = leg && up.agent == agent {
                             up.transfer_refused().await;
@@ -454,7 +450,7 @@ async fn run_legs(
                             Leg::Up(_) => emit(Some(EdgeEvent::Monitoring { contact, user, mode: Some(mode) })),
                             Leg::Ringing(_) => {}
                             Leg::Idle => match leg::ring(&shared, contact, &user, &setup.caller, false).await {
-                                Ok(ringing) => *monitor = Leg::Ringing(ringing),
+                                Ok(phones) => *monitor = Leg::Ringing(phones),
                                 Err(reason) => {
                                     tracing::info!(contact, %user, "monitor not started: {reason}");
                                     emit(Some(EdgeEvent::Monitoring { contact, user, mode: None }));
@@ -485,19 +481,19 @@ async fn run_legs(
                 }
             },
             event = monitor.next(&mut monitor_buf) => match (event, std::mem::replace(monitor, Leg::Idle)) {
-                (LegEvent::Answered(result), Leg::Ringing(ringing)) => {
-                    let user = ringing.agent.clone();
+                (LegEvent::Answered(i, result), ringing) => {
+                    *monitor = ringing;
                     // The supervisor's own hold requests mean nothing to the call.
                     let (ignored, _) = mpsc::unbounded_channel();
-                    match ringing.answered(result, &shared, ignored).await {
-                        Ok(up) => {
-                            *monitor = Leg::Up(up);
+                    match monitor.answer(i, result, &shared, ignored).await {
+                        Some(Outcome::Answered(user)) => {
                             emit(Some(EdgeEvent::Monitoring { contact, user, mode: Some(mode) }));
                         }
-                        Err(reason) => {
+                        Some(Outcome::Failed(user, reason)) => {
                             tracing::info!(contact, %user, "monitor not answered: {reason}");
                             emit(Some(EdgeEvent::Monitoring { contact, user, mode: None }));
                         }
+                        None => {}
                     }
                 }
                 (LegEvent::Received(n, from), Leg::Up(mut up)) => {
@@ -519,17 +515,19 @@ async fn run_legs(
                 (_, other) => *monitor = other,
             },
             event = leg.next(&mut leg_buf) => match (event, std::mem::replace(leg, Leg::Idle)) {
-                (LegEvent::Answered(result), Leg::Ringing(ringing)) => {
-                    let agent = ringing.agent.clone();
-                    match ringing.answered(result, &shared, signal_tx.clone()).await {
-                        Ok(up) => {
+                (LegEvent::Answered(i, result), ringing) => {
+                    *leg = ringing;
+                    match leg.answer(i, result, &shared, signal_tx.clone()).await {
+                        Some(Outcome::Answered(agent)) => {
                             // The conversation replaces prompts; music resumes if the agent
                             // leg ends while the caller still waits.
                             media.stop_prompts();
-                            *leg = Leg::Up(up);
                             emit(Some(EdgeEvent::AgentAnswered { contact, agent }));
                         }
-                        Err(reason) => emit(Some(EdgeEvent::AgentFailed { contact, agent, reason })),
+                        Some(Outcome::Failed(agent, reason)) => {
+                            emit(Some(EdgeEvent::AgentFailed { contact, agent, reason }));
+                        }
+                        None => {}
                     }
                 }
                 (LegEvent::Received(n, from), Leg::Up(mut up)) => {

@@ -3,10 +3,13 @@
 //! from the caller (transcoded when the two sides chose different G.711 laws).
 
 use std::fs::File;
+use std::future::Future;
 use std::io::BufWriter;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use rsipstack::dialog::invitation::{InviteAsyncResult, InviteOption};
@@ -45,10 +48,19 @@ pub(crate) fn accept_media(remote: &mut SocketAddr, latched: &mut bool, from: So
 pub(crate) enum Leg {
     /// No agent phone involved.
     Idle,
-    /// The phone rings.
-    Ringing(Ringing),
-    /// The phone answered: media is relayed.
+    /// Phones ring: every registered phone of the agent offered the call (forking), and
+    /// of several agents at once in a ring-all queue. The first to answer takes the call.
+    Ringing(Vec<Ringing>),
+    /// A phone answered: media is relayed.
     Up(Up),
+}
+
+/// What a ringing phone's final answer means for the call.
+pub(crate) enum Outcome {
+    /// The agent's phone answered; the call's other phones stopped ringing.
+    Answered(String),
+    /// The agent's last ringing phone did not answer (why).
+    Failed(String, String),
 }
 
 /// A ringing agent phone.
@@ -115,8 +127,9 @@ impl Recording {
 
 /// Something that happened on the agent leg.
 pub(crate) enum LegEvent {
-    /// The INVITE got its final answer (or failed).
-    Answered(InviteAsyncResult),
+    /// The INVITE to one of the ringing phones (its index) got its final answer (or
+    /// failed).
+    Answered(usize, InviteAsyncResult),
     /// A datagram arrived on the leg's RTP socket (its length and source).
     Received(usize, SocketAddr),
     /// The agent hung up.
@@ -128,10 +141,22 @@ impl Leg {
     pub async fn next(&mut self, buf: &mut [u8]) -> LegEvent {
         match self {
             Leg::Idle => std::future::pending().await,
-            Leg::Ringing(r) => LegEvent::Answered(match (&mut r.result).await {
-                Ok(result) => result,
-                Err(e) => Err(rsipstack::Error::Error(e.to_string())),
-            }),
+            Leg::Ringing(phones) => {
+                let (i, result) = std::future::poll_fn(|cx| {
+                    for (i, r) in phones.iter_mut().enumerate() {
+                        if let Poll::Ready(result) = Pin::new(&mut r.result).poll(cx) {
+                            return Poll::Ready((i, result));
+                        }
+                    }
+                    Poll::Pending
+                })
+                .await;
+                let result = match result {
+                    Ok(result) => result,
+                    Err(e) => Err(rsipstack::Error::Error(e.to_string())),
+                };
+                LegEvent::Answered(i, result)
+            }
             // RTCP is read here; only media and the end are reported.
             Leg::Up(up) => loop {
                 let mut report = [0u8; 1500];
@@ -156,8 +181,10 @@ impl Leg {
     pub async fn end(self, shared: &Shared) {
         match self {
             Leg::Idle => {}
-            Leg::Ringing(r) => {
-                let _ = r.dialog.cancel().await;
+            Leg::Ringing(phones) => {
+                for r in phones {
+                    let _ = r.dialog.cancel().await;
+                }
             }
             Leg::Up(mut up) => {
                 if up.refer_pending {
@@ -179,32 +206,101 @@ impl Leg {
         }
     }
 
-    /// The agent whose phone this leg is.
+    /// The agent whose phone this leg is (the first of several ringing).
     pub fn agent(&self) -> Option<&str> {
         match self {
             Leg::Idle => None,
-            Leg::Ringing(r) => Some(&r.agent),
+            Leg::Ringing(phones) => phones.first().map(|r| r.agent.as_str()),
             Leg::Up(u) => Some(&u.agent),
+        }
+    }
+
+    /// Rings `phones` too (another agent's, in a ring-all queue); an answered leg is
+    /// hung up first (the call was offered anew).
+    pub async fn ring(&mut self, phones: Vec<Ringing>, shared: &Shared) {
+        match self {
+            Leg::Ringing(ringing) => ringing.extend(phones),
+            _ => {
+                std::mem::replace(self, Leg::Ringing(phones))
+                    .end(shared)
+                    .await
+            }
+        }
+    }
+
+    /// Stops `agent`'s phones: their ringing, or their conversation.
+    pub async fn release(&mut self, agent: &str, shared: &Shared) {
+        match std::mem::replace(self, Leg::Idle) {
+            Leg::Ringing(phones) => {
+                let (theirs, others): (Vec<_>, Vec<_>) =
+                    phones.into_iter().partition(|r| r.agent == agent);
+                Leg::Ringing(theirs).end(shared).await;
+                if !others.is_empty() {
+                    *self = Leg::Ringing(others);
+                }
+            }
+            Leg::Up(up) if up.agent == agent => Leg::Up(up).end(shared).await,
+            other => *self = other,
+        }
+    }
+
+    /// Phone `i` of the ringing leg gave its final `result`. Answered: the leg is up and
+    /// the other phones stop ringing. Otherwise the phone is dropped, and the agent has
+    /// failed once none of their phones rings any more (`None` until then).
+    pub async fn answer(
+        &mut self,
+        i: usize,
+        result: InviteAsyncResult,
+        shared: &Shared,
+        signals: mpsc::UnboundedSender<Signal>,
+    ) -> Option<Outcome> {
+        let Leg::Ringing(mut phones) = std::mem::replace(self, Leg::Idle) else {
+            return None;
+        };
+        let phone = phones.swap_remove(i);
+        let agent = phone.agent.clone();
+        match phone.answered(result, shared, signals).await {
+            Ok(up) => {
+                Leg::Ringing(phones).end(shared).await;
+                *self = Leg::Up(up);
+                Some(Outcome::Answered(agent))
+            }
+            Err(reason) => {
+                let still = phones.iter().any(|r| r.agent == agent);
+                if !phones.is_empty() {
+                    *self = Leg::Ringing(phones);
+                }
+                (!still).then_some(Outcome::Failed(agent, reason))
+            }
         }
     }
 }
 
-/// Rings `agent`'s phone for `contact`'s call from `caller`.
+/// Rings every registered phone of `agent` for `contact`'s call from `caller`.
 pub(crate) async fn ring(
     shared: &Arc<Shared>,
     contact: i64,
     agent: &str,
     caller: &str,
     record: bool,
-) -> Result<Ringing, String> {
+) -> Result<Vec<Ringing>, String> {
     let now = std::time::Instant::now();
-    // The most recent registration is the phone the agent is at.
-    let target = shared
-        .registrar
-        .contacts(agent, now)
-        .pop()
-        .ok_or_else(|| "no phone registered".to_string())?;
-    invite(shared, contact, agent, &target, caller, record).await
+    let targets = shared.registrar.contacts(agent, now);
+    if targets.is_empty() {
+        return Err("no phone registered".to_string());
+    }
+    let mut phones = Vec::with_capacity(targets.len());
+    let mut failure = String::new();
+    for target in &targets {
+        match invite(shared, contact, agent, target, caller, record).await {
+            Ok(r) => phones.push(r),
+            Err(e) => failure = e,
+        }
+    }
+    if phones.is_empty() {
+        return Err(failure);
+    }
+    Ok(phones)
 }
 
 /// Calls `target` (a SIP URI) for `contact`'s call, as `caller`; `who` names the leg (an

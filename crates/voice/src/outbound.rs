@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use tokio::time::MissedTickBehavior;
 
 use crate::call::{self, CallSetup, Ending};
-use crate::leg::{self, Leg, LegEvent, Up};
+use crate::leg::{self, Leg, LegEvent, Outcome, Up};
 use crate::sip::Shared;
 use crate::{CallCommand, EdgeEvent};
 
@@ -83,33 +83,32 @@ async fn agent_answers(
             command = commands.recv() => match command {
                 None | Some(CallCommand::Hangup) => break,
                 Some(CallCommand::Ring { agent, record }) => {
-                    std::mem::replace(&mut ringing, Leg::Idle).end(shared).await;
+                    ringing.release(&agent, shared).await;
                     match leg::ring(shared, contact, &agent, number, record).await {
-                        Ok(r) => ringing = Leg::Ringing(r),
+                        Ok(phones) => ringing.ring(phones, shared).await,
                         Err(reason) => emit(EdgeEvent::AgentFailed { contact, agent, reason }),
                     }
                 }
-                Some(CallCommand::Release { agent }) => {
-                    if ringing.agent() == Some(agent.as_str()) {
-                        std::mem::replace(&mut ringing, Leg::Idle).end(shared).await;
-                    }
-                }
+                Some(CallCommand::Release { agent }) => ringing.release(&agent, shared).await,
                 // Prompts and music are for a caller on the line; there is none yet.
                 Some(_) => {}
             },
-            event = ringing.next(&mut buf) => match (event, std::mem::replace(&mut ringing, Leg::Idle)) {
-                (LegEvent::Answered(result), Leg::Ringing(r)) => {
-                    let agent = r.agent.clone();
-                    match r.answered(result, shared, signals.clone()).await {
-                        Ok(up) => {
-                            emit(EdgeEvent::AgentAnswered { contact, agent });
+            event = ringing.next(&mut buf) => {
+                let LegEvent::Answered(i, result) = event else { continue };
+                match ringing.answer(i, result, shared, signals.clone()).await {
+                    Some(Outcome::Answered(agent)) => {
+                        emit(EdgeEvent::AgentAnswered { contact, agent });
+                        if let Leg::Up(up) = ringing {
                             return Some(up);
                         }
-                        Err(reason) => emit(EdgeEvent::AgentFailed { contact, agent, reason }),
+                        return None;
                     }
+                    Some(Outcome::Failed(agent, reason)) => {
+                        emit(EdgeEvent::AgentFailed { contact, agent, reason });
+                    }
+                    None => {}
                 }
-                (_, other) => ringing = other,
-            },
+            }
         }
     }
     ringing.end(shared).await;
@@ -130,7 +129,7 @@ async fn customer_answers(
     let mut agent = Leg::Up(agent);
     let mut customer =
         match leg::invite(shared, contact, number, &target, "switchboard", false).await {
-            Ok(r) => Leg::Ringing(r),
+            Ok(r) => Leg::Ringing(vec![r]),
             Err(reason) => {
                 let _ = shared
                     .events
@@ -163,22 +162,24 @@ async fn customer_answers(
                     break None;
                 }
             }
-            event = customer.next(&mut buf) => match (event, std::mem::replace(&mut customer, Leg::Idle)) {
-                (LegEvent::Answered(result), Leg::Ringing(r)) => {
-                    let (ignored, _) = mpsc::unbounded_channel();
-                    match r.answered(result, shared, ignored).await {
-                        Ok(up) => {
-                            if let Leg::Up(agent) = std::mem::replace(&mut agent, Leg::Idle) {
-                                return Some((up, agent));
+            event = customer.next(&mut buf) => {
+                let LegEvent::Answered(i, result) = event else { continue };
+                let (ignored, _) = mpsc::unbounded_channel();
+                match customer.answer(i, result, shared, ignored).await {
+                    Some(Outcome::Answered(_)) => {
+                        match (std::mem::replace(&mut customer, Leg::Idle), std::mem::replace(&mut agent, Leg::Idle)) {
+                            (Leg::Up(up), Leg::Up(agent)) => return Some((up, agent)),
+                            (customer, agent) => {
+                                customer.end(shared).await;
+                                agent.end(shared).await;
+                                return None;
                             }
-                            Leg::Up(up).end(shared).await;
-                            return None;
                         }
-                        Err(reason) => break Some(reason),
                     }
+                    Some(Outcome::Failed(_, reason)) => break Some(reason),
+                    None => {}
                 }
-                (_, other) => customer = other,
-            },
+            }
             _ = tick.tick() => {
                 if let Leg::Up(up) = &mut agent {
                     let frame: Vec<i16> = (0..160).map(|i| ringback[(at + i) % ringback.len()]).collect();

@@ -7,26 +7,85 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::voice::{
-    Phone, answering, available, channel, free_port, no_calls_left, registered, sip_addr, sipp,
-    sipp_on, tone_stream,
+    Phone, ada_calls, answering, available, channel, free_port, no_calls_left, registered,
+    sip_addr, sipp, sipp_on, tone_stream,
 };
 use crate::{Events, Harness};
 
 /// Sets the ring timeout of queue `orders` (the rest as the demo company has it).
 async fn orders_ring_timeout(h: &Harness, admin: &str, secs: u64) {
+    orders_queue(h, admin, "longest-idle", secs).await;
+}
+
+/// Sets the strategy and ring timeout of queue `orders`.
+async fn orders_queue(h: &Harness, admin: &str, strategy: &str, secs: u64) {
     let (status, body) = h
         .call(
             Method::PUT,
             "/api/v1/queues/orders",
             Some(admin),
             Some(json!({
-                "strategy": "longest-idle",
+                "strategy": strategy,
                 "sl_secs": 30,
                 "ring_timeout_secs": secs,
             })),
         )
         .await;
     assert_eq!(status.as_u16(), 204, "{body}");
+}
+
+#[tokio::test]
+async fn ring_all_rings_every_phone_of_every_agent_and_the_first_answer_takes_the_call() {
+    let h = Harness::start().await;
+    let admin = h.login("admin", "admin").await;
+    let mut events = h.events(&admin).await;
+    let target = sip_addr(&h);
+    orders_queue(&h, &admin, "ring-all", 30).await;
+    // Alice has two phones, Emma one; none answers by itself.
+    let alice_desk = Phone::start_with(target, "alice", "phone", 600.0, false);
+    registered(&mut events, &["alice"]).await;
+    let alice_mobile = Phone::start_with(target, "alice", "phone", 500.0, false);
+    registered(&mut events, &["alice"]).await;
+    let emma_phone = Phone::start_with(target, "emma", "phone", 400.0, false);
+    registered(&mut events, &["emma"]).await;
+    let mut phones = [
+        ("alice", alice_desk.control().await),
+        ("alice", alice_mobile.control().await),
+        ("emma", emma_phone.control().await),
+    ];
+    available(&h, "alice").await;
+    available(&h, "emma").await;
+
+    // A caller chooses orders: both agents are offered the call, and all three phones
+    // ring at once.
+    let caller = ada_calls(target, "3", 4000, String::new());
+    let first = events.next_named("contact.offered").await;
+    let second = events.next_named("contact.offered").await;
+    let mut offered = [first["agent"].clone(), second["agent"].clone()];
+    offered.sort_by_key(Value::to_string);
+    assert_eq!(offered, [json!("alice"), json!("emma")]);
+    for (_, phone) in &mut phones {
+        phone.next_of("CALL_INCOMING").await;
+    }
+    // A phone of the agent offered first answers (had a later offer replaced the ringing,
+    // it would be ringing no more).
+    let winner = first["agent"].as_str().unwrap();
+    let at = phones.iter().position(|(a, _)| *a == winner).unwrap();
+    let accepted = phones[at].1.command("accept").await;
+    assert_eq!(accepted["ok"], true, "{accepted}");
+    let connected = events.next_named("contact.connected").await;
+    assert_eq!(connected["agent"], winner, "{connected}");
+    // The other phones stop ringing.
+    for (i, (_, phone)) in phones.iter_mut().enumerate() {
+        if i != at {
+            phone.next_of("CALL_CLOSED").await;
+        }
+    }
+    let ended = events.next_named("contact.ended").await;
+    assert_eq!(ended["data"]["reason"], "handled", "{ended}");
+    caller.await.unwrap().assert_success("caller");
+    no_calls_left(&h).await;
+    h.stop().await;
 }
 
 /// The next event called `name` about `contact`.
