@@ -95,6 +95,13 @@ pub enum Effect {
         /// The queue it waits in now.
         queue: String,
     },
+    /// The contact's call was transferred out to `number` through the trunk.
+    Forwarded {
+        /// Contact id.
+        contact: i64,
+        /// The number dialed.
+        number: String,
+    },
     /// Call the customer of a callback back, agent first (the commands that follow drive
     /// the call).
     Dial {
@@ -181,6 +188,8 @@ struct Live {
     generation: u64,
     /// A callback whose call Switchboard has started.
     dialed: bool,
+    /// The call was transferred out to a number: it goes on when the contact ends.
+    forwarded: bool,
 }
 
 /// Bits of a routing engine contact id that hold the contact id (the rest: generation).
@@ -261,6 +270,13 @@ fn clock(ms: i64) -> DateTime<FixedOffset> {
 }
 
 /// A line of the conversation.
+/// Whether `to` is a telephone number to dial through the trunk: digits, optionally after
+/// a `+` (E.164 has at most 15; extensions are shorter).
+fn dialable(to: &str) -> bool {
+    let digits = to.strip_prefix('+').unwrap_or(to);
+    (2..=20).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())
+}
+
 fn line(at_ms: i64, from: &str, text: &str) -> Line {
     Line {
         at_ms,
@@ -492,6 +508,7 @@ impl Center {
                 ended_ms: None,
                 generation: 0,
                 dialed: false,
+                forwarded: false,
             },
         );
         self.notice(
@@ -566,6 +583,7 @@ impl Center {
                 ended_ms: None,
                 generation: 0,
                 dialed: false,
+                forwarded: false,
             },
         );
         self.effects.push(Effect::Queued {
@@ -1105,7 +1123,22 @@ impl Center {
                 self.call(contact, CallCommand::StopMusic);
                 self.effects.push(Effect::Dequeued { contact });
             }
-            Output::Transfer { to } => self.say(contact, format!("[transfer to {to}]")),
+            Output::Transfer { to } => {
+                self.say(contact, format!("[transfer to {to}]"));
+                // A number is dialed through the trunk; otherwise the flow only ends.
+                if self.outbound
+                    && dialable(&to)
+                    && let Some(l) = self.live.get_mut(&contact)
+                    && l.call
+                {
+                    l.forwarded = true;
+                    self.effects.push(Effect::Forwarded {
+                        contact,
+                        number: to.clone(),
+                    });
+                    self.call(contact, CallCommand::Forward { number: to });
+                }
+            }
             Output::Voicemail {
                 mailbox,
                 transcribe,
@@ -1151,8 +1184,11 @@ impl Center {
                 self.now_ms,
             );
         }
+        let forwarded = live.forwarded;
         self.progress(contact);
-        self.call(contact, CallCommand::Hangup);
+        if !forwarded {
+            self.call(contact, CallCommand::Hangup);
+        }
         self.effects.push(Effect::Ended {
             contact,
             reason: reason.into(),
@@ -1343,8 +1379,10 @@ impl Center {
                 .map(|(q, _)| q.clone())
                 .ok_or_else(|| Refused::Conflict(format!("agent `{to}` serves no queue")))?;
             (queue, self.agents.get(to).map(AgentId))
+        } else if dialable(to) {
+            return self.transfer_out(agent, contact, to);
         } else {
-            return Err(Refused::NotFound(format!("queue or agent `{to}`")));
+            return Err(Refused::NotFound(format!("queue, agent or number `{to}`")));
         };
         let qid = self
             .queues
@@ -1399,6 +1437,63 @@ impl Center {
             spec,
         };
         self.route(enqueue)
+    }
+
+    /// `agent` transfers the call they are talking with out of the contact center, to
+    /// `number` through the trunk. The contact ends `transferred` (to the number) and the
+    /// agent is free at once; the call goes on between the caller and the number.
+    fn transfer_out(&mut self, agent: &str, contact: i64, number: &str) -> Result<(), Refused> {
+        if !self.outbound {
+            return Err(Refused::Conflict(format!(
+                "no trunk to dial `{number}` (set [voice] trunk)"
+            )));
+        }
+        let from = self.agent_id(agent)?;
+        let old = self.engine_id(contact);
+        let live = self.live_mut(contact)?;
+        if !live.call {
+            return Err(Refused::Conflict(
+                "only a phone call can be transferred to a number".into(),
+            ));
+        }
+        // A new generation: the agent's disconnection below ends nothing.
+        live.generation += 1;
+        live.forwarded = true;
+        self.effects.push(Effect::Forwarded {
+            contact,
+            number: number.to_string(),
+        });
+        self.call(
+            contact,
+            CallCommand::Release {
+                agent: agent.to_string(),
+            },
+        );
+        self.call(
+            contact,
+            CallCommand::Forward {
+                number: number.to_string(),
+            },
+        );
+        self.notice(
+            "contact.transferred",
+            Some(contact),
+            Some(agent),
+            json!({ "to": number, "queue": Value::Null }),
+        );
+        self.finish(contact, "transferred");
+        self.live.remove(&contact);
+        self.route(Input::End { contact: old })?;
+        let _ = self.engine.handle_input(
+            stamp(self.now_ms),
+            Input::CompleteWrapUp {
+                agent: from,
+                contact: old,
+            },
+        );
+        self.refresh_agent(from);
+        self.pump();
+        Ok(())
     }
 
     /// The agent's wrap-up of `contact` was recorded: their after-call work ends.

@@ -175,6 +175,7 @@ impl Owner {
             Effect::Queued { contact, queue } => s.contact_queued(contact, &queue, now_ms()).await,
             Effect::Dequeued { contact } => s.contact_dequeued(contact).await,
             Effect::Transferred { contact, queue } => s.contact_transferred(contact, &queue).await,
+            Effect::Forwarded { contact, number } => s.contact_forwarded(contact, &number).await,
             Effect::Connected { contact, agent } => {
                 s.contact_connected(contact, &agent, now_ms()).await
             }

@@ -93,6 +93,8 @@ pub struct Contact {
     pub voicemail: Option<String>,
     /// Whether it was transferred.
     pub transferred: bool,
+    /// The number the call was transferred out to, through the trunk.
+    pub forwarded_to: Option<String>,
 }
 
 /// A line of a conversation.
@@ -131,6 +133,7 @@ struct ContactRow {
     recording: Option<String>,
     voicemail: Option<String>,
     transferred: bool,
+    forwarded_to: Option<String>,
 }
 
 impl TryFrom<ContactRow> for Contact {
@@ -160,13 +163,15 @@ impl TryFrom<ContactRow> for Contact {
             recording: r.recording,
             voicemail: r.voicemail,
             transferred: r.transferred,
+            forwarded_to: r.forwarded_to,
         })
     }
 }
 
 const CONTACT: &str = "SELECT id, channel, address, dialed, customer_id, flow, queue, agent, \
     status, ivr_path, transcript, created_ms, queued_ms, answered_ms, ended_ms, wrapped_ms, \
-    end_reason, wrapup_code, notes, resolved, recording, voicemail, transferred FROM contacts";
+    end_reason, wrapup_code, notes, resolved, recording, voicemail, transferred, forwarded_to \
+    FROM contacts";
 
 /// A contact as it starts.
 #[derive(Debug, Clone, PartialEq)]
@@ -329,6 +334,17 @@ impl Store {
             )
             .bind(queue)
             .bind(id),
+            id,
+        )
+        .await
+    }
+
+    /// The contact's call was transferred out to `number` (through the trunk).
+    pub async fn contact_forwarded(&self, id: i64, number: &str) -> Result<()> {
+        self.update(
+            sqlx::query("UPDATE contacts SET forwarded_to = ?, transferred = 1 WHERE id = ?")
+                .bind(number)
+                .bind(id),
             id,
         )
         .await

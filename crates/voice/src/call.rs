@@ -374,6 +374,8 @@ async fn run_legs(
     let mut commands_open = true;
     let (signal_tx, mut signals) = mpsc::unbounded_channel();
     let mut held = false;
+    // Transferred out (see `CallCommand::Forward`): the far end is no agent.
+    let mut forwarded = false;
     // A supervisor's leg; while it is up, audio is mixed every 20 ms instead of relayed.
     let mut mode = MonitorMode::Listen;
     let mut mixer = Mixer::new();
@@ -394,9 +396,12 @@ async fn run_legs(
             }
             command = setup.commands.recv(), if commands_open => {
                 let Some(command) = command else {
-                    // The runtime is done with the call: finish the prompts, then hang up.
+                    // The runtime is done with the call: finish the prompts, then hang up
+                    // (a forwarded call goes on).
                     commands_open = false;
-                    media.hang_up();
+                    if !forwarded {
+                        media.hang_up();
+                    }
                     continue;
                 };
                 match command {
@@ -425,6 +430,20 @@ async fn run_legs(
                         media.voicemail(mailbox, transcribe);
                     }
                     CallCommand::Hangup => media.hang_up(),
+                    CallCommand::Forward { number } => {
+                        forwarded = true;
+                        let target = format!("sip:{number}@{}", shared.trunk().unwrap_or_default());
+                        match leg::invite(&shared, contact, &number, &target, &setup.caller, false).await {
+                            Ok(ringing) => {
+                                leg.ring(vec![ringing], &shared).await;
+                                media.music(Some(ringback()));
+                            }
+                            Err(reason) => {
+                                tracing::info!(contact, %number, "not forwarded: {reason}");
+                                return Ending::Hangup;
+                            }
+                        }
+                    }
                     CallCommand::Ring { agent, record } => {
                         // A new offer to the same agent replaces the old one.
                         leg.release(&agent, &shared).await;
@@ -518,6 +537,12 @@ async fn run_legs(
                 (LegEvent::Answered(i, result), ringing) => {
                     *leg = ringing;
                     match leg.answer(i, result, &shared, signal_tx.clone()).await {
+                        // A forwarded call's far end: nobody to tell but the log.
+                        Some(Outcome::Failed(number, reason)) if forwarded => {
+                            tracing::info!(contact, %number, "forwarded call not answered: {reason}");
+                            return Ending::Hangup;
+                        }
+                        Some(Outcome::Answered(_)) if forwarded => media.stop_prompts(),
                         Some(Outcome::Answered(agent)) => {
                             // The conversation replaces prompts; music resumes if the agent
                             // leg ends while the caller still waits.
@@ -562,6 +587,9 @@ async fn run_legs(
                     held = false;
                     let agent = up.agent.clone();
                     up.closed(&shared);
+                    if forwarded {
+                        return Ending::Hangup;
+                    }
                     emit(Some(EdgeEvent::AgentHungUp { contact, agent }));
                 }
                 (_, other) => *leg = other,
@@ -697,6 +725,15 @@ pub(crate) fn new_ssrc() -> u32 {
         .fetch_add(1, Ordering::Relaxed)
         .wrapping_mul(2_654_435_761)
         ^ t
+}
+
+/// Ringback as callers expect it: 425 Hz, one second on, four off (ITU-T E.180's common
+/// cadence).
+pub(crate) fn ringback() -> Clip {
+    use switchboard_media::audio::{silence, tone};
+    let mut clip = tone(425.0, 1000, 4000);
+    clip.extend(silence(4000));
+    clip.into()
 }
 
 /// The built-in music on hold: a soft two-tone chime every two seconds.

@@ -346,6 +346,14 @@ pub enum CallCommand {
     },
     /// Hang up once the prompts queued before have played (and a voicemail is taken).
     Hangup,
+    /// Connect the caller to `number` through the trunk (a transfer out of the contact
+    /// center): the caller hears ringback, then talks with whoever answers. The call is
+    /// the contact center's no more: it goes on without commands until either side
+    /// hangs up, and ends if the number cannot be reached.
+    Forward {
+        /// The number dialed (`sip:NUMBER@TRUNK`).
+        number: String,
+    },
     /// A supervisor monitors the conversation from their phone (registered as `user`),
     /// in `mode`; when already monitoring, the mode changes.
     Monitor {

@@ -6,7 +6,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use switchboard_media::audio::{silence, tone};
 use tokio::sync::mpsc;
 use tokio::time::MissedTickBehavior;
 
@@ -138,9 +137,7 @@ async fn customer_answers(
                 return None;
             }
         };
-    // Ringback: 425 Hz, one second on, four off (ITU-T E.180's common cadence).
-    let mut ringback: Vec<i16> = tone(425.0, 1000, 4000);
-    ringback.extend(silence(4000));
+    let ringback = call::ringback();
     let mut at = 0;
     let mut tick = tokio::time::interval(Duration::from_millis(20));
     tick.set_missed_tick_behavior(MissedTickBehavior::Skip);

@@ -120,12 +120,14 @@ pub async fn end_contact(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Transfer {
-    /// A queue, or an agent (who gets it first, through one of their queues).
+    /// A queue, an agent (who gets it first, through one of their queues), or, for a
+    /// call, a telephone number dialed through the trunk.
     pub to: String,
 }
 
-/// The agent hands the contact they are talking with to a queue or another agent (a
-/// blind transfer: they are free at once; the contact keeps its record and history).
+/// The agent hands the contact they are talking with to a queue, another agent, or a
+/// number outside (a blind transfer: they are free at once; the contact keeps its record
+/// and history).
 #[utoipa::path(post, path = "/api/v1/contacts/{id}/transfer", tag = "contacts", request_body = Transfer,
     params(("id" = i64, Path, description = "Contact id")),
     responses((status = 204), (status = 404, body = super::ErrorBody), (status = 409, body = super::ErrorBody)))]

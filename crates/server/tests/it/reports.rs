@@ -44,6 +44,7 @@ fn contact(
         recording: None,
         voicemail: None,
         transferred: id == 3,
+        forwarded_to: None,
     }
 }
 

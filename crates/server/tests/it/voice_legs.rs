@@ -586,3 +586,94 @@ async fn a_waiting_caller_takes_a_callback_that_keeps_their_place_and_is_hung_up
     no_calls_left(&h).await;
     h.stop().await;
 }
+
+#[tokio::test]
+async fn an_agent_transfers_a_call_out_to_a_number_through_the_trunk() {
+    // Behind the trunk, the number answers and talks with a 1000 Hz tone, then hangs up.
+    let trunk = free_port();
+    let media = tempfile::tempdir().unwrap();
+    let stream = tone_stream(media.path(), 1000.0);
+    let h = Harness::start_with(tempfile::tempdir().unwrap(), |c| {
+        c.voice.trunk = Some(format!("127.0.0.1:{trunk}"));
+    })
+    .await;
+    let admin = h.login("admin", "admin").await;
+    let mut events = h.events(&admin).await;
+    let target = sip_addr(&h);
+    let far_end = tokio::spawn(async move {
+        sipp_on(
+            "customer-answers.xml",
+            target,
+            trunk,
+            "customer",
+            &[("ring_ms", "500"), ("talk_ms", "3000"), ("stream", &stream)],
+        )
+        .await
+    });
+    let flow =
+        "id: direct\nversion: 1\nstart: q\nnodes:\n  q:\n    enqueue:\n      queue: orders\n";
+    answering(&h, &admin, "direct", flow).await;
+    let agent = Phone::start(target, "alice", "phone", 600.0);
+    registered(&mut events, &["alice"]).await;
+    available(&h, "alice").await;
+
+    // A customer reaches Alice, who transfers the call to a number from her phone (a
+    // REFER).
+    let mut caller = Phone::dial(target, "+441632960001", "direct", 500.0, 20);
+    let connected = events.next_named("contact.connected").await;
+    let contact = connected["contact"].as_i64().unwrap();
+    let number = "+441632960999";
+    let sent = agent
+        .command(&format!("transfer sip:{number}@{target}"))
+        .await;
+    assert_eq!(sent["ok"], true, "{sent}");
+    let transferred = next_about(&mut events, "contact.transferred", contact).await;
+    assert_eq!(transferred["data"]["to"], number, "{transferred}");
+    let ended = next_about(&mut events, "contact.ended", contact).await;
+    assert_eq!(ended["data"]["reason"], "transferred", "{ended}");
+
+    // The number answers, talks and hangs up; the caller heard it.
+    far_end
+        .await
+        .unwrap()
+        .assert_success("the number behind the trunk");
+    no_calls_left(&h).await;
+    caller.command("quit").await;
+    caller.finished().await;
+    let heard = switchboard_media::audio::tone_power(&caller.heard(), 1000.0);
+    assert!(heard > 0.1, "the caller heard the number: {heard}");
+    // Alice is free at once, and the contact says where it went.
+    let (_, c) = h.get(&format!("/api/v1/contacts/{contact}"), &admin).await;
+    assert_eq!(c["forwarded_to"], number, "{c}");
+    assert_eq!(c["transferred"], true, "{c}");
+    assert_eq!(c["end_reason"], "transferred", "{c}");
+    assert_eq!(c["agent"], "alice", "{c}");
+    let alice = h.login("alice", "demo").await;
+    let (_, me) = h.get("/api/v1/agents", &alice).await;
+    assert_eq!(me[0]["live"]["state"], "available", "{me}");
+
+    // A flow's transfer node to a number connects the caller the same way; when the
+    // number hangs up, so is the caller.
+    let far_end = tokio::spawn(async move {
+        let keys = [("ring_ms", "200"), ("talk_ms", "1000"), ("stream", "")];
+        sipp_on("customer-answers.xml", target, trunk, "customer", &keys).await
+    });
+    let flow = "id: out\nversion: 1\nstart: away\nnodes:\n  away:\n    transfer:\n      \
+                to: \"+441632960998\"\n";
+    answering(&h, &admin, "out", flow).await;
+    let keys = [("caller", "+441632960001"), ("key", "1"), ("stream", "")];
+    sipp("caller-hung-up-on.xml", target, "out", &keys)
+        .await
+        .assert_success("caller");
+    far_end
+        .await
+        .unwrap()
+        .assert_success("the number behind the trunk");
+    let ended = events.next_named("contact.ended").await;
+    assert_eq!(ended["data"]["reason"], "transferred", "{ended}");
+    let out = ended["contact"].as_i64().unwrap();
+    let (_, c) = h.get(&format!("/api/v1/contacts/{out}"), &admin).await;
+    assert_eq!(c["forwarded_to"], "+441632960998", "{c}");
+    no_calls_left(&h).await;
+    h.stop().await;
+}
