@@ -301,6 +301,9 @@ pub struct StereoRecorder<W: Write + Seek> {
     written: u64,
     /// Per side, the samples from frame `written` on that are not yet written.
     pending: [Vec<i16>; 2],
+    /// Per side, for [`push_rtp`](Self::push_rtp): the stream's SSRC, and an RTP
+    /// timestamp with the position it was placed at.
+    anchors: [Option<(u32, u32, u64)>; 2],
 }
 
 impl<W: Write + Seek> std::fmt::Debug for StereoRecorder<W> {
@@ -330,7 +333,41 @@ impl<W: Write + Seek> StereoRecorder<W> {
             wav: WavWriter::new(writer, spec(2)).map_err(write_error)?,
             written: 0,
             pending: [Vec::new(), Vec::new()],
+            anchors: [None, None],
         })
+    }
+
+    /// How far (in samples, 200 ms) a stream's timestamps may drift from the wall clock
+    /// before [`push_rtp`](Self::push_rtp) places it by the clock again.
+    pub const MAX_DRIFT: u64 = 1600;
+
+    /// Places one RTP packet's `samples` of `side` by its `timestamp` (8 kHz): the first
+    /// packet of a stream (an SSRC) lands at `now` (samples since the recording started,
+    /// by the wall clock) and later ones at their timestamp's distance from it, so that
+    /// arrival jitter and reordering move nothing. A stream whose placement drifts more
+    /// than [`Self::MAX_DRIFT`] from `now` (a restarted clock, a long pause) is placed by
+    /// the clock again.
+    pub fn push_rtp(
+        &mut self,
+        side: Side,
+        ssrc: u32,
+        timestamp: u32,
+        now: u64,
+        samples: &[i16],
+    ) -> Result<(), MediaError> {
+        let anchor = &mut self.anchors[side as usize];
+        let placed = match *anchor {
+            Some((s, ts, at)) if s == ssrc => {
+                let at = at.checked_add_signed(i64::from(timestamp.wrapping_sub(ts) as i32));
+                at.filter(|at| at.abs_diff(now) <= Self::MAX_DRIFT)
+            }
+            _ => None,
+        };
+        let at = placed.unwrap_or_else(|| {
+            *anchor = Some((ssrc, timestamp, now));
+            now
+        });
+        self.push_at(side, at, samples)
     }
 
     /// Frames written to the file so far.

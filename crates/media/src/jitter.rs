@@ -173,6 +173,56 @@ impl<T> JitterBuffer<T> {
     }
 }
 
+/// Reorder buffers for the streams (SSRCs) of one peer, which may send key presses as a
+/// stream of their own, interleaved with its audio. At most [`Streams::MAX`] are kept; a
+/// new one replaces the one started longest ago.
+#[derive(Debug, Clone)]
+pub struct Streams<T> {
+    depth: usize,
+    lines: Vec<(u32, JitterBuffer<T>)>,
+}
+
+impl<T> Streams<T> {
+    /// Streams kept at once.
+    pub const MAX: usize = 4;
+
+    /// Buffers of `depth` packets each (see [`JitterBuffer::new`]).
+    pub fn new(depth: usize) -> Self {
+        Streams {
+            depth,
+            lines: Vec::new(),
+        }
+    }
+
+    /// Offers one received packet of stream `ssrc`.
+    pub fn push(&mut self, ssrc: u32, seq: u16, packet: T) -> Pushed {
+        let i = match self.lines.iter().position(|(s, _)| *s == ssrc) {
+            Some(i) => i,
+            None => {
+                if self.lines.len() == Self::MAX {
+                    self.lines.remove(0);
+                }
+                self.lines.push((ssrc, JitterBuffer::new(self.depth)));
+                self.lines.len() - 1
+            }
+        };
+        self.lines[i].1.push(seq, packet)
+    }
+
+    /// The next packet due, of any stream.
+    pub fn pop(&mut self) -> Option<T> {
+        self.lines
+            .iter_mut()
+            .find_map(|(_, line)| line.pop().map(|(_, packet)| packet))
+    }
+}
+
+impl<T> Default for Streams<T> {
+    fn default() -> Self {
+        Self::new(JitterBuffer::<T>::DEFAULT_DEPTH)
+    }
+}
+
 impl<T> Default for JitterBuffer<T> {
     fn default() -> Self {
         Self::new(Self::DEFAULT_DEPTH)

@@ -16,6 +16,7 @@ use switchboard_media::audio::{Side, beep, rms, wav_bytes};
 use switchboard_media::dtmf::{EventReceiver, EventRelay};
 use switchboard_media::g711::{Codec, transcode};
 use switchboard_media::goertzel::DtmfDetector;
+use switchboard_media::jitter::Streams;
 use switchboard_media::player::Player;
 use switchboard_media::rtp::{self, RtpSender};
 use tokio::net::UdpSocket;
@@ -360,6 +361,9 @@ async fn run_legs(
     let mut events = EventReceiver::new();
     // The agent's key presses on their way to the caller.
     let mut agent_keys = EventRelay::new();
+    // Each side's packets, put back in order (datagrams, by sequence number).
+    let mut caller_line: Streams<Vec<u8>> = Streams::default();
+    let mut agent_line: Streams<Vec<u8>> = Streams::default();
     let mut detector = DtmfDetector::new();
     let mut remote = setup.remote;
     let mut latched = false;
@@ -542,8 +546,12 @@ async fn run_legs(
                             tracing::info!(contact, %number, "forwarded call not answered: {reason}");
                             return Ending::Hangup;
                         }
-                        Some(Outcome::Answered(_)) if forwarded => media.stop_prompts(),
+                        Some(Outcome::Answered(_)) if forwarded => {
+                            media.stop_prompts();
+                            agent_line = Streams::default();
+                        }
                         Some(Outcome::Answered(agent)) => {
+                            agent_line = Streams::default();
                             // The conversation replaces prompts; music resumes if the agent
                             // leg ends while the caller still waits.
                             media.stop_prompts();
@@ -556,29 +564,31 @@ async fn run_legs(
                     }
                 }
                 (LegEvent::Received(n, from), Leg::Up(mut up)) => {
-                    let packet = rtp::parse(&leg_buf[..n]).ok().filter(|p| up.heard(p, from));
-                    if let Some(packet) = &packet
-                        && Some(packet.payload_type) == up.telephone_event()
-                        && let Some(pt) = setup.telephone_event
-                        && !held
-                    {
-                        // A key pressed on the agent's phone, passed on to the caller.
-                        let relayed = agent_keys.relay(packet.timestamp, packet.payload, packet.marker, pt, &mut setup.sender);
-                        if let Ok(out) = relayed {
-                            let _ = setup.socket.send_to(&out, remote).await;
-                        }
-                    } else if let Some(packet) = packet
-                        && Codec::from_payload_type(packet.payload_type) == Some(up.codec)
-                    {
-                        up.record(Side::Agent, packet.payload, up.codec);
-                        if matches!(monitor, Leg::Up(_)) {
-                            decoded.clear();
-                            up.codec.decode(packet.payload, &mut decoded);
-                            mixer.push(Party::Agent, &decoded);
-                        } else if !held {
-                            let payload = transcode(packet.payload, up.codec, setup.codec);
-                            let out = setup.sender.packet(&payload, payload.len() as u32, false);
-                            let _ = setup.socket.send_to(&out, remote).await;
+                    if let Ok(packet) = rtp::parse(&leg_buf[..n]) && up.heard(&packet, from) {
+                        agent_line.push(packet.ssrc, packet.sequence, leg_buf[..n].to_vec());
+                    }
+                    while let Some(bytes) = agent_line.pop() {
+                        let Ok(packet) = rtp::parse(&bytes) else { continue };
+                        if Some(packet.payload_type) == up.telephone_event()
+                            && let Some(pt) = setup.telephone_event
+                            && !held
+                        {
+                            // A key pressed on the agent's phone, passed on to the caller.
+                            let relayed = agent_keys.relay(packet.timestamp, packet.payload, packet.marker, pt, &mut setup.sender);
+                            if let Ok(out) = relayed {
+                                let _ = setup.socket.send_to(&out, remote).await;
+                            }
+                        } else if Codec::from_payload_type(packet.payload_type) == Some(up.codec) {
+                            up.record(Side::Agent, &packet, up.codec);
+                            if matches!(monitor, Leg::Up(_)) {
+                                decoded.clear();
+                                up.codec.decode(packet.payload, &mut decoded);
+                                mixer.push(Party::Agent, &decoded);
+                            } else if !held {
+                                let payload = transcode(packet.payload, up.codec, setup.codec);
+                                let out = setup.sender.packet(&payload, payload.len() as u32, false);
+                                let _ = setup.socket.send_to(&out, remote).await;
+                            }
                         }
                     }
                     *leg = Leg::Up(up);
@@ -602,42 +612,46 @@ async fn run_legs(
                 }
                 let timed = Some(packet.payload_type) != setup.telephone_event;
                 setup.control.received(&packet, timed);
-                if let Leg::Up(up) = leg {
-                    if Some(packet.payload_type) == setup.telephone_event {
-                        up.relay_event(&packet).await;
-                    } else if let Some(codec) = Codec::from_payload_type(packet.payload_type) {
-                        up.record(Side::Caller, packet.payload, codec);
-                        if matches!(monitor, Leg::Up(_)) {
-                            decoded.clear();
-                            codec.decode(packet.payload, &mut decoded);
-                            mixer.push(Party::Caller, &decoded);
-                        } else {
-                            let payload = transcode(packet.payload, codec, up.codec);
-                            up.send(&payload, payload.len() as u32).await;
+                caller_line.push(packet.ssrc, packet.sequence, buf[..n].to_vec());
+                while let Some(bytes) = caller_line.pop() {
+                    let Ok(packet) = rtp::parse(&bytes) else { continue };
+                    if let Leg::Up(up) = leg {
+                        if Some(packet.payload_type) == setup.telephone_event {
+                            up.relay_event(&packet).await;
+                        } else if let Some(codec) = Codec::from_payload_type(packet.payload_type) {
+                            up.record(Side::Caller, &packet, codec);
+                            if matches!(monitor, Leg::Up(_)) {
+                                decoded.clear();
+                                codec.decode(packet.payload, &mut decoded);
+                                mixer.push(Party::Caller, &decoded);
+                            } else {
+                                let payload = transcode(packet.payload, codec, up.codec);
+                                up.send(&payload, payload.len() as u32).await;
+                            }
                         }
+                        continue;
                     }
-                    continue;
-                }
-                let now = Instant::now();
-                if media.listening()
-                    && let Some(codec) = Codec::from_payload_type(packet.payload_type)
-                {
-                    decoded.clear();
-                    codec.decode(packet.payload, &mut decoded);
-                    media.heard(&decoded, now);
-                }
-                if Some(packet.payload_type) == setup.telephone_event {
-                    let press = events.handle(packet.ssrc, packet.timestamp, packet.payload);
-                    if let Some(key) = press.ok().flatten().and_then(|p| p.digit()) {
-                        emit(media.key(key, now));
+                    let now = Instant::now();
+                    if media.listening()
+                        && let Some(codec) = Codec::from_payload_type(packet.payload_type)
+                    {
+                        decoded.clear();
+                        codec.decode(packet.payload, &mut decoded);
+                        media.heard(&decoded, now);
                     }
-                } else if setup.telephone_event.is_none()
-                    && let Some(codec) = Codec::from_payload_type(packet.payload_type)
-                {
-                    decoded.clear();
-                    codec.decode(packet.payload, &mut decoded);
-                    for key in detector.feed(&decoded) {
-                        emit(media.key(key, now));
+                    if Some(packet.payload_type) == setup.telephone_event {
+                        let press = events.handle(packet.ssrc, packet.timestamp, packet.payload);
+                        if let Some(key) = press.ok().flatten().and_then(|p| p.digit()) {
+                            emit(media.key(key, now));
+                        }
+                    } else if setup.telephone_event.is_none()
+                        && let Some(codec) = Codec::from_payload_type(packet.payload_type)
+                    {
+                        decoded.clear();
+                        codec.decode(packet.payload, &mut decoded);
+                        for key in detector.feed(&decoded) {
+                            emit(media.key(key, now));
+                        }
                     }
                 }
             }

@@ -481,13 +481,14 @@ impl Up {
         }
     }
 
-    /// Records `payload` (in `codec`) as `side`'s audio of this moment.
-    pub fn record(&mut self, side: Side, payload: &[u8], codec: Codec) {
+    /// Records `packet` (in `codec`) as `side`'s audio, placed by its timestamp.
+    pub fn record(&mut self, side: Side, packet: &Rtp<'_>, codec: Codec) {
         if let Some(r) = &mut self.recording {
             r.scratch.clear();
-            codec.decode(payload, &mut r.scratch);
-            let at = r.started.elapsed().as_micros() as u64 * 8 / 1000;
-            if let Err(e) = r.recorder.push_at(side, at, &r.scratch) {
+            codec.decode(packet.payload, &mut r.scratch);
+            let now = r.started.elapsed().as_micros() as u64 * 8 / 1000;
+            let (ssrc, ts) = (packet.ssrc, packet.timestamp);
+            if let Err(e) = r.recorder.push_rtp(side, ssrc, ts, now, &r.scratch) {
                 tracing::debug!(contact = self.contact, "recording: {e}");
             }
         }

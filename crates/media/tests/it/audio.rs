@@ -336,3 +336,39 @@ fn a_bogus_timestamp_jump_is_refused() {
     ));
     assert_eq!(recorder.finish().unwrap(), 0);
 }
+
+#[test]
+fn rtp_packets_are_placed_by_timestamp_not_arrival() {
+    let mut cursor = Cursor::new(Vec::new());
+    let mut recorder = StereoRecorder::new(&mut cursor).unwrap();
+    // Packets of 2 samples, timestamps 1000, 1002, 1004, 1006: they arrive jittered and
+    // the third before the second, and land where their timestamps say.
+    recorder
+        .push_rtp(Side::Caller, 7, 1000, 10, &[1, 1])
+        .unwrap();
+    recorder
+        .push_rtp(Side::Caller, 7, 1004, 13, &[3, 3])
+        .unwrap();
+    recorder
+        .push_rtp(Side::Caller, 7, 1002, 15, &[2, 2])
+        .unwrap();
+    recorder
+        .push_rtp(Side::Caller, 7, 1006, 15, &[4, 4])
+        .unwrap();
+    // A new stream (SSRC) is placed by the clock; so is one that drifted too far.
+    recorder.push_rtp(Side::Caller, 8, 0, 20, &[5, 5]).unwrap();
+    let far = 22 + StereoRecorder::<Cursor<Vec<u8>>>::MAX_DRIFT + 1;
+    recorder.push_rtp(Side::Caller, 8, 2, far, &[6, 6]).unwrap();
+    recorder.finish().unwrap();
+    let mut reader = WavReader::new(Cursor::new(cursor.into_inner())).unwrap();
+    let left: Vec<i16> = reader
+        .samples::<i16>()
+        .map(Result::unwrap)
+        .step_by(2)
+        .collect();
+    assert_eq!(left[10..18], [1, 1, 2, 2, 3, 3, 4, 4]);
+    assert_eq!(left[20..22], [5, 5]);
+    assert_eq!(left[22..24], [0, 0], "not at its timestamp's place");
+    let far = far as usize;
+    assert_eq!(left[far..far + 2], [6, 6]);
+}

@@ -2,7 +2,7 @@
 //! its size bound.
 
 use proptest::prelude::*;
-use switchboard_media::jitter::{JitterBuffer, Pushed};
+use switchboard_media::jitter::{JitterBuffer, Pushed, Streams};
 
 fn drain(buffer: &mut JitterBuffer<u16>) -> Vec<u16> {
     std::iter::from_fn(|| buffer.pop())
@@ -98,6 +98,43 @@ fn a_sender_restart_resynchronises_but_a_stray_packet_does_not() {
     assert_eq!(buffer.push(20001, 20001), Pushed::Resynced);
     buffer.push(20002, 20002);
     assert_eq!(drain(&mut buffer), [20001, 20002]);
+}
+
+#[test]
+fn interleaved_streams_are_each_put_in_order() {
+    // Audio (SSRC 1, from 100) and key presses (SSRC 2, from 5000) interleaved, each with
+    // a swapped pair.
+    let arrivals = [
+        (1, 100),
+        (2, 5000),
+        (1, 101),
+        (2, 5002),
+        (1, 103),
+        (2, 5001),
+        (1, 102),
+        (2, 5003),
+        (1, 104),
+    ];
+    let mut streams = Streams::default();
+    let mut out = Vec::new();
+    for (ssrc, seq) in arrivals {
+        assert_eq!(streams.push(ssrc, seq, (ssrc, seq)), Pushed::Queued);
+        out.extend(std::iter::from_fn(|| streams.pop()));
+    }
+    let of = |s: u32| -> Vec<u16> {
+        out.iter()
+            .filter(|(ssrc, _)| *ssrc == s)
+            .map(|(_, q)| *q)
+            .collect()
+    };
+    assert_eq!(of(1), [100, 101, 102, 103, 104]);
+    assert_eq!(of(2), [5000, 5001, 5002, 5003]);
+    assert_eq!(streams.push(1, 50, (1, 50)), Pushed::Late);
+    // New streams replace the ones started first: stream 1 then starts afresh.
+    for ssrc in 3..=5 {
+        streams.push(ssrc, 0, (ssrc, 0));
+    }
+    assert_eq!(streams.push(1, 50, (1, 50)), Pushed::Queued);
 }
 
 #[test]

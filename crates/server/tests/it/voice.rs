@@ -549,6 +549,52 @@ pub fn tone_stream(dir: &Path, hz: f32) -> String {
     )
 }
 
+/// A caller's RTP `packets` (sequence number, timestamp, PCMU payload), sent in the
+/// order given 20 ms apart, `after_ms` into the call, as a `[stream]` action: SIPp plays
+/// them from a capture file written into `dir` (it keeps their sequence numbers).
+pub fn pcap_stream(dir: &Path, packets: &[(u16, u32, Vec<u8>)], after_ms: u32) -> String {
+    let file = dir.join("caller.pcap");
+    // pcap: global header (microsecond timestamps, Ethernet), then per packet a record
+    // header and an Ethernet + IPv4 + UDP + RTP frame.
+    let mut pcap = Vec::new();
+    pcap.extend(0xa1b2_c3d4u32.to_le_bytes());
+    pcap.extend(2u16.to_le_bytes());
+    pcap.extend(4u16.to_le_bytes());
+    pcap.extend([0; 8]);
+    pcap.extend(65_535u32.to_le_bytes());
+    pcap.extend(1u32.to_le_bytes());
+    for (i, (seq, ts, payload)) in packets.iter().enumerate() {
+        let mut rtp = vec![0x80, 0];
+        rtp.extend(seq.to_be_bytes());
+        rtp.extend(ts.to_be_bytes());
+        rtp.extend(0x5eed_u32.to_be_bytes());
+        rtp.extend(payload);
+        let udp_len = 8 + rtp.len() as u16;
+        let mut frame = vec![0u8; 12];
+        frame.extend([0x08, 0x00]);
+        frame.extend([0x45, 0]);
+        frame.extend((20 + udp_len).to_be_bytes());
+        frame.extend([0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2]);
+        frame.extend(6000u16.to_be_bytes());
+        frame.extend(7000u16.to_be_bytes());
+        frame.extend(udp_len.to_be_bytes());
+        frame.extend([0, 0]);
+        frame.extend(rtp);
+        let micros = i as u32 * 20_000;
+        pcap.extend((micros / 1_000_000).to_le_bytes());
+        pcap.extend((micros % 1_000_000).to_le_bytes());
+        pcap.extend((frame.len() as u32).to_le_bytes());
+        pcap.extend((frame.len() as u32).to_le_bytes());
+        pcap.extend(frame);
+    }
+    std::fs::write(&file, pcap).unwrap();
+    format!(
+        "<pause milliseconds=\"{after_ms}\"/>\
+         <nop><action><exec play_pcap_audio=\"{}\"/></action></nop>",
+        file.display()
+    )
+}
+
 /// A G.711 WAV of `samples` (8 kHz) in `codec`'s law (format 7 μ-law, 6 A-law).
 pub fn g711_wav(path: &Path, samples: &[i16], codec: Codec) {
     let mut data = Vec::new();
@@ -983,6 +1029,67 @@ async fn two_real_phones_in_a_conversation_pass_keys_and_rtcp_reports() {
         assert_eq!(side["peer"]["lost"], 0, "{q}");
     }
     no_calls_left(&h).await;
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn packets_that_arrive_out_of_order_are_relayed_in_order() {
+    let h = Harness::start().await;
+    let admin = h.login("admin", "admin").await;
+    let target = sip_addr(&h);
+    let flow =
+        "id: direct\nversion: 1\nstart: q\nnodes:\n  q:\n    enqueue:\n      queue: orders\n";
+    answering(&h, &admin, "direct", flow).await;
+    let mut events = h.events(&admin).await;
+    let agent = Phone::start(target, "alice", "phone", 600.0);
+    registered(&mut events, &["alice"]).await;
+    available(&h, "alice").await;
+
+    // Once Alice has answered, the caller sends 50 packets of rising loudness, every
+    // other pair swapped on the way.
+    let packets: Vec<(u16, u32, Vec<u8>)> = (0..50u16)
+        .map(|i| {
+            let mut payload = Vec::new();
+            Codec::Pcmu.encode(&[500 + 200 * i as i16; 160], &mut payload);
+            (1000 + i, 160 * u32::from(i), payload)
+        })
+        .collect();
+    let mut order: Vec<usize> = (0..4).collect();
+    for pair in (4..50).step_by(2) {
+        order.extend([pair + 1, pair]);
+    }
+    let sent: Vec<_> = order.iter().map(|&i| packets[i].clone()).collect();
+    let media = tempfile::tempdir().unwrap();
+    let stream = pcap_stream(media.path(), &sent, 2500);
+    sipp(
+        "caller-inband.xml",
+        target,
+        "direct",
+        &[
+            ("caller", "+441632960001"),
+            ("pt", "0"),
+            ("codec", "PCMU"),
+            ("hold_ms", "1500"),
+            ("stream", &stream),
+        ],
+    )
+    .await
+    .assert_success("caller");
+    let ended = events.next_named("contact.ended").await;
+    assert_eq!(ended["data"]["reason"], "handled", "{ended}");
+    no_calls_left(&h).await;
+
+    // Alice's phone heard the loudness rise, never fall.
+    let heard = agent.heard();
+    let levels: Vec<f64> = heard
+        .chunks(160)
+        .map(switchboard_media::audio::rms)
+        .filter(|level| *level > 300.0)
+        .collect();
+    assert!(levels.len() >= 40, "the caller was heard: {levels:?}");
+    for pair in levels.windows(2) {
+        assert!(pair[1] + 60.0 >= pair[0], "in order: {levels:?}");
+    }
     h.stop().await;
 }
 
