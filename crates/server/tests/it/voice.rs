@@ -380,6 +380,14 @@ impl Phone {
         Phone::start_with(registrar, agent, password, tone_hz, true)
     }
 
+    /// Like [`Phone::start`], over TCP instead of UDP.
+    pub fn start_tcp(registrar: SocketAddr, agent: &str, password: &str, tone_hz: f32) -> Phone {
+        let account = format!(
+            "<sip:{agent}@{registrar};transport=tcp>;auth_pass={password};answermode=auto;regint=600"
+        );
+        Phone::launch(&account, tone_hz, &["-t", "120"])
+    }
+
     /// Like [`Phone::start`]; a phone without `auto_answer` rings and is never picked up.
     pub fn start_with(
         registrar: SocketAddr,
@@ -1029,6 +1037,55 @@ async fn two_real_phones_in_a_conversation_pass_keys_and_rtcp_reports() {
         assert_eq!(side["peer"]["lost"], 0, "{q}");
     }
     no_calls_left(&h).await;
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_whole_call_runs_over_tcp() {
+    let h = Harness::start().await;
+    let admin = h.login("admin", "admin").await;
+    let mut events = h.events(&admin).await;
+    let target = sip_addr(&h);
+    // Alice's phone registers over TCP; the caller calls over TCP.
+    let phone = Phone::start_tcp(target, "alice", "phone", 600.0);
+    let registration = events.next_named("agent.phone").await;
+    let contacts = registration["data"]["contacts"].to_string();
+    assert!(
+        contacts.to_ascii_lowercase().contains("transport=tcp"),
+        "{registration}"
+    );
+    available(&h, "alice").await;
+    let media = tempfile::tempdir().unwrap();
+    let stream = tone_stream(media.path(), 1000.0);
+    let caller = tokio::spawn(async move {
+        let keys = [
+            ("caller", "+441632960001"),
+            ("key", "3"),
+            ("hold_ms", "4000"),
+            ("stream", stream.as_str()),
+            ("sipp-t", "t1"),
+        ];
+        sipp("caller-menu.xml", target, "support", &keys).await
+    });
+
+    // Through the menu to orders, rung and answered over TCP, then hung up over TCP.
+    let connected = events.next_named("contact.connected").await;
+    assert_eq!(connected["agent"], "alice", "{connected}");
+    let ended = events.next_named("contact.ended").await;
+    assert_eq!(ended["data"]["reason"], "handled", "{ended}");
+    caller.await.unwrap().assert_success("caller");
+    no_calls_left(&h).await;
+    let heard = switchboard_media::audio::tone_power(&phone.heard(), 1000.0);
+    assert!(heard > 0.3, "the agent heard the caller: {heard}");
+    // baresip's SIP trace names the transport of each message.
+    let log = phone.log();
+    let lines: Vec<&str> = log.lines().collect();
+    assert!(
+        lines
+            .windows(2)
+            .any(|w| w[0].starts_with("TCP ") && w[1].starts_with("INVITE sip:")),
+        "the phone was rung over TCP:\n{log}"
+    );
     h.stop().await;
 }
 
