@@ -67,6 +67,7 @@ impl Runtime {
             http: reqwest::Client::new(),
             calls: Arc::clone(&calls),
             dialer,
+            held: Vec::new(),
         };
         let task = tokio::spawn(owner.run(rx));
         (
@@ -125,10 +126,22 @@ struct Owner {
     http: reqwest::Client,
     calls: Calls,
     dialer: VoiceHandle,
+    /// Notices stored but not yet durable: published after the next sync.
+    held: Vec<Arc<Notice>>,
 }
 
+/// Most jobs whose effects are made durable together.
+const GROUP: usize = 64;
+
 impl Owner {
+    /// Runs jobs and timers. Group commit: the jobs waiting when one arrives run one
+    /// after another, their effects are stored, then one flush to disk makes them all
+    /// durable before any is answered or its notices published.
     async fn run(mut self, mut jobs: mpsc::Receiver<Job>) {
+        match self.store.group_writer().await {
+            Ok(writer) => self.store = writer,
+            Err(e) => tracing::error!("no group-commit connection ({e}); committing one by one"),
+        }
         loop {
             let wake = self.center.next_deadline().map(|at| {
                 let wait = u64::try_from(at - now_ms()).unwrap_or(0);
@@ -137,18 +150,37 @@ impl Owner {
             tokio::select! {
                 job = jobs.recv() => {
                     let Some(job) = job else { break };
-                    let reply = job(&mut self.center, now_ms());
-                    let durable = self.apply().await;
-                    reply(durable);
+                    let mut replies = Vec::new();
+                    let mut next = Some(job);
+                    while let Some(job) = next.take() {
+                        let reply = job(&mut self.center, now_ms());
+                        replies.push((reply, self.apply().await));
+                        if replies.len() < GROUP {
+                            next = jobs.try_recv().ok();
+                        }
+                    }
+                    let synced = self.sync().await;
+                    for (reply, applied) in replies {
+                        reply(applied.and(synced.clone()));
+                    }
                 }
                 () = sleep_until(wake) => {
                     self.center.tick(now_ms());
-                    if let Err(e) = self.apply().await {
+                    if let Err(e) = self.apply().await.and(self.sync().await) {
                         tracing::error!("storing the effects of a timer failed: {e}");
                     }
                 }
             }
         }
+    }
+
+    /// Makes what was stored durable, then publishes the notices held meanwhile.
+    async fn sync(&mut self) -> Result<(), String> {
+        let synced = self.store.sync().await.map_err(|e| format!("store: {e}"));
+        for notice in self.held.drain(..) {
+            let _ = self.notices.send(notice);
+        }
+        synced
     }
 
     /// Applies the center's effects until none are left (lookups produce more).
@@ -259,7 +291,7 @@ impl Owner {
                 match seq {
                     Ok(seq) => {
                         n.seq = seq;
-                        let _ = self.notices.send(Arc::new(n));
+                        self.held.push(Arc::new(n));
                         Ok(())
                     }
                     Err(e) => Err(e),

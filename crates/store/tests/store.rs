@@ -154,6 +154,38 @@ async fn contacts_in_progress_are_closed_as_interrupted_after_a_restart() {
 }
 
 #[tokio::test]
+async fn a_group_writer_commits_for_everyone_and_syncs_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("switchboard.db");
+    let store = Store::open(&path).await.unwrap();
+    // Nothing written yet: there is no log to flush, and that is fine.
+    store.sync().await.unwrap();
+    let writer = store.group_writer().await.unwrap();
+    let id = writer.create_contact(&contact("a", None), 1).await.unwrap();
+    writer.contact_queued(id, "support", 2).await.unwrap();
+    writer.sync().await.unwrap();
+    assert!(dir.path().join("switchboard.db-wal").exists());
+    // The other connections see the writer's commits at once, and after a reopen.
+    assert_eq!(
+        store.contact(id).await.unwrap().queue.as_deref(),
+        Some("support")
+    );
+    writer.close().await;
+    store.close().await;
+    let again = Store::open(&path).await.unwrap();
+    assert_eq!(
+        again.contact(id).await.unwrap().status,
+        ContactStatus::Queued
+    );
+    // In memory, the writer is the store itself and syncing does nothing.
+    let memory = Store::memory().await.unwrap();
+    let writer = memory.group_writer().await.unwrap();
+    let id = writer.create_contact(&contact("b", None), 1).await.unwrap();
+    writer.sync().await.unwrap();
+    assert_eq!(memory.contact(id).await.unwrap().address, "b");
+}
+
+#[tokio::test]
 async fn articles_are_found_by_words_and_prefixes_best_first() {
     let store = Store::memory().await.unwrap();
     for (title, body, tags) in [
