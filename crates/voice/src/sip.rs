@@ -592,6 +592,10 @@ async fn new_call(shared: Arc<Shared>, mut tx: Transaction) {
             tracing::debug!("INVITE transaction: {e}");
         }
     });
+    // Ringing while the runtime records the contact.
+    if let Err(e) = dialog.ringing(None, None) {
+        tracing::debug!(%call_id, "180 not sent: {e}");
+    }
     let (reply, answer) = oneshot::channel();
     let _ = shared.events.send(EdgeEvent::Incoming {
         from: from.clone(),
