@@ -309,6 +309,8 @@ pub(crate) struct CallSetup {
     pub sender: RtpSender,
     pub control: Control,
     pub telephone_event: Option<u8>,
+    /// Keys the caller sent as SIP INFO.
+    pub keys: mpsc::UnboundedReceiver<char>,
     pub commands: mpsc::UnboundedReceiver<CallCommand>,
     pub shared: Arc<Shared>,
 }
@@ -653,6 +655,13 @@ async fn run_legs(
                             emit(media.key(key, now));
                         }
                     }
+                }
+            }
+            Some(key) = setup.keys.recv() => {
+                // A key sent as SIP INFO counts in the IVR like any other; it is not
+                // passed on to an agent.
+                if !matches!(leg, Leg::Up(_)) {
+                    emit(media.key(key, Instant::now()));
                 }
             }
             received = setup.control.recv(&mut rtcp_buf) => {

@@ -399,6 +399,7 @@ impl Ringing {
                 gone: gone.clone(),
                 local: self.local,
                 signals: Some(signals),
+                keys: None,
             },
         );
         Ok(Up {

@@ -38,6 +38,8 @@ pub(crate) async fn run(
         return;
     };
     let parts = customer.into_parts();
+    // The customer's phone sends no INFO keys here: nothing to collect after the offer.
+    let (_keys, key_presses) = mpsc::unbounded_channel();
     let setup = CallSetup {
         contact,
         caller: number,
@@ -46,6 +48,7 @@ pub(crate) async fn run(
         codec: parts.codec,
         sender: parts.sender,
         control: parts.control,
+        keys: key_presses,
         telephone_event: parts.telephone_event,
         commands,
         shared: Arc::clone(&shared),

@@ -78,6 +78,8 @@ pub(crate) struct Live {
     pub local: Description,
     /// Where the leg's hold and transfer requests go (an agent leg: its call's task).
     pub signals: Option<mpsc::UnboundedSender<Signal>>,
+    /// Where key presses sent as SIP INFO go (a caller's leg: its call's task).
+    pub keys: Option<mpsc::UnboundedSender<char>>,
 }
 
 /// A request the far end of a leg made in the dialog.
@@ -320,10 +322,25 @@ async fn follow(shared: Arc<Shared>, mut states: DialogStateReceiver) {
                     };
                 });
             }
-            DialogState::Info(_, request, handle) => {
-                // SIP INFO key presses (application/dtmf-relay) are not used: RFC 4733
-                // telephone-events and in-band tones are. Acknowledge and move on.
-                tracing::debug!(body = ?String::from_utf8_lossy(&request.body), "INFO");
+            DialogState::Info(id, request, handle) => {
+                // A key press sent as SIP INFO goes to a caller's call like any other key;
+                // other INFO bodies are acknowledged and ignored.
+                let content_type = request.header_value("Content-Type").unwrap_or_default();
+                let key = info_key(&content_type, &request.body);
+                let keys = shared
+                    .calls
+                    .lock()
+                    .expect("not poisoned")
+                    .get(&id.to_string())
+                    .and_then(|l| l.keys.clone());
+                match (key, keys) {
+                    (Some(key), Some(keys)) => {
+                        let _ = keys.send(key);
+                    }
+                    _ => {
+                        tracing::debug!(body = ?String::from_utf8_lossy(&request.body), "INFO ignored")
+                    }
+                }
                 tokio::spawn(async move { handle.reply(StatusCode::OK).await });
             }
             DialogState::Options(_, _, handle) => {
@@ -360,6 +377,36 @@ async fn follow(shared: Arc<Shared>, mut states: DialogStateReceiver) {
             _ => {}
         }
     }
+}
+
+/// The key pressed in a SIP INFO body: `application/dtmf-relay` (`Signal=5`, with
+/// `Signal=10` and `11` for `*` and `#` as some phones send them) or `application/dtmf`
+/// (the key alone).
+fn info_key(content_type: &str, body: &[u8]) -> Option<char> {
+    let body = std::str::from_utf8(body).ok()?;
+    let value = match content_type
+        .split(';')
+        .next()?
+        .trim()
+        .to_ascii_lowercase()
+        .as_str()
+    {
+        "application/dtmf-relay" => body.lines().find_map(|line| {
+            let (name, value) = line.split_once('=')?;
+            name.trim()
+                .eq_ignore_ascii_case("signal")
+                .then(|| value.trim())
+        })?,
+        "application/dtmf" => body.trim(),
+        _ => return None,
+    };
+    let key = match value {
+        "10" => '*',
+        "11" => '#',
+        v if v.chars().count() == 1 => v.chars().next()?.to_ascii_uppercase(),
+        _ => return None,
+    };
+    matches!(key, '0'..='9' | '*' | '#' | 'A'..='D').then_some(key)
 }
 
 /// The methods Switchboard answers.
@@ -638,12 +685,14 @@ async fn new_call(shared: Arc<Shared>, mut tx: Transaction) {
         Ok(addr) => offer.answer(addr),
         Err(_) => return hung_up(&shared),
     };
+    let (keys, key_presses) = mpsc::unbounded_channel();
     shared.remember(
         &id,
         Live {
             gone: gone.clone(),
             local: local.clone(),
             signals: None,
+            keys: Some(keys),
         },
     );
     let body = local.write(contact as u64);
@@ -669,6 +718,7 @@ async fn new_call(shared: Arc<Shared>, mut tx: Transaction) {
         sender,
         control,
         telephone_event: local.telephone_event,
+        keys: key_presses,
         commands,
         shared: Arc::clone(&shared),
     };
@@ -684,5 +734,32 @@ async fn new_call(shared: Arc<Shared>, mut tx: Transaction) {
 async fn hang_up(dialog: &InviteDialog) {
     if let Err(e) = dialog.hangup().await {
         tracing::debug!("hang-up: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::info_key;
+
+    #[test]
+    fn keys_are_read_from_info_bodies() {
+        let relay = "application/dtmf-relay";
+        assert_eq!(info_key(relay, b"Signal=5\r\nDuration=160\r\n"), Some('5'));
+        assert_eq!(info_key(relay, b"signal= #\r\nDuration=100"), Some('#'));
+        assert_eq!(info_key(relay, b"Signal=10\r\n"), Some('*'));
+        assert_eq!(info_key(relay, b"Signal=11\r\n"), Some('#'));
+        assert_eq!(info_key(relay, b"Signal=d\r\n"), Some('D'));
+        assert_eq!(info_key("application/dtmf", b"7"), Some('7'));
+        assert_eq!(
+            info_key("Application/DTMF-Relay; x=y", b"Signal=1"),
+            Some('1')
+        );
+        // Not a key, or not a key press at all.
+        assert_eq!(info_key(relay, b"Signal=E\r\n"), None);
+        assert_eq!(info_key(relay, b"Signal=12\r\n"), None);
+        assert_eq!(info_key(relay, b"Duration=160\r\n"), None);
+        assert_eq!(info_key(relay, b"\xff\xfe"), None);
+        assert_eq!(info_key("application/media_control+xml", b"<x/>"), None);
+        assert_eq!(info_key("", b"Signal=5"), None);
     }
 }

@@ -939,6 +939,29 @@ async fn the_agent_puts_the_caller_on_hold_and_takes_them_off_it() {
 }
 
 #[tokio::test]
+async fn keys_sent_as_sip_info_reach_the_flow() {
+    let h = Harness::start().await;
+    let admin = h.login("admin", "admin").await;
+    let mut events = h.events(&admin).await;
+    let keys = [
+        ("caller", "+441632960001"),
+        ("key", "3"),
+        ("hold_ms", "1000"),
+        ("stream", ""),
+    ];
+    sipp("caller-info.xml", sip_addr(&h), "support", &keys)
+        .await
+        .assert_success("caller");
+    let queued = events.next_named("contact.queued").await;
+    assert_eq!(
+        queued["data"]["queue"], "orders",
+        "key 3 came in an INFO: {queued}"
+    );
+    no_calls_left(&h).await;
+    h.stop().await;
+}
+
+#[tokio::test]
 async fn keys_sent_as_tones_are_heard_when_the_phone_has_no_telephone_events() {
     let h = Harness::start().await;
     let admin = h.login("admin", "admin").await;
