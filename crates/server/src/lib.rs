@@ -146,6 +146,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Server> {
         flow_dir,
         stopping,
         voice: voice.handle(),
+        realm: config.voice.realm.clone(),
     };
     // Applies what the center did before the owner task started (resumed callbacks).
     state.runtime.run(|_, _| ()).await?;

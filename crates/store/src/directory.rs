@@ -135,6 +135,15 @@ impl Store {
         )
     }
 
+    /// Removes `agent`'s phone credentials; whether there were any.
+    pub async fn delete_sip_account(&self, agent: &str) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM sip_accounts WHERE agent = ?")
+            .bind(agent)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     /// Every user, by name.
     pub async fn users(&self) -> Result<Vec<User>> {
         let names: Vec<String> = sqlx::query_scalar("SELECT name FROM users ORDER BY name")

@@ -1,5 +1,5 @@
 //! Configuration and reference data: customers and cases, queues, flows and their versions,
-//! numbers, wrap-up codes, the knowledge base, integration tokens.
+//! numbers, wrap-up codes, the knowledge base, integration tokens, phones' SIP passwords.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -606,6 +606,70 @@ pub async fn put_wrapup_code(
         .put_config("wrapup", &code, &w.label, now_ms())
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A desk phone's SIP password.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PhonePassword {
+    /// At least 6 characters.
+    pub password: String,
+}
+
+/// Checks a phone user name: an agent login or a user name, as phones register with.
+fn phone_user(user: &str) -> Result<(), ApiError> {
+    let ok = (1..=64).contains(&user.len())
+        && user
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(format!(
+            "`{user}` is not a phone user name (letters, digits, `.`, `_`, `-`)"
+        )))
+    }
+}
+
+/// Sets the password a desk phone registers with as `user` (an agent login, or a
+/// supervisor's user name); only its digest (HA1 in the configured realm) is stored.
+/// Phones registered already stay so until their registration expires (admins).
+#[utoipa::path(put, path = "/api/v1/phones/{user}", tag = "agents", request_body = PhonePassword,
+    params(("user" = String, Path, description = "Agent login or user name")),
+    responses((status = 204), (status = 422, body = super::ErrorBody)))]
+pub async fn put_phone(
+    State(s): State<AppState>,
+    c: Caller,
+    Path(user): Path<String>,
+    Body(p): Body<PhonePassword>,
+) -> Result<StatusCode, ApiError> {
+    need_admin(&c)?;
+    phone_user(&user)?;
+    if p.password.chars().count() < 6 {
+        return Err(ApiError::invalid(
+            "a phone password has at least 6 characters",
+        ));
+    }
+    let ha1 = switchboard_voice::registrar::ha1(&user, &s.realm, &p.password);
+    s.store.put_sip_account(&user, &s.realm, &ha1).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Removes `user`'s phone password: their phones can no longer register (admins).
+#[utoipa::path(delete, path = "/api/v1/phones/{user}", tag = "agents",
+    params(("user" = String, Path, description = "Agent login or user name")),
+    responses((status = 204), (status = 404, body = super::ErrorBody)))]
+pub async fn delete_phone(
+    State(s): State<AppState>,
+    c: Caller,
+    Path(user): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    need_admin(&c)?;
+    if s.store.delete_sip_account(&user).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found(format!("phone account `{user}`")))
+    }
 }
 
 /// Knowledge-base articles matching `q` (all when absent), best first.

@@ -48,6 +48,8 @@ pub struct AppState {
     pub stopping: tokio::sync::watch::Receiver<bool>,
     /// The voice edge (its load, for the metrics).
     pub voice: switchboard_voice::VoiceHandle,
+    /// The digest realm phones register in.
+    pub realm: String,
 }
 
 /// An error as every endpoint returns it: `{"error": {"code", "message", "details"}}`.
@@ -255,6 +257,7 @@ fn need_admin(c: &Caller) -> Result<(), ApiError> {
         admin::list_queues, admin::put_queue, admin::list_flows, admin::put_flow, admin::check_flow,
         admin::flow_versions, admin::activate_flow, admin::list_calendars, admin::put_calendar, admin::list_numbers, admin::put_number,
         admin::list_wrapup_codes, admin::put_wrapup_code, admin::search_articles, admin::add_article,
+        admin::put_phone, admin::delete_phone,
         admin::create_token,
         reports::interval_report, reports::summary_report, reports::flow_stats,
         ops::realtime, ops::events, ops::healthz, ops::metrics,
@@ -333,6 +336,10 @@ pub fn router(state: AppState) -> Router {
         .route("/numbers/{address}", put(admin::put_number))
         .route("/wrapup-codes", get(admin::list_wrapup_codes))
         .route("/wrapup-codes/{code}", put(admin::put_wrapup_code))
+        .route(
+            "/phones/{user}",
+            put(admin::put_phone).delete(admin::delete_phone),
+        )
         .route(
             "/articles",
             get(admin::search_articles).post(admin::add_article),

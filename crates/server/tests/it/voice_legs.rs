@@ -397,6 +397,54 @@ async fn phones_register_only_with_the_right_password_and_guessing_locks_out() {
 }
 
 #[tokio::test]
+async fn an_admin_sets_and_removes_a_phone_password_through_the_api() {
+    let h = Harness::start().await;
+    let admin = h.login("admin", "admin").await;
+    let target = sip_addr(&h);
+    let register = |password: &'static str, status: &'static str| async move {
+        let keys = [
+            ("agent", "bob"),
+            ("password", password),
+            ("contact_port", "5073"),
+            ("status", status),
+        ];
+        sipp("register.xml", target, "bob", &keys).await
+    };
+    let phone = |password: &str| json!({ "password": password });
+    // Only an admin sets it, and not to something short.
+    let alice = h.login("alice", "demo").await;
+    let path = "/api/v1/phones/bob";
+    let (status, body) = h
+        .call(Method::PUT, path, Some(&alice), Some(phone("new-phone-pw")))
+        .await;
+    assert_eq!(status.as_u16(), 403, "{body}");
+    let (status, body) = h
+        .call(Method::PUT, path, Some(&admin), Some(phone("abc")))
+        .await;
+    assert_eq!(status.as_u16(), 422, "{body}");
+    let (status, body) = h
+        .call(Method::PUT, path, Some(&admin), Some(phone("new-phone-pw")))
+        .await;
+    assert_eq!(status.as_u16(), 204, "{body}");
+    // Bob's phone registers with the new password, and no longer with the old one.
+    register("new-phone-pw", "200")
+        .await
+        .assert_success("the new password registers");
+    register("phone", "403")
+        .await
+        .assert_success("the old password is refused");
+    // Removed: no password registers.
+    let (status, body) = h.call(Method::DELETE, path, Some(&admin), None).await;
+    assert_eq!(status.as_u16(), 204, "{body}");
+    register("new-phone-pw", "403")
+        .await
+        .assert_success("no account, no registration");
+    let (status, body) = h.call(Method::DELETE, path, Some(&admin), None).await;
+    assert_eq!(status.as_u16(), 404, "{body}");
+    h.stop().await;
+}
+
+#[tokio::test]
 async fn an_agent_transfers_a_call_blind_to_another_agent_and_it_stays_one_contact() {
     let h = Harness::start().await;
     let admin = h.login("admin", "admin").await;
