@@ -89,7 +89,7 @@ pub async fn follow(
             EdgeEvent::AgentAnswered { contact, agent } => {
                 let login = agent.clone();
                 let r = runtime
-                    .run(move |center, now| center.accept(&login, contact, now))
+                    .run(move |center, now| center.phone_answered(&login, contact, now))
                     .await;
                 if let Ok(Err(e)) = r {
                     // The offer ended meanwhile (timed out, caller left): release the phone.

@@ -1285,6 +1285,20 @@ impl Center {
         self.answer_offer(login, contact, now_ms, true)
     }
 
+    /// `login`'s phone answered the call of `contact`: it accepts the offer, or, when
+    /// the agent accepted it already (on the desktop), it now carries their conversation.
+    pub fn phone_answered(
+        &mut self,
+        login: &str,
+        contact: i64,
+        now_ms: i64,
+    ) -> Result<(), Refused> {
+        if self.talking(login, contact).is_ok() {
+            return Ok(());
+        }
+        self.accept(login, contact, now_ms)
+    }
+
     /// The agent declines the offer of `contact`.
     pub fn reject(&mut self, login: &str, contact: i64, now_ms: i64) -> Result<(), Refused> {
         self.answer_offer(login, contact, now_ms, false)

@@ -397,6 +397,54 @@ async fn phones_register_only_with_the_right_password_and_guessing_locks_out() {
 }
 
 #[tokio::test]
+async fn an_agent_accepts_on_the_desktop_then_picks_up_the_phone_and_talks() {
+    let h = Harness::start().await;
+    let admin = h.login("admin", "admin").await;
+    let mut events = h.events(&admin).await;
+    let target = sip_addr(&h);
+    // Alice's phone rings until she picks it up.
+    let phone = Phone::start_with(target, "alice", "phone", 600.0, false);
+    registered(&mut events, &["alice"]).await;
+    let mut handset = phone.control().await;
+    available(&h, "alice").await;
+    let media = tempfile::tempdir().unwrap();
+    let stream = tone_stream(media.path(), 1000.0);
+    let caller = ada_calls(target, "3", 6000, stream);
+
+    // The offer pops up on her desktop and she accepts it there while the phone rings.
+    let offered = events.next_named("contact.offered").await;
+    let contact = offered["contact"].as_i64().unwrap();
+    handset.next_of("CALL_INCOMING").await;
+    let alice = h.login("alice", "demo").await;
+    let (status, body) = h
+        .post(
+            &format!("/api/v1/agents/alice/offers/{contact}/accept"),
+            &alice,
+            Value::Null,
+        )
+        .await;
+    assert!(status.is_success(), "{body}");
+    let connected = next_about(&mut events, "contact.connected", contact).await;
+    assert_eq!(connected["agent"], "alice", "{connected}");
+    // Then she picks up: the phone carries the conversation.
+    let answered = handset.command("accept").await;
+    assert_eq!(answered["ok"], true, "{answered}");
+    let ended = next_about(&mut events, "contact.ended", contact).await;
+    assert_eq!(ended["data"]["reason"], "handled", "{ended}");
+    caller.await.unwrap().assert_success("caller");
+    no_calls_left(&h).await;
+    let audio = phone.heard();
+    assert!(
+        audio.len() > 8000 * 3,
+        "seconds of conversation: {}",
+        audio.len()
+    );
+    let heard = switchboard_media::audio::tone_power(&audio, 1000.0);
+    assert!(heard > 0.3, "Alice heard the caller: {heard}");
+    h.stop().await;
+}
+
+#[tokio::test]
 async fn an_admin_sets_and_removes_a_phone_password_through_the_api() {
     let h = Harness::start().await;
     let admin = h.login("admin", "admin").await;
