@@ -87,8 +87,10 @@ pub struct Contact {
     pub notes: Option<String>,
     /// Whether the agent marked it resolved.
     pub resolved: Option<bool>,
-    /// Recording reference.
+    /// Recording reference (the latest).
     pub recording: Option<String>,
+    /// Every recording, in order (one per agent who talked with the caller).
+    pub recordings: Vec<String>,
     /// Voicemail reference.
     pub voicemail: Option<String>,
     /// Whether it was transferred.
@@ -131,6 +133,7 @@ struct ContactRow {
     notes: Option<String>,
     resolved: Option<bool>,
     recording: Option<String>,
+    recordings: Option<String>,
     voicemail: Option<String>,
     transferred: bool,
     forwarded_to: Option<String>,
@@ -161,6 +164,11 @@ impl TryFrom<ContactRow> for Contact {
             notes: r.notes,
             resolved: r.resolved,
             recording: r.recording,
+            recordings: r
+                .recordings
+                .as_deref()
+                .map(|files| files.lines().map(str::to_string).collect())
+                .unwrap_or_default(),
             voicemail: r.voicemail,
             transferred: r.transferred,
             forwarded_to: r.forwarded_to,
@@ -170,8 +178,8 @@ impl TryFrom<ContactRow> for Contact {
 
 const CONTACT: &str = "SELECT id, channel, address, dialed, customer_id, flow, queue, agent, \
     status, ivr_path, transcript, created_ms, queued_ms, answered_ms, ended_ms, wrapped_ms, \
-    end_reason, wrapup_code, notes, resolved, recording, voicemail, transferred, forwarded_to \
-    FROM contacts";
+    end_reason, wrapup_code, notes, resolved, recording, recordings, voicemail, transferred, \
+    forwarded_to FROM contacts";
 
 /// A contact as it starts.
 #[derive(Debug, Clone, PartialEq)]
@@ -384,9 +392,16 @@ impl Store {
     /// The contact's conversation was recorded in `file`.
     pub async fn contact_recording(&self, id: i64, file: &str) -> Result<()> {
         self.update(
-            sqlx::query("UPDATE contacts SET recording = ? WHERE id = ?")
-                .bind(file)
-                .bind(id),
+            // Appended in one statement: legs closing together lose nothing.
+            sqlx::query(
+                "UPDATE contacts SET recording = ?, recordings = CASE WHEN recordings IS NULL \
+                 THEN ? ELSE recordings || ? || ? END WHERE id = ?",
+            )
+            .bind(file)
+            .bind(file)
+            .bind("\n")
+            .bind(file)
+            .bind(id),
             id,
         )
         .await

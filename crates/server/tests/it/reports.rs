@@ -45,6 +45,7 @@ fn contact(
         voicemail: None,
         transferred: id == 3,
         forwarded_to: None,
+        recordings: Vec::new(),
     }
 }
 

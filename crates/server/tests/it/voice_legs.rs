@@ -569,6 +569,17 @@ async fn an_agent_transfers_a_call_blind_to_another_agent_and_it_stays_one_conta
     let heard = emma_phone.heard();
     let power = switchboard_media::audio::tone_power(&heard, 1000.0);
     assert!(power > 0.5, "Emma heard the caller: {power}");
+    // Both conversations were recorded, Alice's then Emma's.
+    let c = contact_when(&h, &mut events, &admin, contact, |c| {
+        c["recordings"].as_array().is_some_and(|r| r.len() == 2)
+    })
+    .await;
+    let files = c["recordings"].to_string();
+    assert!(
+        files.find("-alice-") < files.find("-emma-") && files.contains("-alice-"),
+        "{c}"
+    );
+    assert_eq!(c["recording"], c["recordings"][1], "{c}");
     no_calls_left(&h).await;
     h.stop().await;
 }
