@@ -186,10 +186,35 @@ pub async fn follow(
             EdgeEvent::CustomerUnreachable { contact, reason } => {
                 tracing::info!(contact, "callback not answered: {reason}");
                 let r = runtime
-                    .run(move |center, now| center.unreachable(contact, now))
+                    .run(move |center, now| {
+                        let queue = center.queue_of(contact);
+                        let retry = queue
+                            .and_then(|q| center.queue_config(&q))
+                            .map(|q| (q.callback_attempts, q.callback_retry_secs))
+                            .unwrap_or((1, 0));
+                        (center.unreachable(contact, now), retry)
+                    })
                     .await;
-                if let Ok(Err(e)) = r {
+                let Ok((ended, (attempts, retry_secs))) = r else {
+                    continue;
+                };
+                if let Err(e) = ended {
                     tracing::debug!(contact, "{e}");
+                }
+                // The request is tried again later, or ends `no_answer`.
+                let due = now_ms() + i64::try_from(retry_secs * 1000).unwrap_or(i64::MAX);
+                match store
+                    .callback_not_answered(contact, i64::from(attempts), due)
+                    .await
+                {
+                    Ok(Some(cb)) if cb.status == "pending" => {
+                        let id = cb.id;
+                        let _ = runtime
+                            .run(move |center, _| center.retry_callback(id, due))
+                            .await;
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::error!(contact, "callback attempt not noted: {e}"),
                 }
             }
             EdgeEvent::AgentHungUp { contact, agent } => {

@@ -95,6 +95,11 @@ pub enum Effect {
         /// The queue it waits in now.
         queue: String,
     },
+    /// Pending callback `id` is due again: route it with a new contact.
+    RouteCallback {
+        /// Callback id.
+        id: i64,
+    },
     /// The contact's call was transferred out to `number` through the trunk.
     Forwarded {
         /// Contact id.
@@ -249,6 +254,8 @@ pub struct Center {
     live: HashMap<i64, Live>,
     /// Flow ticks due: (when in ms, contact).
     ticks: BinaryHeap<Reverse<(i64, i64)>>,
+    /// Callbacks to try again: (when in ms, callback id).
+    retries: BinaryHeap<Reverse<(i64, i64)>>,
     kpis: Kpis,
     effects: Vec<Effect>,
     now_ms: i64,
@@ -307,6 +314,7 @@ impl Center {
             numbers: BTreeMap::new(),
             live: HashMap::new(),
             ticks: BinaryHeap::new(),
+            retries: BinaryHeap::new(),
             kpis: Kpis::new(kpi),
             effects: Vec::new(),
             now_ms: 0,
@@ -1549,7 +1557,18 @@ impl Center {
             .poll_timeout()
             .map(|t| i64::try_from(t.0 / 1000).unwrap_or(i64::MAX));
         let flows = self.ticks.peek().map(|Reverse((at, _))| *at);
-        engine.into_iter().chain(flows).min()
+        let retries = self.retries.peek().map(|Reverse((at, _))| *at);
+        engine.into_iter().chain(flows).chain(retries).min()
+    }
+
+    /// Pending callback `id` is tried again at `at_ms` (its customer did not answer).
+    pub fn retry_callback(&mut self, id: i64, at_ms: i64) {
+        self.retries.push(Reverse((at_ms, id)));
+    }
+
+    /// The settings of queue `name`, if it exists.
+    pub fn queue_config(&self, name: &str) -> Option<&QueueConfig> {
+        self.queue_cfg.get(name)
     }
 
     /// Time passed: ring timeouts, escalations, wrap-up ends, queue announcements.
@@ -1570,6 +1589,13 @@ impl Center {
                     self.progress(contact);
                 }
             }
+        }
+        while let Some(&Reverse((at, id))) = self.retries.peek() {
+            if at > now_ms {
+                break;
+            }
+            self.retries.pop();
+            self.effects.push(Effect::RouteCallback { id });
         }
         self.pump();
     }
@@ -1742,7 +1768,8 @@ impl Center {
         }
     }
 
-    fn queue_of(&self, contact: i64) -> Option<String> {
+    /// The queue contact `contact` is (or was last) in, while it is in progress.
+    pub fn queue_of(&self, contact: i64) -> Option<String> {
         self.live.get(&contact).and_then(|l| l.queue.clone())
     }
 

@@ -100,9 +100,13 @@ pub async fn start(config: &Config) -> anyhow::Result<Server> {
     for (login, a) in store.configs::<AgentConfig>("agent").await? {
         center.configure_agent(&login, &a, now)?;
     }
-    // Callbacks still pending are routed again (their earlier contact was interrupted).
+    // Callbacks still pending are routed again (their earlier contact was interrupted),
+    // or when their next attempt is due.
     for cb in store.callbacks(Some("pending")).await? {
-        runtime::route_callback(&store, &mut center, &cb).await?;
+        match cb.due_ms.filter(|due| *due > now) {
+            Some(due) => center.retry_callback(cb.id, due),
+            None => runtime::route_callback(&store, &mut center, &cb).await?,
+        }
     }
     let (edge_events, edge_rx) = tokio::sync::mpsc::unbounded_channel();
     let voice = switchboard_voice::start(

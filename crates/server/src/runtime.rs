@@ -208,6 +208,12 @@ impl Owner {
             Effect::Dequeued { contact } => s.contact_dequeued(contact).await,
             Effect::Transferred { contact, queue } => s.contact_transferred(contact, &queue).await,
             Effect::Forwarded { contact, number } => s.contact_forwarded(contact, &number).await,
+            Effect::RouteCallback { id } => match s.pending_callback(id).await {
+                Ok(Some(cb)) => route_callback(s, &mut self.center, &cb).await,
+                // Cancelled or done meanwhile.
+                Ok(None) => Ok(()),
+                Err(e) => Err(e),
+            },
             Effect::Connected { contact, agent } => {
                 s.contact_connected(contact, &agent, now_ms()).await
             }

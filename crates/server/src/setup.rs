@@ -68,10 +68,23 @@ pub struct QueueConfig {
     /// Record calls answered from this queue (two-channel WAV, caller left, agent right).
     #[serde(default = "yes")]
     pub record: bool,
+    /// Attempts at a callback whose customer does not answer (Switchboard dialing through
+    /// the trunk) before it ends `no_answer`.
+    #[serde(default = "default_callback_attempts")]
+    pub callback_attempts: u32,
+    /// Seconds between two attempts at a callback.
+    #[serde(default = "default_callback_retry")]
+    pub callback_retry_secs: u64,
 }
 
 fn yes() -> bool {
     true
+}
+fn default_callback_attempts() -> u32 {
+    3
+}
+fn default_callback_retry() -> u64 {
+    600
 }
 
 fn longest_idle() -> Strategy {
@@ -104,6 +117,8 @@ impl Default for QueueConfig {
             weight: 1,
             aht_secs: default_aht(),
             record: true,
+            callback_attempts: default_callback_attempts(),
+            callback_retry_secs: default_callback_retry(),
         }
     }
 }
@@ -122,6 +137,12 @@ impl QueueConfig {
         }
         if self.weight == 0 {
             return Err("weight must be at least 1".into());
+        }
+        if !(1..=20).contains(&self.callback_attempts) {
+            return Err("callback_attempts must be between 1 and 20".into());
+        }
+        if !(1..=604_800).contains(&self.callback_retry_secs) {
+            return Err("callback_retry_secs must be between 1 and 604800 (a week)".into());
         }
         Ok(())
     }

@@ -285,11 +285,19 @@ pub struct Callback {
     pub number: String,
     /// Requested (ms since the epoch).
     pub requested_ms: i64,
-    /// `pending`, `done` or `cancelled`.
+    /// `pending`, `done`, `cancelled`, or `no_answer` (every attempt failed).
     pub status: String,
     /// The contact routing it now.
     pub attempt_contact: Option<i64>,
+    /// Attempts whose customer did not answer.
+    pub failed_attempts: i64,
+    /// When the next attempt is due (none: at once).
+    pub due_ms: Option<i64>,
 }
+
+/// The columns of a [`Callback`].
+const CALLBACK: &str =
+    "id, contact_id, queue, number, requested_ms, status, attempt_contact, failed_attempts, due_ms";
 
 impl Store {
     /// Records a new contact (in the flow) and returns its id: committed before the caller
@@ -599,11 +607,10 @@ impl Store {
         number: &str,
         now_ms: i64,
     ) -> Result<Callback> {
-        Ok(sqlx::query_as(
+        Ok(sqlx::query_as(&format!(
             "INSERT INTO callbacks (contact_id, attempt_contact, queue, number, requested_ms, status) \
-             VALUES (?, ?, ?, ?, ?, 'pending') \
-             RETURNING id, contact_id, queue, number, requested_ms, status, attempt_contact",
-        )
+             VALUES (?, ?, ?, ?, ?, 'pending') RETURNING {CALLBACK}"
+        ))
         .bind(contact)
         .bind(attempt)
         .bind(queue)
@@ -636,13 +643,46 @@ impl Store {
 
     /// Callback requests with this status (all when `None`), oldest first.
     pub async fn callbacks(&self, status: Option<&str>) -> Result<Vec<Callback>> {
-        Ok(sqlx::query_as(
-            "SELECT id, contact_id, queue, number, requested_ms, status, attempt_contact FROM callbacks \
-             WHERE (? IS NULL OR status = ?) ORDER BY requested_ms, id",
-        )
+        Ok(sqlx::query_as(&format!(
+            "SELECT {CALLBACK} FROM callbacks WHERE (? IS NULL OR status = ?) \
+             ORDER BY requested_ms, id"
+        ))
         .bind(status)
         .bind(status)
         .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// The pending callback with this id, if any.
+    pub async fn pending_callback(&self, id: i64) -> Result<Option<Callback>> {
+        Ok(sqlx::query_as(&format!(
+            "SELECT {CALLBACK} FROM callbacks WHERE id = ? AND status = 'pending'"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// The customer did not answer the attempt of the pending callback routed by
+    /// `contact`. With fewer than `attempts` failures it is tried again at `due_ms`;
+    /// otherwise it ends `no_answer`. Answers the callback (as it is now), if there was
+    /// one.
+    pub async fn callback_not_answered(
+        &self,
+        contact: i64,
+        attempts: i64,
+        due_ms: i64,
+    ) -> Result<Option<Callback>> {
+        Ok(sqlx::query_as(&format!(
+            "UPDATE callbacks SET failed_attempts = failed_attempts + 1, attempt_contact = NULL, \
+             due_ms = ?, status = CASE WHEN failed_attempts + 1 >= ? THEN 'no_answer' \
+             ELSE status END \
+             WHERE attempt_contact = ? AND status = 'pending' RETURNING {CALLBACK}"
+        ))
+        .bind(due_ms)
+        .bind(attempts)
+        .bind(contact)
+        .fetch_optional(&self.pool)
         .await?)
     }
 

@@ -661,6 +661,76 @@ async fn a_callback_rings_the_agent_first_then_dials_the_customer_through_the_tr
 }
 
 #[tokio::test]
+async fn an_unanswered_callback_is_tried_again_then_given_up() {
+    // Behind the trunk, the customer's phone is busy: twice.
+    let trunk = free_port();
+    let h = Harness::start_with(tempfile::tempdir().unwrap(), |c| {
+        c.voice.trunk = Some(format!("127.0.0.1:{trunk}"));
+    })
+    .await;
+    let admin = h.login("admin", "admin").await;
+    let mut events = h.events(&admin).await;
+    let target = sip_addr(&h);
+    // Orders tries a callback twice, a second apart.
+    let (status, body) = h
+        .call(
+            Method::PUT,
+            "/api/v1/queues/orders",
+            Some(&admin),
+            Some(json!({ "callback_attempts": 2, "callback_retry_secs": 1 })),
+        )
+        .await;
+    assert_eq!(status.as_u16(), 204, "{body}");
+    let flow = "id: cb\nversion: 1\nstart: offer\nnodes:\n  offer:\n    callback:\n      \
+                queue: orders\n      confirm: \"We will call you back.\"\n";
+    answering(&h, &admin, "cb", flow).await;
+    let _agent = Phone::start_with(target, "alice", "phone", 600.0, true);
+    registered(&mut events, &["alice"]).await;
+    sipp(
+        "caller-hung-up-on.xml",
+        target,
+        "cb",
+        &[("caller", "+441632960001"), ("key", "1"), ("stream", "")],
+    )
+    .await
+    .assert_success("caller");
+
+    let alice = h.login("alice", "demo").await;
+    available(&h, "alice").await;
+    let mut attempts = Vec::new();
+    for attempt in 1..=2 {
+        let busy = tokio::spawn(async move {
+            sipp_on("customer-busy.xml", target, trunk, "customer", &[]).await
+        });
+        // Alice's phone rings first, then the customer's, which is busy.
+        let offered = events.next_named("contact.offered").await;
+        assert_eq!(offered["agent"], "alice", "attempt {attempt}: {offered}");
+        let contact = offered["contact"].as_i64().unwrap();
+        let ended = next_about(&mut events, "contact.ended", contact).await;
+        assert_eq!(ended["data"]["reason"], "no_answer", "{ended}");
+        busy.await.unwrap().assert_success("the busy customer");
+        // Alice wraps up and is ready for the next attempt.
+        let wrap = json!({ "code": "follow-up", "resolved": false });
+        let (status, body) = h
+            .post(&format!("/api/v1/contacts/{contact}/wrapup"), &alice, wrap)
+            .await;
+        assert!(status.is_success(), "{body}");
+        attempts.push(contact);
+    }
+    assert_ne!(
+        attempts[0], attempts[1],
+        "each attempt is a contact of its own"
+    );
+    // Two attempts failed: the request is given up as `no_answer`.
+    let (_, callbacks) = h.get("/api/v1/callbacks", &admin).await;
+    let cb = &callbacks[0];
+    assert_eq!(cb["status"], "no_answer", "{callbacks}");
+    assert_eq!(cb["failed_attempts"], 2, "{callbacks}");
+    no_calls_left(&h).await;
+    h.stop().await;
+}
+
+#[tokio::test]
 async fn a_waiting_caller_takes_a_callback_that_keeps_their_place_and_is_hung_up_on() {
     let h = Harness::start().await;
     let admin = h.login("admin", "admin").await;
