@@ -139,8 +139,13 @@ pub async fn start(config: &Config) -> anyhow::Result<Server> {
         voicemail,
         edge_rx,
     ));
-    webhooks::start(config.webhooks.clone(), runtime.subscribe());
     let (stopping_tx, stopping) = tokio::sync::watch::channel(false);
+    webhooks::start(
+        config.webhooks.clone(),
+        store.clone(),
+        &runtime,
+        stopping.clone(),
+    );
     let state = AppState {
         store: store.clone(),
         runtime,

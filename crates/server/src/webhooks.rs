@@ -5,8 +5,12 @@
 //! (the event-log sequence: receivers deduplicate on it), `X-Switchboard-Timestamp` (ms)
 //! and `X-Switchboard-Signature: sha256=<hex>` over `"{timestamp}.{body}"` with the
 //! hook's secret. A 2xx answer is a delivery; anything else is retried up to
-//! [`Webhook::attempts`] times. Deliveries in flight are not persisted: a restart drops
-//! them (the event log keeps every notice for a receiver to catch up from).
+//! [`Webhook::attempts`] times (then the notice is given up, and logged).
+//!
+//! Deliveries come from the event log, in order, one hook at a time: each hook's cursor
+//! (the last event it is done with) is stored after every event, so a restart resumes
+//! where it stopped (a notice being retried when the server stopped is sent again). A new
+//! hook starts with the events after it was added.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,9 +18,12 @@ use std::time::Duration;
 use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use sha2::Sha256;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
+
+use switchboard_store::{Event, Store};
 
 use crate::center::Notice;
+use crate::runtime::Runtime;
 
 /// One integration.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -67,32 +74,94 @@ pub fn signature(secret: &str, timestamp_ms: i64, body: &str) -> String {
     )
 }
 
-/// Delivers every matching notice from `notices` until the stream closes.
-pub fn start(hooks: Vec<Webhook>, mut notices: broadcast::Receiver<Arc<Notice>>) {
-    if hooks.is_empty() {
-        return;
-    }
+/// Delivers the event log to every hook, each woken by the runtime's notices, until
+/// `stopping` turns true (a delivery being retried then is sent again after a restart).
+pub fn start(
+    hooks: Vec<Webhook>,
+    store: Store,
+    runtime: &Runtime,
+    stopping: watch::Receiver<bool>,
+) {
     let http = reqwest::Client::new();
-    let hooks: Arc<Vec<Webhook>> = Arc::new(hooks);
-    tokio::spawn(async move {
-        loop {
-            let notice = match notices.recv().await {
-                Ok(n) => n,
-                Err(broadcast::error::RecvError::Lagged(n)) => {
-                    tracing::warn!("webhooks fell behind: {n} notices not sent");
-                    continue;
-                }
-                Err(broadcast::error::RecvError::Closed) => return,
-            };
-            for hook in hooks.iter().filter(|h| h.wants(&notice.kind)) {
-                tokio::spawn(deliver(http.clone(), hook.clone(), Arc::clone(&notice)));
+    for hook in hooks {
+        let worker = run(hook, store.clone(), http.clone(), runtime.subscribe());
+        let mut stopping = stopping.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                () = worker => {}
+                _ = stopping.wait_for(|stop| *stop) => {}
             }
-        }
-    });
+        });
+    }
 }
 
-async fn deliver(http: reqwest::Client, hook: Webhook, notice: Arc<Notice>) {
-    let Ok(body) = serde_json::to_string(&*notice) else {
+/// Events read from the log at a time.
+const BATCH: i64 = 200;
+
+/// One hook's worker: from its cursor on, each event it wants is delivered (or given up)
+/// in order, and the cursor stored after it; then it waits for the next notice.
+async fn run(
+    hook: Webhook,
+    store: Store,
+    http: reqwest::Client,
+    mut wake: broadcast::Receiver<Arc<Notice>>,
+) {
+    let start = async {
+        if let Some(seq) = store.webhook_cursor(&hook.url).await? {
+            return Ok(seq);
+        }
+        // A new hook starts with what happens from now on (stored, so that a restart
+        // does not skip what happened meanwhile).
+        let seq = store.last_event_seq().await?;
+        store.set_webhook_cursor(&hook.url, seq).await?;
+        Ok::<_, switchboard_store::StoreError>(seq)
+    };
+    let mut cursor = match start.await {
+        Ok(seq) => seq,
+        Err(e) => return tracing::error!("webhook {}: {e}", hook.url),
+    };
+    loop {
+        let events = match store.events(cursor, None, BATCH).await {
+            Ok(events) => events,
+            Err(e) => {
+                tracing::error!("webhook {}: reading the event log: {e}", hook.url);
+                Vec::new()
+            }
+        };
+        if events.is_empty() {
+            match wake.recv().await {
+                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => return,
+            }
+        }
+        for event in events {
+            if hook.wants(&event.kind) {
+                deliver(&http, &hook, &notice(event.clone())).await;
+            }
+            cursor = event.seq;
+            if let Err(e) = store.set_webhook_cursor(&hook.url, cursor).await {
+                tracing::error!("webhook {}: cursor not stored: {e}", hook.url);
+            }
+        }
+    }
+}
+
+/// A stored event as the notice it was.
+fn notice(e: Event) -> Notice {
+    Notice {
+        seq: e.seq,
+        at_ms: e.at_ms,
+        kind: e.kind,
+        contact: e.contact_id,
+        agent: e.agent,
+        queue: e.queue,
+        data: e.data,
+    }
+}
+
+/// Posts `notice` to `hook` until it answers 2xx or the attempts run out.
+async fn deliver(http: &reqwest::Client, hook: &Webhook, notice: &Notice) {
+    let Ok(body) = serde_json::to_string(notice) else {
         return;
     };
     let mut delay = Duration::from_millis(hook.retry_base_ms);

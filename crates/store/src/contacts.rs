@@ -560,6 +560,39 @@ impl Store {
         .await?)
     }
 
+    /// The sequence number of the latest event (0 when there is none).
+    pub async fn last_event_seq(&self) -> Result<i64> {
+        Ok(
+            sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(seq) FROM events")
+                .fetch_one(&self.pool)
+                .await?
+                .unwrap_or(0),
+        )
+    }
+
+    /// The last event webhook `url` is done with, if it has started.
+    pub async fn webhook_cursor(&self, url: &str) -> Result<Option<i64>> {
+        Ok(
+            sqlx::query_scalar("SELECT seq FROM webhook_cursors WHERE url = ?")
+                .bind(url)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Webhook `url` is done with every event up to `seq`.
+    pub async fn set_webhook_cursor(&self, url: &str, seq: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO webhook_cursors (url, seq) VALUES (?, ?) \
+             ON CONFLICT (url) DO UPDATE SET seq = excluded.seq",
+        )
+        .bind(url)
+        .bind(seq)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     /// Events after `after_seq` (optionally of one contact), oldest first.
     pub async fn events(
         &self,

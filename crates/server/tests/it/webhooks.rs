@@ -1,4 +1,5 @@
-//! Webhooks reach a receiver the test runs, signed, and are retried when it fails.
+//! Webhooks reach a receiver the test runs, signed, and are retried when it fails, also
+//! across a restart.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -75,5 +76,65 @@ async fn notices_are_posted_signed_and_retried() {
     );
     // Only the kinds asked for were sent (no flow steps, no queue events).
     assert!(rx.try_recv().is_err());
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_delivery_that_failed_when_the_server_stopped_is_sent_after_the_restart() {
+    // The receiver fails until it is told to accept.
+    let (tx, mut rx) = mpsc::unbounded_channel::<(HeaderMap, String)>();
+    let accept = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let gate = Arc::clone(&accept);
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: HeaderMap, body: String| {
+            let (tx, gate) = (tx.clone(), Arc::clone(&gate));
+            async move {
+                let ok = gate.load(Ordering::SeqCst);
+                tx.send((headers, body)).unwrap();
+                if ok {
+                    StatusCode::OK
+                } else {
+                    StatusCode::SERVICE_UNAVAILABLE
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let hook = Webhook {
+        url,
+        secret: "s3cret".into(),
+        events: vec!["contact.started".into()],
+        attempts: 100,
+        retry_base_ms: 20,
+    };
+
+    let first = hook.clone();
+    let h = Harness::start_with(tempfile::tempdir().unwrap(), |c| c.webhooks = vec![first]).await;
+    h.chat("support", "+441632960001").await;
+    let (refused, _) = rx.recv().await.unwrap();
+    let delivery = refused["x-switchboard-delivery"].clone();
+    let dir = h.stop().await;
+
+    // Back up, with the receiver accepting: the same notice is delivered first.
+    accept.store(true, Ordering::SeqCst);
+    // (The first server's worker stopped with it: nothing is sent meanwhile.)
+    while let Ok((headers, _)) = rx.try_recv() {
+        assert_eq!(headers["x-switchboard-delivery"], delivery);
+    }
+    // The restarted server signs with a new secret: the delivery is its own.
+    let hook = Webhook {
+        secret: "rotated".into(),
+        ..hook
+    };
+    let h = Harness::start_with(dir, |c| c.webhooks = vec![hook]).await;
+    let (headers, body) = rx.recv().await.unwrap();
+    assert_eq!(headers["x-switchboard-delivery"], delivery, "{body}");
+    let timestamp = headers["x-switchboard-timestamp"].to_str().unwrap();
+    let signed =
+        switchboard_server::webhooks::signature("rotated", timestamp.parse().unwrap(), &body);
+    assert_eq!(headers["x-switchboard-signature"], signed.as_str());
     h.stop().await;
 }
