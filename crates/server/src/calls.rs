@@ -10,6 +10,7 @@ use switchboard_store::{Line, NewContact, Store};
 use switchboard_voice::{Answer, CallCommand, EdgeEvent};
 use tokio::sync::mpsc;
 
+use crate::center::Reach;
 use crate::runtime::{Runtime, StartError, now_ms, start_contact};
 
 /// Applies the edge's events until the edge stops.
@@ -28,10 +29,18 @@ pub async fn follow(
                 reply,
             } => {
                 let (commands, rx) = mpsc::unbounded_channel();
+                let attach = commands.clone();
                 let started = start_contact(&runtime, &store, Channel::Voice, &from, &to, |id| {
-                    runtime.attach_call(id, commands);
+                    runtime.attach_call(id, attach);
                 })
                 .await;
+                // No flow answers: an agent's direct line, perhaps.
+                let started = match started {
+                    Err(StartError::NoFlow(_)) => {
+                        direct_call(&runtime, &store, &from, &to, commands).await
+                    }
+                    other => other.map_err(DirectError::Start),
+                };
                 let answer = match started {
                     Ok(contact) => {
                         tracing::info!(contact, %from, %to, %call_id, "call answered");
@@ -40,9 +49,17 @@ pub async fn follow(
                             commands: rx,
                         }
                     }
-                    Err(StartError::NoFlow(_)) => Answer::Reject {
+                    Err(DirectError::Start(StartError::NoFlow(_))) => Answer::Reject {
                         code: 404,
                         reason: format!("no flow answers `{to}`"),
+                    },
+                    Err(DirectError::Busy) => Answer::Reject {
+                        code: 486,
+                        reason: format!("{to} is busy"),
+                    },
+                    Err(DirectError::Unavailable) => Answer::Reject {
+                        code: 480,
+                        reason: format!("{to} is not logged in"),
                     },
                     Err(e) => {
                         tracing::error!(%call_id, "call not taken: {e}");
@@ -227,6 +244,62 @@ pub async fn follow(
             }
         }
     }
+}
+
+/// Why a call to a number or a direct line was not taken.
+#[derive(Debug, thiserror::Error)]
+enum DirectError {
+    #[error(transparent)]
+    Start(#[from] StartError),
+    #[error("the agent is busy")]
+    Busy,
+    #[error("the agent is not logged in")]
+    Unavailable,
+}
+
+/// A call to `to` that no flow answers: if `to` is an agent's login, their direct line,
+/// taken when they are available (the call is recorded, then routed to them first).
+async fn direct_call(
+    runtime: &Runtime,
+    store: &Store,
+    from: &str,
+    to: &str,
+    commands: mpsc::UnboundedSender<CallCommand>,
+) -> Result<i64, DirectError> {
+    let login = to.to_string();
+    let reach = runtime
+        .run(move |center, _| center.direct_line(&login))
+        .await
+        .map_err(StartError::from)?;
+    match reach {
+        None => return Err(StartError::NoFlow(to.to_string()).into()),
+        Some(Reach::Busy) => return Err(DirectError::Busy),
+        Some(Reach::Unavailable) => return Err(DirectError::Unavailable),
+        Some(Reach::Open) => {}
+    }
+    let customer = store
+        .customer_by_address(from)
+        .await
+        .map_err(StartError::from)?;
+    let new = NewContact {
+        channel: "voice".into(),
+        address: from.to_string(),
+        dialed: to.to_string(),
+        customer_id: customer.map(|c| c.id),
+        flow: None,
+    };
+    let id = store
+        .create_contact(&new, now_ms())
+        .await
+        .map_err(StartError::from)?;
+    runtime.attach_call(id, commands);
+    let (from, login) = (from.to_string(), to.to_string());
+    runtime
+        .run(move |center, now| center.start_direct(id, &from, &login, now))
+        .await
+        .map_err(StartError::from)?
+        .map_err(StartError::from)?;
+    Ok(id)
 }
 
 /// Where voicemails are and who transcribes them.

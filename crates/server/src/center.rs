@@ -146,6 +146,17 @@ pub struct Notice {
     pub data: Value,
 }
 
+/// Whether an agent's direct line takes a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// Available: the call is routed to them.
+    Open,
+    /// Logged in but busy, ringing, in after-call work or away.
+    Busy,
+    /// Offline.
+    Unavailable,
+}
+
 /// Why a command was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refused {
@@ -540,7 +551,57 @@ impl Center {
         now_ms: i64,
     ) -> Result<(), Refused> {
         let details = json!({ "queue": queue, "callback": number });
-        self.enqueue_work(contact, Channel::Callback, queue, number, details, now_ms)
+        self.enqueue_work(
+            contact,
+            Channel::Callback,
+            queue,
+            number,
+            details,
+            None,
+            now_ms,
+        )
+    }
+
+    /// Whether `login`'s direct line takes a call now: `None` when `login` is no agent.
+    pub fn direct_line(&self, login: &str) -> Option<Reach> {
+        self.agent_cfg.get(login)?;
+        let id = AgentId(self.agents.get(login)?);
+        Some(match self.engine.agent_state(id) {
+            Some(AgentState::Available) => Reach::Open,
+            None | Some(AgentState::Offline) => Reach::Unavailable,
+            Some(_) => Reach::Busy,
+        })
+    }
+
+    /// Routes call `contact` (already recorded) from `caller` to agent `login`'s direct
+    /// line: through their lowest-tier queue, offered to them first for two minutes (then
+    /// to their team), with music while it waits.
+    pub fn start_direct(
+        &mut self,
+        contact: i64,
+        caller: &str,
+        login: &str,
+        now_ms: i64,
+    ) -> Result<(), Refused> {
+        let queue = self
+            .agent_cfg
+            .get(login)
+            .and_then(|a| a.queues.iter().min_by_key(|(_, tier)| **tier))
+            .map(|(q, _)| q.clone())
+            .ok_or_else(|| Refused::Conflict(format!("agent `{login}` serves no queue")))?;
+        let agent = self.agent_id(login)?;
+        let details = json!({ "queue": queue, "direct": login, "caller": caller });
+        self.enqueue_work(
+            contact,
+            Channel::Voice,
+            &queue,
+            caller,
+            details,
+            Some(agent),
+            now_ms,
+        )?;
+        self.call(contact, CallCommand::Music { file: None });
+        Ok(())
     }
 
     /// Routes a voicemail left by `caller` (recorded in `file`) as contact `contact`
@@ -555,10 +616,20 @@ impl Center {
         now_ms: i64,
     ) -> Result<(), Refused> {
         let details = json!({ "queue": queue, "voicemail": file, "caller": caller });
-        self.enqueue_work(contact, Channel::Email, queue, caller, details, now_ms)
+        self.enqueue_work(
+            contact,
+            Channel::Email,
+            queue,
+            caller,
+            details,
+            None,
+            now_ms,
+        )
     }
 
-    /// Routes a piece of work that has no flow (a callback, a voicemail).
+    /// Routes a contact that has no flow (a callback, a voicemail, a call to a direct
+    /// line, offered to `preferred` first for two minutes).
+    #[allow(clippy::too_many_arguments)]
     fn enqueue_work(
         &mut self,
         contact: i64,
@@ -566,6 +637,7 @@ impl Center {
         queue: &str,
         address: &str,
         details: Value,
+        preferred: Option<AgentId>,
         now_ms: i64,
     ) -> Result<(), Refused> {
         self.now_ms = now_ms;
@@ -577,7 +649,8 @@ impl Center {
         self.live.insert(
             contact,
             Live {
-                call: false,
+                // A direct call carries its contact; other work has no call yet.
+                call: channel == Channel::Voice,
                 channel,
                 address: address.into(),
                 session: None,
@@ -599,7 +672,11 @@ impl Center {
             queue: queue.into(),
         });
         self.notice("contact.queued", Some(contact), None, details);
-        let spec = ContactSpec::new(channel, QueueId(qid));
+        let mut spec = ContactSpec::new(channel, QueueId(qid));
+        if let Some(agent) = preferred {
+            spec.preferred_agents = vec![agent];
+            spec.preferred_for = Duration::from_secs(120);
+        }
         self.route(Input::Enqueue {
             contact: self.engine_id(contact),
             spec,

@@ -588,6 +588,15 @@ impl Shared {
 
 /// A new INVITE: checks it, asks the runtime, answers, and runs the call to its end.
 async fn new_call(shared: Arc<Shared>, mut tx: Transaction) {
+    // An address locked out for guessing phone passwords may not call either.
+    let source = source_ip(&tx.original).unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    if shared
+        .registrar
+        .locked_out(source, tokio::time::Instant::now().into_std())
+    {
+        let _ = tx.reply(StatusCode::Forbidden).await;
+        return;
+    }
     let Some(_load) = shared.admit() else {
         let _ = tx.reply(StatusCode::ServiceUnavailable).await;
         return;

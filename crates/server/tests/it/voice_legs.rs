@@ -392,6 +392,15 @@ async fn phones_register_only_with_the_right_password_and_guessing_locks_out() {
     )
     .await
     .assert_success("guessing is locked out");
+    // The locked-out address may not call either.
+    sipp(
+        "refused.xml",
+        target,
+        "support",
+        &[("status", "403"), ("codec", "0")],
+    )
+    .await
+    .assert_success("403 for a call from a locked-out address");
     no_calls_left(&h).await;
     h.stop().await;
 }
@@ -440,6 +449,48 @@ async fn an_agent_accepts_on_the_desktop_then_picks_up_the_phone_and_talks() {
         audio.len()
     );
     let heard = switchboard_media::audio::tone_power(&audio, 1000.0);
+    assert!(heard > 0.3, "Alice heard the caller: {heard}");
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn an_agents_direct_line_rings_them_or_says_busy_or_unavailable() {
+    let h = Harness::start().await;
+    let admin = h.login("admin", "admin").await;
+    let mut events = h.events(&admin).await;
+    let target = sip_addr(&h);
+    let refused = |status: &'static str| async move {
+        sipp(
+            "refused.xml",
+            target,
+            "alice",
+            &[("status", status), ("codec", "0")],
+        )
+        .await
+    };
+    // Alice is logged out: her line is temporarily unavailable.
+    refused("480")
+        .await
+        .assert_success("480 while Alice is offline");
+
+    // Available: a call to `alice` rings her phone, through her first queue.
+    let phone = Phone::start(target, "alice", "phone", 600.0);
+    registered(&mut events, &["alice"]).await;
+    available(&h, "alice").await;
+    let mut caller = Phone::dial(target, "+441632960001", "alice", 1000.0, 6);
+    let connected = events.next_named("contact.connected").await;
+    assert_eq!(connected["agent"], "alice", "{connected}");
+    let contact = connected["contact"].as_i64().unwrap();
+    // Talking: another call to her line is busy.
+    refused("486").await.assert_success("486 while Alice talks");
+    caller.finished().await;
+    let ended = next_about(&mut events, "contact.ended", contact).await;
+    assert_eq!(ended["data"]["reason"], "handled", "{ended}");
+    let (_, c) = h.get(&format!("/api/v1/contacts/{contact}"), &admin).await;
+    assert_eq!(c["dialed"], "alice", "{c}");
+    assert_eq!(c["queue"], "support", "{c}");
+    no_calls_left(&h).await;
+    let heard = switchboard_media::audio::tone_power(&phone.heard(), 1000.0);
     assert!(heard > 0.3, "Alice heard the caller: {heard}");
     h.stop().await;
 }
