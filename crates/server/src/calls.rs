@@ -6,7 +6,7 @@
 //! ("durable before acknowledged"); every call the edge reports gone ends its contact.
 
 use switchboard_routing::Channel;
-use switchboard_store::{Line, NewContact, Store};
+use switchboard_store::{CallLeg, Line, NewContact, Store};
 use switchboard_voice::{Answer, CallCommand, EdgeEvent};
 use tokio::sync::mpsc;
 
@@ -184,15 +184,22 @@ pub async fn follow(
                     runtime.command(contact, CallCommand::TransferRefused { agent });
                 }
             }
-            EdgeEvent::Quality {
-                contact,
-                party,
-                quality,
-            } => {
+            EdgeEvent::LegClosed(leg) => {
+                let leg = CallLeg {
+                    contact_id: leg.contact,
+                    kind: leg.kind.name().into(),
+                    party: leg.party,
+                    started_ms: leg.started_ms,
+                    answered_ms: leg.answered_ms,
+                    ended_ms: leg.ended_ms,
+                    reason: leg.reason,
+                    quality: leg.quality.as_ref().map(quality),
+                };
+                if let Err(e) = store.add_call_leg(&leg).await {
+                    tracing::error!(contact = leg.contact_id, "call leg not stored: {e}");
+                }
                 let _ = runtime
-                    .run(move |center, now| {
-                        center.quality(contact, party.as_deref(), &quality, now)
-                    })
+                    .run(move |center, now| center.leg_closed(&leg, now))
                     .await;
             }
             EdgeEvent::Recorded { contact, file } => {
@@ -244,6 +251,28 @@ pub async fn follow(
             }
         }
     }
+}
+
+/// A leg's audio as the contact's record keeps it: packets received and lost, jitter,
+/// RTCP reports read, and the peer's latest report about Switchboard's stream.
+fn quality(q: &switchboard_voice::Quality) -> serde_json::Value {
+    // Jitter is counted in 8 kHz clock units.
+    let ms = |units: u32| f64::from(units) / 8.0;
+    let peer = q.peer.map(|p| {
+        serde_json::json!({
+            "fraction_lost": f64::from(p.fraction_lost) / 256.0,
+            "lost": p.cumulative_lost,
+            "jitter_ms": ms(p.jitter),
+            "round_trip_ms": p.round_trip.map(|d| d.as_secs_f64() * 1000.0),
+        })
+    });
+    serde_json::json!({
+        "received": q.received,
+        "lost": q.lost,
+        "jitter_ms": ms(q.jitter),
+        "reports": q.reports,
+        "peer": peer,
+    })
 }
 
 /// Why a call to a number or a direct line was not taken.

@@ -812,40 +812,17 @@ impl Center {
         );
     }
 
-    /// One side of `contact`'s call closed (`party`: an agent's or supervisor's leg, or
-    /// the caller's side): how its audio went, published for wallboards and kept in the
-    /// contact's events.
-    pub fn quality(
-        &mut self,
-        contact: i64,
-        party: Option<&str>,
-        quality: &switchboard_voice::Quality,
-        now_ms: i64,
-    ) {
+    /// A leg of a call was closed out (stored already): published for wallboards, and
+    /// kept in the contact's events. An agent's or supervisor's leg names them.
+    pub fn leg_closed(&mut self, leg: &switchboard_store::CallLeg, now_ms: i64) {
         self.now_ms = now_ms;
-        // Jitter is counted in 8 kHz clock units.
-        let ms = |units: u32| f64::from(units) / 8.0;
-        let peer = quality.peer.map(|p| {
-            json!({
-                "fraction_lost": f64::from(p.fraction_lost) / 256.0,
-                "lost": p.cumulative_lost,
-                "jitter_ms": ms(p.jitter),
-                "round_trip_ms": p.round_trip.map(|d| d.as_secs_f64() * 1000.0),
-            })
-        });
-        self.notice(
-            "contact.quality",
-            Some(contact),
-            party,
-            json!({
-                "side": if party.is_some() { "phone" } else { "caller" },
-                "received": quality.received,
-                "lost": quality.lost,
-                "jitter_ms": ms(quality.jitter),
-                "reports": quality.reports,
-                "peer": peer,
-            }),
-        );
+        let agent =
+            matches!(leg.kind.as_str(), "agent" | "supervisor").then_some(leg.party.as_str());
+        let mut data = serde_json::to_value(leg).unwrap_or(Value::Null);
+        if let Some(fields) = data.as_object_mut() {
+            fields.remove("contact_id");
+        }
+        self.notice("contact.leg", Some(leg.contact_id), agent, data);
     }
 
     /// `agent`'s registered phones changed (published for desktops and wallboards).

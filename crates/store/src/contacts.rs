@@ -295,6 +295,41 @@ pub struct Callback {
     pub due_ms: Option<i64>,
 }
 
+/// One leg of a call, closed out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct CallLeg {
+    /// The contact the call carries.
+    pub contact_id: i64,
+    /// `customer`, `agent`, `supervisor` or `external`.
+    pub kind: String,
+    /// The customer's number, the agent's or supervisor's login, or the number dialed.
+    pub party: String,
+    /// Started: the INVITE received or sent (ms since the epoch).
+    pub started_ms: i64,
+    /// Answered, if it was.
+    pub answered_ms: Option<i64>,
+    /// Ended.
+    pub ended_ms: i64,
+    /// `hung_up` (its party hung up), `ended` (Switchboard ended it), `cancelled`, or why
+    /// it failed.
+    pub reason: String,
+    /// How its audio went (packets received and lost, jitter, the peer's RTCP reports).
+    #[schema(value_type = Option<Object>)]
+    pub quality: Option<serde_json::Value>,
+}
+
+#[derive(sqlx::FromRow)]
+struct CallLegRow {
+    contact_id: i64,
+    kind: String,
+    party: String,
+    started_ms: i64,
+    answered_ms: Option<i64>,
+    ended_ms: i64,
+    reason: String,
+    quality: Option<String>,
+}
+
 /// The columns of a [`Callback`].
 const CALLBACK: &str =
     "id, contact_id, queue, number, requested_ms, status, attempt_contact, failed_attempts, due_ms";
@@ -684,6 +719,50 @@ impl Store {
         .bind(status)
         .fetch_all(&self.pool)
         .await?)
+    }
+
+    /// Closes out one leg of a call.
+    pub async fn add_call_leg(&self, leg: &CallLeg) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO call_legs (contact_id, kind, party, started_ms, answered_ms, ended_ms, \
+             reason, quality) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(leg.contact_id)
+        .bind(&leg.kind)
+        .bind(&leg.party)
+        .bind(leg.started_ms)
+        .bind(leg.answered_ms)
+        .bind(leg.ended_ms)
+        .bind(&leg.reason)
+        .bind(leg.quality.as_ref().map(serde_json::Value::to_string))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The legs of `contact`'s call, in the order they started.
+    pub async fn call_legs(&self, contact: i64) -> Result<Vec<CallLeg>> {
+        let rows: Vec<CallLegRow> = sqlx::query_as(
+            "SELECT contact_id, kind, party, started_ms, answered_ms, ended_ms, reason, quality \
+             FROM call_legs WHERE contact_id = ? ORDER BY started_ms, id",
+        )
+        .bind(contact)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(CallLeg {
+                    contact_id: r.contact_id,
+                    kind: r.kind,
+                    party: r.party,
+                    started_ms: r.started_ms,
+                    answered_ms: r.answered_ms,
+                    ended_ms: r.ended_ms,
+                    reason: r.reason,
+                    quality: r.quality.as_deref().map(serde_json::from_str).transpose()?,
+                })
+            })
+            .collect()
     }
 
     /// The pending callback with this id, if any.

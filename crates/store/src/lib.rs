@@ -18,7 +18,7 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
 pub use contacts::{
-    Callback, Contact, ContactFilter, ContactStatus, Event, Line, NewContact, WrapUp,
+    CallLeg, Callback, Contact, ContactFilter, ContactStatus, Event, Line, NewContact, WrapUp,
 };
 pub use customers::{Case, Customer, NewCustomer};
 pub use directory::{FlowVersion, Role, Token, User};

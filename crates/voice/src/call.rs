@@ -23,12 +23,12 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 
-use crate::leg::{self, Leg, LegEvent, Outcome};
+use crate::leg::{self, Leg, LegEvent, LegLog, Outcome};
 use crate::mix::{FRAME, Mixer, Party};
 use crate::prompts::Clip;
 use crate::rtcp::Control;
 use crate::sip::{Shared, Signal};
-use crate::{CallCommand, EdgeEvent, MonitorMode};
+use crate::{CallCommand, EdgeEvent, LegKind, MonitorMode};
 
 /// Most keys remembered while no collection is open (typed ahead during prompts).
 const TYPE_AHEAD: usize = 32;
@@ -302,6 +302,9 @@ pub(crate) struct CallSetup {
     pub contact: i64,
     /// Who is calling (for the agent's phone display).
     pub caller: String,
+    /// The caller's leg, answered at `answered_ms`, for the contact's record.
+    pub log: LegLog,
+    pub answered_ms: i64,
     pub socket: UdpSocket,
     pub remote: SocketAddr,
     pub codec: Codec,
@@ -339,15 +342,14 @@ pub(crate) async fn run(
     if ending == Ending::Hangup {
         setup.control.bye(&setup.sender).await;
     }
-    if let Some(quality) = setup.control.quality() {
-        let contact = setup.contact;
-        let party = None;
-        let _ = setup.shared.events.send(EdgeEvent::Quality {
-            contact,
-            party,
-            quality,
-        });
-    }
+    let reason = match ending {
+        Ending::Hangup => "ended",
+        Ending::CallerLeft => "hung_up",
+    };
+    let quality = setup.control.quality();
+    setup
+        .log
+        .closed(&setup.shared, Some(setup.answered_ms), reason, quality);
     ending
 }
 
@@ -439,7 +441,7 @@ async fn run_legs(
                     CallCommand::Forward { number } => {
                         forwarded = true;
                         let target = format!("sip:{number}@{}", shared.trunk().unwrap_or_default());
-                        match leg::invite(&shared, contact, &number, &target, &setup.caller, false).await {
+                        match leg::invite(&shared, contact, (&number, LegKind::External), &target, &setup.caller, false).await {
                             Ok(ringing) => {
                                 leg.ring(vec![ringing], &shared).await;
                                 media.music(Some(ringback()));
@@ -453,7 +455,7 @@ async fn run_legs(
                     CallCommand::Ring { agent, record } => {
                         // A new offer to the same agent replaces the old one.
                         leg.release(&agent, &shared).await;
-                        match leg::ring(&shared, contact, &agent, &setup.caller, record).await {
+                        match leg::ring(&shared, contact, (&agent, LegKind::Agent), &setup.caller, record).await {
                             Ok(phones) => leg.ring(phones, &shared).await,
                             Err(reason) => emit(Some(EdgeEvent::AgentFailed { contact, agent, reason })),
                         }
@@ -474,7 +476,7 @@ async fn run_legs(
                         match &*monitor {
                             Leg::Up(_) => emit(Some(EdgeEvent::Monitoring { contact, user, mode: Some(mode) })),
                             Leg::Ringing(_) => {}
-                            Leg::Idle => match leg::ring(&shared, contact, &user, &setup.caller, false).await {
+                            Leg::Idle => match leg::ring(&shared, contact, (&user, LegKind::Supervisor), &setup.caller, false).await {
                                 Ok(phones) => *monitor = Leg::Ringing(phones),
                                 Err(reason) => {
                                     tracing::info!(contact, %user, "monitor not started: {reason}");
@@ -534,7 +536,7 @@ async fn run_legs(
                 }
                 (LegEvent::Gone, Leg::Up(up)) => {
                     let user = up.agent.clone();
-                    up.closed(&shared);
+                    up.closed(&shared, "hung_up");
                     emit(Some(EdgeEvent::Monitoring { contact, user, mode: None }));
                 }
                 (_, other) => *monitor = other,
@@ -598,7 +600,7 @@ async fn run_legs(
                 (LegEvent::Gone, Leg::Up(up)) => {
                     held = false;
                     let agent = up.agent.clone();
-                    up.closed(&shared);
+                    up.closed(&shared, "hung_up");
                     if forwarded {
                         return Ending::Hangup;
                     }

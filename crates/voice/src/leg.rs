@@ -23,11 +23,11 @@ use switchboard_media::rtp::{Rtp, RtpSender};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
-use crate::EdgeEvent;
 use crate::call::new_ssrc;
 use crate::rtcp::{self, Control};
 use crate::sdp::Description;
 use crate::sip::{Live, Shared, Signal};
+use crate::{EdgeEvent, LegKind, LegRecord, Quality};
 
 /// Symmetric RTP with a guard: the first datagram's source becomes the address media is
 /// sent to (the peer may be behind NAT, or its SDP may be wrong); after that only datagrams
@@ -63,8 +63,57 @@ pub(crate) enum Outcome {
     Failed(String, String),
 }
 
+/// What is known of a leg from its start, to close it out with.
+#[derive(Debug, Clone)]
+pub(crate) struct LegLog {
+    pub contact: i64,
+    pub kind: LegKind,
+    pub party: String,
+    pub started_ms: i64,
+}
+
+impl LegLog {
+    /// A leg of `contact`'s call to or from `party`, starting now.
+    pub fn new(contact: i64, kind: LegKind, party: &str) -> LegLog {
+        LegLog {
+            contact,
+            kind,
+            party: party.to_string(),
+            started_ms: unix_ms(),
+        }
+    }
+
+    /// Reports the leg over, for the contact's record.
+    pub fn closed(
+        &self,
+        shared: &Shared,
+        answered_ms: Option<i64>,
+        reason: &str,
+        quality: Option<Quality>,
+    ) {
+        let _ = shared.events.send(EdgeEvent::LegClosed(LegRecord {
+            contact: self.contact,
+            kind: self.kind,
+            party: self.party.clone(),
+            started_ms: self.started_ms,
+            answered_ms,
+            ended_ms: unix_ms(),
+            reason: reason.to_string(),
+            quality,
+        }));
+    }
+}
+
+/// Now, in milliseconds since the epoch.
+pub(crate) fn unix_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
 /// A ringing agent phone.
 pub(crate) struct Ringing {
+    log: LegLog,
     contact: i64,
     pub agent: String,
     record: bool,
@@ -91,6 +140,8 @@ pub(crate) struct Up {
     payload_types: (u8, Option<u8>),
     sender: RtpSender,
     control: Control,
+    log: LegLog,
+    answered_ms: i64,
     /// The caller's key presses on their way to the phone.
     events: EventRelay,
     gone: CancellationToken,
@@ -184,6 +235,7 @@ impl Leg {
             Leg::Ringing(phones) => {
                 for r in phones {
                     let _ = r.dialog.cancel().await;
+                    r.log.closed(shared, None, "cancelled", None);
                 }
             }
             Leg::Up(mut up) => {
@@ -193,7 +245,7 @@ impl Leg {
                 }
                 let _ = up.dialog.hangup().await;
                 up.control.bye(&up.sender).await;
-                up.closed(shared);
+                up.closed(shared, "ended");
             }
         }
     }
@@ -276,11 +328,12 @@ impl Leg {
     }
 }
 
-/// Rings every registered phone of `agent` for `contact`'s call from `caller`.
+/// Rings every registered phone of `agent` (an agent's, or a supervisor's: `kind`) for
+/// `contact`'s call from `caller`.
 pub(crate) async fn ring(
     shared: &Arc<Shared>,
     contact: i64,
-    agent: &str,
+    (agent, kind): (&str, LegKind),
     caller: &str,
     record: bool,
 ) -> Result<Vec<Ringing>, String> {
@@ -292,7 +345,7 @@ pub(crate) async fn ring(
     let mut phones = Vec::with_capacity(targets.len());
     let mut failure = String::new();
     for target in &targets {
-        match invite(shared, contact, agent, target, caller, record).await {
+        match invite(shared, contact, (agent, kind), target, caller, record).await {
             Ok(r) => phones.push(r),
             Err(e) => failure = e,
         }
@@ -304,11 +357,11 @@ pub(crate) async fn ring(
 }
 
 /// Calls `target` (a SIP URI) for `contact`'s call, as `caller`; `who` names the leg (an
-/// agent login, or the number dialed).
+/// agent login, or the number dialed) and `kind` says which side it is.
 pub(crate) async fn invite(
     shared: &Arc<Shared>,
     contact: i64,
-    who: &str,
+    (who, kind): (&str, LegKind),
     target: &str,
     caller: &str,
     record: bool,
@@ -344,6 +397,7 @@ pub(crate) async fn invite(
         .do_invite_async(option, shared.states.clone())
         .map_err(|e| e.to_string())?;
     Ok(Ringing {
+        log: LegLog::new(contact, kind, who),
         contact,
         agent: who.to_string(),
         record,
@@ -357,8 +411,22 @@ pub(crate) async fn invite(
 
 impl Ringing {
     /// The phone's final answer: an answered leg (whose hold and transfer requests go to
-    /// `signals`), or why not.
+    /// `signals`), or why not (the leg is then closed out).
     pub async fn answered(
+        self,
+        result: InviteAsyncResult,
+        shared: &Shared,
+        signals: mpsc::UnboundedSender<Signal>,
+    ) -> Result<Up, String> {
+        let log = self.log.clone();
+        let up = self.take_answer(result, shared, signals).await;
+        if let Err(reason) = &up {
+            log.closed(shared, None, reason, None);
+        }
+        up
+    }
+
+    async fn take_answer(
         self,
         result: InviteAsyncResult,
         shared: &Shared,
@@ -415,6 +483,8 @@ impl Ringing {
             payload_types: (payload_type, answer.telephone_event),
             sender,
             control,
+            log: self.log,
+            answered_ms: unix_ms(),
             events: EventRelay::new(),
             gone,
             refer_pending: false,
@@ -433,6 +503,8 @@ pub(crate) struct Parts {
     pub control: Control,
     pub telephone_event: Option<u8>,
     pub gone: CancellationToken,
+    pub log: LegLog,
+    pub answered_ms: i64,
 }
 
 impl Up {
@@ -448,6 +520,8 @@ impl Up {
             control: self.control,
             telephone_event: self.payload_types.1,
             gone: self.gone,
+            log: self.log,
+            answered_ms: self.answered_ms,
         }
     }
 
@@ -458,17 +532,14 @@ impl Up {
         self.send(&payload, frame.len() as u32).await;
     }
 
-    /// The leg is over: it is no longer listed anywhere, and its recording is complete.
-    pub fn closed(self, shared: &Shared) {
+    /// The leg is over (`reason`: see [`LegRecord::reason`]): it is no longer listed
+    /// anywhere, its recording is complete, and it is closed out.
+    pub fn closed(self, shared: &Shared, reason: &str) {
         shared.forget(&self.id);
         shared.dialogs.remove_dialog(&self.dialog.id());
-        if let Some(quality) = self.control.quality() {
-            let _ = shared.events.send(EdgeEvent::Quality {
-                contact: self.contact,
-                party: Some(self.agent.clone()),
-                quality,
-            });
-        }
+        let quality = self.control.quality();
+        self.log
+            .closed(shared, Some(self.answered_ms), reason, quality);
         if let Some(r) = self.recording {
             match r.recorder.finish() {
                 Ok(_) => {

@@ -222,16 +222,57 @@ pub enum EdgeEvent {
         /// Agent login.
         agent: String,
     },
-    /// One side of a call has closed: how its audio went, from RTP and RTCP.
-    Quality {
-        /// Contact id.
-        contact: i64,
-        /// Whose side: `None` for the caller (or the customer called back), else the
-        /// agent's or supervisor's login.
-        party: Option<String>,
-        /// Packets received and lost, jitter, and what the peer's reports said.
-        quality: Quality,
-    },
+    /// A leg of a call is over (answered or not): for the contact's record.
+    LegClosed(LegRecord),
+}
+
+/// Which side of a call a leg is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LegKind {
+    /// The caller, or the customer a callback dialed.
+    Customer,
+    /// An agent's phone.
+    Agent,
+    /// A supervisor's phone, monitoring.
+    Supervisor,
+    /// A number outside, dialed through the trunk for a transfer.
+    External,
+}
+
+impl LegKind {
+    /// Its name in the contact's record.
+    pub fn name(self) -> &'static str {
+        match self {
+            LegKind::Customer => "customer",
+            LegKind::Agent => "agent",
+            LegKind::Supervisor => "supervisor",
+            LegKind::External => "external",
+        }
+    }
+}
+
+/// One leg of a call, closed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LegRecord {
+    /// Contact id.
+    pub contact: i64,
+    /// Which side.
+    pub kind: LegKind,
+    /// Who: the customer's number, the agent's or supervisor's login, or the number
+    /// dialed.
+    pub party: String,
+    /// When it started: the INVITE received or sent (ms since the epoch).
+    pub started_ms: i64,
+    /// When it was answered, if it was.
+    pub answered_ms: Option<i64>,
+    /// When it ended.
+    pub ended_ms: i64,
+    /// Why: `hung_up` (its party hung up), `ended` (Switchboard ended it), `cancelled`
+    /// (it rang and was not answered: another phone took the call, the offer moved on, or
+    /// the caller left), or why it failed (`the phone answered 486 Busy Here`, …).
+    pub reason: String,
+    /// How its audio went (answered legs).
+    pub quality: Option<Quality>,
 }
 
 /// The runtime's answer to [`EdgeEvent::Incoming`].

@@ -12,7 +12,7 @@ use tokio::time::MissedTickBehavior;
 use crate::call::{self, CallSetup, Ending};
 use crate::leg::{self, Leg, LegEvent, Outcome, Up};
 use crate::sip::Shared;
-use crate::{CallCommand, EdgeEvent};
+use crate::{CallCommand, EdgeEvent, LegKind};
 
 /// Runs the callback of `contact` to `number`, driven by `commands`.
 pub(crate) async fn run(
@@ -48,6 +48,8 @@ pub(crate) async fn run(
         codec: parts.codec,
         sender: parts.sender,
         control: parts.control,
+        log: parts.log,
+        answered_ms: parts.answered_ms,
         keys: key_presses,
         telephone_event: parts.telephone_event,
         commands,
@@ -86,7 +88,7 @@ async fn agent_answers(
                 None | Some(CallCommand::Hangup) => break,
                 Some(CallCommand::Ring { agent, record }) => {
                     ringing.release(&agent, shared).await;
-                    match leg::ring(shared, contact, &agent, number, record).await {
+                    match leg::ring(shared, contact, (&agent, LegKind::Agent), number, record).await {
                         Ok(phones) => ringing.ring(phones, shared).await,
                         Err(reason) => emit(EdgeEvent::AgentFailed { contact, agent, reason }),
                     }
@@ -129,17 +131,25 @@ async fn customer_answers(
     let trunk = shared.trunk().unwrap_or_default().to_string();
     let target = format!("sip:{number}@{trunk}");
     let mut agent = Leg::Up(agent);
-    let mut customer =
-        match leg::invite(shared, contact, number, &target, "switchboard", false).await {
-            Ok(r) => Leg::Ringing(vec![r]),
-            Err(reason) => {
-                let _ = shared
-                    .events
-                    .send(EdgeEvent::CustomerUnreachable { contact, reason });
-                agent.end(shared).await;
-                return None;
-            }
-        };
+    let mut customer = match leg::invite(
+        shared,
+        contact,
+        (number, LegKind::Customer),
+        &target,
+        "switchboard",
+        false,
+    )
+    .await
+    {
+        Ok(r) => Leg::Ringing(vec![r]),
+        Err(reason) => {
+            let _ = shared
+                .events
+                .send(EdgeEvent::CustomerUnreachable { contact, reason });
+            agent.end(shared).await;
+            return None;
+        }
+    };
     let ringback = call::ringback();
     let mut at = 0;
     let mut tick = tokio::time::interval(Duration::from_millis(20));
@@ -157,7 +167,7 @@ async fn customer_answers(
                     let name = agent.agent().unwrap_or_default().to_string();
                     let _ = shared.events.send(EdgeEvent::AgentHungUp { contact, agent: name });
                     if let Leg::Up(up) = std::mem::replace(&mut agent, Leg::Idle) {
-                        up.closed(shared);
+                        up.closed(shared, "hung_up");
                     }
                     break None;
                 }

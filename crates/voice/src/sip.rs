@@ -26,12 +26,12 @@ use switchboard_media::rtp::RtpSender;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::call::{self, CallSetup, Ending, new_ssrc};
-use crate::leg::Leg;
+use crate::leg::{Leg, LegLog, unix_ms};
 use crate::prompts::Prompts;
 use crate::registrar::{MAX_EXPIRES, MIN_EXPIRES, Registrar, Verdict};
 use crate::rtcp;
 use crate::sdp::{Description, SdpError};
-use crate::{Answer, EdgeEvent, VoiceConfig};
+use crate::{Answer, EdgeEvent, LegKind, VoiceConfig};
 
 /// The running voice edge.
 pub struct Voice {
@@ -588,6 +588,7 @@ impl Shared {
 
 /// A new INVITE: checks it, asks the runtime, answers, and runs the call to its end.
 async fn new_call(shared: Arc<Shared>, mut tx: Transaction) {
+    let started_ms = unix_ms();
     // An address locked out for guessing phone passwords may not call either.
     let source = source_ip(&tx.original).unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
     if shared
@@ -706,6 +707,7 @@ async fn new_call(shared: Arc<Shared>, mut tx: Transaction) {
     );
     let body = local.write(contact as u64);
     let answered = dialog.accept(Some(vec![sdp_type()]), Some(body));
+    let answered_ms = unix_ms();
     // A CANCEL may have ended the dialog before it was listed.
     if answered.is_err() || matches!(dialog.state(), DialogState::Terminated(..)) {
         gone.cancel();
@@ -718,8 +720,16 @@ async fn new_call(shared: Arc<Shared>, mut tx: Transaction) {
         return hung_up(&shared);
     };
     control.start(offer.rtcp(), &sender);
+    let log = LegLog {
+        contact,
+        kind: LegKind::Customer,
+        party: from.clone(),
+        started_ms,
+    };
     let setup = CallSetup {
         contact,
+        log,
+        answered_ms,
         caller: from,
         socket,
         remote: offer.addr,

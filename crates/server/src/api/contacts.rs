@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
-use switchboard_store::{Callback, Contact, ContactFilter, Event, WrapUp};
+use switchboard_store::{CallLeg, Callback, Contact, ContactFilter, Event, WrapUp};
 use switchboard_voice::MonitorMode;
 
 use super::{ApiError, AppState, Body, need_supervisor};
@@ -99,6 +99,19 @@ pub async fn contact_events(
 ) -> Result<Json<Vec<Event>>, ApiError> {
     visible(&s, &c, id).await?;
     Ok(Json(s.store.events(0, Some(id), 10_000).await?))
+}
+
+/// The legs of a contact's call (customer, agents, supervisors, numbers dialed), in the
+/// order they started, each with its times, why it ended and how its audio went.
+#[utoipa::path(get, path = "/api/v1/contacts/{id}/legs", tag = "contacts", params(("id" = i64, Path, description = "Contact id")),
+    responses((status = 200, body = Vec<CallLeg>)))]
+pub async fn call_legs(
+    State(s): State<AppState>,
+    c: Caller,
+    Path(id): Path<i64>,
+) -> Result<Json<Vec<CallLeg>>, ApiError> {
+    visible(&s, &c, id).await?;
+    Ok(Json(s.store.call_legs(id).await?))
 }
 
 /// The agent ends a contact; after-call work follows.

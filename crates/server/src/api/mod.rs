@@ -250,7 +250,7 @@ fn need_admin(c: &Caller) -> Result<(), ApiError> {
     paths(
         agents::login, agents::logout, agents::me, agents::list_agents, agents::put_agent,
         agents::set_state, agents::accept, agents::reject,
-        contacts::list_contacts, contacts::get_contact, contacts::contact_events, contacts::end_contact, contacts::transfer, contacts::monitor, contacts::stop_monitor,
+        contacts::list_contacts, contacts::get_contact, contacts::contact_events, contacts::call_legs, contacts::end_contact, contacts::transfer, contacts::monitor, contacts::stop_monitor,
         contacts::wrap_up, contacts::send_message, contacts::list_callbacks,
         admin::list_customers, admin::create_customer, admin::get_customer, admin::update_customer,
         admin::customer_history, admin::open_case, admin::close_case,
@@ -303,6 +303,7 @@ pub fn router(state: AppState) -> Router {
         .route("/contacts", get(contacts::list_contacts))
         .route("/contacts/{id}", get(contacts::get_contact))
         .route("/contacts/{id}/events", get(contacts::contact_events))
+        .route("/contacts/{id}/legs", get(contacts::call_legs))
         .route("/contacts/{id}/end", post(contacts::end_contact))
         .route("/contacts/{id}/transfer", post(contacts::transfer))
         .route(

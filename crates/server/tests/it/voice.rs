@@ -1042,23 +1042,50 @@ async fn two_real_phones_in_a_conversation_pass_keys_and_rtcp_reports() {
     while ended.is_null() || sides.len() < 2 {
         match events.next().await {
             (name, data) if name == "contact.ended" => ended = data,
-            (name, data) if name == "contact.quality" => sides.push(data),
+            (name, data) if name == "contact.leg" => sides.push(data),
             _ => {}
         }
     }
     assert_eq!(ended["data"]["reason"], "handled", "{ended}");
-    let parties: Vec<&Value> = sides.iter().map(|q| &q["agent"]).collect();
+    let kinds: Vec<&Value> = sides.iter().map(|q| &q["data"]["kind"]).collect();
     assert!(
-        parties.contains(&&Value::Null) && parties.contains(&&json!("alice")),
+        kinds.contains(&&json!("customer")) && kinds.contains(&&json!("agent")),
         "{sides:?}"
     );
-    for q in &sides {
-        let side = &q["data"];
-        assert!(side["received"].as_u64() > Some(100), "{q}");
-        assert_eq!(side["lost"], 0, "{q}");
-        assert!(side["reports"].as_u64() >= Some(1), "{q}");
-        assert_eq!(side["peer"]["lost"], 0, "{q}");
+    for leg in &sides {
+        let q = &leg["data"]["quality"];
+        assert!(q["received"].as_u64() > Some(100), "{leg}");
+        assert_eq!(q["lost"], 0, "{leg}");
+        assert!(q["reports"].as_u64() >= Some(1), "{leg}");
+        assert_eq!(q["peer"]["lost"], 0, "{leg}");
     }
+    // The contact's record keeps both legs: the customer hung up, Switchboard ended
+    // Alice's leg.
+    let contact = ended["contact"].as_i64().unwrap();
+    let (_, legs) = h
+        .get(&format!("/api/v1/contacts/{contact}/legs"), &admin)
+        .await;
+    let summary: Vec<(&str, &str, &str)> = legs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["kind"].as_str().unwrap(),
+                l["party"].as_str().unwrap(),
+                l["reason"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("customer", "+441632960001", "hung_up"),
+            ("agent", "alice", "ended")
+        ],
+        "{legs}"
+    );
+    assert!(legs[1]["answered_ms"].as_i64() >= legs[0]["answered_ms"].as_i64());
     no_calls_left(&h).await;
     h.stop().await;
 }

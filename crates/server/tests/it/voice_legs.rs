@@ -85,6 +85,38 @@ async fn ring_all_rings_every_phone_of_every_agent_and_the_first_answer_takes_th
     assert_eq!(ended["data"]["reason"], "handled", "{ended}");
     caller.await.unwrap().assert_success("caller");
     no_calls_left(&h).await;
+    // Every leg is closed out: the customer's, the answered phone's, and the two that
+    // rang and were cancelled.
+    let contact = ended["contact"].as_i64().unwrap();
+    let (_, legs) = h
+        .get(&format!("/api/v1/contacts/{contact}/legs"), &admin)
+        .await;
+    let mut summary: Vec<(String, String, bool)> = legs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["party"].as_str().unwrap().to_string(),
+                l["reason"].as_str().unwrap().to_string(),
+                l["answered_ms"].is_i64(),
+            )
+        })
+        .collect();
+    summary.sort();
+    // Cancelled: one of Alice's phones, and Emma's (Alice answered) or Alice's other.
+    let other = if winner == "alice" { "emma" } else { "alice" };
+    let mut expected: Vec<(String, String, bool)> = [
+        ("+441632960001", "hung_up", true),
+        (winner, "ended", true),
+        (other, "cancelled", false),
+        ("alice", "cancelled", false),
+    ]
+    .iter()
+    .map(|(p, r, a)| (p.to_string(), r.to_string(), *a))
+    .collect();
+    expected.sort();
+    assert_eq!(summary, expected, "{legs}");
     h.stop().await;
 }
 
