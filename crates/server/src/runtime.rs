@@ -69,7 +69,18 @@ impl Runtime {
             dialer,
             held: Vec::new(),
         };
-        let task = tokio::spawn(owner.run(rx));
+        // The owner has a thread of its own: on the shared workers it would wait behind
+        // every call's media task at each await, and fall behind under load.
+        let task = tokio::task::spawn_blocking(move || {
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .thread_name("switchboard-owner")
+                .build()
+            {
+                Ok(rt) => rt.block_on(owner.run(rx)),
+                Err(e) => tracing::error!("no runtime for the owner task: {e}"),
+            }
+        });
         (
             Runtime {
                 jobs,

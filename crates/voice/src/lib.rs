@@ -91,7 +91,8 @@ impl VoiceHandle {
         if shared.trunk().is_none() {
             return Err("no trunk is configured".into());
         }
-        tokio::spawn(outbound::run(shared, contact, number.to_string(), commands));
+        let runtime = shared.runtime.clone();
+        runtime.spawn(outbound::run(shared, contact, number.to_string(), commands));
         Ok(())
     }
 }

@@ -118,6 +118,9 @@ pub(crate) struct Shared {
     idle: tokio::sync::Notify,
     /// Fired at shutdown: every call hangs up.
     pub hangups: CancellationToken,
+    /// The runtime the edge started on: calls placed from elsewhere (the runtime's owner
+    /// thread) run there.
+    pub runtime: tokio::runtime::Handle,
 }
 
 impl Shared {
@@ -193,6 +196,7 @@ pub async fn start(
         load: AtomicU64::new(0),
         idle: tokio::sync::Notify::new(),
         hangups: CancellationToken::new(),
+        runtime: tokio::runtime::Handle::current(),
     });
     let token = cancel.clone();
     let edge = Arc::clone(&shared);
