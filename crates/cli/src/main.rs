@@ -109,6 +109,12 @@ struct ErlangArgs {
     json: bool,
 }
 
+/// mimalloc rather than glibc's allocator: glibc gives each thread that allocates an arena
+/// of its own and keeps their memory, which doubled the idle server's resident memory
+/// once the runtime's owner got a thread of its own (BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Serve(args) => serve::serve(args),
