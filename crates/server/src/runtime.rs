@@ -71,16 +71,7 @@ impl Runtime {
         };
         // The owner has a thread of its own: on the shared workers it would wait behind
         // every call's media task at each await, and fall behind under load.
-        let task = tokio::task::spawn_blocking(move || {
-            match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .thread_name("switchboard-owner")
-                .build()
-            {
-                Ok(rt) => rt.block_on(owner.run(rx)),
-                Err(e) => tracing::error!("no runtime for the owner task: {e}"),
-            }
-        });
+        let task = tokio::task::spawn_blocking(move || owner.run_alone(rx));
         (
             Runtime {
                 jobs,
@@ -145,6 +136,17 @@ struct Owner {
 const GROUP: usize = 64;
 
 impl Owner {
+    /// Runs the owner on a current-thread runtime of its own, on this thread.
+    fn run_alone(self, jobs: mpsc::Receiver<Job>) {
+        match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt.block_on(self.run(jobs)),
+            Err(e) => tracing::error!("no runtime for the owner task: {e}"),
+        }
+    }
+
     /// Runs jobs and timers. Group commit: the jobs waiting when one arrives run one
     /// after another, their effects are stored, then one flush to disk makes them all
     /// durable before any is answered or its notices published.
