@@ -140,6 +140,29 @@ impl<T> JitterBuffer<T> {
         Pushed::Queued
     }
 
+    /// Takes a packet that needs no buffering, the common case: the first packet, or the
+    /// next one due while nothing is held. Answers whether it did; if not, nothing
+    /// changed and the packet goes through [`push`](Self::push).
+    pub fn pass(&mut self, seq: u16) -> bool {
+        let Some(next) = self.next else {
+            let ext = (1u64 << 32) + u64::from(seq);
+            self.next = Some(ext + 1);
+            self.highest = ext;
+            self.stats.released += 1;
+            return true;
+        };
+        let delta = i64::from(seq.wrapping_sub(self.highest as u16) as i16);
+        let ext = self.highest.wrapping_add_signed(delta);
+        if !self.held.is_empty() || ext != next {
+            return false;
+        }
+        self.probe = None;
+        self.highest = self.highest.max(ext);
+        self.next = Some(ext + 1);
+        self.stats.released += 1;
+        true
+    }
+
     fn start(&mut self, ext: u64, seq: u16, packet: T) {
         self.next = Some(ext);
         self.highest = ext;
@@ -196,6 +219,16 @@ impl<T> Streams<T> {
 
     /// Offers one received packet of stream `ssrc`.
     pub fn push(&mut self, ssrc: u32, seq: u16, packet: T) -> Pushed {
+        self.line(ssrc).push(seq, packet)
+    }
+
+    /// Takes a packet of stream `ssrc` that needs no buffering (see
+    /// [`JitterBuffer::pass`]): the caller handles it at once, without handing it over.
+    pub fn pass(&mut self, ssrc: u32, seq: u16) -> bool {
+        self.line(ssrc).pass(seq)
+    }
+
+    fn line(&mut self, ssrc: u32) -> &mut JitterBuffer<T> {
         let i = match self.lines.iter().position(|(s, _)| *s == ssrc) {
             Some(i) => i,
             None => {
@@ -206,7 +239,7 @@ impl<T> Streams<T> {
                 self.lines.len() - 1
             }
         };
-        self.lines[i].1.push(seq, packet)
+        &mut self.lines[i].1
     }
 
     /// The next packet due, of any stream.

@@ -312,8 +312,12 @@ pub(crate) struct CallSetup {
     pub sender: RtpSender,
     pub control: Control,
     pub telephone_event: Option<u8>,
-    /// Keys the caller sent as SIP INFO.
-    pub keys: mpsc::UnboundedReceiver<char>,
+    /// The call's requests from its legs: the agent's hold and transfer, the caller's
+    /// keys sent as SIP INFO (one channel: the call task polls it at every wake-up).
+    pub signals: (
+        mpsc::UnboundedSender<Signal>,
+        mpsc::UnboundedReceiver<Signal>,
+    ),
     pub commands: mpsc::UnboundedReceiver<CallCommand>,
     pub shared: Arc<Shared>,
 }
@@ -380,7 +384,7 @@ async fn run_legs(
     let mut decoded = Vec::with_capacity(FRAME);
     let mut first = true;
     let mut commands_open = true;
-    let (signal_tx, mut signals) = mpsc::unbounded_channel();
+    let (signal_tx, signals) = (setup.signals.0.clone(), &mut setup.signals.1);
     let mut held = false;
     // Transferred out (see `CallCommand::Forward`): the far end is no agent.
     let mut forwarded = false;
@@ -506,6 +510,13 @@ async fn run_legs(
                         emit(Some(EdgeEvent::Transfer { contact, agent: up.agent.clone(), to }));
                     }
                 }
+                // A key sent as SIP INFO counts in the IVR like any other; it is not
+                // passed on to an agent.
+                Signal::Key(key) => {
+                    if !matches!(leg, Leg::Up(_)) {
+                        emit(media.key(key, Instant::now()));
+                    }
+                }
             },
             event = monitor.next(&mut monitor_buf) => match (event, std::mem::replace(monitor, Leg::Idle)) {
                 (LegEvent::Answered(i, result), ringing) => {
@@ -568,11 +579,29 @@ async fn run_legs(
                     }
                 }
                 (LegEvent::Received(n, from), Leg::Up(mut up)) => {
+                    // In order, the datagram is handled where it is; otherwise it waits its
+                    // turn in the reorder buffer.
+                    let mut fresh = None;
                     if let Ok(packet) = rtp::parse(&leg_buf[..n]) && up.heard(&packet, from) {
-                        agent_line.push(packet.ssrc, packet.sequence, leg_buf[..n].to_vec());
+                        if agent_line.pass(packet.ssrc, packet.sequence) {
+                            fresh = Some(n);
+                        } else {
+                            agent_line.push(packet.ssrc, packet.sequence, leg_buf[..n].to_vec());
+                        }
                     }
-                    while let Some(bytes) = agent_line.pop() {
-                        let Ok(packet) = rtp::parse(&bytes) else { continue };
+                    loop {
+                        let waited;
+                        let bytes: &[u8] = match fresh.take() {
+                            Some(n) => &leg_buf[..n],
+                            None => match agent_line.pop() {
+                                Some(b) => {
+                                    waited = b;
+                                    &waited
+                                }
+                                None => break,
+                            },
+                        };
+                        let Ok(packet) = rtp::parse(bytes) else { continue };
                         if Some(packet.payload_type) == up.telephone_event()
                             && let Some(pt) = setup.telephone_event
                             && !held
@@ -616,9 +645,25 @@ async fn run_legs(
                 }
                 let timed = Some(packet.payload_type) != setup.telephone_event;
                 setup.control.received(&packet, timed);
-                caller_line.push(packet.ssrc, packet.sequence, buf[..n].to_vec());
-                while let Some(bytes) = caller_line.pop() {
-                    let Ok(packet) = rtp::parse(&bytes) else { continue };
+                let mut fresh = None;
+                if caller_line.pass(packet.ssrc, packet.sequence) {
+                    fresh = Some(n);
+                } else {
+                    caller_line.push(packet.ssrc, packet.sequence, buf[..n].to_vec());
+                }
+                loop {
+                    let waited;
+                    let bytes: &[u8] = match fresh.take() {
+                        Some(n) => &buf[..n],
+                        None => match caller_line.pop() {
+                            Some(b) => {
+                                waited = b;
+                                &waited
+                            }
+                            None => break,
+                        },
+                    };
+                    let Ok(packet) = rtp::parse(bytes) else { continue };
                     if let Leg::Up(up) = leg {
                         if Some(packet.payload_type) == setup.telephone_event {
                             up.relay_event(&packet).await;
@@ -657,13 +702,6 @@ async fn run_legs(
                             emit(media.key(key, now));
                         }
                     }
-                }
-            }
-            Some(key) = setup.keys.recv() => {
-                // A key sent as SIP INFO counts in the IVR like any other; it is not
-                // passed on to an agent.
-                if !matches!(leg, Leg::Up(_)) {
-                    emit(media.key(key, Instant::now()));
                 }
             }
             received = setup.control.recv(&mut rtcp_buf) => {

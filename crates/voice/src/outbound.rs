@@ -38,8 +38,6 @@ pub(crate) async fn run(
         return;
     };
     let parts = customer.into_parts();
-    // The customer's phone sends no INFO keys here: nothing to collect after the offer.
-    let (_keys, key_presses) = mpsc::unbounded_channel();
     let setup = CallSetup {
         contact,
         caller: number,
@@ -50,7 +48,7 @@ pub(crate) async fn run(
         control: parts.control,
         log: parts.log,
         answered_ms: parts.answered_ms,
-        keys: key_presses,
+        signals: mpsc::unbounded_channel(),
         telephone_event: parts.telephone_event,
         commands,
         shared: Arc::clone(&shared),

@@ -79,7 +79,7 @@ pub(crate) struct Live {
     /// Where the leg's hold and transfer requests go (an agent leg: its call's task).
     pub signals: Option<mpsc::UnboundedSender<Signal>>,
     /// Where key presses sent as SIP INFO go (a caller's leg: its call's task).
-    pub keys: Option<mpsc::UnboundedSender<char>>,
+    pub keys: Option<mpsc::UnboundedSender<Signal>>,
 }
 
 /// A request the far end of a leg made in the dialog.
@@ -89,6 +89,8 @@ pub(crate) enum Signal {
     Hold(bool),
     /// A blind transfer to the user part of a Refer-To URI (RFC 3515).
     Transfer(String),
+    /// A key the caller sent as SIP INFO.
+    Key(char),
 }
 
 /// How long a shutdown waits for calls to hang up.
@@ -339,7 +341,7 @@ async fn follow(shared: Arc<Shared>, mut states: DialogStateReceiver) {
                     .and_then(|l| l.keys.clone());
                 match (key, keys) {
                     (Some(key), Some(keys)) => {
-                        let _ = keys.send(key);
+                        let _ = keys.send(Signal::Key(key));
                     }
                     _ => {
                         tracing::debug!(body = ?String::from_utf8_lossy(&request.body), "INFO ignored")
@@ -699,7 +701,8 @@ async fn new_call(shared: Arc<Shared>, mut tx: Transaction) {
         Ok(addr) => offer.answer(addr),
         Err(_) => return hung_up(&shared),
     };
-    let (keys, key_presses) = mpsc::unbounded_channel();
+    let signals = mpsc::unbounded_channel();
+    let keys = signals.0.clone();
     shared.remember(
         &id,
         Live {
@@ -741,7 +744,7 @@ async fn new_call(shared: Arc<Shared>, mut tx: Transaction) {
         sender,
         control,
         telephone_event: local.telephone_event,
-        keys: key_presses,
+        signals,
         commands,
         shared: Arc::clone(&shared),
     };
