@@ -521,6 +521,10 @@ pub async fn registered(events: &mut crate::Events, agents: &[&str]) {
     }
 }
 
+/// A flow that queues straight for orders (which Alice serves), for the number `direct`.
+pub const DIRECT: &str =
+    "id: direct\nversion: 1\nstart: q\nnodes:\n  q:\n    enqueue:\n      queue: orders\n";
+
 /// Publishes `flow` (YAML; its id is `number`) and points the address `number` at it.
 pub async fn answering(h: &Harness, admin: &str, number: &str, flow: &str) {
     let (status, body) = h
@@ -826,9 +830,7 @@ async fn a_supervisor_listens_whispers_and_barges_from_their_phone() {
     let sam = h.login("sam", "demo").await;
     let target = sip_addr(&h);
     // A number whose flow queues straight for orders, which Alice serves.
-    let flow =
-        "id: direct\nversion: 1\nstart: q\nnodes:\n  q:\n    enqueue:\n      queue: orders\n";
-    answering(&h, &admin, "direct", flow).await;
+    answering(&h, &admin, "direct", DIRECT).await;
     let mut events = h.events(&admin).await;
     let agent = Phone::start(target, "alice", "phone", 600.0);
     registered(&mut events, &["alice"]).await;
@@ -1002,9 +1004,7 @@ async fn two_real_phones_in_a_conversation_pass_keys_and_rtcp_reports() {
     let h = Harness::start().await;
     let admin = h.login("admin", "admin").await;
     let target = sip_addr(&h);
-    let flow =
-        "id: direct\nversion: 1\nstart: q\nnodes:\n  q:\n    enqueue:\n      queue: orders\n";
-    answering(&h, &admin, "direct", flow).await;
+    answering(&h, &admin, "direct", DIRECT).await;
     let mut events = h.events(&admin).await;
     let agent = Phone::start(target, "alice", "phone", 600.0);
     registered(&mut events, &["alice"]).await;
@@ -1144,9 +1144,7 @@ async fn packets_that_arrive_out_of_order_are_relayed_in_order() {
     let h = Harness::start().await;
     let admin = h.login("admin", "admin").await;
     let target = sip_addr(&h);
-    let flow =
-        "id: direct\nversion: 1\nstart: q\nnodes:\n  q:\n    enqueue:\n      queue: orders\n";
-    answering(&h, &admin, "direct", flow).await;
+    answering(&h, &admin, "direct", DIRECT).await;
     let mut events = h.events(&admin).await;
     let agent = Phone::start(target, "alice", "phone", 600.0);
     registered(&mut events, &["alice"]).await;
@@ -1204,9 +1202,7 @@ async fn packets_that_arrive_out_of_order_are_relayed_in_order() {
 async fn a_pcma_caller_and_a_pcmu_phone_hear_each_other_through_transcoding() {
     let h = Harness::start().await;
     let admin = h.login("admin", "admin").await;
-    let flow =
-        "id: direct\nversion: 1\nstart: q\nnodes:\n  q:\n    enqueue:\n      queue: orders\n";
-    answering(&h, &admin, "direct", flow).await;
+    answering(&h, &admin, "direct", DIRECT).await;
     let mut events = h.events(&admin).await;
     let target = sip_addr(&h);
     // Alice's phone answers Switchboard's offer (PCMU first) in PCMU.

@@ -1,13 +1,15 @@
 //! Agent legs of real calls, with real peers (SIPp, baresip): an unanswered phone passes
-//! the call on to the next agent, an agent hanging up first ends the call for the caller,
-//! a caller hanging up stops the ringing, and phones must authenticate to register (and
-//! guessing the password locks the guesser out).
+//! the call on to the next agent, ring-all rings every phone, an agent hanging up first
+//! ends the call for the caller, a caller hanging up stops the ringing, transfers (to an
+//! agent, out to a number), callbacks through a trunk and their retries, direct lines, an
+//! offer accepted on the desktop, and phones must authenticate to register (guessing
+//! locks the guesser out; admins set their passwords through the API).
 
 use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::voice::{
-    Phone, ada_calls, answering, available, channel, free_port, no_calls_left, registered,
+    DIRECT, Phone, ada_calls, answering, available, channel, free_port, no_calls_left, registered,
     sip_addr, sipp, sipp_on, tone_stream,
 };
 use crate::{Events, Harness};
@@ -167,21 +169,7 @@ async fn an_unanswered_phone_times_out_and_the_call_rings_the_next_agent() {
     available(&h, "emma").await;
 
     let media = tempfile::tempdir().unwrap();
-    let stream = tone_stream(media.path(), 1000.0);
-    let caller = tokio::spawn(async move {
-        sipp(
-            "caller-menu.xml",
-            target,
-            "support",
-            &[
-                ("caller", "+441632960001"),
-                ("key", "3"),
-                ("hold_ms", "9000"),
-                ("stream", &stream),
-            ],
-        )
-        .await
-    });
+    let caller = ada_calls(target, "3", 9000, tone_stream(media.path(), 1000.0));
 
     let offered = events.next_named("contact.offered").await;
     assert_eq!(offered["agent"], "dev", "{offered}");
@@ -312,20 +300,7 @@ async fn a_caller_hanging_up_while_the_agent_phone_rings_stops_the_ringing() {
     available(&h, "alice").await;
 
     // The caller chooses orders and hangs up three seconds later, well within the ring.
-    let caller = tokio::spawn(async move {
-        sipp(
-            "caller-menu.xml",
-            target,
-            "support",
-            &[
-                ("caller", "+441632960001"),
-                ("key", "3"),
-                ("hold_ms", "3000"),
-                ("stream", ""),
-            ],
-        )
-        .await
-    });
+    let caller = ada_calls(target, "3", 3000, String::new());
     let offered = events.next_named("contact.offered").await;
     assert_eq!(offered["agent"], "alice", "{offered}");
     let contact = offered["contact"].as_i64().unwrap();
@@ -612,21 +587,7 @@ async fn an_agent_transfers_a_call_blind_to_another_agent_and_it_stays_one_conta
     available(&h, "alice").await;
 
     let media = tempfile::tempdir().unwrap();
-    let stream = tone_stream(media.path(), 1000.0);
-    let caller = tokio::spawn(async move {
-        sipp(
-            "caller-menu.xml",
-            target,
-            "support",
-            &[
-                ("caller", "+441632960001"),
-                ("key", "3"),
-                ("hold_ms", "9000"),
-                ("stream", &stream),
-            ],
-        )
-        .await
-    });
+    let caller = ada_calls(target, "3", 9000, tone_stream(media.path(), 1000.0));
     let first = events.next_named("contact.connected").await;
     assert_eq!(first["agent"], "alice", "{first}");
     let contact = first["contact"].as_i64().unwrap();
@@ -870,9 +831,7 @@ async fn an_agent_transfers_a_call_out_to_a_number_through_the_trunk() {
         )
         .await
     });
-    let flow =
-        "id: direct\nversion: 1\nstart: q\nnodes:\n  q:\n    enqueue:\n      queue: orders\n";
-    answering(&h, &admin, "direct", flow).await;
+    answering(&h, &admin, "direct", DIRECT).await;
     let agent = Phone::start(target, "alice", "phone", 600.0);
     registered(&mut events, &["alice"]).await;
     available(&h, "alice").await;
