@@ -510,13 +510,12 @@ async fn run_legs(
                         emit(Some(EdgeEvent::Transfer { contact, agent: up.agent.clone(), to }));
                     }
                 }
-                // A key sent as SIP INFO counts in the IVR like any other; it is not
-                // passed on to an agent.
-                Signal::Key(key) => {
-                    if !matches!(leg, Leg::Up(_)) {
-                        emit(media.key(key, Instant::now()));
-                    }
-                }
+                // A key sent as SIP INFO counts in the IVR like any other, or is passed on
+                // to the agent's phone as a telephone-event.
+                Signal::Key(key) => match leg {
+                    Leg::Up(up) => up.press(key),
+                    _ => emit(media.key(key, Instant::now())),
+                },
             },
             event = monitor.next(&mut monitor_buf) => match (event, std::mem::replace(monitor, Leg::Idle)) {
                 (LegEvent::Answered(i, result), ringing) => {
@@ -714,6 +713,9 @@ async fn run_legs(
                 setup.control.tick(now, &setup.sender).await;
                 for up in [&mut *leg, &mut *monitor].into_iter().filter_map(Leg::up_mut) {
                     up.tick(now).await;
+                }
+                if let Leg::Up(up) = leg {
+                    up.send_keys().await;
                 }
                 let (frame, event) = media.frame(Instant::now());
                 emit(event);

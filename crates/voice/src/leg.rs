@@ -17,7 +17,7 @@ use rsipstack::dialog::invite_dialog::InviteDialog;
 use rsipstack::platform::{CancellationToken, JoinHandle};
 use rsipstack::sip::StatusCode;
 use switchboard_media::audio::{Side, StereoRecorder};
-use switchboard_media::dtmf::EventRelay;
+use switchboard_media::dtmf::{EventRelay, EventSender};
 use switchboard_media::g711::Codec;
 use switchboard_media::rtp::{Rtp, RtpSender};
 use tokio::net::UdpSocket;
@@ -144,6 +144,9 @@ pub(crate) struct Up {
     answered_ms: i64,
     /// The caller's key presses on their way to the phone.
     events: EventRelay,
+    /// Keys the caller sent as SIP INFO, sent on as telephone-events (while they play,
+    /// the caller's audio is held back: the phone's clock is the events').
+    keys: Option<EventSender>,
     gone: CancellationToken,
     /// The phone asked for a transfer: it is told the outcome (NOTIFY) before the BYE.
     pub refer_pending: bool,
@@ -486,6 +489,9 @@ impl Ringing {
             log: self.log,
             answered_ms: unix_ms(),
             events: EventRelay::new(),
+            keys: answer
+                .telephone_event
+                .and_then(|pt| EventSender::new(pt).ok()),
             gone,
             refer_pending: false,
         })
@@ -613,8 +619,27 @@ impl Up {
         }
     }
 
-    /// Sends the caller's audio (already in the phone's law) to the phone.
+    /// Queues a key the caller pressed (sent as SIP INFO) for the phone, if it takes
+    /// telephone-events.
+    pub fn press(&mut self, key: char) {
+        if let Some(keys) = &mut self.keys {
+            let _ = keys.push_digit(key);
+        }
+    }
+
+    /// One 20 ms tick of queued keys: sends the next event packet, if one is due.
+    pub async fn send_keys(&mut self) {
+        if let Some(packet) = self.keys.as_mut().and_then(|k| k.poll(&mut self.sender)) {
+            let _ = self.socket.send_to(&packet, self.remote).await;
+        }
+    }
+
+    /// Sends the caller's audio (already in the phone's law) to the phone (held back
+    /// while a key plays).
     pub async fn send(&mut self, payload: &[u8], samples: u32) {
+        if self.keys.as_ref().is_some_and(|k| !k.is_idle()) {
+            return;
+        }
         let packet = self.sender.packet(payload, samples, false);
         let _ = self.socket.send_to(&packet, self.remote).await;
     }

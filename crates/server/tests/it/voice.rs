@@ -941,13 +941,14 @@ async fn the_agent_puts_the_caller_on_hold_and_takes_them_off_it() {
 }
 
 #[tokio::test]
-async fn keys_sent_as_sip_info_reach_the_flow() {
+async fn keys_sent_as_sip_info_reach_the_flow_and_the_agent() {
     let h = Harness::start().await;
     let admin = h.login("admin", "admin").await;
     let mut events = h.events(&admin).await;
     let keys = [
         ("caller", "+441632960001"),
         ("key", "3"),
+        ("wait_ms", "1000"),
         ("hold_ms", "1000"),
         ("stream", ""),
     ];
@@ -959,6 +960,30 @@ async fn keys_sent_as_sip_info_reach_the_flow() {
         queued["data"]["queue"], "orders",
         "key 3 came in an INFO: {queued}"
     );
+
+    // Talking with Alice, a key sent as INFO reaches her phone as a telephone-event.
+    answering(&h, &admin, "direct", DIRECT).await;
+    let target = sip_addr(&h);
+    let agent = Phone::start(target, "alice", "phone", 600.0);
+    registered(&mut events, &["alice"]).await;
+    let mut alice = agent.control().await;
+    available(&h, "alice").await;
+    let keys = [
+        ("caller", "+441632960001"),
+        ("key", "5"),
+        ("wait_ms", "3000"),
+        ("hold_ms", "1000"),
+        ("stream", ""),
+    ];
+    let caller =
+        tokio::spawn(async move { sipp("caller-info.xml", target, "direct", &keys).await });
+    events.next_named("contact.connected").await;
+    let key = alice.next_of("CALL_DTMF_START").await;
+    assert_eq!(
+        key["param"], "5",
+        "the agent's phone heard the INFO key: {key}"
+    );
+    caller.await.unwrap().assert_success("caller");
     no_calls_left(&h).await;
     h.stop().await;
 }
