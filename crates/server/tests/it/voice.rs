@@ -522,8 +522,19 @@ pub async fn registered(events: &mut crate::Events, agents: &[&str]) {
 }
 
 /// A flow that queues straight for orders (which Alice serves), for the number `direct`.
-pub const DIRECT: &str =
+const DIRECT: &str =
     "id: direct\nversion: 1\nstart: q\nnodes:\n  q:\n    enqueue:\n      queue: orders\n";
+
+/// The number `direct` queues straight for orders, where Alice, her desk phone (a
+/// baresip answering at once with a 600 Hz tone) registered, is available; answers the
+/// phone.
+pub async fn alice_answers_direct(h: &Harness, admin: &str, events: &mut crate::Events) -> Phone {
+    answering(h, admin, "direct", DIRECT).await;
+    let phone = Phone::start(sip_addr(h), "alice", "phone", 600.0);
+    registered(events, &["alice"]).await;
+    available(h, "alice").await;
+    phone
+}
 
 /// Publishes `flow` (YAML; its id is `number`) and points the address `number` at it.
 pub async fn answering(h: &Harness, admin: &str, number: &str, flow: &str) {
@@ -962,12 +973,9 @@ async fn keys_sent_as_sip_info_reach_the_flow_and_the_agent() {
     );
 
     // Talking with Alice, a key sent as INFO reaches her phone as a telephone-event.
-    answering(&h, &admin, "direct", DIRECT).await;
     let target = sip_addr(&h);
-    let agent = Phone::start(target, "alice", "phone", 600.0);
-    registered(&mut events, &["alice"]).await;
+    let agent = alice_answers_direct(&h, &admin, &mut events).await;
     let mut alice = agent.control().await;
-    available(&h, "alice").await;
     let keys = [
         ("caller", "+441632960001"),
         ("key", "5"),
@@ -1029,11 +1037,8 @@ async fn two_real_phones_in_a_conversation_pass_keys_and_rtcp_reports() {
     let h = Harness::start().await;
     let admin = h.login("admin", "admin").await;
     let target = sip_addr(&h);
-    answering(&h, &admin, "direct", DIRECT).await;
     let mut events = h.events(&admin).await;
-    let agent = Phone::start(target, "alice", "phone", 600.0);
-    registered(&mut events, &["alice"]).await;
-    available(&h, "alice").await;
+    let agent = alice_answers_direct(&h, &admin, &mut events).await;
 
     // A customer on a baresip phone reaches Alice; each presses a key (an RFC 4733
     // telephone-event), and the other's phone reports it.
@@ -1169,11 +1174,8 @@ async fn packets_that_arrive_out_of_order_are_relayed_in_order() {
     let h = Harness::start().await;
     let admin = h.login("admin", "admin").await;
     let target = sip_addr(&h);
-    answering(&h, &admin, "direct", DIRECT).await;
     let mut events = h.events(&admin).await;
-    let agent = Phone::start(target, "alice", "phone", 600.0);
-    registered(&mut events, &["alice"]).await;
-    available(&h, "alice").await;
+    let agent = alice_answers_direct(&h, &admin, &mut events).await;
 
     // Once Alice has answered, the caller sends 50 packets of rising loudness, every
     // other pair swapped on the way.
@@ -1227,13 +1229,10 @@ async fn packets_that_arrive_out_of_order_are_relayed_in_order() {
 async fn a_pcma_caller_and_a_pcmu_phone_hear_each_other_through_transcoding() {
     let h = Harness::start().await;
     let admin = h.login("admin", "admin").await;
-    answering(&h, &admin, "direct", DIRECT).await;
     let mut events = h.events(&admin).await;
     let target = sip_addr(&h);
     // Alice's phone answers Switchboard's offer (PCMU first) in PCMU.
-    let phone = Phone::start(target, "alice", "phone", 600.0);
-    registered(&mut events, &["alice"]).await;
-    available(&h, "alice").await;
+    let phone = alice_answers_direct(&h, &admin, &mut events).await;
     // The caller speaks PCMA only, with a 1000 Hz tone.
     let media = tempfile::tempdir().unwrap();
     let tone = switchboard_media::audio::tone(1000.0, 30_000, 8000);

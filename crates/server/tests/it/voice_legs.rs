@@ -9,8 +9,8 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::voice::{
-    DIRECT, Phone, ada_calls, answering, available, channel, free_port, no_calls_left, registered,
-    sip_addr, sipp, sipp_on, tone_stream,
+    Phone, ada_calls, alice_answers_direct, answering, available, channel, free_port,
+    no_calls_left, registered, sip_addr, sipp, sipp_on, tone_stream,
 };
 use crate::{Events, Harness};
 
@@ -120,6 +120,15 @@ async fn ring_all_rings_every_phone_of_every_agent_and_the_first_answer_takes_th
     expected.sort();
     assert_eq!(summary, expected, "{legs}");
     h.stop().await;
+}
+
+/// A server whose `[voice] trunk` is 127.0.0.1:`trunk` (where the test's SIPp answers
+/// for the numbers behind it).
+async fn with_trunk(trunk: u16) -> Harness {
+    Harness::start_with(tempfile::tempdir().unwrap(), |c| {
+        c.voice.trunk = Some(format!("127.0.0.1:{trunk}"));
+    })
+    .await
 }
 
 /// The next event called `name` about `contact`.
@@ -634,10 +643,7 @@ async fn a_callback_rings_the_agent_first_then_dials_the_customer_through_the_tr
     let trunk = free_port();
     let media = tempfile::tempdir().unwrap();
     let stream = tone_stream(media.path(), 1000.0);
-    let h = Harness::start_with(tempfile::tempdir().unwrap(), |c| {
-        c.voice.trunk = Some(format!("127.0.0.1:{trunk}"));
-    })
-    .await;
+    let h = with_trunk(trunk).await;
     let admin = h.login("admin", "admin").await;
     let mut events = h.events(&admin).await;
     let target = sip_addr(&h);
@@ -708,10 +714,7 @@ async fn a_callback_rings_the_agent_first_then_dials_the_customer_through_the_tr
 async fn an_unanswered_callback_is_tried_again_then_given_up() {
     // Behind the trunk, the customer's phone is busy: twice.
     let trunk = free_port();
-    let h = Harness::start_with(tempfile::tempdir().unwrap(), |c| {
-        c.voice.trunk = Some(format!("127.0.0.1:{trunk}"));
-    })
-    .await;
+    let h = with_trunk(trunk).await;
     let admin = h.login("admin", "admin").await;
     let mut events = h.events(&admin).await;
     let target = sip_addr(&h);
@@ -814,10 +817,7 @@ async fn an_agent_transfers_a_call_out_to_a_number_through_the_trunk() {
     let trunk = free_port();
     let media = tempfile::tempdir().unwrap();
     let stream = tone_stream(media.path(), 1000.0);
-    let h = Harness::start_with(tempfile::tempdir().unwrap(), |c| {
-        c.voice.trunk = Some(format!("127.0.0.1:{trunk}"));
-    })
-    .await;
+    let h = with_trunk(trunk).await;
     let admin = h.login("admin", "admin").await;
     let mut events = h.events(&admin).await;
     let target = sip_addr(&h);
@@ -831,10 +831,7 @@ async fn an_agent_transfers_a_call_out_to_a_number_through_the_trunk() {
         )
         .await
     });
-    answering(&h, &admin, "direct", DIRECT).await;
-    let agent = Phone::start(target, "alice", "phone", 600.0);
-    registered(&mut events, &["alice"]).await;
-    available(&h, "alice").await;
+    let agent = alice_answers_direct(&h, &admin, &mut events).await;
 
     // A customer reaches Alice, who transfers the call to a number from her phone (a
     // REFER).

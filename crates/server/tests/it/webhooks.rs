@@ -13,28 +13,43 @@ use tokio::sync::mpsc;
 
 use crate::Harness;
 
-#[tokio::test]
-async fn notices_are_posted_signed_and_retried() {
-    // The receiver refuses its first request, then accepts.
-    let (tx, mut rx) = mpsc::unbounded_channel::<(HeaderMap, String)>();
-    let calls = Arc::new(AtomicU32::new(0));
+/// Requests a receiver got: headers and body.
+type Received = mpsc::UnboundedReceiver<(HeaderMap, String)>;
+
+/// A webhook receiver the test runs: its URL, and every request it gets, each answered
+/// with what `answer` says (`answer` is called once per request).
+async fn receiver(answer: impl Fn() -> StatusCode + Send + Sync + 'static) -> (String, Received) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let answer = Arc::new(answer);
     let app = axum::Router::new().route(
         "/hook",
         axum::routing::post(move |headers: HeaderMap, body: String| {
-            let (tx, calls) = (tx.clone(), Arc::clone(&calls));
+            let (tx, answer) = (tx.clone(), Arc::clone(&answer));
             async move {
+                let status = answer();
                 tx.send((headers, body)).unwrap();
-                if calls.fetch_add(1, Ordering::SeqCst) == 0 {
-                    StatusCode::INTERNAL_SERVER_ERROR
-                } else {
-                    StatusCode::OK
-                }
+                status
             }
         }),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, rx)
+}
+
+#[tokio::test]
+async fn notices_are_posted_signed_and_retried() {
+    // The receiver refuses its first request, then accepts.
+    let calls = AtomicU32::new(0);
+    let (url, mut rx) = receiver(move || {
+        if calls.fetch_add(1, Ordering::SeqCst) == 0 {
+            StatusCode::INTERNAL_SERVER_ERROR
+        } else {
+            StatusCode::OK
+        }
+    })
+    .await;
 
     let hook = Webhook {
         url,
@@ -82,27 +97,16 @@ async fn notices_are_posted_signed_and_retried() {
 #[tokio::test]
 async fn a_delivery_that_failed_when_the_server_stopped_is_sent_after_the_restart() {
     // The receiver fails until it is told to accept.
-    let (tx, mut rx) = mpsc::unbounded_channel::<(HeaderMap, String)>();
     let accept = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let gate = Arc::clone(&accept);
-    let app = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(move |headers: HeaderMap, body: String| {
-            let (tx, gate) = (tx.clone(), Arc::clone(&gate));
-            async move {
-                let ok = gate.load(Ordering::SeqCst);
-                tx.send((headers, body)).unwrap();
-                if ok {
-                    StatusCode::OK
-                } else {
-                    StatusCode::SERVICE_UNAVAILABLE
-                }
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let (url, mut rx) = receiver(move || {
+        if gate.load(Ordering::SeqCst) {
+            StatusCode::OK
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+    })
+    .await;
     let hook = Webhook {
         url,
         secret: "s3cret".into(),
