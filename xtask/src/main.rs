@@ -8,7 +8,8 @@ use anyhow::{Context, Result, bail};
 
 mod bench_sip;
 
-/// System packages the test suite needs: (program looked for on PATH, Debian package).
+/// System packages the test suite needs: (program looked for on PATH, or a file's absolute
+/// path, and the Debian package that provides it).
 const SYSTEM_PACKAGES: &[(&str, &str)] = &[
     // SIPp: the real caller of the voice tests.
     ("sipp", "sip-tester"),
@@ -16,6 +17,15 @@ const SYSTEM_PACKAGES: &[(&str, &str)] = &[
     ("espeak-ng", "espeak-ng"),
     // baresip: a real registered agent phone in the voice tests.
     ("baresip", "baresip"),
+    // The browser the web screens are tested in (through npm's playwright-core), with a
+    // font to render them, and Node.js to run those tests.
+    ("chromium", "chromium"),
+    (
+        "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+        "fonts-dejavu-core",
+    ),
+    ("node", "nodejs"),
+    ("npm", "npm"),
 ];
 
 /// Architecture invariants on dependencies: (crate, crates it must never pull in, why).
@@ -53,6 +63,14 @@ fn main() -> Result<()> {
         .as_slice()
     {
         ["test"] => test(&root),
+        ["test", "browser"] => {
+            let (passed, failed) = browser_tests(&root)?;
+            println!("browser tests: {passed} passed, {failed} failed");
+            if failed > 0 {
+                bail!("{failed} browser test(s) failed");
+            }
+            Ok(())
+        }
         ["check-deps"] => check_dependencies(&root),
         ["bench", "routing"] => bench(&root, "routing"),
         ["bench", "sip", rest @ ..] => bench_sip::run(&root, rest),
@@ -60,6 +78,7 @@ fn main() -> Result<()> {
         _ => {
             eprintln!(
                 "usage:\n  cargo xtask test          install missing system packages (as root), lint, run every test\n  \
+                 cargo xtask test browser  only the web screens' tests, in Chromium\n  \
                  cargo xtask check-deps    check that engine crates stay free of IO crates\n  \
                  cargo xtask bench routing routing engine and simulator benchmarks (JSON summary)\n  \
                  cargo xtask bench sip     SIPp load test of the release binary (JSON summary)"
@@ -105,7 +124,10 @@ fn test(root: &Path) -> Result<()> {
         ],
     )?;
     check_dependencies(root)?;
-    let (passed, failed) = run_tests(root)?;
+    let (mut passed, mut failed) = run_tests(root)?;
+    let (p, f) = browser_tests(root)?;
+    passed += p;
+    failed += f;
     println!("cargo xtask test: {passed} passed, {failed} failed");
     if failed > 0 {
         bail!("{failed} test(s) failed");
@@ -142,6 +164,62 @@ fn run_tests(root: &Path) -> Result<(u64, u64)> {
     Ok((passed, failed))
 }
 
+/// Runs the web screens' tests (tests/browser, Node's test runner) in Chromium against the
+/// debug build of the binary, and adds up the runner's `# pass` and `# fail` lines.
+fn browser_tests(root: &Path) -> Result<(u64, u64)> {
+    run(
+        root,
+        "cargo",
+        &["build", "-p", "switchboard", "--bin", "switchboard"],
+    )?;
+    let dir = root.join("tests/browser");
+    run(
+        &dir,
+        "npm",
+        &["ci", "--no-audit", "--no-fund", "--loglevel=error"],
+    )?;
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    let target = if target.is_relative() {
+        root.join(target)
+    } else {
+        target
+    };
+    eprintln!("$ node --test (tests/browser)");
+    let out = Command::new("node")
+        .args(["--test", "--test-concurrency=1", "--test-reporter=tap"])
+        .current_dir(&dir)
+        .env("SWITCHBOARD_BIN", target.join("debug/switchboard"))
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .context("cannot run node")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    print!("{text}");
+    let count = |word: &str| -> u64 {
+        text.lines()
+            .filter_map(|l| l.strip_prefix(word))
+            .filter_map(|n| n.trim().parse::<u64>().ok())
+            .sum()
+    };
+    let (passed, failed) = (count("# pass "), count("# fail "));
+    if passed == 0 && failed == 0 {
+        bail!("the browser tests ran no test ({})", out.status);
+    }
+    if !out.status.success() && failed == 0 {
+        bail!("the browser tests failed ({})", out.status);
+    }
+    Ok((passed, failed))
+}
+
+/// Whether `what` is there: an absolute path as a file, else a program on PATH.
+fn present(what: &str) -> bool {
+    if what.starts_with('/') {
+        return Path::new(what).is_file();
+    }
+    on_path(what)
+}
+
 fn on_path(program: &str) -> bool {
     std::env::var_os("PATH")
         .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
@@ -150,7 +228,7 @@ fn on_path(program: &str) -> bool {
 fn install_system_packages(root: &Path) -> Result<()> {
     let missing: Vec<&str> = SYSTEM_PACKAGES
         .iter()
-        .filter(|(program, _)| !on_path(program))
+        .filter(|(what, _)| !present(what))
         .map(|&(_, package)| package)
         .collect();
     if missing.is_empty() {

@@ -12,6 +12,7 @@ pub mod reports;
 pub mod runtime;
 pub mod setup;
 pub mod simulate;
+pub mod web;
 pub mod webhooks;
 
 use std::net::SocketAddr;

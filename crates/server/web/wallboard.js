@@ -1,0 +1,3 @@
+// The supervisor wallboard (being written).
+import { start } from "/web/app.js";
+await start("Wallboard", ["supervisor", "admin"]);

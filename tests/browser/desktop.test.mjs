@@ -1,0 +1,116 @@
+// The agent desktop in Chromium: Alice signs in, becomes available, a chat started through
+// the API reaches her with its screen pop, she accepts, talks, ends it, wraps it up with a
+// code, and the contact shows in her history and in the store. Also: an agent cannot open
+// the admin, and a wrong password is refused on the page.
+
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { startServer, launch, newPage, signIn, client, shoot } from "./harness.mjs";
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer();
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+test("an agent takes a chat from offer to wrap-up on the desktop", async () => {
+  const page = await newPage(browser);
+  // Not signed in: the desktop sends the browser to sign in, then back.
+  await page.goto(`${server.url}/desktop`);
+  await page.waitForURL(/\/\?next=%2Fdesktop/);
+  await signIn(page, server.url, "alice", "demo", "/desktop");
+  assert.equal(new URL(page.url()).pathname, "/desktop");
+  await page.getByText("alice · agent").waitFor();
+
+  await page.getByRole("button", { name: "Available" }).click();
+  await page.locator("#state.available").waitFor();
+  await shoot(page, "desktop-available");
+
+  // A customer starts a chat and asks for an agent.
+  const customer = await client(server.url);
+  const chat = await customer("POST", "/chat", { to: "support", from: "+441632960001" });
+  const asCustomer = (method, path, body) =>
+    fetch(`${server.url}/api/v1${path}`, {
+      method,
+      headers: { "content-type": "application/json", authorization: `Bearer ${chat.token}` },
+      body: body && JSON.stringify(body),
+    }).then(async (r) => (r.ok ? r.json() : Promise.reject(new Error(await r.text()))));
+  await asCustomer("POST", `/chat/${chat.contact}/messages`, { text: "0" });
+
+  // The offer arrives with the screen pop: who, why, history, articles.
+  const offer = page.getByRole("article", { name: `Offer of contact ${chat.contact}` });
+  await offer.waitFor();
+  await offer.getByText("Chat from Ada Lovelace").waitFor();
+  const pop = page.locator("#customer");
+  await pop.getByText("Ada Lovelace").waitFor();
+  await pop.getByText("vip").waitFor();
+  await pop.getByRole("list", { name: "IVR path" }).getByText("main-menu:0 agent").waitFor();
+  assert.ok((await page.locator("#articles article").count()) > 0, "suggested articles shown");
+  await shoot(page, "desktop-offer");
+
+  await offer.getByRole("button", { name: "Accept" }).click();
+  await page.locator("#contact-status", { hasText: "connected" }).waitFor();
+  assert.equal(await offer.count(), 0, "the offer is gone once accepted");
+
+  // The conversation, both ways.
+  await asCustomer("POST", `/chat/${chat.contact}/messages`, { text: "My router keeps dropping" });
+  await page.locator("#transcript").getByText("My router keeps dropping").waitFor();
+  await page.getByLabel("Reply").fill("Let us reset it together.");
+  await page.getByRole("button", { name: "Send" }).click();
+  await page.locator("#transcript .line.agent", { hasText: "Let us reset it together." }).waitFor();
+  const seen = await asCustomer("GET", `/chat/${chat.contact}`);
+  assert.ok(seen.lines.some((l) => l.from === "agent" && l.text === "Let us reset it together."), "the customer got the reply");
+
+  await page.getByLabel("Notes").fill("Router reset; line filter replaced.");
+  await shoot(page, "desktop-conversation");
+  await page.getByRole("button", { name: "End chat" }).click();
+
+  // Wrap-up in a few clicks; the after-call work timer runs meanwhile.
+  const wrap = page.getByRole("form", { name: "Wrap-up" });
+  await wrap.waitFor();
+  await page.locator("#state.wrap_up").waitFor();
+  await wrap.getByLabel("Outcome").selectOption("resolved");
+  await wrap.getByLabel("Resolved on this contact").check();
+  await shoot(page, "desktop-wrap-up");
+  await wrap.getByRole("button", { name: "Save wrap-up" }).click();
+  await wrap.waitFor({ state: "detached" });
+
+  // Saved to history: on the page and in the store.
+  await page.locator(`#history tr[data-contact="${chat.contact}"]`, { hasText: "resolved" }).waitFor();
+  const alice = await client(server.url, "alice", "demo");
+  const stored = await alice("GET", `/contacts/${chat.contact}`);
+  assert.equal(stored.wrapup_code, "resolved");
+  assert.equal(stored.resolved, true);
+  assert.equal(stored.notes, "Router reset; line filter replaced.");
+  assert.equal(stored.agent, "alice");
+  await shoot(page, "desktop-history");
+
+  assert.deepEqual(page.errors(), []);
+  await page.context().close();
+});
+
+test("an agent cannot open the admin; a wrong password is refused", async () => {
+  const page = await newPage(browser);
+  await page.goto(`${server.url}/`);
+  await page.getByLabel("User name").fill("alice");
+  await page.getByLabel("Password").fill("wrong");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("alert").getByText("Wrong user name or password.").waitFor();
+  assert.equal(new URL(page.url()).pathname, "/");
+
+  await signIn(page, server.url, "alice", "demo");
+  assert.equal(new URL(page.url()).pathname, "/desktop", "an agent starts on the desktop");
+  await page.goto(`${server.url}/admin`);
+  await page.getByRole("alert").getByText("Not for your role").waitFor();
+  assert.equal(await page.getByRole("link", { name: "Admin" }).count(), 0, "no admin link for agents");
+  await shoot(page, "admin-refused-for-agent");
+  assert.deepEqual(page.errors(), []);
+  await page.context().close();
+});

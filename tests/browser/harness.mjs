@@ -1,0 +1,108 @@
+// What every browser test shares: a real `switchboard demo` on free ports with a fresh
+// data directory, Debian's Chromium driven by playwright-core, sign-in, API calls as an
+// integration would make them, screenshots, and a check that no page logged an error.
+//
+// The binary is `SWITCHBOARD_BIN` (set by `cargo xtask test`), else target/debug/switchboard.
+
+import { spawn } from "node:child_process";
+import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, "..", "..");
+export const screenshots = process.env.SWITCHBOARD_SCREENSHOTS || join(here, "screenshots");
+
+/** Starts the demo server; resolves when it prints its address. */
+export async function startServer() {
+  const bin = process.env.SWITCHBOARD_BIN || join(root, "target", "debug", "switchboard");
+  const data = mkdtempSync(join(tmpdir(), "switchboard-browser-"));
+  const child = spawn(bin, ["demo", "--http", "127.0.0.1:0", "--sip", "127.0.0.1:0", "--data", data], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let log = "";
+  child.stderr.on("data", (d) => { log += d; });
+  const url = await new Promise((resolve, reject) => {
+    let out = "";
+    child.stdout.on("data", (d) => {
+      out += d;
+      log += d;
+      const m = out.match(/on (http:\/\/127\.0\.0\.1:\d+)/);
+      if (m) resolve(m[1]);
+    });
+    child.on("exit", (code) => reject(new Error(`switchboard demo exited (${code}):\n${log}`)));
+    child.on("error", reject);
+  });
+  return {
+    url,
+    log: () => log,
+    async stop() {
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill("SIGTERM");
+      await exited;
+      rmSync(data, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Debian's Chromium, headless, with a fresh profile. */
+export async function launch() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    headless: true,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+}
+
+/**
+ * A page in a context of its own (its own local storage, so its own session) that
+ * records console errors and uncaught exceptions; `errors()` returns them.
+ */
+export async function newPage(browser, { width = 1366, height = 768 } = {}) {
+  const context = await browser.newContext({ viewport: { width, height } });
+  const page = await context.newPage();
+  const errors = [];
+  page.on("console", (m) => { if (m.type() === "error") errors.push(`console: ${m.text()}`); });
+  page.on("pageerror", (e) => errors.push(`exception: ${e.message}`));
+  page.errors = () => errors.filter((e) => !expectedError(e));
+  return page;
+}
+
+// A refused request (e.g. a 409 from a late click) is logged by Chromium as a failed
+// resource; the page shows the API's message itself, so only script errors count.
+function expectedError(e) {
+  return /Failed to load resource: the server responded with a status of (4\d\d)/.test(e);
+}
+
+/** Signs in through the sign-in page and waits for the screen it leads to. */
+export async function signIn(page, url, name, password, next = "") {
+  await page.goto(`${url}/${next ? `?next=${encodeURIComponent(next)}` : ""}`);
+  await page.getByLabel("User name").fill(name);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.waitForURL((u) => u.pathname !== "/");
+}
+
+/** An API client as an integration uses it: `const sam = await client(url, "sam", "demo")`. */
+export async function client(url, name, password) {
+  const call = async (method, path, body, token) => {
+    const headers = { "content-type": "application/json" };
+    if (token) headers.authorization = `Bearer ${token}`;
+    const res = await fetch(`${url}/api/v1${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const text = await res.text();
+    const data = text ? JSON.parse(text) : null;
+    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
+    return data;
+  };
+  const session = name ? await call("POST", "/auth/login", { name, password }) : null;
+  return (method, path, body) => call(method, path, body, session && session.token);
+}
+
+/** Saves a screenshot of the page as `screenshots/NAME.png`. */
+export async function shoot(page, name) {
+  mkdirSync(screenshots, { recursive: true });
+  await page.screenshot({ path: join(screenshots, `${name}.png`), fullPage: true });
+}
