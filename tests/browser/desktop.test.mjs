@@ -78,6 +78,13 @@ test("an agent takes a chat from offer to wrap-up on the desktop", async () => {
   await page.locator("#state.wrap_up").waitFor();
   await wrap.getByLabel("Outcome").selectOption("resolved");
   await wrap.getByLabel("Resolved on this contact").check();
+  // A follow-up callback tomorrow at 10:00 (local time), to Ada's phone.
+  await wrap.getByLabel("Follow-up callback").check();
+  const tomorrow = new Date(Date.now() + 86_400_000);
+  tomorrow.setHours(10, 0, 0, 0);
+  const local = new Date(tomorrow.getTime() - tomorrow.getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
+  await wrap.getByLabel("When").fill(local);
+  await wrap.getByLabel("Number").fill("+441632960001");
   await shoot(page, "desktop-wrap-up");
   await wrap.getByRole("button", { name: "Save wrap-up" }).click();
   await wrap.waitFor({ state: "detached" });
@@ -90,6 +97,13 @@ test("an agent takes a chat from offer to wrap-up on the desktop", async () => {
   assert.equal(stored.resolved, true);
   assert.equal(stored.notes, "Router reset; line filter replaced.");
   assert.equal(stored.agent, "alice");
+  const sam = await client(server.url, "sam", "demo");
+  const callbacks = await sam("GET", "/callbacks?status=pending");
+  const promised = callbacks.find((cb) => cb.contact_id === chat.contact);
+  assert.ok(promised, `a pending follow-up callback: ${JSON.stringify(callbacks)}`);
+  assert.equal(promised.number, "+441632960001");
+  assert.equal(promised.queue, "support");
+  assert.equal(promised.due_ms, tomorrow.getTime());
   await shoot(page, "desktop-history");
 
   assert.deepEqual(page.errors(), []);

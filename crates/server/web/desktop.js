@@ -227,11 +227,23 @@ async function run(agent) {
       el("option", { value: "" }, "Choose…"),
       Object.entries(view.codes).map(([value, label]) => el("option", { value }, label)));
     const resolved = el("input", { type: "checkbox", id: "resolved" });
+    // A follow-up callback: when (local time) and which number.
+    const callback = el("input", { type: "checkbox", id: "follow-up" });
+    const soon = new Date(Date.now() + 3600_000);
+    soon.setMinutes(soon.getMinutes() - soon.getTimezoneOffset(), 0, 0);
+    const when = el("input", { type: "datetime-local", id: "follow-up-at", value: soon.toISOString().slice(0, 16) });
+    const number = el("input", { id: "follow-up-number", value: c.channel === "voice" || c.channel === "callback" ? c.address : "" });
+    const details = el("div", { class: "row", hidden: true },
+      el("label", { for: "follow-up-at" }, "When"), when,
+      el("label", { for: "follow-up-number" }, "Number"), number);
+    callback.addEventListener("change", () => { details.hidden = !callback.checked; });
     const save = el("button", { type: "submit", class: "primary" }, "Save wrap-up");
     const form = el("form", { id: "wrapup", "aria-label": "Wrap-up" },
       el("h3", {}, "Wrap-up ", el("span", { class: "muted" }, "after-call work "), el("span", { id: "acw" }, "0:00")),
       el("label", { for: "wrapup-code" }, "Outcome"), code,
       el("p", {}, el("label", { class: "inline" }, resolved, "Resolved on this contact")),
+      el("p", {}, el("label", { class: "inline" }, callback, "Follow-up callback")),
+      details,
       el("div", { class: "row" }, save));
     form.addEventListener("submit", async (e) => {
       e.preventDefault();
@@ -240,13 +252,15 @@ async function run(agent) {
         code.focus();
         return;
       }
+      const body = { code: code.value, resolved: resolved.checked, notes: cur.notes || null };
+      if (callback.checked) {
+        body.follow_up = { at_ms: new Date(when.value).getTime(), number: number.value.trim() || null };
+      }
       save.disabled = true;
-      const ok = await attempt(() => api("POST", `/contacts/${c.id}/wrapup`, {
-        code: code.value, resolved: resolved.checked, notes: cur.notes || null,
-      }));
+      const ok = await attempt(() => api("POST", `/contacts/${c.id}/wrapup`, body));
       save.disabled = false;
       if (ok !== undefined) {
-        notify(`Contact ${c.id} saved.`);
+        notify(callback.checked ? `Contact ${c.id} saved; callback on ${when.value.replace("T", " ")}.` : `Contact ${c.id} saved.`);
         view.current = null;
         renderCurrent();
         loadHistory();

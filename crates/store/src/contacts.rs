@@ -688,6 +688,29 @@ impl Store {
         .await?)
     }
 
+    /// Records a follow-up callback an agent promised at wrap-up: pending, first tried at
+    /// `due_ms`.
+    pub async fn schedule_callback(
+        &self,
+        contact: i64,
+        queue: &str,
+        number: &str,
+        due_ms: i64,
+        now_ms: i64,
+    ) -> Result<Callback> {
+        Ok(sqlx::query_as(&format!(
+            "INSERT INTO callbacks (contact_id, queue, number, requested_ms, status, due_ms) \
+             VALUES (?, ?, ?, ?, 'pending', ?) RETURNING {CALLBACK}"
+        ))
+        .bind(contact)
+        .bind(queue)
+        .bind(number)
+        .bind(now_ms)
+        .bind(due_ms)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
     /// A pending callback is now routed by contact `attempt`.
     pub async fn callback_attempt(&self, id: i64, attempt: i64) -> Result<()> {
         sqlx::query("UPDATE callbacks SET attempt_contact = ? WHERE id = ?")

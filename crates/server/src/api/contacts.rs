@@ -5,6 +5,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use switchboard_store::{CallLeg, Callback, Contact, ContactFilter, Event, WrapUp};
+use serde::Serialize;
 use switchboard_voice::MonitorMode;
 
 use super::{ApiError, AppState, Body, need_supervisor};
@@ -222,17 +223,59 @@ async fn handler(s: &AppState, c: &Caller, id: i64) -> Result<String, ApiError> 
     Ok(agent)
 }
 
-/// Wraps up an ended contact: code, notes, resolved. Stored before the answer.
-#[utoipa::path(post, path = "/api/v1/contacts/{id}/wrapup", tag = "contacts", request_body = WrapUp,
+/// An agent's wrap-up of a contact, with an optional follow-up callback.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WrapUpRequest {
+    /// Wrap-up code (one of the configured codes).
+    pub code: String,
+    /// Notes.
+    #[serde(default)]
+    pub notes: Option<String>,
+    /// Whether the customer's issue was resolved.
+    #[serde(default)]
+    pub resolved: bool,
+    /// A callback the agent promised the customer.
+    #[serde(default)]
+    pub follow_up: Option<FollowUp>,
+}
+
+/// A follow-up callback: routed like any callback request when it comes due.
+#[derive(Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FollowUp {
+    /// When to call (epoch ms); now when absent.
+    #[serde(default)]
+    pub at_ms: Option<i64>,
+    /// The number to call; the contact's address when absent.
+    #[serde(default)]
+    pub number: Option<String>,
+    /// The queue that routes it; the contact's queue when absent.
+    #[serde(default)]
+    pub queue: Option<String>,
+}
+
+/// Wraps up an ended contact: code, notes, resolved, and optionally a follow-up callback.
+/// Stored before the answer.
+#[utoipa::path(post, path = "/api/v1/contacts/{id}/wrapup", tag = "contacts", request_body = WrapUpRequest,
     params(("id" = i64, Path, description = "Contact id")),
     responses((status = 204), (status = 409, body = super::ErrorBody), (status = 422, body = super::ErrorBody)))]
 pub async fn wrap_up(
     State(s): State<AppState>,
     c: Caller,
     Path(id): Path<i64>,
-    Body(w): Body<WrapUp>,
+    Body(r): Body<WrapUpRequest>,
 ) -> Result<StatusCode, ApiError> {
     let agent = handler(&s, &c, id).await?;
+    let follow_up = match r.follow_up {
+        Some(f) => Some(follow_up(&s, id, f).await?),
+        None => None,
+    };
+    let w = WrapUp {
+        code: r.code,
+        notes: r.notes,
+        resolved: r.resolved,
+    };
     let codes: Vec<(String, String)> = s.store.configs("wrapup").await?;
     if !codes.iter().any(|(code, _)| *code == w.code) {
         let known: Vec<&str> = codes.iter().map(|(c, _)| c.as_str()).collect();
@@ -245,10 +288,50 @@ pub async fn wrap_up(
     s.store.wrap_up(id, &w, now_ms()).await?;
     // A callback contact handled is a callback request done.
     s.store.callback_done_by(id).await?;
+    if let Some((queue, number, due_ms)) = follow_up {
+        let cb = s
+            .store
+            .schedule_callback(id, &queue, &number, due_ms, now_ms())
+            .await?;
+        s.runtime
+            .run(move |center, _| center.retry_callback(cb.id, due_ms))
+            .await?;
+    }
     s.runtime
         .run(move |center, now| center.wrapped_up(&agent, id, now))
         .await??;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Checks a follow-up of contact `id`: its queue, number and due time.
+async fn follow_up(s: &AppState, id: i64, f: FollowUp) -> Result<(String, String, i64), ApiError> {
+    let contact = s.store.contact(id).await?;
+    let number = f
+        .number
+        .unwrap_or(contact.address)
+        .trim()
+        .to_string();
+    let number = Some(number)
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| ApiError::invalid("follow_up: give the number to call"))?;
+    let queue = f
+        .queue
+        .or(contact.queue)
+        .ok_or_else(|| ApiError::invalid("follow_up: give the queue that routes the callback"))?;
+    let known = queue.clone();
+    if !s
+        .runtime
+        .run(move |center, _| center.queue_config(&known).is_some())
+        .await?
+    {
+        return Err(ApiError::invalid(format!("follow_up: no queue `{queue}`")));
+    }
+    let now = now_ms();
+    let at = f.at_ms.unwrap_or(now);
+    if at < now - 60_000 {
+        return Err(ApiError::invalid("follow_up: at_ms is in the past"));
+    }
+    Ok((queue, number, at.max(now)))
 }
 
 /// A message.
