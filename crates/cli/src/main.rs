@@ -9,14 +9,14 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
-use serde_json::{Value, json};
-use switchboard_sim::erlang::{
-    Load, Metrics, agents_for_service_level, erlang_a_metrics, erlang_c_metrics,
-};
+use switchboard_sim::erlang::Load;
 use switchboard_sim::report::simulate;
 use switchboard_sim::scenario::{
-    Dist, MAX_AGENTS, MAX_REPLICATIONS, SingleQueue, SlConvention, SlPolicy, parse_duration,
-    parse_rate, parse_scenario,
+    Dist, MAX_REPLICATIONS, SingleQueue, SlConvention, SlPolicy, parse_duration, parse_rate,
+    parse_scenario,
+};
+use switchboard_sim::staffing::{
+    ErlangQuery, SingleQueueSummary, check_single_queue, erlang_table, parse_agents, parse_target,
 };
 
 /// Switchboard: an open-source contact center.
@@ -150,27 +150,13 @@ fn sim(args: SimArgs) -> Result<()> {
                 (None, Some(aht)) => Dist::Exponential(parse_duration(aht)?.as_secs_f64()),
                 (None, None) => bail!("--aht (or --handle-time) is required for a single queue"),
             };
-            if handle.mean() <= 0.0 || agents == 0 || u64::from(agents) > MAX_AGENTS {
-                bail!("a single queue needs a positive handle time and 1 to {MAX_AGENTS} agents");
-            }
             let patience = args
                 .patience
                 .as_deref()
                 .map(|p| parse_duration(p).map(|d| Dist::Exponential(d.as_secs_f64())))
                 .transpose()?;
-            let rate = parse_rate(arrivals)?;
-            if rate <= 0.0 || args.calls == 0 {
-                bail!("a single queue needs a positive arrival rate and at least one call");
-            }
-            if patience.is_none() && rate * handle.mean() >= f64::from(agents) {
-                bail!(
-                    "{:.1} Erlangs on {agents} agents never reaches a steady state without \
-                     abandonment: add agents or --patience",
-                    rate * handle.mean()
-                );
-            }
-            SingleQueue {
-                arrivals_per_s: rate,
+            let queue = SingleQueue {
+                arrivals_per_s: parse_rate(arrivals)?,
                 handle,
                 agents,
                 patience,
@@ -179,8 +165,9 @@ fn sim(args: SimArgs) -> Result<()> {
                 replications: args.replications.unwrap_or(10),
                 seed: args.seed.unwrap_or(1),
                 warmup: args.warmup.as_deref().map(parse_duration).transpose()?,
-            }
-            .model()
+            };
+            check_single_queue(&queue)?;
+            queue.model()
         }
     };
     if let Some(seed) = args.seed {
@@ -200,43 +187,10 @@ fn sim(args: SimArgs) -> Result<()> {
     let out = if args.scenario.is_some() {
         serde_json::to_value(&report)?
     } else {
-        let q = &report.queues[0];
-        let pair = |e: &switchboard_sim::stats::Estimate| (finite(e.mean), finite(e.ci95));
-        let fields = [
-            ("p_wait", pair(&q.p_wait)),
-            ("service_level", pair(&q.service_level)),
-            ("asa_s", pair(&q.asa_s)),
-            ("abandon_rate", pair(&q.abandon_rate)),
-            ("occupancy", pair(&report.occupancy)),
-            ("avg_abandon_s", pair(&q.avg_abandon_s)),
-            ("aht_s", pair(&q.aht_s)),
-            ("ewt_mae_s", pair(&q.ewt_mae_s)),
-        ];
-        let mut obj = serde_json::Map::new();
-        let mut ci = serde_json::Map::new();
-        for (name, (mean, half)) in fields {
-            obj.insert(name.into(), mean);
-            ci.insert(name.into(), half);
-        }
-        obj.insert("ci95".into(), Value::Object(ci));
-        obj.insert("offered".into(), json!(q.offered.mean));
-        obj.insert("replications".into(), json!(report.replications));
-        obj.insert("calls_per_replication".into(), json!(args.calls));
-        obj.insert("warmup_s".into(), json!(report.warmup_s));
-        obj.insert("seed".into(), json!(report.seed));
-        obj.insert(
-            "service_level_definition".into(),
-            json!(report.service_level_definition),
-        );
-        Value::Object(obj)
+        serde_json::to_value(SingleQueueSummary::of(&report, args.calls))?
     };
     println!("{}", serde_json::to_string_pretty(&out)?);
     Ok(())
-}
-
-/// JSON has no NaN or infinity: undefined figures become null.
-fn finite(x: f64) -> Value {
-    if x.is_finite() { json!(x) } else { Value::Null }
 }
 
 fn erlang(args: ErlangArgs) -> Result<()> {
@@ -244,80 +198,27 @@ fn erlang(args: ErlangArgs) -> Result<()> {
         arrivals_per_s: parse_rate(&args.arrivals)?,
         aht_s: parse_duration(&args.aht)?.as_secs_f64(),
     };
-    if load.aht_s <= 0.0 {
-        bail!("--aht must be positive");
-    }
     let patience = args
         .patience
         .as_deref()
         .map(|p| parse_duration(p).map(|d| d.as_secs_f64()))
         .transpose()?;
-    let mut threshold = parse_duration(&args.sl)?.as_secs_f64();
-    let target = match &args.target {
-        None => None,
-        Some(t) => {
-            let (pct, secs) = t.split_once('/').with_context(|| {
-                format!("--target `{t}`: write it as PERCENT/SECONDS, e.g. 80/20")
-            })?;
-            let pct: f64 = pct
-                .trim()
-                .parse()
-                .with_context(|| format!("--target `{t}`: bad percent"))?;
-            if !(0.0..100.0).contains(&pct) {
-                bail!("--target `{t}`: the percent must be below 100");
-            }
-            threshold = parse_duration(secs)?.as_secs_f64();
-            Some(pct / 100.0)
-        }
+    let target = args.target.as_deref().map(parse_target).transpose()?;
+    let threshold = match target {
+        Some(t) => t.threshold_s,
+        None => parse_duration(&args.sl)?.as_secs_f64(),
     };
-    let needed =
-        target.and_then(|t| agents_for_service_level(load, patience, threshold, t, 100_000));
-    let erlangs = load.erlangs();
-    let (lo, hi) = match (&args.agents, needed) {
-        (Some(range), _) => parse_range(range)?,
-        (None, Some(n)) => (n.saturating_sub(2).max(1), n + 2),
-        (None, None) => {
-            let first = (erlangs.floor() as u32 + 1).max(1);
-            (first, first + 4)
-        }
-    };
-    if hi - lo > 10_000 {
-        bail!("--agents: at most 10,000 agent counts at a time");
-    }
-    let rows: Vec<Metrics> = (lo..=hi)
-        .map(|c| match patience {
-            Some(p) => erlang_a_metrics(load, c, p, threshold),
-            None => erlang_c_metrics(load, c, threshold),
-        })
-        .collect();
-    let model = if patience.is_some() {
-        "Erlang A"
-    } else {
-        "Erlang C"
-    };
+    let table = erlang_table(&ErlangQuery {
+        load,
+        patience_s: patience,
+        sl_threshold_s: threshold,
+        target: target.map(|t| t.fraction),
+        agents: args.agents.as_deref().map(parse_agents).transpose()?,
+    })?;
+    let (model, erlangs, needed) = (table.model, table.erlangs, table.needed);
+    let target = target.map(|t| t.fraction);
     if args.json {
-        let out: Vec<Value> = rows
-            .iter()
-            .map(|m| {
-                let mut v = json!({
-                    "agents": m.agents,
-                    "p_block": finite(m.p_block),
-                    "p_wait": finite(m.p_wait),
-                    "service_level": finite(m.service_level),
-                    "asa_s": finite(m.asa_s),
-                    "occupancy": finite(m.occupancy),
-                });
-                if let Some(p) = m.p_abandon {
-                    v["p_abandon"] = finite(p);
-                }
-                if let Some(t) = target {
-                    v["meets_target"] = json!(m.service_level >= t);
-                    v["needed"] = json!(Some(m.agents) == needed);
-                }
-                v
-            })
-            .collect();
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        println!("{}", serde_json::to_string_pretty(&table.rows())?);
         return Ok(());
     }
     println!(
@@ -335,7 +236,7 @@ fn erlang(args: ErlangArgs) -> Result<()> {
             ""
         }
     );
-    for m in &rows {
+    for m in &table.metrics {
         print!(
             "{:>6}  {:>8.4}  {:>7.4}  {:>12.2}%  {:>6.1}s  {:>8.2}%",
             m.agents,
@@ -362,37 +263,4 @@ fn erlang(args: ErlangArgs) -> Result<()> {
         _ => {}
     }
     Ok(())
-}
-
-fn parse_range(text: &str) -> Result<(u32, u32)> {
-    let bad = || format!("--agents `{text}`: write a count (`28`) or a range (`26..30`)");
-    let (lo, hi) = match text.split_once("..") {
-        Some((a, b)) => (
-            a.trim().parse().with_context(bad)?,
-            b.trim_start_matches('=').trim().parse().with_context(bad)?,
-        ),
-        None => {
-            let n: u32 = text.trim().parse().with_context(bad)?;
-            (n, n)
-        }
-    };
-    if lo == 0 || hi < lo {
-        bail!("{}", bad());
-    }
-    Ok((lo, hi))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn agent_ranges() {
-        assert_eq!(parse_range("28").ok(), Some((28, 28)));
-        assert_eq!(parse_range("26..30").ok(), Some((26, 30)));
-        assert_eq!(parse_range("26..=30").ok(), Some((26, 30)));
-        assert!(parse_range("30..26").is_err());
-        assert!(parse_range("0").is_err());
-        assert!(parse_range("many").is_err());
-    }
 }

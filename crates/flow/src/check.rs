@@ -417,6 +417,36 @@ pub fn check_subflows(flow: &Flow, library: &crate::interp::Library) -> Vec<Diag
     out
 }
 
+/// Checks that every queue the flow sends contacts to (`enqueue`, `callback`, a
+/// `voicemail` mailbox) is one of `queues`: a flow that names a queue nobody serves would
+/// publish and then fail its callers.
+pub fn check_queues<'q>(
+    flow: &Flow,
+    queues: impl IntoIterator<Item = &'q str> + Clone,
+) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for node in &flow.nodes {
+        let (queue, what) = match &node.action {
+            Action::Enqueue { queue, .. } => (queue, "queue"),
+            Action::Callback { queue, .. } => (queue, "callback queue"),
+            Action::Voicemail { mailbox, .. } => (mailbox, "mailbox"),
+            _ => continue,
+        };
+        if !queues.clone().into_iter().any(|q| q == queue) {
+            let known: Vec<&str> = queues.clone().into_iter().collect();
+            out.push(
+                Diagnostic::at(
+                    node.at,
+                    Severity::Error,
+                    format!("unknown {what} `{queue}` in `{}`", node.name),
+                )
+                .hint(format!("queues: {}", known.join(", "))),
+            );
+        }
+    }
+    out
+}
+
 /// Menus with more options than this get a warning (callers remember about five).
 pub const MENU_OPTIONS_ADVISED: usize = 5;
 /// Menus with more options than this are refused.
@@ -1720,6 +1750,27 @@ mod tests {
         );
         assert_eq!(keys_said("Please hold."), Vec::<char>::new());
         assert_eq!(keys_said("press 12 for nothing"), Vec::<char>::new());
+    }
+
+    #[test]
+    fn queues_a_flow_sends_to_must_exist() {
+        let source = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../examples/flows/after-hours.yaml"
+        ))
+        .unwrap();
+        let dir =
+            std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/flows"));
+        let flow = check(&source, Some(dir)).flow.unwrap();
+        assert!(check_queues(&flow, ["support", "billing"]).is_empty());
+        let missing = check_queues(&flow, ["billing"]);
+        assert!(!missing.is_empty());
+        for d in &missing {
+            assert_eq!(d.severity, Severity::Error);
+            assert!(d.message.contains("`support`"), "{}", d.message);
+            assert!(d.line > 0, "{d:?}");
+            assert_eq!(d.hint.as_deref(), Some("queues: billing"));
+        }
     }
 
     #[test]

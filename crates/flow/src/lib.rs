@@ -5,6 +5,7 @@
 pub mod calendar;
 pub mod check;
 pub mod expr;
+pub mod graph;
 pub mod interp;
 pub mod model;
 pub mod simulate;

@@ -36,11 +36,14 @@ impl Transcript {
     pub fn to_text(&self) -> String {
         let mut out = self.lines.join("\n");
         out.push('\n');
-        out.push_str(&format!(
-            "outcome: {}\n",
-            describe_outcome(self.outcome.as_ref(), self.exit.as_ref())
-        ));
+        out.push_str(&format!("outcome: {}\n", self.outcome_text()));
         out
+    }
+
+    /// How the run ended, in words: what [`Transcript::to_text`] prints after
+    /// `outcome: ` (e.g. `queued to support with skills devices>=2, priority 0`).
+    pub fn outcome_text(&self) -> String {
+        describe_outcome(self.outcome.as_ref(), self.exit.as_ref())
     }
 }
 

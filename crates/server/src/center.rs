@@ -784,6 +784,21 @@ impl Center {
         Ok(())
     }
 
+    /// The agent puts the caller of `contact` on hold from the desktop, or takes them off
+    /// it; the call reports it back ([`Center::held`]).
+    pub fn hold(&mut self, contact: i64, held: bool, now_ms: i64) -> Result<(), Refused> {
+        self.now_ms = now_ms;
+        let live = self.live_mut(contact)?;
+        if live.channel != Channel::Voice || live.connected_ms.is_none() || live.ended_ms.is_some()
+        {
+            return Err(Refused::Conflict(format!(
+                "contact {contact} is not a call in conversation"
+            )));
+        }
+        self.call(contact, CallCommand::Hold { held });
+        Ok(())
+    }
+
     /// A supervisor's monitoring of `contact` started, changed or stopped (`mode` none).
     pub fn monitoring(
         &mut self,

@@ -154,6 +154,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Server> {
         chats: Arc::default(),
         metrics: Arc::default(),
         flow_dir,
+        recordings: config.data.join("recordings"),
         stopping,
         voice: voice.handle(),
         realm: config.voice.realm.clone(),

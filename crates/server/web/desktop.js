@@ -214,7 +214,12 @@ async function run(agent) {
       });
       const end = el("button", { type: "button", class: "bad", id: "end-contact",
         onclick: () => attempt(() => api("POST", `/contacts/${c.id}/end`)) }, c.channel === "voice" ? "Hang up" : "End chat");
-      parts.push(el("div", { class: "row" }, transfer, el("span", { class: "grow" }), end));
+      // A call's hold is confirmed by the call (`contact.hold`), then shown.
+      const hold = c.channel === "voice"
+        ? el("button", { type: "button", id: "hold", "aria-pressed": String(!!cur.held),
+          onclick: () => attempt(() => api("POST", `/contacts/${c.id}/hold`, { held: !cur.held })) }, cur.held ? "Resume" : "Hold")
+        : null;
+      parts.push(el("div", { class: "row" }, transfer, el("span", { class: "grow" }), hold, end));
     } else {
       parts.push(wrapUpForm(c, cur));
     }

@@ -7,7 +7,8 @@
 //! - [`report::simulate`] runs independent replications (each after a warm-up that is
 //!   discarded) and reports every KPI as a mean with a Student-t 95% confidence interval.
 //! - [`scenario`] reads scenario YAML files into a checked [`scenario::Model`].
-//! - [`erlang`] computes Erlang B, C and A for staffing.
+//! - [`erlang`] computes Erlang B, C and A for staffing; [`staffing`] answers staffing
+//!   questions with them (and with a quick single-queue simulation) as JSON.
 //!
 //! ```
 //! use switchboard_sim::scenario::{Dist, SingleQueue, SlConvention, SlPolicy};
@@ -33,4 +34,5 @@ pub mod erlang;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod staffing;
 pub mod stats;

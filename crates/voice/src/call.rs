@@ -465,6 +465,10 @@ async fn run_legs(
                         }
                     }
                     CallCommand::Release { agent } => leg.release(&agent, &shared).await,
+                    // The same as the agent's phone asking for it.
+                    CallCommand::Hold { held } => {
+                        let _ = signal_tx.send(Signal::Hold(held));
+                    }
                     CallCommand::TransferRefused { agent } => {
                         if let Leg::Up(up) = leg && up.agent == agent {
                             up.transfer_refused().await;

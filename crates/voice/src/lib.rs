@@ -409,6 +409,12 @@ pub enum CallCommand {
         /// The supervisor's phone user.
         user: String,
     },
+    /// The agent put the caller on hold from the desktop, or took them off it: as when
+    /// their phone does it, the caller hears music and neither hears the other.
+    Hold {
+        /// On hold (true) or back in conversation.
+        held: bool,
+    },
     /// The transfer `agent` asked for could not be done (unknown target): their phone
     /// is told, and the conversation goes on.
     TransferRefused {

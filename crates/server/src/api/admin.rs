@@ -8,7 +8,9 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use switchboard_flow::check::{Diagnostic, Severity, check, check_calendars, check_subflows};
+use switchboard_flow::check::{
+    Diagnostic, Severity, check, check_calendars, check_queues, check_subflows,
+};
 use switchboard_store::{
     Article, Case, Contact, ContactFilter, Customer, FlowVersion, NewArticle, NewCustomer, Token,
 };
@@ -276,6 +278,122 @@ pub struct FlowCheck {
     pub ok: bool,
     /// Errors and warnings.
     pub diagnostics: Vec<FlowDiagnostic>,
+    /// The flow as a diagram's nodes and links, when it loaded.
+    pub graph: Option<FlowGraph>,
+}
+
+/// A flow's nodes and every link between them, for drawing it.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct FlowGraph {
+    /// The name of the first node.
+    pub start: String,
+    /// Every node, in the order of the file.
+    pub nodes: Vec<FlowGraphNode>,
+    /// Every link: `next`, menu choices, branch arms, hours, queue exits… (one per link,
+    /// so two nodes may be joined by several).
+    pub edges: Vec<FlowGraphEdge>,
+    /// The flow-wide agent escape (`agent_escape`): a key that leads to a node from any
+    /// prompt.
+    pub escape: Option<FlowEscape>,
+}
+
+/// A node of a [`FlowGraph`].
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct FlowGraphNode {
+    /// Its name.
+    pub name: String,
+    /// Its action as written in the file: `say`, `play`, `menu`, `collect`, `branch`,
+    /// `hours`, `geo`, `lookup`, `set`, `enqueue`, `transfer`, `voicemail`, `callback`,
+    /// `survey`, `subflow`, `return` or `hangup`.
+    pub kind: String,
+    /// The line of its name in the file, 1-based.
+    pub line: Option<u32>,
+}
+
+/// A link of a [`FlowGraph`].
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct FlowGraphEdge {
+    /// The node it leaves.
+    pub from: String,
+    /// The node it leads to.
+    pub to: String,
+    /// `next`, `choice` (a menu key), `condition` (a branch arm), `otherwise`, `open`,
+    /// `closed`, `holiday`, `country`, `failure` (retries used up, nothing found), `leave`
+    /// (a key in the queue) or `max_wait`.
+    pub kind: String,
+    /// What to write on it, e.g. `1: device problems`, `customer.found`, `open`.
+    pub label: String,
+}
+
+/// The flow-wide agent escape.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct FlowEscape {
+    /// The key.
+    pub key: String,
+    /// The node it leads to.
+    pub to: String,
+}
+
+impl From<switchboard_flow::graph::Graph> for FlowGraph {
+    fn from(g: switchboard_flow::graph::Graph) -> FlowGraph {
+        FlowGraph {
+            start: g.start,
+            nodes: g
+                .nodes
+                .into_iter()
+                .map(|n| FlowGraphNode {
+                    name: n.name,
+                    kind: n.kind.into(),
+                    line: n.line,
+                })
+                .collect(),
+            edges: g
+                .edges
+                .into_iter()
+                .map(|e| FlowGraphEdge {
+                    from: e.from,
+                    to: e.to,
+                    kind: e.kind.into(),
+                    label: e.label,
+                })
+                .collect(),
+            escape: g.escape.map(|e| FlowEscape {
+                key: e.key.to_string(),
+                to: e.to,
+            }),
+        }
+    }
+}
+
+/// A checked flow (when it has no error), its diagnostics, and the library of active
+/// flows it was checked against, itself included.
+struct CheckedSource {
+    flow: Option<switchboard_flow::check::Flow>,
+    diagnostics: Vec<Diagnostic>,
+    library: switchboard_flow::interp::Library,
+}
+
+/// Checks a flow against the published ones (for subflows).
+async fn check_with_library(s: &AppState, source: &str) -> Result<CheckedSource, ApiError> {
+    let checked = check(source, Some(&s.flow_dir));
+    let mut diags = checked.diagnostics;
+    let mut library = switchboard_flow::interp::Library::new();
+    if let Some(flow) = &checked.flow {
+        library = self::library(s).await?.0;
+        library.insert(flow.id.clone(), Arc::new(flow.clone()));
+        diags.extend(check_subflows(flow, &library));
+        let queues: Vec<String> = s
+            .runtime
+            .run(|center, _| center.queue_configs().keys().cloned().collect())
+            .await?;
+        diags.extend(check_queues(flow, queues.iter().map(String::as_str)));
+    }
+    let ok = !diags.iter().any(|d| d.severity == Severity::Error);
+    Ok(CheckedSource {
+        flow: checked.flow.filter(|_| ok),
+        diagnostics: diags,
+        library,
+    })
 }
 
 /// Checks a flow against the published ones (for subflows).
@@ -283,15 +401,8 @@ async fn check_source(
     s: &AppState,
     source: &str,
 ) -> Result<(Option<switchboard_flow::check::Flow>, Vec<Diagnostic>), ApiError> {
-    let checked = check(source, Some(&s.flow_dir));
-    let mut diags = checked.diagnostics;
-    if let Some(flow) = &checked.flow {
-        let (mut library, _) = library(s).await?;
-        library.insert(flow.id.clone(), Arc::new(flow.clone()));
-        diags.extend(check_subflows(flow, &library));
-    }
-    let ok = !diags.iter().any(|d| d.severity == Severity::Error);
-    Ok((checked.flow.filter(|_| ok), diags))
+    let c = check_with_library(s, source).await?;
+    Ok((c.flow, c.diagnostics))
 }
 
 /// The active flows that load, by id, and the ids of those that do not.
@@ -331,7 +442,7 @@ pub(crate) async fn reload(s: &AppState) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Checks a flow without publishing it.
+/// Checks a flow without publishing it; when it loads, answers its graph for a diagram.
 #[utoipa::path(post, path = "/api/v1/flows/check", tag = "flows", request_body(content = String, content_type = "text/yaml"),
     responses((status = 200, body = FlowCheck)))]
 pub async fn check_flow(
@@ -345,6 +456,155 @@ pub async fn check_flow(
         id: flow.as_ref().map(|f| f.id.clone()),
         ok: flow.is_some(),
         diagnostics: diagnostics(&diags),
+        graph: flow
+            .as_ref()
+            .map(|f| switchboard_flow::graph::graph(f).into()),
+    }))
+}
+
+/// A dry run of a flow: a scripted caller at a given time.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DryRun {
+    /// The flow's YAML.
+    pub source: String,
+    /// The caller's number (default `+442071234567`); a known customer's number makes
+    /// them identified, as on a real call.
+    pub caller: Option<String>,
+    /// When the call happens, RFC 3339 (e.g. `2026-12-25T10:00:00+01:00`); default: now.
+    pub at: Option<String>,
+    /// The caller's answer to each prompt, in order: a menu key, digits for a collect, or
+    /// an empty string for silence; silence after the last.
+    #[serde(default)]
+    pub presses: Vec<String>,
+    /// In a queue, when an agent answers, in seconds after entering it: 0 when absent,
+    /// `null` for nobody (to hear the whole queue experience).
+    #[serde(default = "answer_at_once", deserialize_with = "present")]
+    #[schema(value_type = Option<u64>)]
+    pub answer_after_secs: Option<Option<u64>>,
+}
+
+fn answer_at_once() -> Option<Option<u64>> {
+    Some(Some(0))
+}
+
+/// A field that is present, `null` included (absent ones take their default).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<u64>>, D::Error> {
+    Option::<u64>::deserialize(d).map(Some)
+}
+
+/// What a dry run heard and where it ended.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct DryRunResult {
+    /// Whether the flow loaded (it has no error).
+    pub ok: bool,
+    /// Errors and warnings, as `POST /flows/check` answers them.
+    pub diagnostics: Vec<FlowDiagnostic>,
+    /// The transcript, one line per thing heard, pressed or decided, as
+    /// `switchboard flow simulate` prints it (empty when the flow has errors).
+    pub lines: Vec<String>,
+    /// The nodes entered, in order (a subflow's as `flow:node`).
+    pub path: Vec<String>,
+    /// How the run ended, as `switchboard flow simulate` prints it after `outcome: `
+    /// (e.g. `queued to support with skills devices>=2, priority 0, language en`);
+    /// `null` when the flow has errors.
+    pub outcome: Option<String>,
+}
+
+/// Most presses a dry run takes.
+const MAX_PRESSES: usize = 100;
+
+/// Dry-runs a flow without publishing it: what a caller who presses the given keys hears,
+/// and where the call ends (a queue, a transfer, voicemail, a hang-up). The active flows
+/// answer its subflows; a caller whose number is a customer's is identified.
+#[utoipa::path(post, path = "/api/v1/flows/dry-run", tag = "flows", request_body = DryRun,
+    responses((status = 200, body = DryRunResult), (status = 422, body = super::ErrorBody)))]
+pub async fn dry_run_flow(
+    State(s): State<AppState>,
+    c: Caller,
+    Body(run): Body<DryRun>,
+) -> Result<Json<DryRunResult>, ApiError> {
+    use switchboard_flow::interp::{CallData, FlowEventKind};
+    use switchboard_flow::simulate::{Lookups, QueueScript, Script, simulate};
+    need_supervisor(&c)?;
+    if run.presses.len() > MAX_PRESSES {
+        return Err(ApiError::invalid(format!(
+            "at most {MAX_PRESSES} presses in a dry run"
+        )));
+    }
+    if let Some(p) = run.presses.iter().find(|p| {
+        p.len() > 64
+            || !p
+                .chars()
+                .all(|k| k.is_ascii_digit() || k == '*' || k == '#')
+    }) {
+        return Err(ApiError::invalid(format!(
+            "press `{p}`: keys are 0-9, * and #, at most 64 of them"
+        )));
+    }
+    let caller = run.caller.unwrap_or_else(|| "+442071234567".into());
+    if caller.trim().is_empty() || caller.len() > 64 {
+        return Err(ApiError::invalid("caller: a number of 1 to 64 characters"));
+    }
+    let at = match &run.at {
+        Some(t) => chrono::DateTime::parse_from_rfc3339(t).map_err(|e| {
+            ApiError::invalid(format!(
+                "at `{t}` is not RFC 3339 ({e}): write e.g. 2026-12-25T10:00:00+01:00"
+            ))
+        })?,
+        None => chrono::Local::now().fixed_offset(),
+    };
+    let answer_after = run.answer_after_secs.unwrap_or(Some(0));
+    if answer_after.is_some_and(|a| a > 86_400) {
+        return Err(ApiError::invalid(
+            "answer_after_secs: at most 86400 (a day), or null for nobody",
+        ));
+    }
+    let checked = check_with_library(&s, &run.source).await?;
+    let Some(flow) = checked.flow else {
+        return Ok(Json(DryRunResult {
+            ok: false,
+            diagnostics: diagnostics(&checked.diagnostics),
+            lines: Vec::new(),
+            path: Vec::new(),
+            outcome: None,
+        }));
+    };
+    // Identified as a real call would be; lookups of the caller's number find them too.
+    let mut data = CallData::default();
+    data.caller.insert("number".into(), caller.clone());
+    let mut lookups = Lookups::new();
+    if let Some(customer) = s.store.customer_by_address(&caller).await? {
+        let profile = crate::runtime::profile(&s.store, &customer).await?;
+        lookups.entry("customers".into()).or_default().extend([
+            (caller.clone(), profile.clone()),
+            (customer.id.to_string(), profile.clone()),
+        ]);
+        data.customer = Some(profile);
+    }
+    let script = Script {
+        presses: run.presses,
+        lookups,
+        queue: QueueScript {
+            answer_after: answer_after.map(std::time::Duration::from_secs),
+            ..QueueScript::default()
+        },
+        library: checked.library,
+    };
+    let t = simulate(&flow, data, at, &script);
+    Ok(Json(DryRunResult {
+        ok: true,
+        diagnostics: diagnostics(&checked.diagnostics),
+        path: t
+            .events
+            .iter()
+            .filter_map(|e| match &e.kind {
+                FlowEventKind::Entered { node } => Some(node.clone()),
+                _ => None,
+            })
+            .collect(),
+        outcome: Some(t.outcome_text()),
+        lines: t.lines,
     }))
 }
 

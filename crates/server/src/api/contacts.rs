@@ -4,8 +4,8 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
-use switchboard_store::{CallLeg, Callback, Contact, ContactFilter, Event, WrapUp};
 use serde::Serialize;
+use switchboard_store::{CallLeg, Callback, Contact, ContactFilter, Event, WrapUp};
 use switchboard_voice::MonitorMode;
 
 use super::{ApiError, AppState, Body, need_supervisor};
@@ -205,6 +205,137 @@ pub async fn stop_monitor(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Hold or resume.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Hold {
+    /// On hold (true) or back in conversation (false).
+    pub held: bool,
+}
+
+/// Puts the caller of a call in conversation on hold (music; neither side hears the other)
+/// or takes them off it, as the agent's phone would (the contact's agent or a supervisor).
+/// The call confirms with a `contact.hold` event.
+#[utoipa::path(post, path = "/api/v1/contacts/{id}/hold", tag = "contacts", request_body = Hold,
+    params(("id" = i64, Path, description = "Contact id")),
+    responses((status = 202), (status = 403, body = super::ErrorBody), (status = 409, body = super::ErrorBody)))]
+pub async fn hold(
+    State(s): State<AppState>,
+    c: Caller,
+    Path(id): Path<i64>,
+    Body(h): Body<Hold>,
+) -> Result<StatusCode, ApiError> {
+    handler(&s, &c, id).await?;
+    s.runtime
+        .run(move |center, now| center.hold(id, h.held, now))
+        .await??;
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// Which of a contact's recordings.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct RecordingQuery {
+    /// Index into the contact's `recordings` (0 is the first conversation of a
+    /// transferred call); the latest (`recording`) when absent.
+    pub n: Option<usize>,
+}
+
+/// A call's recording, streamed as stored: a two-channel WAV (the caller on the left,
+/// the agent on the right). For the contact's agent, supervisors and admins.
+#[utoipa::path(get, path = "/api/v1/contacts/{id}/recording", tag = "contacts",
+    params(("id" = i64, Path, description = "Contact id"), RecordingQuery),
+    responses((status = 200, description = "The recording", content_type = "audio/wav"),
+        (status = 403, body = super::ErrorBody), (status = 404, body = super::ErrorBody)))]
+pub async fn recording(
+    State(s): State<AppState>,
+    c: Caller,
+    Path(id): Path<i64>,
+    Query(q): Query<RecordingQuery>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::http::{HeaderValue, header};
+    use axum::response::IntoResponse;
+    use tokio::io::AsyncReadExt;
+
+    let contact = s.store.contact(id).await?;
+    if !c.supervises() && (contact.agent.is_none() || contact.agent != c.agent) {
+        return Err(ApiError::forbidden(
+            "only the contact's agent or a supervisor",
+        ));
+    }
+    let name = match q.n {
+        None => contact.recording,
+        Some(n) => contact.recordings.get(n).cloned(),
+    }
+    .ok_or_else(|| match q.n {
+        None => ApiError::not_found(format!("contact {id} has no recording")),
+        Some(n) => ApiError::not_found(format!("contact {id} has no recording {n}")),
+    })?;
+    let path = recording_path(&s.recordings, &name).map_err(|e| {
+        tracing::warn!(contact = id, "recording `{name}`: {e}");
+        match e.kind() {
+            std::io::ErrorKind::PermissionDenied => {
+                ApiError::forbidden("the recording is outside the recordings directory")
+            }
+            _ => ApiError::not_found(format!("the recording of contact {id} is missing")),
+        }
+    })?;
+    let file = tokio::fs::File::open(&path).await.map_err(|e| {
+        tracing::warn!(contact = id, "recording {}: {e}", path.display());
+        ApiError::not_found(format!("the recording of contact {id} is missing"))
+    })?;
+    let len = file.metadata().await.map(|m| m.len()).ok();
+    // Read in chunks as the client takes them: an hour's call is over 100 MB.
+    let chunks = futures_util::stream::unfold(Some(file), |file| async move {
+        let mut file = file?;
+        let mut buf = vec![0; 64 * 1024];
+        match file.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok(axum::body::Bytes::from(buf)), Some(file)))
+            }
+            Err(e) => Some((Err(e), None)),
+        }
+    });
+    let mut response = axum::body::Body::from_stream(chunks).into_response();
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("audio/wav"));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
+    if let Some(len) = len {
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    }
+    // The file name is the server's own (contact, agent, time): printable, no quotes.
+    if let Ok(v) = HeaderValue::from_str(&format!("inline; filename=\"{name}\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(response)
+}
+
+/// The file `name` of the recordings directory `dir`. Refused (`PermissionDenied`)
+/// unless it is a plain file name that resolves, symbolic links followed, inside `dir`.
+fn recording_path(dir: &std::path::Path, name: &str) -> std::io::Result<std::path::PathBuf> {
+    use std::path::Component;
+    let outside = || std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+    let mut parts = std::path::Path::new(name).components();
+    if !matches!(
+        (parts.next(), parts.next()),
+        (Some(Component::Normal(_)), None)
+    ) {
+        return Err(outside());
+    }
+    let dir = dir.canonicalize()?;
+    let path = dir.join(name).canonicalize()?;
+    if path.starts_with(&dir) {
+        Ok(path)
+    } else {
+        Err(outside())
+    }
+}
+
 /// The agent who handles contact `id`, when the caller may act for them.
 async fn handler(s: &AppState, c: &Caller, id: i64) -> Result<String, ApiError> {
     let contact = s.store.contact(id).await?;
@@ -306,11 +437,7 @@ pub async fn wrap_up(
 /// Checks a follow-up of contact `id`: its queue, number and due time.
 async fn follow_up(s: &AppState, id: i64, f: FollowUp) -> Result<(String, String, i64), ApiError> {
     let contact = s.store.contact(id).await?;
-    let number = f
-        .number
-        .unwrap_or(contact.address)
-        .trim()
-        .to_string();
+    let number = f.number.unwrap_or(contact.address).trim().to_string();
     let number = Some(number)
         .filter(|n| !n.is_empty())
         .ok_or_else(|| ApiError::invalid("follow_up: give the number to call"))?;

@@ -10,6 +10,8 @@ mod chat;
 mod contacts;
 mod ops;
 mod reports;
+mod staffing;
+mod users;
 
 pub(crate) use admin::reload;
 
@@ -44,6 +46,8 @@ pub struct AppState {
     pub metrics: Arc<ops::Metrics>,
     /// Where flows' relative paths (audio, calendars) are found.
     pub flow_dir: std::path::PathBuf,
+    /// Where calls' recordings are (contacts name their files relative to it).
+    pub recordings: std::path::PathBuf,
     /// Turns true when the server shuts down: open event streams end.
     pub stopping: tokio::sync::watch::Receiver<bool>,
     /// The voice edge (its load, for the metrics).
@@ -250,16 +254,17 @@ fn need_admin(c: &Caller) -> Result<(), ApiError> {
     paths(
         agents::login, agents::logout, agents::me, agents::list_agents, agents::put_agent,
         agents::set_state, agents::accept, agents::reject,
-        contacts::list_contacts, contacts::get_contact, contacts::contact_events, contacts::call_legs, contacts::end_contact, contacts::transfer, contacts::monitor, contacts::stop_monitor,
+        contacts::list_contacts, contacts::get_contact, contacts::contact_events, contacts::call_legs, contacts::end_contact, contacts::transfer, contacts::hold, contacts::monitor, contacts::stop_monitor, contacts::recording,
         contacts::wrap_up, contacts::send_message, contacts::list_callbacks,
         admin::list_customers, admin::create_customer, admin::get_customer, admin::update_customer,
         admin::customer_history, admin::open_case, admin::close_case,
-        admin::list_queues, admin::put_queue, admin::list_flows, admin::put_flow, admin::check_flow,
+        admin::list_queues, admin::put_queue, admin::list_flows, admin::put_flow, admin::check_flow, admin::dry_run_flow,
         admin::flow_versions, admin::activate_flow, admin::list_calendars, admin::put_calendar, admin::list_numbers, admin::put_number,
         admin::list_wrapup_codes, admin::put_wrapup_code, admin::search_articles, admin::add_article,
         admin::put_phone, admin::delete_phone,
-        admin::create_token,
+        admin::create_token, users::list_users, users::put_user,
         reports::interval_report, reports::summary_report, reports::flow_stats,
+        staffing::erlang, staffing::simulate_queue,
         ops::realtime, ops::events, ops::healthz, ops::metrics,
         chat::start_chat, chat::chat_input, chat::get_chat, chat::leave_chat,
     ),
@@ -304,8 +309,10 @@ pub fn router(state: AppState) -> Router {
         .route("/contacts/{id}", get(contacts::get_contact))
         .route("/contacts/{id}/events", get(contacts::contact_events))
         .route("/contacts/{id}/legs", get(contacts::call_legs))
+        .route("/contacts/{id}/recording", get(contacts::recording))
         .route("/contacts/{id}/end", post(contacts::end_contact))
         .route("/contacts/{id}/transfer", post(contacts::transfer))
+        .route("/contacts/{id}/hold", post(contacts::hold))
         .route(
             "/contacts/{id}/monitor",
             post(contacts::monitor).delete(contacts::stop_monitor),
@@ -328,6 +335,7 @@ pub fn router(state: AppState) -> Router {
         .route("/queues/{name}", put(admin::put_queue))
         .route("/flows", get(admin::list_flows))
         .route("/flows/check", post(admin::check_flow))
+        .route("/flows/dry-run", post(admin::dry_run_flow))
         .route("/flows/{id}", put(admin::put_flow))
         .route("/flows/{id}/versions", get(admin::flow_versions))
         .route("/flows/{id}/activate", post(admin::activate_flow))
@@ -346,10 +354,14 @@ pub fn router(state: AppState) -> Router {
             get(admin::search_articles).post(admin::add_article),
         )
         .route("/tokens", post(admin::create_token))
+        .route("/users", get(users::list_users))
+        .route("/users/{name}", put(users::put_user))
         .route("/kpis/realtime", get(ops::realtime))
         .route("/reports/intervals", get(reports::interval_report))
         .route("/reports/summary", get(reports::summary_report))
         .route("/flows/{id}/stats", get(reports::flow_stats))
+        .route("/staffing/erlang", get(staffing::erlang))
+        .route("/staffing/simulate", post(staffing::simulate_queue))
         .route("/events", get(ops::events))
         .route("/chat", post(chat::start_chat))
         .route("/chat/{id}", get(chat::get_chat).delete(chat::leave_chat))

@@ -2,7 +2,7 @@
 //! on failed logins.
 
 use reqwest::{Method, StatusCode};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::Harness;
 
@@ -209,5 +209,97 @@ async fn failed_logins_are_limited_per_name() {
         (StatusCode::TOO_MANY_REQUESTS, Some("rate_limited"))
     );
     h.login("carla", "demo").await;
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn admins_add_users_and_set_roles_and_passwords() {
+    let h = Harness::start().await;
+    let admin = h.login("admin", "admin").await;
+    let put = |name: &str, body: Value| {
+        let path = format!("/api/v1/users/{name}");
+        let token = admin.clone();
+        let h = &h;
+        async move { h.call(Method::PUT, &path, Some(&token), Some(body)).await }
+    };
+    // A new supervisor signs in with the password the admin set.
+    let (status, body) = put(
+        "zoe",
+        json!({"role": "supervisor", "password": "correct horse"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let zoe = h.login("zoe", "correct horse").await;
+    let (_, me) = h.get("/api/v1/me", &zoe).await;
+    assert_eq!(me["role"], "supervisor", "{me}");
+    // Changing the role keeps the password.
+    let (status, body) = put("zoe", json!({"role": "agent", "agent": "emma"})).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let zoe = h.login("zoe", "correct horse").await;
+    let (_, me) = h.get("/api/v1/me", &zoe).await;
+    assert_eq!(
+        (me["role"].as_str(), me["agent"].as_str()),
+        (Some("agent"), Some("emma")),
+        "{me}"
+    );
+    // The list shows roles, never password hashes.
+    let (status, users) = h.get("/api/v1/users", &admin).await;
+    assert_eq!(status, StatusCode::OK, "{users}");
+    let zoe_row = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["name"] == "zoe")
+        .unwrap();
+    assert_eq!(zoe_row["agent"], "emma");
+    assert!(!users.to_string().contains("argon2"), "{users}");
+    // Refused, each with its reason.
+    for (name, body, why) in [
+        ("new", json!({"role": "supervisor"}), "password"),
+        (
+            "new",
+            json!({"role": "supervisor", "password": "short"}),
+            "at least 8",
+        ),
+        (
+            "new",
+            json!({"role": "agent", "password": "long enough"}),
+            "agent profile",
+        ),
+        (
+            "new",
+            json!({"role": "agent", "agent": "nobody", "password": "long enough"}),
+            "no agent",
+        ),
+        (
+            "new",
+            json!({"role": "owner", "password": "long enough"}),
+            "unknown role",
+        ),
+        (
+            "bad name!",
+            json!({"role": "agent", "password": "long enough"}),
+            "user name",
+        ),
+        ("admin", json!({"role": "supervisor"}), "own admin role"),
+    ] {
+        let (status, body) = put(name, body).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{name}: {body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains(why), "{name}: {message}");
+    }
+    // Only admins.
+    let sam = h.login("sam", "demo").await;
+    let (status, _) = h.get("/api/v1/users", &sam).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = h
+        .call(
+            Method::PUT,
+            "/api/v1/users/sam",
+            Some(&sam),
+            Some(json!({"role": "admin"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
     h.stop().await;
 }

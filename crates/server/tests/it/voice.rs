@@ -944,6 +944,24 @@ async fn the_agent_puts_the_caller_on_hold_and_takes_them_off_it() {
     phone.command("resume").await;
     let resumed = events.next_named("contact.hold").await;
     assert_eq!(resumed["data"]["held"], false, "{resumed}");
+    // The same from the desktop, through the API.
+    let alice = h.login("alice", "demo").await;
+    let hold = format!("/api/v1/contacts/{contact}/hold");
+    let (status, body) = h.post(&hold, &alice, json!({"held": true})).await;
+    assert_eq!(status, reqwest::StatusCode::ACCEPTED, "{body}");
+    let held = events.next_named("contact.hold").await;
+    assert_eq!(held["data"]["held"], true, "{held}");
+    let (status, body) = h.post(&hold, &alice, json!({"held": false})).await;
+    assert_eq!(status, reqwest::StatusCode::ACCEPTED, "{body}");
+    let resumed = events.next_named("contact.hold").await;
+    assert_eq!(resumed["data"]["held"], false, "{resumed}");
+    let bob = h.login("bob", "demo").await;
+    let (status, body) = h.post(&hold, &bob, json!({"held": true})).await;
+    assert_eq!(
+        status,
+        reqwest::StatusCode::FORBIDDEN,
+        "another agent cannot: {body}"
+    );
     let ended = events.next_named("contact.ended").await;
     assert_eq!(ended["data"]["reason"], "handled", "{ended}");
     caller.await.unwrap().assert_success("caller");

@@ -1,0 +1,141 @@
+// The admin in Chromium: a supervisor writes a broken flow and sees the error at its line,
+// fixes it, sees its diagram, dry-runs it, publishes two versions and rolls back; works
+// out staffing with the Erlang calculator and a what-if simulation; an admin adds a user
+// who then signs in.
+
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { startServer, launch, newPage, signIn, client, shoot } from "./harness.mjs";
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer();
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+const BROKEN = `id: greeting
+version: 1
+start: welcome
+nodes:
+  welcome:
+    say: "Thank you for calling Acme."
+    next: menu
+  menu:
+    menu:
+      prompt: "For sales, press 1. For support, press 2."
+      options:
+        - { key: "1", label: sales, next: sales }
+        - { key: "2", label: support, next: support }
+  sales:
+    enqueue:
+      queue: sales
+  support:
+    enqueue:
+      queue: suport-typo
+`;
+
+test("a supervisor fixes, diagrams, dry-runs, publishes and rolls back a flow", async () => {
+  const page = await newPage(browser);
+  await signIn(page, server.url, "sam", "demo", "/admin");
+  assert.equal(new URL(page.url()).pathname, "/admin");
+  await page.getByRole("button", { name: "Flows" }).waitFor();
+
+  // A new flow with a queue that does not exist: the error shows at its line.
+  await page.getByLabel("Flow", { exact: true }).selectOption("");
+  const editor = page.getByLabel("Flow YAML");
+  await editor.fill(BROKEN);
+  await page.getByRole("button", { name: "Check" }).click();
+  const problems = page.getByRole("list", { name: "Problems" });
+  await problems.waitFor();
+  const text = await problems.innerText();
+  assert.match(text, /error at line 17/, text);
+  assert.match(text, /suport-typo/, text);
+  await page.locator('.gutter [data-line="17"].marked.error').waitFor();
+  await shoot(page, "admin-flow-error");
+
+  // Clicking the problem puts the cursor on its line.
+  await problems.getByRole("button").first().click();
+  const caretLine = await editor.evaluate((t) => t.value.slice(0, t.selectionStart).split("\n").length);
+  assert.equal(caretLine, 17);
+
+  // Fixed: no problems, and the diagram shows every node and the menu's choices.
+  await editor.fill(BROKEN.replace("suport-typo", "support"));
+  await page.getByRole("button", { name: "Check" }).click();
+  await page.locator("#flow-ok").waitFor();
+  for (const node of ["welcome", "menu", "sales", "support"]) {
+    await page.locator(`svg.diagram g.node[data-node="${node}"]`).waitFor();
+  }
+  const labels = await page.locator("svg.diagram .edge-label").allTextContents();
+  assert.ok(labels.some((l) => l.includes("1")) && labels.some((l) => l.includes("2")), `menu keys on the paths: ${labels}`);
+
+  // Dry run: the caller presses 2 and lands in the support queue.
+  await page.getByLabel("Key presses").fill("2");
+  await page.getByRole("button", { name: "Run" }).click();
+  const outcome = page.locator("#dry-outcome");
+  await outcome.waitFor();
+  assert.match(await outcome.innerText(), /support/);
+  const transcript = await page.getByRole("list", { name: "Transcript" }).innerText();
+  assert.match(transcript, /Thank you for calling Acme/);
+  // The route taken is marked on the diagram; the node not visited is not.
+  await page.locator('svg.diagram g.node.visited[data-node="support"]').waitFor();
+  assert.equal(await page.locator('svg.diagram g.node.visited[data-node="sales"]').count(), 0);
+  await shoot(page, "admin-flow-diagram");
+
+  // Publish version 1, then version 2, then roll back to 1.
+  await page.getByRole("button", { name: "Publish" }).click();
+  await page.getByText("Published greeting version 1.").waitFor();
+  await editor.fill(BROKEN.replace("suport-typo", "support").replace("Thank you for calling Acme.", "Welcome to Acme."));
+  await page.getByRole("button", { name: "Publish" }).click();
+  await page.getByText("Published greeting version 2.").waitFor();
+  await page.getByRole("button", { name: "Make v1 active" }).click();
+  await page.getByText("greeting version 1 is active.").waitFor();
+  const sam = await client(server.url, "sam", "demo");
+  const versions = await sam("GET", "/flows/greeting/versions");
+  assert.deepEqual(versions.map((v) => [v.version, v.active]).sort(), [[1, true], [2, false]]);
+  assert.match(await editor.inputValue(), /Thank you for calling Acme/, "the editor shows the active version");
+  await shoot(page, "admin-flow-versions");
+
+  assert.deepEqual(page.errors(), []);
+  await page.context().close();
+});
+
+test("staffing: the Erlang calculator and a what-if simulation", async () => {
+  const page = await newPage(browser);
+  await signIn(page, server.url, "sam", "demo", "/admin#staffing");
+  await page.getByRole("button", { name: "Calculate" }).click();
+  // 360 calls/h × 240 s at 80/20: 29 agents (Erlang C).
+  await page.locator("#agents-needed", { hasText: "29 agents needed" }).waitFor();
+  const row28 = page.locator("#erlang-result tr", { has: page.locator("td", { hasText: /^28$/ }) });
+  assert.match(await row28.innerText(), /33\.3%/, "P(wait) at 28 agents is .3331");
+  await page.getByLabel("Calls per replication").fill("5000");
+  await page.getByRole("button", { name: "Simulate" }).click();
+  await page.locator("#sim-figures").waitFor();
+  assert.match(await page.locator("#sim-figures").innerText(), /P\(wait\)\s+\d+\.\d% ± \d+\.\d%/);
+  await shoot(page, "admin-staffing");
+  assert.deepEqual(page.errors(), []);
+  await page.context().close();
+});
+
+test("an admin adds a supervisor who can then sign in", async () => {
+  const page = await newPage(browser);
+  await signIn(page, server.url, "admin", "admin", "/admin#users");
+  await page.getByLabel("User name").fill("zoe");
+  await page.getByLabel("Role").selectOption("supervisor");
+  await page.getByLabel("Password").fill("correct horse");
+  await page.getByRole("button", { name: "Save user" }).click();
+  await page.getByRole("button", { name: "Edit zoe" }).waitFor();
+  await shoot(page, "admin-users");
+  assert.deepEqual(page.errors(), []);
+  await page.context().close();
+
+  const zoe = await client(server.url, "zoe", "correct horse");
+  const me = await zoe("GET", "/me");
+  assert.equal(me.role, "supervisor");
+});

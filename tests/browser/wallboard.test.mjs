@@ -1,0 +1,197 @@
+// The supervisor wallboard in Chromium: Sam watches while Alice, driven through the API
+// as her desktop would, becomes available, is offered a chat, takes it, ends it and wraps
+// it up; every step shows live (no reload), the queue's figures move, the contact lands in
+// recent contacts and the charts. Alerts follow a queue nobody serves and an agent away
+// past the threshold Sam sets on the page; a chat offers no monitoring; big-screen mode
+// toggles. Also: an agent is refused the wallboard.
+
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { startServer, launch, newPage, signIn, client, shoot } from "./harness.mjs";
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer();
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+/** The text of cell `i` (0 is the row's heading) of the row `selector`, once it exists. */
+function cell(page, selector, i) {
+  return page.locator(selector).evaluate((row, i) => row.cells[i].textContent.trim(), i);
+}
+
+/** Waits until cell `i` of row `selector` reads `text`. */
+function cellReads(page, selector, i, text) {
+  return page.waitForFunction(([selector, i, text]) => {
+    const row = document.querySelector(selector);
+    return row && row.cells[i].textContent.trim() === text;
+  }, [selector, i, text]);
+}
+
+test("a supervisor follows a contact, the queues and alerts live on the wallboard", async () => {
+  const page = await newPage(browser);
+  await signIn(page, server.url, "sam", "demo", "/wallboard");
+  assert.equal(new URL(page.url()).pathname, "/wallboard");
+  await page.getByText("sam · supervisor").waitFor();
+  // Connected to the event stream before anything happens.
+  await page.locator("#link", { hasText: "Live" }).waitFor();
+  const aliceRow = page.locator('#agents tr[data-agent="alice"]');
+  await aliceRow.getByText("Alice Martin").waitFor();
+  await aliceRow.locator(".badge.offline").waitFor();
+  const support = '#queues tr[data-queue="support"]';
+  const answered = Number(await cell(page, support, 5));
+  await page.getByText("No alerts.").waitFor();
+
+  // Alice becomes available: shown live.
+  const alice = await client(server.url, "alice", "demo");
+  await alice("POST", "/agents/alice/state", { state: "available" });
+  await aliceRow.locator(".badge.available", { hasText: "available" }).waitFor();
+  await page.locator('[data-tile="available"] .value', { hasText: "1" }).waitFor();
+
+  // A customer chats in and asks for an agent: Alice is reserved for it.
+  const customer = await client(server.url);
+  const chat = await customer("POST", "/chat", { to: "support", from: "+441632960001" });
+  const asCustomer = (method, path, body) =>
+    fetch(`${server.url}/api/v1${path}`, {
+      method,
+      headers: { "content-type": "application/json", authorization: `Bearer ${chat.token}` },
+      body: body && JSON.stringify(body),
+    }).then(async (r) => (r.ok ? r.json() : Promise.reject(new Error(await r.text()))));
+  await asCustomer("POST", `/chat/${chat.contact}/messages`, { text: "0" });
+  await aliceRow.locator(".badge.reserved").waitFor();
+
+  // She accepts: busy with the contact, whose time runs on the board.
+  await alice("POST", `/agents/alice/offers/${chat.contact}/accept`);
+  await aliceRow.locator(".badge.busy").waitFor();
+  const chip = aliceRow.locator(`.wb-contact[data-contact="${chat.contact}"]`);
+  await chip.getByText(`#${chat.contact}`).waitFor();
+  await chip.getByText("chat · support").waitFor();
+  await page.waitForFunction((id) => /^\d+:\d\d$/.test(document.querySelector(`[data-contact-time="${id}"]`)?.textContent || ""), chat.contact);
+  // A chat cannot be listened to: no monitoring buttons on it.
+  assert.equal(await chip.getByRole("button").count(), 0, "no listen/whisper/barge on a chat");
+  assert.equal(await page.getByRole("button", { name: /^(Listen|Whisper|Barge) to contact/ }).count(), 0);
+  // The queue counts the answer.
+  await cellReads(page, support, 5, String(answered + 1));
+  await page.locator('[data-tile="busy"] .value', { hasText: "1" }).waitFor();
+
+  // She ends and wraps up: handled 1, and the contact is in recent contacts.
+  await alice("POST", `/contacts/${chat.contact}/end`);
+  await aliceRow.locator(".badge.wrap_up").waitFor();
+  await alice("POST", `/contacts/${chat.contact}/wrapup`, { code: "resolved", resolved: true });
+  await aliceRow.locator(".badge.available").waitFor();
+  await cellReads(page, '#agents tr[data-agent="alice"]', 4, "1");
+  assert.equal(await aliceRow.locator(".wb-contact").count(), 0, "no contact in hand");
+  const recent = page.locator(`#recent tr[data-contact="${chat.contact}"]`);
+  await recent.getByText("resolved ✓").waitFor();
+  await recent.getByText("handled").waitFor();
+  assert.equal(await recent.locator("td").nth(5).textContent(), "Alice Martin");
+  assert.equal(await recent.locator(".wb-recording").textContent(), "–", "a chat has no recording");
+
+  // The charts were redrawn when the contact ended, with text for those who cannot see them.
+  const volume = page.getByRole("img", { name: /^Service level and volume/ });
+  await volume.waitFor();
+  await page.locator("#chart-intervals figcaption", { hasText: /\d+ contacts? offered since 00:00 UTC/ }).waitFor();
+  await page.locator("#chart-intervals details").getByText("Data table").click();
+  await page.locator("#chart-intervals table tbody tr").first().waitFor();
+  await page.locator("#chart-waits figcaption", { hasText: /\d+ answered today/ }).waitFor();
+  await page.locator("#chart-funnel figcaption", { hasText: /contacts? today: .*queued/ }).waitFor();
+  const funnel = page.getByRole("img", { name: /^IVR path · tech-support/ });
+  await funnel.locator("text", { hasText: "main-menu" }).waitFor();
+
+  // Alerts: a queue with someone waiting and nobody available…
+  await page.getByText("No alerts.").waitFor();
+  const waiting = await customer("POST", "/chat", { to: "billing", from: "+441632960001" });
+  assert.equal(waiting.status, "queued");
+  const alerts = page.getByRole("alert");
+  await alerts.getByText("billing: 1 waiting and no agent available").waitFor();
+  await page.locator('#queues tr[data-queue="billing"].alerting').waitFor();
+  await page.locator('[data-tile="waiting"] .value', { hasText: "1" }).waitFor();
+  assert.ok(await page.getByText("No alerts.").isHidden());
+  // …and an agent away longer than the threshold Sam sets (0 minutes: at once).
+  await page.getByLabel("away longer than").fill("0");
+  const bob = await client(server.url, "bob", "demo");
+  await bob("POST", "/agents/bob/state", { state: "away", reason: "lunch" });
+  await alerts.getByText("Bob Osei: away · lunch for more than 0 min").waitFor();
+  await page.locator('#agents tr[data-agent="bob"].alerting').waitFor();
+  // Raising it again clears that alert (the billing one stays).
+  await page.getByLabel("away longer than").fill("15");
+  await alerts.getByText("Bob Osei").waitFor({ state: "detached" });
+  await alerts.getByText("billing: 1 waiting").waitFor();
+  await page.getByLabel("away longer than").fill("0");
+  await alerts.getByText("Bob Osei: away · lunch").waitFor();
+  await shoot(page, "wallboard");
+
+  // Big screen: dark, large, secondary panels hidden; and back.
+  await page.setViewportSize({ width: 1920, height: 1080 });
+  const toggle = page.getByRole("button", { name: "Big screen" });
+  await toggle.click();
+  await page.locator("body.wall").waitFor();
+  assert.equal(await toggle.getAttribute("aria-pressed"), "true");
+  assert.equal(new URL(page.url()).searchParams.get("wall"), "1");
+  await page.locator("#recent").waitFor({ state: "hidden" });
+  await page.locator("#chart-intervals").waitFor({ state: "hidden" });
+  await page.locator("#queues").waitFor({ state: "visible" });
+  await alerts.getByText("billing: 1 waiting and no agent available").waitFor();
+  await shoot(page, "wallboard-wall");
+  await toggle.click();
+  await page.locator("body:not(.wall)").waitFor();
+  assert.equal(await toggle.getAttribute("aria-pressed"), "false");
+  await page.locator("#recent").waitFor({ state: "visible" });
+
+  // `?wall=1` opens in big-screen mode.
+  await page.goto(`${server.url}/wallboard?wall=1`);
+  await page.locator("body.wall").waitFor();
+  await page.locator('#agents tr[data-agent="alice"] .badge.available').waitFor();
+  assert.equal(await page.getByRole("button", { name: "Big screen" }).getAttribute("aria-pressed"), "true");
+
+  // The customer waiting in billing leaves: the alert goes.
+  await fetch(`${server.url}/api/v1/chat/${waiting.contact}`, {
+    method: "DELETE",
+    headers: { authorization: `Bearer ${waiting.token}` },
+  });
+  await page.getByRole("alert").getByText("billing: 1 waiting").waitFor({ state: "detached" });
+
+  assert.deepEqual(page.errors(), []);
+  await page.context().close();
+});
+
+test("the wallboard is keyboard-usable and works at 1366×768", async () => {
+  const page = await newPage(browser, { width: 1366, height: 768 });
+  await signIn(page, server.url, "sam", "demo", "/wallboard");
+  await page.locator("#link", { hasText: "Live" }).waitFor();
+  // Tab reaches the big-screen button; Enter toggles it; focus stays on it, visibly.
+  const toggle = page.getByRole("button", { name: "Big screen" });
+  await toggle.focus();
+  await page.keyboard.press("Enter");
+  await page.locator("body.wall").waitFor();
+  assert.ok(await toggle.evaluate((b) => b === document.activeElement && b.matches(":focus-visible")));
+  await page.keyboard.press("Enter");
+  await page.locator("body:not(.wall)").waitFor();
+  // Nothing is wider than the window.
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `no horizontal scrolling at 1366 px (${overflow} px over)`);
+  // The thresholds and chart choices have labels.
+  await page.getByLabel("Alert on a contact longer than").waitFor();
+  await page.getByLabel("Queue", { exact: true }).selectOption("support");
+  await page.getByRole("img", { name: "Service level and volume · support" }).waitFor();
+  assert.deepEqual(page.errors(), []);
+  await page.context().close();
+});
+
+test("an agent opening the wallboard sees that it is not for their role", async () => {
+  const page = await newPage(browser);
+  await signIn(page, server.url, "alice", "demo");
+  await page.goto(`${server.url}/wallboard`);
+  await page.getByRole("alert").getByText("Not for your role").waitFor();
+  assert.equal(await page.locator("#queues").count(), 0, "no figures shown");
+  assert.equal(await page.getByRole("link", { name: "Wallboard" }).count(), 0, "no wallboard link for agents");
+  assert.deepEqual(page.errors(), []);
+  await page.context().close();
+});
