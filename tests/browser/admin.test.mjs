@@ -3,22 +3,11 @@
 // out staffing with the Erlang calculator and a what-if simulation; an admin adds a user
 // who then signs in.
 
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launch, newPage, signIn, client, shoot } from "./harness.mjs";
+import { demoAndBrowser, newPage, signIn, client, shoot } from "./harness.mjs";
 
-let server;
-let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const env = demoAndBrowser();
 
 const BROKEN = `id: greeting
 version: 1
@@ -42,8 +31,8 @@ nodes:
 `;
 
 test("a supervisor fixes, diagrams, dry-runs, publishes and rolls back a flow", async () => {
-  const page = await newPage(browser);
-  await signIn(page, server.url, "sam", "demo", "/admin");
+  const page = await newPage(env.browser);
+  await signIn(page, env.server.url, "sam", "demo", "/admin");
   assert.equal(new URL(page.url()).pathname, "/admin");
   await page.getByRole("button", { name: "Flows" }).waitFor();
 
@@ -96,7 +85,7 @@ test("a supervisor fixes, diagrams, dry-runs, publishes and rolls back a flow", 
   await page.getByText("Published greeting version 2.").waitFor();
   await page.getByRole("button", { name: "Make v1 active" }).click();
   await page.getByText("greeting version 1 is active.").waitFor();
-  const sam = await client(server.url, "sam", "demo");
+  const sam = await client(env.server.url, "sam", "demo");
   const versions = await sam("GET", "/flows/greeting/versions");
   assert.deepEqual(versions.map((v) => [v.version, v.active]).sort(), [[1, true], [2, false]]);
   assert.match(await editor.inputValue(), /Thank you for calling Acme/, "the editor shows the active version");
@@ -107,8 +96,8 @@ test("a supervisor fixes, diagrams, dry-runs, publishes and rolls back a flow", 
 });
 
 test("staffing: the Erlang calculator and a what-if simulation", async () => {
-  const page = await newPage(browser);
-  await signIn(page, server.url, "sam", "demo", "/admin#staffing");
+  const page = await newPage(env.browser);
+  await signIn(page, env.server.url, "sam", "demo", "/admin#staffing");
   await page.getByRole("button", { name: "Calculate" }).click();
   // 360 calls/h × 240 s at 80/20: 29 agents (Erlang C).
   await page.locator("#agents-needed", { hasText: "29 agents needed" }).waitFor();
@@ -124,8 +113,8 @@ test("staffing: the Erlang calculator and a what-if simulation", async () => {
 });
 
 test("an admin adds a supervisor who can then sign in", async () => {
-  const page = await newPage(browser);
-  await signIn(page, server.url, "admin", "admin", "/admin#users");
+  const page = await newPage(env.browser);
+  await signIn(page, env.server.url, "admin", "admin", "/admin#users");
   await page.getByLabel("User name").fill("zoe");
   await page.getByLabel("Role").selectOption("supervisor");
   await page.getByLabel("Password").fill("correct horse");
@@ -135,7 +124,7 @@ test("an admin adds a supervisor who can then sign in", async () => {
   assert.deepEqual(page.errors(), []);
   await page.context().close();
 
-  const zoe = await client(server.url, "zoe", "correct horse");
+  const zoe = await client(env.server.url, "zoe", "correct horse");
   const me = await zoe("GET", "/me");
   assert.equal(me.role, "supervisor");
 });

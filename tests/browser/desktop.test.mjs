@@ -1,31 +1,21 @@
 // The agent desktop in Chromium: Alice signs in, becomes available, a chat started through
 // the API reaches her with its screen pop, she accepts, talks, ends it, wraps it up with a
-// code, and the contact shows in her history and in the store. Also: an agent cannot open
-// the admin, and a wrong password is refused on the page.
+// code, and the contact shows in her history and in the store. A real call (SIPp as the
+// caller and as Alice's desk phone) shows on the desktop, is held, resumed and hung up
+// from it. Also: an agent cannot open the admin, and a wrong password is refused.
 
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launch, newPage, signIn, client, shoot } from "./harness.mjs";
+import { demoAndBrowser, newPage, signIn, client, shoot, freePort, sipp } from "./harness.mjs";
 
-let server;
-let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const env = demoAndBrowser();
 
 test("an agent takes a chat from offer to wrap-up on the desktop", async () => {
-  const page = await newPage(browser);
+  const page = await newPage(env.browser);
   // Not signed in: the desktop sends the browser to sign in, then back.
-  await page.goto(`${server.url}/desktop`);
+  await page.goto(`${env.server.url}/desktop`);
   await page.waitForURL(/\/\?next=%2Fdesktop/);
-  await signIn(page, server.url, "alice", "demo", "/desktop");
+  await signIn(page, env.server.url, "alice", "demo", "/desktop");
   assert.equal(new URL(page.url()).pathname, "/desktop");
   await page.getByText("alice · agent").waitFor();
 
@@ -34,10 +24,10 @@ test("an agent takes a chat from offer to wrap-up on the desktop", async () => {
   await shoot(page, "desktop-available");
 
   // A customer starts a chat and asks for an agent.
-  const customer = await client(server.url);
+  const customer = await client(env.server.url);
   const chat = await customer("POST", "/chat", { to: "support", from: "+441632960001" });
   const asCustomer = (method, path, body) =>
-    fetch(`${server.url}/api/v1${path}`, {
+    fetch(`${env.server.url}/api/v1${path}`, {
       method,
       headers: { "content-type": "application/json", authorization: `Bearer ${chat.token}` },
       body: body && JSON.stringify(body),
@@ -91,13 +81,13 @@ test("an agent takes a chat from offer to wrap-up on the desktop", async () => {
 
   // Saved to history: on the page and in the store.
   await page.locator(`#history tr[data-contact="${chat.contact}"]`, { hasText: "resolved" }).waitFor();
-  const alice = await client(server.url, "alice", "demo");
+  const alice = await client(env.server.url, "alice", "demo");
   const stored = await alice("GET", `/contacts/${chat.contact}`);
   assert.equal(stored.wrapup_code, "resolved");
   assert.equal(stored.resolved, true);
   assert.equal(stored.notes, "Router reset; line filter replaced.");
   assert.equal(stored.agent, "alice");
-  const sam = await client(server.url, "sam", "demo");
+  const sam = await client(env.server.url, "sam", "demo");
   const callbacks = await sam("GET", "/callbacks?status=pending");
   const promised = callbacks.find((cb) => cb.contact_id === chat.contact);
   assert.ok(promised, `a pending follow-up callback: ${JSON.stringify(callbacks)}`);
@@ -111,20 +101,66 @@ test("an agent takes a chat from offer to wrap-up on the desktop", async () => {
 });
 
 test("an agent cannot open the admin; a wrong password is refused", async () => {
-  const page = await newPage(browser);
-  await page.goto(`${server.url}/`);
+  const page = await newPage(env.browser);
+  await page.goto(`${env.server.url}/`);
   await page.getByLabel("User name").fill("alice");
   await page.getByLabel("Password").fill("wrong");
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.getByRole("alert").getByText("Wrong user name or password.").waitFor();
   assert.equal(new URL(page.url()).pathname, "/");
 
-  await signIn(page, server.url, "alice", "demo");
+  await signIn(page, env.server.url, "alice", "demo");
   assert.equal(new URL(page.url()).pathname, "/desktop", "an agent starts on the desktop");
-  await page.goto(`${server.url}/admin`);
+  await page.goto(`${env.server.url}/admin`);
   await page.getByRole("alert").getByText("Not for your role").waitFor();
   assert.equal(await page.getByRole("link", { name: "Admin" }).count(), 0, "no admin link for agents");
   await shoot(page, "admin-refused-for-agent");
+  assert.deepEqual(page.errors(), []);
+  await page.context().close();
+});
+
+test("a call rings the agent's desk phone and is held, resumed and hung up from the desktop", async () => {
+  // Alice's desk phone: SIPp answering at once and echoing the audio, registered with
+  // the demo's phone password.
+  const phonePort = await freePort();
+  const phone = sipp("xtask/sipp/agent.xml", {}, ["-p", String(phonePort), "-mp", String(await freePort()), "-rtp_echo"]);
+  const register = sipp("xtask/sipp/register.xml", { field0: "alice", field1: "phone", field2: `127.0.0.1:${phonePort}` },
+    [env.server.sip, "-p", String(await freePort())]);
+  const registered = await register.done;
+  assert.equal(registered.code, 0, `the phone registers: ${registered.errors}`);
+
+  const page = await newPage(env.browser);
+  await signIn(page, env.server.url, "alice", "demo", "/desktop");
+  if (!(await page.locator("#state.available").count())) {
+    await page.getByRole("button", { name: "Available" }).click();
+    await page.locator("#state.available").waitFor();
+  }
+
+  // Ada calls the support line and presses 3 (orders); the call reaches Alice's phone.
+  const caller = sipp("crates/server/tests/sipp/caller-hung-up-on.xml", { caller: "+441632960001", key: "3", stream: "" },
+    [env.server.sip, "-s", "support", "-p", String(await freePort()), "-mp", String(await freePort())]);
+  const current = page.locator("#current");
+  await current.getByText("· voice ·").waitFor();
+  await page.locator("#contact-status", { hasText: "connected" }).waitFor();
+  await page.locator("#customer").getByText("Ada Lovelace").waitFor();
+
+  // Hold and resume: shown once the call confirms it.
+  await page.getByRole("button", { name: "Hold" }).click();
+  await page.locator("#contact-status", { hasText: "on hold" }).waitFor();
+  await shoot(page, "desktop-call-on-hold");
+  await page.getByRole("button", { name: "Resume" }).click();
+  await page.locator("#contact-status", { hasText: "connected" }).waitFor();
+
+  // Hung up from the desktop: both SIPp sides get their BYE and finish cleanly.
+  await page.getByRole("button", { name: "Hang up" }).click();
+  const wrap = page.getByRole("form", { name: "Wrap-up" });
+  await wrap.waitFor();
+  const [called, rang] = await Promise.all([caller.done, phone.done]);
+  assert.equal(called.code, 0, `the caller's call: ${called.errors}`);
+  assert.equal(rang.code, 0, `the phone's call: ${rang.errors}`);
+  await wrap.getByLabel("Outcome").selectOption("information");
+  await wrap.getByRole("button", { name: "Save wrap-up" }).click();
+  await page.locator("#history tr", { hasText: "voice" }).filter({ hasText: "information" }).waitFor();
   assert.deepEqual(page.errors(), []);
   await page.context().close();
 });

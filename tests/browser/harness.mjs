@@ -5,10 +5,12 @@
 // The binary is `SWITCHBOARD_BIN` (set by `cargo xtask test`), else target/debug/switchboard.
 
 import { spawn } from "node:child_process";
-import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
+import { mkdtempSync, mkdirSync, rmSync, readFileSync, writeFileSync } from "node:fs";
+import { createSocket } from "node:dgram";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
+import { before, after } from "node:test";
 import { chromium } from "playwright-core";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -24,19 +26,22 @@ export async function startServer() {
   });
   let log = "";
   child.stderr.on("data", (d) => { log += d; });
-  const url = await new Promise((resolve, reject) => {
+  const [url, sip] = await new Promise((resolve, reject) => {
     let out = "";
     child.stdout.on("data", (d) => {
       out += d;
       log += d;
-      const m = out.match(/on (http:\/\/127\.0\.0\.1:\d+)/);
-      if (m) resolve(m[1]);
+      const http = out.match(/on (http:\/\/127\.0\.0\.1:\d+)/);
+      const sip = out.match(/sip:support@(127\.0\.0\.1:\d+)/);
+      if (http && sip) resolve([http[1], sip[1]]);
     });
     child.on("exit", (code) => reject(new Error(`switchboard demo exited (${code}):\n${log}`)));
     child.on("error", reject);
   });
   return {
     url,
+    /** The SIP address (host:port). */
+    sip,
     log: () => log,
     async stop() {
       const exited = new Promise((r) => child.once("exit", r));
@@ -45,6 +50,23 @@ export async function startServer() {
       rmSync(data, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * For a test file: a demo server and a browser started before its tests and stopped
+ * after them; `env.server` and `env.browser` once started.
+ */
+export function demoAndBrowser() {
+  const env = {};
+  before(async () => {
+    env.server = await startServer();
+    env.browser = await launch();
+  });
+  after(async () => {
+    await env.browser?.close();
+    await env.server?.stop();
+  });
+  return env;
 }
 
 /** Debian's Chromium, headless, with a fresh profile. */
@@ -99,6 +121,48 @@ export async function client(url, name, password) {
   };
   const session = name ? await call("POST", "/auth/login", { name, password }) : null;
   return (method, path, body) => call(method, path, body, session && session.token);
+}
+
+/**
+ * A free UDP port below the kernel's ephemeral range (32768 and up), so that no outgoing
+ * connection takes it before the peer binds it.
+ */
+export async function freePort() {
+  for (;;) {
+    const port = 20000 + Math.floor(Math.random() * 12000);
+    const ok = await new Promise((resolve) => {
+      const s = createSocket("udp4");
+      s.once("error", () => resolve(false));
+      s.bind(port, "127.0.0.1", () => s.close(() => resolve(true)));
+    });
+    if (ok) return port;
+  }
+}
+
+/**
+ * Runs SIPp with a scenario of the repository (`path` from the root), its `[name]`s
+ * filled from `keys`; `args` are SIPp's own (the remote address, -s, -inf…). Resolves
+ * with SIPp's exit code and its error log.
+ */
+export function sipp(path, keys, args) {
+  const dir = mkdtempSync(join(tmpdir(), "switchboard-sipp-"));
+  let text = readFileSync(join(root, path), "utf8");
+  for (const [k, v] of Object.entries(keys)) text = text.replaceAll(`[${k}]`, v);
+  const file = join(dir, path.split("/").pop());
+  writeFileSync(file, text);
+  const child = spawn("sipp", ["-sf", file, "-m", "1", "-l", "1", "-nostdin", "-i", "127.0.0.1", "-mi", "127.0.0.1",
+    "-timeout", "60s", "-timeout_error", "-trace_err", ...args], { cwd: dir, stdio: "ignore" });
+  const done = new Promise((resolve) => child.on("exit", (code) => {
+    let errors = "";
+    try {
+      errors = readFileSync(join(dir, `${file.split("/").pop().replace(".xml", "")}_${child.pid}_errors.log`), "utf8");
+    } catch {
+      // No error log: no error.
+    }
+    rmSync(dir, { recursive: true, force: true });
+    resolve({ code, errors });
+  }));
+  return { done, dir, stop: () => child.kill("SIGTERM") };
 }
 
 /** Saves a screenshot of the page as `screenshots/NAME.png`. */

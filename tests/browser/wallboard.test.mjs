@@ -5,22 +5,11 @@
 // past the threshold Sam sets on the page; a chat offers no monitoring; big-screen mode
 // toggles. Also: an agent is refused the wallboard.
 
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launch, newPage, signIn, client, shoot } from "./harness.mjs";
+import { demoAndBrowser, newPage, signIn, client, shoot } from "./harness.mjs";
 
-let server;
-let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const env = demoAndBrowser();
 
 /** The text of cell `i` (0 is the row's heading) of the row `selector`, once it exists. */
 function cell(page, selector, i) {
@@ -36,8 +25,8 @@ function cellReads(page, selector, i, text) {
 }
 
 test("a supervisor follows a contact, the queues and alerts live on the wallboard", async () => {
-  const page = await newPage(browser);
-  await signIn(page, server.url, "sam", "demo", "/wallboard");
+  const page = await newPage(env.browser);
+  await signIn(page, env.server.url, "sam", "demo", "/wallboard");
   assert.equal(new URL(page.url()).pathname, "/wallboard");
   await page.getByText("sam · supervisor").waitFor();
   // Connected to the event stream before anything happens.
@@ -50,16 +39,16 @@ test("a supervisor follows a contact, the queues and alerts live on the wallboar
   await page.getByText("No alerts.").waitFor();
 
   // Alice becomes available: shown live.
-  const alice = await client(server.url, "alice", "demo");
+  const alice = await client(env.server.url, "alice", "demo");
   await alice("POST", "/agents/alice/state", { state: "available" });
   await aliceRow.locator(".badge.available", { hasText: "available" }).waitFor();
   await page.locator('[data-tile="available"] .value', { hasText: "1" }).waitFor();
 
   // A customer chats in and asks for an agent: Alice is reserved for it.
-  const customer = await client(server.url);
+  const customer = await client(env.server.url);
   const chat = await customer("POST", "/chat", { to: "support", from: "+441632960001" });
   const asCustomer = (method, path, body) =>
-    fetch(`${server.url}/api/v1${path}`, {
+    fetch(`${env.server.url}/api/v1${path}`, {
       method,
       headers: { "content-type": "application/json", authorization: `Bearer ${chat.token}` },
       body: body && JSON.stringify(body),
@@ -116,7 +105,7 @@ test("a supervisor follows a contact, the queues and alerts live on the wallboar
   assert.ok(await page.getByText("No alerts.").isHidden());
   // …and an agent away longer than the threshold Sam sets (0 minutes: at once).
   await page.getByLabel("away longer than").fill("0");
-  const bob = await client(server.url, "bob", "demo");
+  const bob = await client(env.server.url, "bob", "demo");
   await bob("POST", "/agents/bob/state", { state: "away", reason: "lunch" });
   await alerts.getByText("Bob Osei: away · lunch for more than 0 min").waitFor();
   await page.locator('#agents tr[data-agent="bob"].alerting').waitFor();
@@ -146,13 +135,13 @@ test("a supervisor follows a contact, the queues and alerts live on the wallboar
   await page.locator("#recent").waitFor({ state: "visible" });
 
   // `?wall=1` opens in big-screen mode.
-  await page.goto(`${server.url}/wallboard?wall=1`);
+  await page.goto(`${env.server.url}/wallboard?wall=1`);
   await page.locator("body.wall").waitFor();
   await page.locator('#agents tr[data-agent="alice"] .badge.available').waitFor();
   assert.equal(await page.getByRole("button", { name: "Big screen" }).getAttribute("aria-pressed"), "true");
 
   // The customer waiting in billing leaves: the alert goes.
-  await fetch(`${server.url}/api/v1/chat/${waiting.contact}`, {
+  await fetch(`${env.server.url}/api/v1/chat/${waiting.contact}`, {
     method: "DELETE",
     headers: { authorization: `Bearer ${waiting.token}` },
   });
@@ -163,8 +152,8 @@ test("a supervisor follows a contact, the queues and alerts live on the wallboar
 });
 
 test("the wallboard is keyboard-usable and works at 1366×768", async () => {
-  const page = await newPage(browser, { width: 1366, height: 768 });
-  await signIn(page, server.url, "sam", "demo", "/wallboard");
+  const page = await newPage(env.browser, { width: 1366, height: 768 });
+  await signIn(page, env.server.url, "sam", "demo", "/wallboard");
   await page.locator("#link", { hasText: "Live" }).waitFor();
   // Tab reaches the big-screen button; Enter toggles it; focus stays on it, visibly.
   const toggle = page.getByRole("button", { name: "Big screen" });
@@ -186,9 +175,9 @@ test("the wallboard is keyboard-usable and works at 1366×768", async () => {
 });
 
 test("an agent opening the wallboard sees that it is not for their role", async () => {
-  const page = await newPage(browser);
-  await signIn(page, server.url, "alice", "demo");
-  await page.goto(`${server.url}/wallboard`);
+  const page = await newPage(env.browser);
+  await signIn(page, env.server.url, "alice", "demo");
+  await page.goto(`${env.server.url}/wallboard`);
   await page.getByRole("alert").getByText("Not for your role").waitFor();
   assert.equal(await page.locator("#queues").count(), 0, "no figures shown");
   assert.equal(await page.getByRole("link", { name: "Wallboard" }).count(), 0, "no wallboard link for agents");

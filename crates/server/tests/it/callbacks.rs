@@ -217,3 +217,76 @@ async fn a_pending_callback_is_routed_again_after_a_restart() {
     );
     h.stop().await;
 }
+
+#[tokio::test]
+async fn a_follow_up_promised_at_wrap_up_is_routed_when_due() {
+    let h = Harness::start().await;
+    let sam = h.login("sam", "demo").await;
+    let alice = h.login("alice", "demo").await;
+    h.post(
+        "/api/v1/agents/alice/state",
+        &alice,
+        json!({ "state": "available" }),
+    )
+    .await;
+    let mut events = h.events(&alice).await;
+    let (contact, chat, _) = h.chat("support", "+441632960001").await;
+    h.say(contact, &chat, "0").await;
+    assert_eq!(
+        events.next_named("contact.offered").await["contact"],
+        contact
+    );
+    h.post(
+        &format!("/api/v1/agents/alice/offers/{contact}/accept"),
+        &alice,
+        json!({}),
+    )
+    .await;
+    h.post(
+        &format!("/api/v1/contacts/{contact}/end"),
+        &alice,
+        json!({}),
+    )
+    .await;
+    let wrap_up = format!("/api/v1/contacts/{contact}/wrapup");
+    // Refused, and nothing is wrapped up or promised.
+    for (follow_up, why) in [
+        (json!({ "queue": "nope" }), "no queue `nope`"),
+        (json!({ "at_ms": 1_000 }), "in the past"),
+        (json!({ "number": " " }), "number"),
+        (json!({ "when": "later" }), "unknown field"),
+    ] {
+        let body = json!({ "code": "follow-up", "follow_up": follow_up });
+        let (status, answer) = h.post(&wrap_up, &alice, body).await;
+        assert!(status.is_client_error(), "{why}: {status} {answer}");
+        assert!(
+            answer["error"]["message"].as_str().unwrap().contains(why),
+            "{answer}"
+        );
+    }
+    let (_, stored) = h.get(&format!("/api/v1/contacts/{contact}"), &alice).await;
+    assert_eq!(stored["wrapup_code"], serde_json::Value::Null, "{stored}");
+    let (_, pending) = h.get("/api/v1/callbacks?status=pending", &sam).await;
+    assert_eq!(pending, json!([]));
+
+    // Due now: the promise is stored, then routed as a callback contact to the queue.
+    let body = json!({ "code": "follow-up", "follow_up": {} });
+    let (status, answer) = h.post(&wrap_up, &alice, body).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{answer}");
+    let offered = events.next_named("contact.offered").await;
+    let callback = offered["contact"].as_i64().unwrap();
+    assert_ne!(callback, contact);
+    assert_eq!(
+        offered["data"]["screen_pop"]["contact"]["channel"], "callback",
+        "{offered}"
+    );
+    assert_eq!(
+        offered["data"]["screen_pop"]["contact"]["address"],
+        "+441632960001"
+    );
+    let (_, pending) = h.get("/api/v1/callbacks?status=pending", &sam).await;
+    assert_eq!(pending[0]["contact_id"], contact, "{pending}");
+    assert_eq!(pending[0]["attempt_contact"], callback, "{pending}");
+    assert_eq!(pending[0]["queue"], "support", "{pending}");
+    h.stop().await;
+}

@@ -108,9 +108,20 @@ impl Harness {
 
     /// PUT a YAML body (flows, calendars) with a token.
     pub async fn put_yaml(&self, path: &str, token: &str, yaml: &str) -> (StatusCode, Value) {
+        self.send_yaml(Method::PUT, path, token, yaml).await
+    }
+
+    /// A YAML body (flows, calendars) with a token.
+    pub async fn send_yaml(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        yaml: &str,
+    ) -> (StatusCode, Value) {
         let r = self
             .http
-            .put(format!("{}{path}", self.base))
+            .request(method, format!("{}{path}", self.base))
             .bearer_auth(token)
             .header("content-type", "text/yaml")
             .body(yaml.to_string())

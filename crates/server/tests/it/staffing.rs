@@ -2,7 +2,7 @@
 //! subflows and customers), Erlang staffing figures and the single-queue simulation, for
 //! supervisors only, with bad input refused with a reason.
 
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::Harness;
@@ -16,17 +16,8 @@ fn example(name: &str) -> String {
 
 /// `POST /flows/check` with a YAML body.
 async fn check(h: &Harness, token: &str, yaml: &str) -> (StatusCode, Value) {
-    let r = h
-        .http
-        .post(format!("{}/api/v1/flows/check", h.base))
-        .bearer_auth(token)
-        .header("content-type", "text/yaml")
-        .body(yaml.to_string())
-        .send()
+    h.send_yaml(Method::POST, "/api/v1/flows/check", token, yaml)
         .await
-        .unwrap();
-    let status = r.status();
-    (status, r.json().await.unwrap_or(Value::Null))
 }
 
 fn close(v: &Value, want: f64, tol: f64) -> bool {
