@@ -126,30 +126,15 @@ function topBar(title, s) {
 
 /**
  * Follows the live event stream: `handlers` maps event names (`agent.state`, `kpis`,
- * `contact.offered`, …) to functions of the parsed data; `*` receives every notice.
- * Reconnects by itself (EventSource does); `onStatus(true|false)` reports the link.
+ * `contact.offered`, …) to functions of the parsed data (`lagged`: of the number of
+ * notices missed). Reconnects by itself (EventSource does); `onStatus(true|false)`
+ * reports the link.
  */
 export function follow(handlers, onStatus = () => {}) {
   const s = session();
   const src = new EventSource(`/api/v1/events?access_token=${encodeURIComponent(s.token)}`);
-  const names = new Set([...Object.keys(handlers).filter((k) => k !== "*"), "lagged"]);
-  for (const name of names) {
-    src.addEventListener(name, (e) => {
-      const data = name === "lagged" ? Number(e.data) : JSON.parse(e.data);
-      if (handlers[name]) handlers[name](data);
-      if (handlers["*"] && name !== "kpis") handlers["*"](name, data);
-    });
-  }
-  if (handlers["*"]) {
-    // Notices with no handler of their own still reach `*`.
-    const known = new Set(names);
-    const kinds = ["contact.started", "flow.step", "contact.queued", "contact.offered",
-      "contact.offer_ended", "contact.connected", "contact.message", "contact.transferred",
-      "contact.ended", "contact.wrapped_up", "agent.state", "agent.phone", "contact.hold",
-      "contact.monitor", "contact.leg", "contact.transcribed"];
-    for (const k of kinds.filter((k) => !known.has(k))) {
-      src.addEventListener(k, (e) => handlers["*"](k, JSON.parse(e.data)));
-    }
+  for (const [name, handle] of Object.entries(handlers)) {
+    src.addEventListener(name, (e) => handle(name === "lagged" ? Number(e.data) : JSON.parse(e.data)));
   }
   src.addEventListener("open", () => onStatus(true));
   src.addEventListener("error", () => onStatus(false));

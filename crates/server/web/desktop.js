@@ -342,6 +342,8 @@ async function run(agent) {
       }
     },
     "contact.wrapped_up": (n) => { if (mineOnly(n)) loadHistory(); },
+    // Notices were dropped for this page: read the state again.
+    lagged: () => load(),
     kpis: (k) => {
       skew = k.at_ms - Date.now();
       const a = (k.agents || []).find((x) => x.agent === agent);

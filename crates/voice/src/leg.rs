@@ -471,6 +471,7 @@ impl Ringing {
                 local: self.local,
                 signals: Some(signals),
                 keys: None,
+                acked: None,
             },
         );
         Ok(Up {

@@ -80,6 +80,8 @@ pub(crate) struct Live {
     pub signals: Option<mpsc::UnboundedSender<Signal>>,
     /// Where key presses sent as SIP INFO go (a caller's leg: its call's task).
     pub keys: Option<mpsc::UnboundedSender<Signal>>,
+    /// Told when the ACK of a late-offer call's 200 has come (it carries the answer).
+    pub acked: Option<oneshot::Sender<()>>,
 }
 
 /// A request the far end of a leg made in the dialog.
@@ -289,6 +291,12 @@ async fn follow(shared: Arc<Shared>, mut states: DialogStateReceiver) {
                 let calls = shared.calls.lock().expect("not poisoned");
                 if let Some(live) = calls.get(&id.to_string()) {
                     live.gone.cancel();
+                }
+            }
+            DialogState::Confirmed(id, _) => {
+                let mut calls = shared.calls.lock().expect("not poisoned");
+                if let Some(acked) = calls.get_mut(&id.to_string()).and_then(|l| l.acked.take()) {
+                    let _ = acked.send(());
                 }
             }
             DialogState::Updated(id, request, handle) => {
@@ -620,8 +628,12 @@ async fn new_call(shared: Arc<Shared>, mut tx: Transaction) {
         .call_id_header()
         .map(|h| h.value().to_string())
         .unwrap_or_default();
+    // A late offer (RFC 3261 §13.2.1, RFC 3264 §5): an INVITE without SDP gets
+    // Switchboard's offer in the 200, and the caller's answer comes in the ACK.
+    let late = request.body.iter().all(u8::is_ascii_whitespace);
     let offer = match Description::parse(&request.body) {
-        Ok(offer) => offer,
+        _ if late => None,
+        Ok(offer) => Some(offer),
         Err(e) => {
             tracing::info!(%call_id, "call refused: {e}");
             let _ = tx
@@ -697,19 +709,24 @@ async fn new_call(shared: Arc<Shared>, mut tx: Transaction) {
             return hung_up(&shared);
         }
     };
-    let local = match socket.local_addr() {
-        Ok(addr) => offer.answer(addr),
-        Err(_) => return hung_up(&shared),
+    let Ok(addr) = socket.local_addr() else {
+        return hung_up(&shared);
+    };
+    let mut local = match &offer {
+        Some(offer) => offer.answer(addr),
+        None => Description::offer(addr),
     };
     let signals = mpsc::unbounded_channel();
     let keys = signals.0.clone();
+    let (ack_tx, ack) = oneshot::channel();
     shared.remember(
         &id,
         Live {
             gone: gone.clone(),
             local: local.clone(),
             signals: None,
-            keys: Some(keys),
+            keys: Some(keys.clone()),
+            acked: offer.is_none().then_some(ack_tx),
         },
     );
     let body = local.write(contact as u64);
@@ -719,6 +736,47 @@ async fn new_call(shared: Arc<Shared>, mut tx: Transaction) {
     if answered.is_err() || matches!(dialog.state(), DialogState::Terminated(..)) {
         gone.cancel();
     }
+    let peer = match offer {
+        Some(offer) => offer,
+        None => {
+            // The answer to Switchboard's offer, in the ACK (no ACK: the dialog times out).
+            tokio::select! {
+                () = gone.cancelled() => {
+                    shared.forget(&id);
+                    shared.dialogs.remove_dialog(&dialog.id());
+                    return hung_up(&shared);
+                }
+                _ = ack => {}
+            }
+            let answer = dialog
+                .last_remote_ack()
+                .ok_or_else(|| "no ACK".to_string())
+                .and_then(|ack| Description::parse(&ack.body).map_err(|e| e.to_string()));
+            match answer {
+                Ok(answer) => {
+                    local = answer.answer(addr);
+                    shared.remember(
+                        &id,
+                        Live {
+                            gone: gone.clone(),
+                            local: local.clone(),
+                            signals: None,
+                            keys: Some(keys),
+                            acked: None,
+                        },
+                    );
+                    answer
+                }
+                Err(e) => {
+                    tracing::info!(%call_id, "late-offer call without a usable answer: {e}");
+                    hang_up(&dialog).await;
+                    shared.forget(&id);
+                    shared.dialogs.remove_dialog(&dialog.id());
+                    return hung_up(&shared);
+                }
+            }
+        }
+    };
     let (payload_type, codec) = local.codec();
     // Payload types over 127 were dropped when the offer was read.
     let ssrc = new_ssrc();
@@ -726,7 +784,7 @@ async fn new_call(shared: Arc<Shared>, mut tx: Transaction) {
         hang_up(&dialog).await;
         return hung_up(&shared);
     };
-    control.start(offer.rtcp(), &sender);
+    control.start(peer.rtcp(), &sender);
     let log = LegLog {
         contact,
         kind: LegKind::Customer,
@@ -739,7 +797,7 @@ async fn new_call(shared: Arc<Shared>, mut tx: Transaction) {
         answered_ms,
         caller: from,
         socket,
-        remote: offer.addr,
+        remote: peer.addr,
         codec,
         sender,
         control,

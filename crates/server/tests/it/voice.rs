@@ -1139,6 +1139,29 @@ async fn two_real_phones_in_a_conversation_pass_keys_and_rtcp_reports() {
 }
 
 #[tokio::test]
+async fn a_late_offer_call_takes_the_offer_from_the_200_and_answers_in_the_ack() {
+    let h = Harness::start().await;
+    let admin = h.login("admin", "admin").await;
+    let mut events = h.events(&admin).await;
+    let target = sip_addr(&h);
+    let keys = [
+        ("caller", "+441632960001"),
+        ("key", "3"),
+        ("hold_ms", "1500"),
+    ];
+    let caller =
+        tokio::spawn(async move { sipp("caller-late-offer.xml", target, "support", &keys).await });
+    // The key, sent to the address of the ACK's answer, reaches the menu: orders.
+    let queued = events.next_named("contact.queued").await;
+    assert_eq!(queued["data"]["queue"], "orders", "{queued}");
+    let ended = events.next_named("contact.ended").await;
+    assert_eq!(ended["data"]["reason"], "abandoned", "{ended}");
+    caller.await.unwrap().assert_success("late-offer caller");
+    no_calls_left(&h).await;
+    h.stop().await;
+}
+
+#[tokio::test]
 async fn a_whole_call_runs_over_tcp() {
     let h = Harness::start().await;
     let admin = h.login("admin", "admin").await;
