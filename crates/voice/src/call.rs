@@ -21,7 +21,7 @@ use switchboard_media::player::Player;
 use switchboard_media::rtp::{self, RtpSender};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
-use tokio::time::Instant;
+use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::leg::{self, Leg, LegEvent, LegLog, Outcome};
 use crate::mix::{FRAME, Mixer, Party};
@@ -32,11 +32,6 @@ use crate::{CallCommand, EdgeEvent, LegKind, MonitorMode};
 
 /// Most keys remembered while no collection is open (typed ahead during prompts).
 const TYPE_AHEAD: usize = 32;
-/// The media clock: one frame of audio.
-const FRAME_TIME: Duration = Duration::from_millis(20);
-/// The clock in a plain conversation, where it only times RTCP reports (RFC 3550 spreads
-/// them over 0.5–1.5 intervals anyway).
-const QUIET_TICK: Duration = Duration::from_millis(250);
 /// A voicemail ends after this much silence …
 const VOICEMAIL_SILENCE: Duration = Duration::from_secs(5);
 /// … or at this length.
@@ -296,16 +291,6 @@ impl CallMedia {
         out
     }
 
-    /// Whether nothing is playing, recording or waiting for keys: the passing of time
-    /// changes nothing until a command or a key arrives.
-    pub fn is_quiet(&self) -> bool {
-        self.player.is_idle()
-            && self.music.is_none()
-            && self.gather.is_none()
-            && self.voicemail.is_none()
-            && !self.hangup_pending
-    }
-
     /// Whether the call should now be hung up (asked to, and the prompts have played).
     pub fn should_hang_up(&self) -> bool {
         self.hangup_pending && self.player.is_idle() && self.voicemail.is_none()
@@ -390,11 +375,8 @@ async fn run_legs(
     let mut detector = DtmfDetector::new();
     let mut remote = setup.remote;
     let mut latched = false;
-    // The 20 ms clock of prompts, music, keys and mixing. In a plain conversation (audio
-    // relayed packet by packet, nothing to play) it only has RTCP reports to send, so it
-    // slows down to QUIET_TICK: most calls in progress wake only for their packets.
-    let tick = tokio::time::sleep(FRAME_TIME);
-    tokio::pin!(tick);
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let mut buf = vec![0u8; 2048];
     let mut leg_buf = vec![0u8; 2048];
     let mut rtcp_buf = vec![0u8; 2048];
@@ -416,16 +398,6 @@ async fn run_legs(
         }
     };
     loop {
-        let quiet = !held
-            && matches!(leg, Leg::Up(up) if !up.sending_keys())
-            && !matches!(monitor, Leg::Up(_))
-            && media.is_quiet();
-        if !quiet {
-            let soon = Instant::now() + FRAME_TIME;
-            if tick.deadline() > soon {
-                tick.as_mut().reset(soon);
-            }
-        }
         tokio::select! {
             () = gone.cancelled() => {
                 // What a caller said before hanging up is still their message.
@@ -740,11 +712,7 @@ async fn run_legs(
                     setup.control.handle(&rtcp_buf[..n], from);
                 }
             }
-            () = &mut tick => {
-                let step = if quiet { QUIET_TICK } else { FRAME_TIME };
-                let next = tick.deadline() + step;
-                let late = Instant::now();
-                tick.as_mut().reset(if next > late { next } else { late + step });
+            _ = tick.tick() => {
                 let now = std::time::Instant::now();
                 setup.control.tick(now, &setup.sender).await;
                 for up in [&mut *leg, &mut *monitor].into_iter().filter_map(Leg::up_mut) {

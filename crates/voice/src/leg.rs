@@ -628,11 +628,6 @@ impl Up {
         }
     }
 
-    /// Whether keys are still on their way to the phone (they are paced by the 20 ms tick).
-    pub fn sending_keys(&self) -> bool {
-        self.keys.as_ref().is_some_and(|k| !k.is_idle())
-    }
-
     /// One 20 ms tick of queued keys: sends the next event packet, if one is due.
     pub async fn send_keys(&mut self) {
         if let Some(packet) = self.keys.as_mut().and_then(|k| k.poll(&mut self.sender)) {
