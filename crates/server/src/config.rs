@@ -57,6 +57,10 @@ pub struct VoiceSettings {
     /// `host:port` of the SIP trunk or gateway that reaches customers' numbers
     /// (`sip:NUMBER@TRUNK`): with one, callbacks are dialed agent-first.
     pub trunk: Option<String>,
+    /// The digest user name for a trunk that challenges Switchboard's INVITEs.
+    pub trunk_username: Option<String>,
+    /// Its password (better given as `SWITCHBOARD_TRUNK_PASSWORD` than in the file).
+    pub trunk_password: Option<String>,
     /// The digest realm agents' phones register in (phones' stored credentials are tied
     /// to it: changing it means setting the SIP passwords again).
     pub realm: String,
@@ -71,6 +75,8 @@ impl Default for VoiceSettings {
             realm: "switchboard".into(),
             transcribe_url: None,
             trunk: None,
+            trunk_username: None,
+            trunk_password: None,
         }
     }
 }
@@ -137,6 +143,39 @@ impl Config {
         if let Some(v) = env("SWITCHBOARD_COMPANY") {
             self.company = Some(v.into());
         }
+        if let Some(v) = env("SWITCHBOARD_TRUNK_PASSWORD") {
+            self.voice.trunk_password = Some(v);
+        }
         Ok(())
+    }
+
+    /// The trunk's credentials: a user name and a password, or neither.
+    pub fn trunk_auth(&self) -> Result<Option<(String, String)>, String> {
+        match (&self.voice.trunk_username, &self.voice.trunk_password) {
+            (Some(user), Some(password)) => Ok(Some((user.clone(), password.clone()))),
+            (None, None) => Ok(None),
+            _ => Err("[voice] trunk_username and trunk_password (or SWITCHBOARD_TRUNK_PASSWORD) go together".into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trunk_credentials_come_as_a_pair_and_the_password_from_the_environment() {
+        let mut c: Config =
+            toml::from_str("[voice]\ntrunk = \"sip.example:5060\"\ntrunk_username = \"acme\"\n")
+                .unwrap();
+        let err = c.trunk_auth().unwrap_err();
+        assert!(err.contains("go together"), "{err}");
+        c.apply_env(|k| (k == "SWITCHBOARD_TRUNK_PASSWORD").then(|| "s3cret".to_string()))
+            .unwrap();
+        assert_eq!(
+            c.trunk_auth().unwrap(),
+            Some(("acme".to_string(), "s3cret".to_string()))
+        );
+        assert_eq!(Config::default().trunk_auth().unwrap(), None);
     }
 }

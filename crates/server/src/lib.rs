@@ -122,6 +122,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Server> {
             max_calls: config.voice.max_calls,
             realm: config.voice.realm.clone(),
             trunk: config.voice.trunk.clone(),
+            trunk_auth: config.trunk_auth().map_err(|e| anyhow::anyhow!(e))?,
         },
         edge_events,
     )

@@ -393,6 +393,7 @@ pub(crate) async fn invite(
         content_type: Some("application/sdp".into()),
         offer: Some(local.write(u64::from(local.addr.port()))),
         call_id: Some(format!("{:08x}{:08x}@switchboard", new_ssrc(), new_ssrc())),
+        credential: shared.trunk_credential(target),
         ..Default::default()
     };
     let (dialog, result) = shared

@@ -55,6 +55,9 @@ pub struct VoiceConfig {
     /// Where calls to customers' numbers go: `host:port` of a SIP trunk or gateway
     /// (`sip:NUMBER@TRUNK`); without one, Switchboard does not dial out.
     pub trunk: Option<String>,
+    /// The digest user name and password Switchboard answers the trunk's challenges
+    /// with (`401`/`407` to its INVITEs), if the trunk asks.
+    pub trunk_auth: Option<(String, String)>,
 }
 
 /// What the runtime may ask of the running edge: outbound calls (agent-first callbacks)

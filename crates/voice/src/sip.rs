@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rsipstack::EndpointBuilder;
+use rsipstack::dialog::authenticate::Credential;
 use rsipstack::dialog::dialog::{Dialog, DialogState, DialogStateReceiver, DialogStateSender};
 use rsipstack::dialog::dialog_layer::DialogLayer;
 use rsipstack::dialog::invite_dialog::InviteDialog;
@@ -597,6 +598,19 @@ impl Shared {
     /// Where calls to numbers go (`sip:NUMBER@TRUNK`), if anywhere.
     pub fn trunk(&self) -> Option<&str> {
         self.config.trunk.as_deref()
+    }
+
+    /// The credentials for an INVITE to `target`, when it goes through the trunk and the
+    /// trunk has them.
+    pub fn trunk_credential(&self, target: &str) -> Option<Credential> {
+        let trunk = self.trunk()?;
+        let (user, password) = self.config.trunk_auth.as_ref()?;
+        target.ends_with(&format!("@{trunk}")).then(|| Credential {
+            username: user.clone(),
+            password: password.clone(),
+            realm: None,
+            auth_username: None,
+        })
     }
 }
 

@@ -893,3 +893,41 @@ async fn an_agent_transfers_a_call_out_to_a_number_through_the_trunk() {
     no_calls_left(&h).await;
     h.stop().await;
 }
+
+#[tokio::test]
+async fn a_trunk_that_asks_for_credentials_gets_them() {
+    let trunk = free_port();
+    let h = Harness::start_with(tempfile::tempdir().unwrap(), |c| {
+        c.voice.trunk = Some(format!("127.0.0.1:{trunk}"));
+        c.voice.trunk_username = Some("acme".into());
+        c.voice.trunk_password = Some("s3cret trunk".into());
+    })
+    .await;
+    let admin = h.login("admin", "admin").await;
+    let mut events = h.events(&admin).await;
+    let target = sip_addr(&h);
+    // The number behind the trunk answers only an INVITE with acme's digest.
+    let far_end = tokio::spawn(async move {
+        let keys = [
+            ("trunk_user", "acme"),
+            ("trunk_password", "s3cret trunk"),
+            ("talk_ms", "1000"),
+        ];
+        sipp_on("trunk-challenges.xml", target, trunk, "number", &keys).await
+    });
+    let flow = "id: out\nversion: 1\nstart: away\nnodes:\n  away:\n    transfer:\n      \
+                to: \"+441632960998\"\n";
+    answering(&h, &admin, "out", flow).await;
+    let keys = [("caller", "+441632960001"), ("key", "1"), ("stream", "")];
+    sipp("caller-hung-up-on.xml", target, "out", &keys)
+        .await
+        .assert_success("caller");
+    far_end
+        .await
+        .unwrap()
+        .assert_success("the trunk, given the right credentials");
+    let ended = events.next_named("contact.ended").await;
+    assert_eq!(ended["data"]["reason"], "transferred", "{ended}");
+    no_calls_left(&h).await;
+    h.stop().await;
+}
