@@ -3,6 +3,11 @@
 
 mod naive;
 
+/// The allocator the `switchboard` binary runs the engine with, so that the figures are
+/// the product's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::collections::VecDeque;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
