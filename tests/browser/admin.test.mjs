@@ -128,3 +128,43 @@ test("an admin adds a supervisor who can then sign in", async () => {
   const me = await zoe("GET", "/me");
   assert.equal(me.role, "supervisor");
 });
+
+test("an admin edits a queue and adds an agent through forms", async () => {
+  const page = await newPage(env.browser);
+  await signIn(page, env.server.url, "admin", "admin", "/admin#queues");
+  await page.getByRole("button", { name: "Edit billing" }).click();
+  const queue = page.getByRole("form", { name: "Queue billing" });
+  await queue.getByLabel("Strategy").selectOption("best-skill");
+  await queue.getByLabel("Ring timeout (s)").fill("25");
+  await queue.getByLabel("Wrap-up (s; empty: manual)").fill("");
+  await queue.getByRole("button", { name: "Save" }).click();
+  await page.getByText("Queue billing: saved.").waitFor();
+  const admin = await client(env.server.url, "admin", "admin");
+  const billing = (await admin("GET", "/queues")).find((q) => q.name === "billing");
+  assert.equal(billing.config.strategy, "best-skill");
+  assert.equal(billing.config.ring_timeout_secs, 25);
+  assert.equal(billing.config.wrap_up_secs, null);
+
+  await page.getByRole("button", { name: "Agents and skills" }).click();
+  await page.getByRole("button", { name: "Add an agent" }).click();
+  const agent = page.getByRole("form", { name: "New agent" });
+  await agent.getByLabel("Login").fill("fay");
+  await agent.getByLabel("Name").fill("Fay Okafor");
+  // A level that is not a number: the form says so and nothing is saved.
+  await agent.getByLabel("Skills and levels").fill("devices high");
+  await agent.getByRole("button", { name: "Save" }).click();
+  await agent.getByRole("alert").getByText("Skills: write “name level, …”").waitFor();
+  await agent.getByLabel("Skills and levels").fill("devices 3, network 2");
+  await agent.getByLabel("Languages").fill("en, de");
+  await agent.getByLabel("Queues and tiers").fill("support 1, billing 2");
+  await agent.getByRole("button", { name: "Save" }).click();
+  await page.getByText("New agent: saved.").waitFor();
+  await page.getByRole("button", { name: "Edit fay" }).waitFor();
+  const fay = (await admin("GET", "/agents")).find((a) => a.login === "fay");
+  assert.deepEqual(fay.config.skills, { devices: 3, network: 2 });
+  assert.deepEqual(fay.config.languages, ["en", "de"]);
+  assert.deepEqual(fay.config.queues, { billing: 2, support: 1 });
+  await shoot(page, "admin-agents");
+  assert.deepEqual(page.errors(), []);
+  await page.context().close();
+});

@@ -403,25 +403,26 @@ function staffingSection(box) {
 
 // ---------------------------------------------------------------- configuration
 
-/** A JSON editor for one item's configuration, saved with PUT. */
-function jsonEditor(title, value, save) {
-  const area = el("textarea", { class: "editor", rows: 12, spellcheck: "false", "aria-label": title }, JSON.stringify(value, null, 2));
+const STRATEGIES = ["longest-idle", "best-skill", "ring-all", "linear", "round-robin", "fewest-contacts",
+  "least-talk-time", "least-occupied", "random", "weighted-random"];
+
+/**
+ * A form of labelled fields (`[id, label, input]`), saved by `save(form)`; the API's
+ * refusal shows in the form.
+ */
+function configForm(title, fields, save) {
   const error = el("p", { class: "error", role: "alert", hidden: true });
-  const form = el("form", { class: "panel" }, el("h3", {}, title), area, error,
-    el("div", { class: "row" }, el("button", { type: "submit", class: "primary" }, "Save")));
+  const form = el("form", { class: "panel", "aria-label": title }, el("h3", {}, title),
+    el("div", { class: "grid2" }, fields.flatMap(([id, label, input]) => {
+      input.id = id;
+      return [el("label", { for: id }, label), input];
+    })),
+    error, el("div", { class: "row" }, el("button", { type: "submit", class: "primary" }, "Save")));
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     error.hidden = true;
-    let body;
     try {
-      body = JSON.parse(area.value);
-    } catch (err) {
-      error.textContent = `Not valid JSON: ${err.message}`;
-      error.hidden = false;
-      return;
-    }
-    try {
-      await save(body);
+      await save();
       notify(`${title}: saved.`);
     } catch (err) {
       error.textContent = err.message;
@@ -431,60 +432,124 @@ function jsonEditor(title, value, save) {
   return form;
 }
 
+const number = (value, attrs = {}) => el("input", { type: "number", value: value ?? "", ...attrs });
+const optional = (input) => (input.value.trim() === "" ? null : Number(input.value));
+/** `{a: 1, b: 2}` as "a 1, b 2", and back (a clear error for anything else). */
+const pairsText = (o) => Object.entries(o || {}).map(([k, v]) => `${k} ${v}`).join(", ");
+function pairs(text, what) {
+  const out = {};
+  for (const part of text.split(",").map((p) => p.trim()).filter(Boolean)) {
+    const m = part.match(/^(\S+)\s+(\d+)$/);
+    if (!m) throw new Error(`${what}: write “name level, …”, not “${part}”`);
+    out[m[1]] = Number(m[2]);
+  }
+  return out;
+}
+
 async function queuesSection(box) {
   const queues = (await attempt(() => api("GET", "/queues"))) || [];
   const detail = el("div");
+  const redraw = () => { box.replaceChildren(box.firstChild); queuesSection(box); };
   box.append(el("table", {},
     el("thead", {}, el("tr", {}, ...["Queue", "Strategy", "Ring timeout", "Wrap-up", "SL target", "Recorded", ""].map((h) => el("th", {}, h)))),
     el("tbody", {}, queues.map((q) => el("tr", {},
       el("td", {}, q.name), el("td", {}, q.config.strategy), el("td", {}, `${q.config.ring_timeout_secs} s`),
       el("td", {}, q.config.wrap_up_secs == null ? "manual" : `${q.config.wrap_up_secs} s`),
       el("td", {}, `${q.config.sl_percent}% in ${q.config.sl_secs} s`), el("td", {}, q.config.record ? "yes" : "no"),
-      el("td", {}, el("button", { type: "button", onclick: () => detail.replaceChildren(queueEditor(q.name, q.config)) }, `Edit ${q.name}`)))))),
-  el("div", { class: "row" }, el("button", { type: "button", onclick: () => detail.replaceChildren(queueEditor("", queues[0] ? queues[0].config : {})) }, "Add a queue")),
+      el("td", {}, el("button", { type: "button", onclick: () => detail.replaceChildren(queueForm(q.name, q.config, redraw)) }, `Edit ${q.name}`)))))),
+  el("div", { class: "row" }, el("button", { type: "button", onclick: () => detail.replaceChildren(queueForm("", null, redraw)) }, "Add a queue")),
   detail);
 }
 
-function queueEditor(name, config) {
-  const nameInput = el("input", { id: "queue-name", value: name, required: true });
-  const form = jsonEditor(name ? `Queue ${name}` : "New queue", config, async (body) => {
-    await api("PUT", `/queues/${encodeURIComponent(nameInput.value.trim())}`, body);
-  });
-  form.insertBefore(el("p", {}, el("label", { for: "queue-name" }, "Name"), nameInput), form.children[1]);
-  return form;
+function queueForm(name, c, done) {
+  c = c || { strategy: "longest-idle", ring_timeout_secs: 20, wrap_up_secs: null, sl_percent: 80, sl_secs: 20, weight: 1,
+    aht_secs: 240, record: true, callback_attempts: 3, callback_retry_secs: 600 };
+  const f = {
+    name: el("input", { value: name, required: true, readonly: name ? true : null }),
+    strategy: el("select", {}, STRATEGIES.map((s) => el("option", { value: s, selected: s === c.strategy }, s))),
+    ring: number(c.ring_timeout_secs, { min: 1, max: 600, required: true }),
+    wrap: number(c.wrap_up_secs, { min: 0, placeholder: "manual" }),
+    slPercent: number(c.sl_percent, { min: 0, max: 100, step: "any", required: true }),
+    slSecs: number(c.sl_secs, { min: 0, required: true }),
+    weight: number(c.weight, { min: 1, required: true }),
+    aht: number(c.aht_secs, { min: 1, required: true }),
+    record: el("input", { type: "checkbox", checked: c.record }),
+    attempts: number(c.callback_attempts, { min: 1, max: 20, required: true }),
+    retry: number(c.callback_retry_secs, { min: 1, required: true }),
+  };
+  return configForm(name ? `Queue ${name}` : "New queue", [
+    ["queue-name", "Name", f.name], ["queue-strategy", "Strategy", f.strategy],
+    ["queue-ring", "Ring timeout (s)", f.ring], ["queue-wrap", "Wrap-up (s; empty: manual)", f.wrap],
+    ["queue-sl-percent", "Service-level target (%)", f.slPercent], ["queue-sl-secs", "… answered within (s)", f.slSecs],
+    ["queue-weight", "Weight", f.weight], ["queue-aht", "Expected handle time (s)", f.aht],
+    ["queue-record", "Record calls", f.record],
+    ["queue-attempts", "Callback attempts", f.attempts], ["queue-retry", "Between attempts (s)", f.retry],
+  ], () => api("PUT", `/queues/${encodeURIComponent(f.name.value.trim())}`, {
+    strategy: f.strategy.value, ring_timeout_secs: Number(f.ring.value), wrap_up_secs: optional(f.wrap),
+    sl_percent: Number(f.slPercent.value), sl_secs: Number(f.slSecs.value), weight: Number(f.weight.value),
+    aht_secs: Number(f.aht.value), record: f.record.checked, callback_attempts: Number(f.attempts.value),
+    callback_retry_secs: Number(f.retry.value),
+  }).then(done));
 }
 
 async function agentsSection(box) {
   const agents = (await attempt(() => api("GET", "/agents"))) || [];
   const detail = el("div");
-  const fmt = (o) => Object.entries(o || {}).map(([k, v]) => `${k} ${v}`).join(", ") || "–";
+  const redraw = () => { box.replaceChildren(box.firstChild); agentsSection(box); };
   box.append(el("table", {},
     el("thead", {}, el("tr", {}, ...["Agent", "Name", "Skills (level)", "Languages", "Queues (tier)", "Capacity", ""].map((h) => el("th", {}, h)))),
     el("tbody", {}, agents.map((a) => el("tr", {},
-      el("td", {}, a.login), el("td", {}, a.config.name || "–"), el("td", {}, fmt(a.config.skills)),
-      el("td", {}, (a.config.languages || []).join(", ")), el("td", {}, fmt(a.config.queues)),
+      el("td", {}, a.login), el("td", {}, a.config.name || "–"), el("td", {}, pairsText(a.config.skills) || "–"),
+      el("td", {}, (a.config.languages || []).join(", ")), el("td", {}, pairsText(a.config.queues) || "–"),
       el("td", {}, `voice ${a.config.capacity.voice}, chat ${a.config.capacity.chat}, email ${a.config.capacity.email}`),
-      el("td", {}, el("button", { type: "button", onclick: () => detail.replaceChildren(agentEditor(a.login, a.config)) }, `Edit ${a.login}`)))))),
-  el("div", { class: "row" }, el("button", { type: "button", onclick: () => detail.replaceChildren(agentEditor("", agents[0] ? agents[0].config : {})) }, "Add an agent")),
+      el("td", {}, el("button", { type: "button", onclick: () => detail.replaceChildren(agentForm(a.login, a.config, redraw)) }, `Edit ${a.login}`)))))),
+  el("div", { class: "row" }, el("button", { type: "button", onclick: () => detail.replaceChildren(agentForm("", null, redraw)) }, "Add an agent")),
   detail);
 }
 
-function agentEditor(login, config) {
-  const loginInput = el("input", { id: "agent-login", value: login, required: true });
-  const form = jsonEditor(login ? `Agent ${login}` : "New agent", config, async (body) => {
-    await api("PUT", `/agents/${encodeURIComponent(loginInput.value.trim())}`, body);
-  });
-  form.insertBefore(el("p", {}, el("label", { for: "agent-login" }, "Login"), loginInput), form.children[1]);
+function agentForm(login, c, done) {
+  c = c || { name: "", skills: {}, languages: ["en"], queues: {}, auto_away_after_missed: null,
+    capacity: { voice: 1, chat: 2, email: 0, sms: 0, total: 2, voice_exclusive: true } };
+  const cap = c.capacity || {};
+  const f = {
+    login: el("input", { value: login, required: true, readonly: login ? true : null }),
+    name: el("input", { value: c.name, required: true }),
+    skills: el("input", { value: pairsText(c.skills), placeholder: "devices 5, network 4" }),
+    languages: el("input", { value: (c.languages || []).join(", "), placeholder: "en, fr" }),
+    queues: el("input", { value: pairsText(c.queues), placeholder: "support 1, orders 2" }),
+    voice: number(cap.voice, { min: 0, max: 255 }),
+    chat: number(cap.chat, { min: 0, max: 255 }),
+    email: number(cap.email, { min: 0, max: 255 }),
+    sms: number(cap.sms, { min: 0, max: 255 }),
+    total: number(cap.total, { min: 0, max: 255 }),
+    exclusive: el("input", { type: "checkbox", checked: cap.voice_exclusive }),
+    away: number(c.auto_away_after_missed, { min: 1, placeholder: "never" }),
+  };
+  const form = configForm(login ? `Agent ${login}` : "New agent", [
+    ["agent-login", "Login", f.login], ["agent-name", "Name", f.name],
+    ["agent-skills", "Skills and levels", f.skills], ["agent-languages", "Languages", f.languages],
+    ["agent-queues", "Queues and tiers", f.queues],
+    ["agent-voice", "Calls at once", f.voice], ["agent-chat", "Chats at once", f.chat],
+    ["agent-email", "Emails at once", f.email], ["agent-sms", "SMS at once", f.sms],
+    ["agent-total", "Contacts at once in all", f.total], ["agent-exclusive", "A call excludes other contacts", f.exclusive],
+    ["agent-away", "Away after missed offers", f.away],
+  ], () => api("PUT", `/agents/${encodeURIComponent(f.login.value.trim())}`, {
+    name: f.name.value.trim(), skills: pairs(f.skills.value, "Skills"),
+    languages: f.languages.value.split(",").map((l) => l.trim()).filter(Boolean),
+    queues: pairs(f.queues.value, "Queues"),
+    capacity: { voice: Number(f.voice.value), chat: Number(f.chat.value), email: Number(f.email.value),
+      sms: Number(f.sms.value), total: Number(f.total.value), voice_exclusive: f.exclusive.checked },
+    auto_away_after_missed: optional(f.away),
+  }).then(done));
   const phone = el("input", { id: "phone-password", type: "password", autocomplete: "new-password" });
-  const setPhone = el("form", { class: "row" }, el("label", { for: "phone-password" }, "Desk phone password"), phone,
+  const setPhone = el("form", { class: "row panel" }, el("label", { for: "phone-password" }, "Desk phone password"), phone,
     el("button", { type: "submit" }, "Set phone password"));
   setPhone.addEventListener("submit", async (e) => {
     e.preventDefault();
-    const ok = await attempt(() => api("PUT", `/phones/${encodeURIComponent(loginInput.value.trim())}`, { password: phone.value }));
+    const ok = await attempt(() => api("PUT", `/phones/${encodeURIComponent(f.login.value.trim())}`, { password: phone.value }));
     if (ok !== undefined) notify("Phone password set.");
   });
-  form.append(setPhone);
-  return form;
+  return el("div", {}, form, login ? setPhone : null);
 }
 
 async function calendarsSection(box) {
