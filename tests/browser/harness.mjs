@@ -83,8 +83,8 @@ export async function launch() {
  * A page in a context of its own (its own local storage, so its own session) that
  * records console errors and uncaught exceptions; `errors()` returns them.
  */
-export async function newPage(browser, { width = 1366, height = 768 } = {}) {
-  const context = await browser.newContext({ viewport: { width, height } });
+export async function newPage(browser, { width = 1366, height = 768, bypassCSP = false } = {}) {
+  const context = await browser.newContext({ viewport: { width, height }, bypassCSP });
   const page = await context.newPage();
   const errors = [];
   page.on("console", (m) => { if (m.type() === "error") errors.push(`console: ${m.text()}`); });
@@ -163,6 +163,17 @@ export function sipp(path, keys, args) {
     resolve({ code, errors });
   }));
   return { done, dir, stop: () => child.kill("SIGTERM") };
+}
+
+/**
+ * The WCAG 2 A and AA rules axe-core finds broken on the page as it is now, as readable
+ * lines (empty: none). The page must come from `newPage(…, { bypassCSP: true })`, since
+ * axe is injected as a script.
+ */
+export async function accessibilityProblems(page) {
+  await page.addScriptTag({ path: join(here, "node_modules", "axe-core", "axe.min.js") });
+  const result = await page.evaluate(() => globalThis.axe.run(document, { runOnly: ["wcag2a", "wcag2aa"] }));
+  return result.violations.map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
 }
 
 /** Saves a screenshot of the page as `screenshots/NAME.png`. */
