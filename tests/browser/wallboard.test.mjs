@@ -3,11 +3,12 @@
 // it up; every step shows live (no reload), the queue's figures move, the contact lands in
 // recent contacts and the charts. Alerts follow a queue nobody serves and an agent away
 // past the threshold Sam sets on the page; a chat offers no monitoring; big-screen mode
-// toggles. Also: an agent is refused the wallboard.
+// toggles. On a real call (SIPp as caller and as Alice's and Sam's desk phones) Sam
+// listens, then whispers, then stops. Also: an agent is refused the wallboard.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { demoAndBrowser, newPage, signIn, client, shoot } from "./harness.mjs";
+import { demoAndBrowser, newPage, signIn, client, shoot, freePort, sipp } from "./harness.mjs";
 
 const env = demoAndBrowser();
 
@@ -181,6 +182,50 @@ test("an agent opening the wallboard sees that it is not for their role", async 
   await page.getByRole("alert").getByText("Not for your role").waitFor();
   assert.equal(await page.locator("#queues").count(), 0, "no figures shown");
   assert.equal(await page.getByRole("link", { name: "Wallboard" }).count(), 0, "no wallboard link for agents");
+  assert.deepEqual(page.errors(), []);
+  await page.context().close();
+});
+
+test("a supervisor listens to a live call, then whispers, from the wallboard", async () => {
+  // Desk phones for Alice and for Sam (SIPp answering at once), and a caller.
+  const phone = async (user) => {
+    const port = await freePort();
+    const answering = sipp("xtask/sipp/agent.xml", {}, ["-p", String(port), "-mp", String(await freePort()), "-rtp_echo"]);
+    const registered = await sipp("xtask/sipp/register.xml", { field0: user, field1: "phone", field2: `127.0.0.1:${port}` },
+      [env.server.sip, "-p", String(await freePort())]).done;
+    assert.equal(registered.code, 0, `${user}'s phone registers: ${registered.errors}`);
+    return answering;
+  };
+  const alicePhone = await phone("alice");
+  const samPhone = await phone("sam");
+  const alice = await client(env.server.url, "alice", "demo");
+  await alice("POST", "/agents/alice/state", { state: "available" }).catch(() => {});
+
+  const page = await newPage(env.browser);
+  await signIn(page, env.server.url, "sam", "demo", "/wallboard");
+  const caller = sipp("crates/server/tests/sipp/caller-hung-up-on.xml", { caller: "+441632960001", key: "3", stream: "" },
+    [env.server.sip, "-s", "support", "-p", String(await freePort()), "-mp", String(await freePort())]);
+
+  // The call shows on Alice's row with the monitoring buttons.
+  const listen = page.getByRole("button", { name: /^Listen to contact \d+$/ });
+  await listen.waitFor();
+  const contact = Number((await listen.getAttribute("aria-label")).match(/\d+$/)[0]);
+  await listen.click();
+  const status = page.getByRole("group", { name: `Monitor contact ${contact}` }).locator("xpath=..").getByRole("status");
+  await status.getByText("You are on the call: listen").waitFor();
+  await page.getByRole("button", { name: `Whisper to contact ${contact}` }).click();
+  await status.getByText("You are on the call: whisper").waitFor();
+  await shoot(page, "wallboard-monitoring");
+  await page.getByRole("button", { name: `Stop monitoring contact ${contact}` }).click();
+  const stopped = await samPhone.done;
+  assert.equal(stopped.code, 0, `Sam's phone was called and hung up: ${stopped.errors}`);
+
+  // Alice ends the call: the caller and her phone finish cleanly.
+  await alice("POST", `/contacts/${contact}/end`);
+  const [called, rang] = await Promise.all([caller.done, alicePhone.done]);
+  assert.equal(called.code, 0, `the caller: ${called.errors}`);
+  assert.equal(rang.code, 0, `Alice's phone: ${rang.errors}`);
+  await alice("POST", `/contacts/${contact}/wrapup`, { code: "information" });
   assert.deepEqual(page.errors(), []);
   await page.context().close();
 });
