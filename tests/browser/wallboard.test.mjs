@@ -186,7 +186,7 @@ test("an agent opening the wallboard sees that it is not for their role", async 
   await page.context().close();
 });
 
-test("a supervisor listens to a live call, then whispers, from the wallboard", async () => {
+test("a supervisor listens to a live call, whispers, and plays its recording back from the wallboard", async () => {
   // Desk phones for Alice and for Sam (SIPp answering at once), and a caller.
   const phone = async (user) => {
     const port = await freePort();
@@ -226,6 +226,17 @@ test("a supervisor listens to a live call, then whispers, from the wallboard", a
   assert.equal(called.code, 0, `the caller: ${called.errors}`);
   assert.equal(rang.code, 0, `Alice's phone: ${rang.errors}`);
   await alice("POST", `/contacts/${contact}/wrapup`, { code: "information" });
+
+  // The recorded call plays back from recent contacts (the WAV fetched with Sam's token).
+  await page.getByRole("button", { name: `Play of the recording of contact ${contact}` }).click();
+  const audio = page.getByLabel(`Recording of contact ${contact}`);
+  await audio.waitFor();
+  const seconds = await audio.evaluate((a) => new Promise((resolve, reject) => {
+    if (a.readyState >= 1) resolve(a.duration);
+    a.addEventListener("loadedmetadata", () => resolve(a.duration));
+    a.addEventListener("error", () => reject(new Error(`audio error ${a.error && a.error.code}`)));
+  }));
+  assert.ok(seconds > 0.2, `a recording of the conversation: ${seconds} s`);
   assert.deepEqual(page.errors(), []);
   await page.context().close();
 });
