@@ -168,3 +168,37 @@ test("an admin edits a queue and adds an agent through forms", async () => {
   assert.deepEqual(page.errors(), []);
   await page.context().close();
 });
+
+test("an admin adds a wrap-up code, points a number at a flow and fixes a calendar", async () => {
+  const page = await newPage(env.browser);
+  await signIn(page, env.server.url, "admin", "admin", "/admin#wrapup");
+  await page.getByLabel("Code").fill("escalated-tier2");
+  await page.getByLabel("Label").fill("Escalated to tier 2");
+  await page.getByRole("button", { name: "Add or rename" }).click();
+  await page.getByRole("cell", { name: "Escalated to tier 2" }).waitFor();
+
+  await page.getByRole("button", { name: "Numbers" }).click();
+  await page.getByLabel("Number or address").fill("2000");
+  await page.getByLabel("Flow", { exact: true }).selectOption("billing");
+  await page.getByRole("button", { name: "Point it at the flow" }).click();
+  await page.getByRole("row", { name: "2000 billing" }).waitFor();
+
+  // A calendar in a time zone that does not exist: refused with the line; fixed: saved.
+  await page.getByRole("button", { name: "Calendars" }).click();
+  const yaml = page.getByLabel("Calendar YAML");
+  const source = await yaml.inputValue();
+  await yaml.fill(source.replace("Europe/London", "Europe/Atlantis"));
+  await page.getByRole("button", { name: "Save calendar" }).click();
+  await page.locator(".diag.error", { hasText: "Atlantis" }).waitFor();
+  await yaml.fill(source.replace('sat: "09:00-13:00"', 'sat: "09:00-14:00"'));
+  await page.getByRole("button", { name: "Save calendar" }).click();
+  await page.getByText("Saved; flows that use it apply it now.").waitFor();
+
+  const admin = await client(env.server.url, "admin", "admin");
+  assert.equal((await admin("GET", "/wrapup-codes"))["escalated-tier2"], "Escalated to tier 2");
+  assert.equal((await admin("GET", "/numbers"))["2000"], "billing");
+  const uk = (await admin("GET", "/calendars")).find((c) => c.name === "uk");
+  assert.match(uk.source, /sat: "09:00-14:00"/);
+  assert.deepEqual(page.errors(), []);
+  await page.context().close();
+});

@@ -582,7 +582,7 @@ async function calendarsSection(box) {
 
 async function wrapupSection(box) {
   const codes = (await attempt(() => api("GET", "/wrapup-codes"))) || {};
-  const code = el("input", { id: "code", required: true, pattern: "[a-z0-9-]+" });
+  const code = el("input", { id: "code", required: true, pattern: "[a-z0-9\\-]+" });
   const label = el("input", { id: "code-label", required: true });
   const form = el("form", { class: "row panel" },
     el("label", { for: "code" }, "Code"), code, el("label", { for: "code-label" }, "Label"), label,
