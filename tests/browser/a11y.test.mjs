@@ -5,7 +5,7 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { demoAndBrowser, newPage, signIn, client, accessibilityProblems } from "./harness.mjs";
+import { demoAndBrowser, newPage, signIn, startChat, accessibilityProblems } from "./harness.mjs";
 
 const env = demoAndBrowser();
 
@@ -18,13 +18,8 @@ test("the sign-in page and the desktop with an offer meet WCAG 2 AA", async () =
   await signIn(page, env.server.url, "bob", "demo", "/desktop");
   await page.getByRole("button", { name: "Available" }).click();
   await page.locator("#state.available").waitFor();
-  const customer = await client(env.server.url);
-  const chat = await customer("POST", "/chat", { to: "support", from: "+441632960001" });
-  await fetch(`${env.server.url}/api/v1/chat/${chat.contact}/messages`, {
-    method: "POST",
-    headers: { "content-type": "application/json", authorization: `Bearer ${chat.token}` },
-    body: JSON.stringify({ text: "0" }),
-  });
+  const chat = await startChat(env.server.url, "support", "+441632960001");
+  await chat.as("POST", `/chat/${chat.contact}/messages`, { text: "0" });
   await page.getByRole("article", { name: `Offer of contact ${chat.contact}` }).waitFor();
   assert.deepEqual(await accessibilityProblems(page), [], "desktop with an offer");
   await page.context().close();

@@ -6,7 +6,7 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { demoAndBrowser, newPage, signIn, client, shoot, freePort, sipp } from "./harness.mjs";
+import { demoAndBrowser, newPage, signIn, client, startChat, shoot, freePort, sipp } from "./harness.mjs";
 
 const env = demoAndBrowser();
 
@@ -24,15 +24,8 @@ test("an agent takes a chat from offer to wrap-up on the desktop", async () => {
   await shoot(page, "desktop-available");
 
   // A customer starts a chat and asks for an agent.
-  const customer = await client(env.server.url);
-  const chat = await customer("POST", "/chat", { to: "support", from: "+441632960001" });
-  const asCustomer = (method, path, body) =>
-    fetch(`${env.server.url}/api/v1${path}`, {
-      method,
-      headers: { "content-type": "application/json", authorization: `Bearer ${chat.token}` },
-      body: body && JSON.stringify(body),
-    }).then(async (r) => (r.ok ? r.json() : Promise.reject(new Error(await r.text()))));
-  await asCustomer("POST", `/chat/${chat.contact}/messages`, { text: "0" });
+  const chat = await startChat(env.server.url, "support", "+441632960001");
+  await chat.as("POST", `/chat/${chat.contact}/messages`, { text: "0" });
 
   // The offer arrives with the screen pop: who, why, history, articles.
   const offer = page.getByRole("article", { name: `Offer of contact ${chat.contact}` });
@@ -50,12 +43,12 @@ test("an agent takes a chat from offer to wrap-up on the desktop", async () => {
   assert.equal(await offer.count(), 0, "the offer is gone once accepted");
 
   // The conversation, both ways.
-  await asCustomer("POST", `/chat/${chat.contact}/messages`, { text: "My router keeps dropping" });
+  await chat.as("POST", `/chat/${chat.contact}/messages`, { text: "My router keeps dropping" });
   await page.locator("#transcript").getByText("My router keeps dropping").waitFor();
   await page.getByLabel("Reply").fill("Let us reset it together.");
   await page.getByRole("button", { name: "Send" }).click();
   await page.locator("#transcript .line.agent", { hasText: "Let us reset it together." }).waitFor();
-  const seen = await asCustomer("GET", `/chat/${chat.contact}`);
+  const seen = await chat.as("GET", `/chat/${chat.contact}`);
   assert.ok(seen.lines.some((l) => l.from === "agent" && l.text === "Let us reset it together."), "the customer got the reply");
 
   await page.getByLabel("Notes").fill("Router reset; line filter replaced.");

@@ -108,19 +108,29 @@ export async function signIn(page, url, name, password, next = "") {
   await page.waitForURL((u) => u.pathname !== "/");
 }
 
+/** One API request with a bearer token (if any); the JSON answer, or an error. */
+async function request(url, method, path, body, token) {
+  const headers = { "content-type": "application/json" };
+  if (token) headers.authorization = `Bearer ${token}`;
+  const res = await fetch(`${url}/api/v1${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
 /** An API client as an integration uses it: `const sam = await client(url, "sam", "demo")`. */
 export async function client(url, name, password) {
-  const call = async (method, path, body, token) => {
-    const headers = { "content-type": "application/json" };
-    if (token) headers.authorization = `Bearer ${token}`;
-    const res = await fetch(`${url}/api/v1${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-    const text = await res.text();
-    const data = text ? JSON.parse(text) : null;
-    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
-    return data;
-  };
-  const session = name ? await call("POST", "/auth/login", { name, password }) : null;
-  return (method, path, body) => call(method, path, body, session && session.token);
+  const session = name ? await request(url, "POST", "/auth/login", { name, password }) : null;
+  return (method, path, body) => request(url, method, path, body, session && session.token);
+}
+
+/**
+ * A customer's chat to `to` from `from`, as the chat channel starts it: its `contact` id
+ * and `status`, and `as(method, path, body)` to call the API with the chat's own token.
+ */
+export async function startChat(url, to, from) {
+  const chat = await request(url, "POST", "/chat", { to, from });
+  return { ...chat, as: (method, path, body) => request(url, method, path, body, chat.token) };
 }
 
 /**

@@ -8,7 +8,7 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { demoAndBrowser, newPage, signIn, client, shoot, freePort, sipp } from "./harness.mjs";
+import { demoAndBrowser, newPage, signIn, client, startChat, shoot, freePort, sipp } from "./harness.mjs";
 
 const env = demoAndBrowser();
 
@@ -46,15 +46,8 @@ test("a supervisor follows a contact, the queues and alerts live on the wallboar
   await page.locator('[data-tile="available"] .value', { hasText: "1" }).waitFor();
 
   // A customer chats in and asks for an agent: Alice is reserved for it.
-  const customer = await client(env.server.url);
-  const chat = await customer("POST", "/chat", { to: "support", from: "+441632960001" });
-  const asCustomer = (method, path, body) =>
-    fetch(`${env.server.url}/api/v1${path}`, {
-      method,
-      headers: { "content-type": "application/json", authorization: `Bearer ${chat.token}` },
-      body: body && JSON.stringify(body),
-    }).then(async (r) => (r.ok ? r.json() : Promise.reject(new Error(await r.text()))));
-  await asCustomer("POST", `/chat/${chat.contact}/messages`, { text: "0" });
+  const chat = await startChat(env.server.url, "support", "+441632960001");
+  await chat.as("POST", `/chat/${chat.contact}/messages`, { text: "0" });
   await aliceRow.locator(".badge.reserved").waitFor();
 
   // She accepts: busy with the contact, whose time runs on the board.
@@ -97,7 +90,7 @@ test("a supervisor follows a contact, the queues and alerts live on the wallboar
 
   // Alerts: a queue with someone waiting and nobody available…
   await page.getByText("No alerts.").waitFor();
-  const waiting = await customer("POST", "/chat", { to: "billing", from: "+441632960001" });
+  const waiting = await startChat(env.server.url, "billing", "+441632960001");
   assert.equal(waiting.status, "queued");
   const alerts = page.getByRole("alert");
   await alerts.getByText("billing: 1 waiting and no agent available").waitFor();
@@ -142,10 +135,7 @@ test("a supervisor follows a contact, the queues and alerts live on the wallboar
   assert.equal(await page.getByRole("button", { name: "Big screen" }).getAttribute("aria-pressed"), "true");
 
   // The customer waiting in billing leaves: the alert goes.
-  await fetch(`${env.server.url}/api/v1/chat/${waiting.contact}`, {
-    method: "DELETE",
-    headers: { authorization: `Bearer ${waiting.token}` },
-  });
+  await waiting.as("DELETE", `/chat/${waiting.contact}`);
   await page.getByRole("alert").getByText("billing: 1 waiting").waitFor({ state: "detached" });
 
   assert.deepEqual(page.errors(), []);
