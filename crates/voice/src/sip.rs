@@ -739,7 +739,7 @@ async fn new_call(shared: Arc<Shared>, mut tx: Transaction) {
             gone: gone.clone(),
             local: local.clone(),
             signals: None,
-            keys: Some(keys.clone()),
+            keys: Some(keys),
             acked: offer.is_none().then_some(ack_tx),
         },
     );
@@ -768,17 +768,11 @@ async fn new_call(shared: Arc<Shared>, mut tx: Transaction) {
                 .and_then(|ack| Description::parse(&ack.body).map_err(|e| e.to_string()));
             match answer {
                 Ok(answer) => {
+                    // Re-INVITEs are answered with the media agreed.
                     local = answer.answer(addr);
-                    shared.remember(
-                        &id,
-                        Live {
-                            gone: gone.clone(),
-                            local: local.clone(),
-                            signals: None,
-                            keys: Some(keys),
-                            acked: None,
-                        },
-                    );
+                    if let Some(live) = shared.calls.lock().expect("not poisoned").get_mut(&id) {
+                        live.local = local.clone();
+                    }
                     answer
                 }
                 Err(e) => {
