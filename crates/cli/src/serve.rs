@@ -188,6 +188,7 @@ pub fn demo(args: DemoArgs) -> Result<()> {
         let server = switchboard_server::start(&config).await?;
         let base = format!("http://{}", server.addr);
         println!("Switchboard demo (Acme) on {base}   data: {}", config.data.display());
+        println!("  Screens:    {base}/ (sign in) → agent desktop {base}/desktop, wallboard {base}/wallboard, admin {base}/admin");
         println!("  API:        {base}/api/v1/openapi.json   health: {base}/healthz   metrics: {base}/metrics");
         println!("  Logins:     admin/admin (admin), sam/demo (supervisor), alice, bob, carla, dev, emma / demo (agents)");
         println!("  Try a chat: curl -s -X POST {base}/api/v1/chat -H 'content-type: application/json' -d '{{\"to\":\"support\",\"from\":\"+441632960001\"}}'");
