@@ -219,13 +219,10 @@ test("a supervisor listens to a live call, whispers, and plays its recording bac
 
   // The recorded call plays back from recent contacts (the WAV fetched with Sam's token).
   await page.getByRole("button", { name: `Play of the recording of contact ${contact}` }).click();
-  const audio = page.getByLabel(`Recording of contact ${contact}`);
+  const audio = page.locator(`audio[aria-label="Recording of contact ${contact}"]`);
   await audio.waitFor();
-  const seconds = await audio.evaluate((a) => new Promise((resolve, reject) => {
-    if (a.readyState >= 1) resolve(a.duration);
-    a.addEventListener("loadedmetadata", () => resolve(a.duration));
-    a.addEventListener("error", () => reject(new Error(`audio error ${a.error && a.error.code}`)));
-  }));
+  await page.waitForFunction((a) => a.readyState >= 1 || a.error, await audio.elementHandle());
+  const seconds = await audio.evaluate((a) => (a.error ? `error ${a.error.code}` : a.duration));
   assert.ok(seconds > 0.2, `a recording of the conversation: ${seconds} s`);
   assert.deepEqual(page.errors(), []);
   await page.context().close();

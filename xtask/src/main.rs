@@ -188,7 +188,13 @@ fn browser_tests(root: &Path) -> Result<(u64, u64)> {
     };
     eprintln!("$ node --test (tests/browser)");
     let out = Command::new("node")
-        .args(["--test", "--test-concurrency=1", "--test-reporter=tap"])
+        // A test still running after three minutes has hung: it fails, the run goes on.
+        .args([
+            "--test",
+            "--test-concurrency=1",
+            "--test-reporter=tap",
+            "--test-timeout=180000",
+        ])
         .current_dir(&dir)
         .env("SWITCHBOARD_BIN", target.join("debug/switchboard"))
         .stderr(std::process::Stdio::inherit())
