@@ -5,7 +5,7 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { demoAndBrowser, newPage, signIn, client, shoot } from "./harness.mjs";
+import { demoAndBrowser, newPage, signIn, client, startChat, shoot } from "./harness.mjs";
 
 const env = demoAndBrowser();
 
@@ -199,6 +199,45 @@ test("an admin adds a wrap-up code, points a number at a flow and fixes a calend
   assert.equal((await admin("GET", "/numbers"))["2000"], "billing");
   const uk = (await admin("GET", "/calendars")).find((c) => c.name === "uk");
   assert.match(uk.source, /sat: "09:00-14:00"/);
+  assert.deepEqual(page.errors(), []);
+  await page.context().close();
+});
+
+test("a supervisor reads the interval report and the summary, and downloads the CSV", async () => {
+  // One chat handled by Bob through the API, as his desktop would.
+  const bob = await client(env.server.url, "bob", "demo");
+  await bob("POST", "/agents/bob/state", { state: "available" });
+  const chat = await startChat(env.server.url, "support", "+441632960002");
+  await chat.as("POST", `/chat/${chat.contact}/messages`, { text: "0" });
+  // Bob, the only agent available, is offered it before the chat's answer comes back.
+  await bob("POST", `/agents/bob/offers/${chat.contact}/accept`);
+  await bob("POST", `/contacts/${chat.contact}/end`);
+  await bob("POST", `/contacts/${chat.contact}/wrapup`, { code: "resolved", resolved: true });
+
+  const page = await newPage(env.browser);
+  await signIn(page, env.server.url, "sam", "demo", "/admin#reports");
+  await page.getByLabel("Per", { exact: true }).selectOption("agent");
+  await page.getByRole("button", { name: "Show" }).click();
+  const row = page.locator("#r-rows tbody tr", { hasText: "bob" });
+  await row.waitFor();
+  const cells = await row.locator("td").allTextContents();
+  assert.equal(cells[1], "bob");
+  assert.ok(Number(cells[3]) >= 1, `answered: ${cells}`);
+  await page.locator("#r-summary").getByText("First-contact resolution").waitFor();
+
+  const [file] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Download CSV" }).click()]);
+  assert.equal(file.suggestedFilename(), "switchboard-agent-report.csv");
+  const csv = await new Promise((resolve, reject) => {
+    file.createReadStream().then((s) => {
+      let text = "";
+      s.on("data", (d) => { text += d; });
+      s.on("end", () => resolve(text));
+      s.on("error", reject);
+    }, reject);
+  });
+  assert.match(csv.split("\n")[0], /^start_ms,key,offered,answered/);
+  assert.ok(csv.split("\n").some((l) => l.includes(",bob,")), csv);
+  await shoot(page, "admin-reports");
   assert.deepEqual(page.errors(), []);
   await page.context().close();
 });

@@ -15,6 +15,7 @@ function run(me) {
   const sections = [
     ["flows", "Flows", flowsSection, true],
     ["staffing", "Staffing", staffingSection, true],
+    ["reports", "Reports", reportsSection, true],
     ["queues", "Queues", queuesSection, admin],
     ["agents", "Agents and skills", agentsSection, admin],
     ["calendars", "Calendars", calendarsSection, true],
@@ -323,6 +324,74 @@ function drawAnalytics(box, stats) {
         el("td", {}, name), el("td", { class: "num" }, s.visits), el("td", { class: "num" }, s.drop_offs),
         el("td", { class: "num" }, s.no_input), el("td", { class: "num" }, s.invalid),
         el("td", {}, Object.entries({ ...s.choices, ...s.routes }).map(([k, v]) => `${k}: ${v}`).join(", ") || "–"))))));
+}
+
+// ---------------------------------------------------------------- reports
+
+/** Interval reports per queue or agent (table and CSV), and the period's summary. */
+function reportsSection(box) {
+  const period = el("select", { id: "r-period" },
+    el("option", { value: "1" }, "Last 24 hours"), el("option", { value: "7" }, "Last 7 days"), el("option", { value: "30" }, "Last 30 days"));
+  const interval = el("select", { id: "r-interval" }, [["15", "15 minutes"], ["30", "30 minutes"], ["60", "1 hour"], ["1440", "1 day"]]
+    .map(([v, l]) => el("option", { value: v, selected: v === "60" }, l)));
+  const by = el("select", { id: "r-by" }, el("option", { value: "queue" }, "Queue"), el("option", { value: "agent" }, "Agent"));
+  const table = el("div", { id: "r-table", "aria-live": "polite" });
+  const summary = el("div", { id: "r-summary" });
+  const query = () => {
+    const to = Date.now();
+    // Intervals start on the clock: whole quarters, halves, hours, or local midnight.
+    const step = Number(interval.value) * 60_000;
+    let from = to - Number(period.value) * 86_400_000;
+    from = step === 86_400_000 ? new Date(from).setHours(0, 0, 0, 0) : Math.floor(from / step) * step;
+    return `from_ms=${from}&to_ms=${to}&interval_minutes=${interval.value}&by=${by.value}`;
+  };
+  const form = el("form", { class: "panel row", "aria-label": "Report" },
+    el("label", { for: "r-period" }, "Period"), period, el("label", { for: "r-interval" }, "Interval"), interval,
+    el("label", { for: "r-by" }, "Per"), by,
+    el("button", { type: "submit", class: "primary" }, "Show"),
+    el("button", { type: "button", id: "r-csv", onclick: () => download() }, "Download CSV"));
+  form.addEventListener("submit", (e) => { e.preventDefault(); show(); });
+  box.append(form, el("section", { class: "panel", "aria-labelledby": "r-title" }, el("h3", { id: "r-title" }, "Intervals"), table),
+    el("section", { class: "panel", "aria-labelledby": "s-title" }, el("h3", { id: "s-title" }, "Summary"), summary));
+
+  async function show() {
+    const [rows, s] = await Promise.all([
+      attempt(() => api("GET", `/reports/intervals?${query()}`)),
+      attempt(() => api("GET", `/reports/summary?${query().split("&interval")[0]}`)),
+    ]);
+    if (rows) {
+      const active = rows.filter((r) => r.offered || r.answered || r.abandoned);
+      table.replaceChildren(active.length ? el("table", { id: "r-rows" },
+        el("thead", {}, el("tr", {}, ...["Interval", by.value === "agent" ? "Agent" : "Queue", "Offered", "Answered", "In SL", "Abandoned", "Service level", "ASA", "AHT", "Longest wait", "Transferred"]
+          .map((h, i) => el("th", { class: i > 1 ? "num" : null }, h)))),
+        el("tbody", {}, active.map((r) => el("tr", {},
+          el("td", {}, dateTimeOf(r.start_ms)), el("td", {}, r.key), el("td", { class: "num" }, r.offered), el("td", { class: "num" }, r.answered),
+          el("td", { class: "num" }, r.answered_in_sl), el("td", { class: "num" }, r.abandoned),
+          el("td", { class: "num" }, r.service_level == null ? "–" : `${r.service_level.toFixed(1)}%`),
+          el("td", { class: "num" }, secs(r.asa_secs)), el("td", { class: "num" }, secs(r.aht_secs)),
+          el("td", { class: "num" }, secs(r.max_wait_secs)), el("td", { class: "num" }, r.transferred)))))
+        : el("p", { class: "muted" }, "No contact in this period."));
+    }
+    if (s) {
+      summary.replaceChildren(el("dl", { class: "figures" },
+        el("dt", {}, "Handled"), el("dd", {}, s.handled),
+        el("dt", {}, "First-contact resolution"), el("dd", {}, s.fcr == null ? "–" : `${s.fcr.toFixed(1)}% (no repeat within ${s.fcr_window_days} days)`),
+        el("dt", {}, "Transfer rate"), el("dd", {}, s.transfer_rate == null ? "–" : `${s.transfer_rate.toFixed(1)}%`),
+        el("dt", {}, "Customers who contact most"), el("dd", {}, (s.top_customers || []).map((c) => `${c.customer} (${c.contacts})`).join(", ") || "–"),
+        el("dt", {}, "Wait by segment"), el("dd", {}, (s.wait_by_segment || []).map((w) => `${w.segment}: ASA ${secs(w.asa_secs)} over ${w.answered}`).join("; ") || "–")));
+    }
+  }
+
+  /** The interval report as a CSV file (fetched with the session's token). */
+  async function download() {
+    const text = await attempt(() => api("GET", `/reports/intervals?${query()}&format=csv`, undefined, { raw: true }));
+    if (text == null) return;
+    const link = el("a", { href: URL.createObjectURL(new Blob([text], { type: "text/csv" })), download: `switchboard-${by.value}-report.csv` });
+    document.body.append(link);
+    link.click();
+    link.remove();
+  }
+  show();
 }
 
 // ---------------------------------------------------------------- staffing
