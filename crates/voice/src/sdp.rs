@@ -315,4 +315,30 @@ mod tests {
             Err(SdpError::Malformed(_))
         ));
     }
+
+    proptest::proptest! {
+        /// A peer's SDP is untrusted: bytes of any kind are refused with an error, never a
+        /// panic.
+        #[test]
+        fn random_bytes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400)) {
+            let _ = Description::parse(&bytes);
+        }
+
+        /// The offer with one line replaced by anything, or cut anywhere: an error or a
+        /// description, never a panic; and what is read can be answered and written.
+        #[test]
+        fn damaged_offers_never_panic(line in 0usize..11, junk in "\\PC{0,40}", cut in 0usize..400) {
+            let mut lines: Vec<&str> = OFFER.split("\r\n").collect();
+            if line < lines.len() {
+                lines[line] = &junk;
+            }
+            let damaged = lines.join("\r\n");
+            for text in [damaged.as_str(), &OFFER[..cut.min(OFFER.len())]] {
+                if let Ok(d) = Description::parse(text.as_bytes()) {
+                    let answer = d.answer("127.0.0.1:40000".parse().unwrap());
+                    let _ = answer.write(1);
+                }
+            }
+        }
+    }
 }

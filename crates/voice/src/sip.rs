@@ -854,4 +854,17 @@ mod tests {
         assert_eq!(info_key("application/media_control+xml", b"<x/>"), None);
         assert_eq!(info_key("", b"Signal=5"), None);
     }
+
+    proptest::proptest! {
+        /// INFO bodies are untrusted: anything is a key of the DTMF alphabet or nothing.
+        #[test]
+        fn any_info_body_is_a_key_or_nothing(
+            content_type in "(application/dtmf-relay|application/dtmf|\\PC{0,20})",
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..80),
+        ) {
+            if let Some(key) = info_key(&content_type, &body) {
+                proptest::prop_assert!(matches!(key, '0'..='9' | '*' | '#' | 'A'..='D'));
+            }
+        }
+    }
 }
