@@ -31,6 +31,7 @@ test("an agent takes a chat from offer to wrap-up on the desktop", async () => {
   const offer = page.getByRole("article", { name: `Offer of contact ${chat.contact}` });
   await offer.waitFor();
   await offer.getByText("Chat from Ada Lovelace").waitFor();
+  assert.match(await page.title(), /^\(1\) Offer/, "the tab's title shows the offer");
   const pop = page.locator("#customer");
   await pop.getByText("Ada Lovelace").waitFor();
   await pop.getByText("vip").waitFor();
@@ -41,6 +42,7 @@ test("an agent takes a chat from offer to wrap-up on the desktop", async () => {
   await offer.getByRole("button", { name: "Accept" }).click();
   await page.locator("#contact-status", { hasText: "connected" }).waitFor();
   assert.equal(await offer.count(), 0, "the offer is gone once accepted");
+  assert.equal(await page.title(), "Agent desktop · Switchboard");
 
   // The conversation, both ways.
   await chat.as("POST", `/chat/${chat.contact}/messages`, { text: "My router keeps dropping" });

@@ -26,6 +26,26 @@ async function run(agent) {
     codes: {},
   };
 
+  const title = document.title;
+  // A short two-tone chime for each offer. Browsers allow sound only after the page has
+  // been used, so the audio starts with the agent's first click.
+  let audio = null;
+  document.addEventListener("click", () => { audio ||= new AudioContext(); }, { once: true });
+  function chime() {
+    if (!audio) return;
+    const t = audio.currentTime;
+    for (const [i, hz] of [880, 660].entries()) {
+      const tone = audio.createOscillator();
+      const level = audio.createGain();
+      tone.frequency.value = hz;
+      level.gain.setValueAtTime(0.2, t + i * 0.18);
+      level.gain.exponentialRampToValueAtTime(0.001, t + i * 0.18 + 0.16);
+      tone.connect(level).connect(audio.destination);
+      tone.start(t + i * 0.18);
+      tone.stop(t + i * 0.18 + 0.17);
+    }
+  }
+
   // ---- state ----
   function showState(state, inStateSecs = 0) {
     view.state = state;
@@ -77,6 +97,7 @@ async function run(agent) {
       el("div", { class: "row" }, accept, reject));
     view.offers.set(contact, { pop, expires_ms: data.expires_ms, countdown, card });
     renderOffers();
+    chime();
     showPop(pop);
     notify(`Contact ${contact} offered: ${k ? k.name : c.address}`);
     tick();
@@ -86,6 +107,8 @@ async function run(agent) {
   }
   function renderOffers() {
     const box = $("offers");
+    // The tab's title says so too, for an agent looking at another window.
+    document.title = view.offers.size ? `(${view.offers.size}) Offer · Agent desktop · Switchboard` : title;
     if (!view.offers.size) {
       box.replaceChildren(el("p", { class: "muted" }, view.state === "available" ? "Waiting for a contact…" : "No offer. Become available to receive contacts."));
       return;
