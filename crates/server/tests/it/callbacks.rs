@@ -223,12 +223,7 @@ async fn a_follow_up_promised_at_wrap_up_is_routed_when_due() {
     let h = Harness::start().await;
     let sam = h.login("sam", "demo").await;
     let alice = h.login("alice", "demo").await;
-    h.post(
-        "/api/v1/agents/alice/state",
-        &alice,
-        json!({ "state": "available" }),
-    )
-    .await;
+    crate::voice::available(&h, "alice").await;
     let mut events = h.events(&alice).await;
     let (contact, chat, _) = h.chat("support", "+441632960001").await;
     h.say(contact, &chat, "0").await;
