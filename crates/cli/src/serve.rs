@@ -20,6 +20,10 @@ pub struct Listen {
     /// Directory for the database and files.
     #[arg(long)]
     data: Option<PathBuf>,
+    /// A PostgreSQL database (`postgres://user:password@host/db`) instead of the SQLite
+    /// file in the data directory; several servers can share it.
+    #[arg(long)]
+    database: Option<String>,
 }
 
 impl Listen {
@@ -33,13 +37,17 @@ impl Listen {
         if let Some(d) = &self.data {
             c.data.clone_from(d);
         }
+        if let Some(url) = &self.database {
+            c.database = Some(url.clone());
+        }
     }
 }
 
 #[derive(Args)]
 pub struct ServeArgs {
     /// Configuration file (TOML; unknown keys are errors). `SWITCHBOARD_HTTP`,
-    /// `SWITCHBOARD_SIP`, `SWITCHBOARD_DATA` and `SWITCHBOARD_COMPANY` override it.
+    /// `SWITCHBOARD_SIP`, `SWITCHBOARD_DATA`, `SWITCHBOARD_DATABASE` and
+    /// `SWITCHBOARD_COMPANY` override it.
     #[arg(long)]
     config: Option<PathBuf>,
     #[command(flatten)]
@@ -87,10 +95,11 @@ pub fn serve(args: ServeArgs) -> Result<()> {
     runtime()?.block_on(async {
         let server = switchboard_server::start(&config).await?;
         println!(
-            "Switchboard listening on http://{}  sip:{} (UDP, TCP)  (data: {})",
+            "Switchboard listening on http://{}  sip:{} (UDP, TCP)  (data: {}, database: {})",
             server.addr,
             server.sip,
-            config.data.display()
+            config.data.display(),
+            server.database
         );
         server.run_until_signal().await;
         Ok(())

@@ -1,6 +1,6 @@
 //! `switchboard.toml`: where the server listens and keeps its data, and how KPIs are
 //! computed. Unknown keys are errors; `SWITCHBOARD_HTTP`, `SWITCHBOARD_SIP`,
-//! `SWITCHBOARD_DATA` and `SWITCHBOARD_COMPANY` override the file.
+//! `SWITCHBOARD_DATA`, `SWITCHBOARD_DATABASE` and `SWITCHBOARD_COMPANY` override the file.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -22,6 +22,11 @@ pub struct Config {
     /// Directory for the database and files.
     #[serde(default = "default_data")]
     pub data: PathBuf,
+    /// A PostgreSQL database URL (`postgres://user:password@host/db`) instead of the
+    /// SQLite file in the data directory: for several servers sharing one database.
+    /// Recordings and voicemails stay in the data directory.
+    #[serde(default)]
+    pub database: Option<String>,
     /// A company file (queues, agents, flows, users…) imported at start: what it defines
     /// is created or updated; nothing else is removed.
     #[serde(default)]
@@ -97,6 +102,7 @@ impl Default for Config {
             http: default_http(),
             sip: default_sip(),
             data: default_data(),
+            database: None,
             company: None,
             kpi: KpiConfig::default(),
             seed: 0,
@@ -139,6 +145,9 @@ impl Config {
         }
         if let Some(v) = env("SWITCHBOARD_DATA") {
             self.data = v.into();
+        }
+        if let Some(v) = env("SWITCHBOARD_DATABASE") {
+            self.database = Some(v);
         }
         if let Some(v) = env("SWITCHBOARD_COMPANY") {
             self.company = Some(v.into());

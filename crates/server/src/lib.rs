@@ -36,6 +36,8 @@ pub struct Server {
     pub sip: SocketAddr,
     /// Contacts closed as interrupted at start (in progress when it last stopped).
     pub interrupted: Vec<i64>,
+    /// The database it keeps everything in: `sqlite` or `postgres`.
+    pub database: &'static str,
     stop: oneshot::Sender<()>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -76,7 +78,11 @@ async fn shutdown_signal() {
 pub async fn start(config: &Config) -> anyhow::Result<Server> {
     std::fs::create_dir_all(&config.data)
         .map_err(|e| anyhow::anyhow!("data directory {}: {e}", config.data.display()))?;
-    let store = Store::open(&config.data.join("switchboard.db")).await?;
+    let store = match &config.database {
+        Some(url) => Store::connect(url).await?,
+        None => Store::open(&config.data.join("switchboard.db")).await?,
+    };
+    let database = store.backend();
     let interrupted = store.close_interrupted(now_ms()).await?;
     if !interrupted.is_empty() {
         tracing::warn!(
@@ -192,6 +198,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Server> {
         addr,
         sip,
         interrupted,
+        database,
         stop,
         task,
     })

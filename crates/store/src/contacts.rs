@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Result, Store, StoreError, from_json};
+use crate::{Result, Store, StoreError, exec, fetch, from_json, on_pool};
 
 /// Where a contact is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -330,6 +330,14 @@ struct CallLegRow {
     quality: Option<String>,
 }
 
+/// Whether an update found contact `id`.
+fn updated(rows: u64, id: i64) -> Result<()> {
+    if rows == 0 {
+        return Err(StoreError::NotFound(format!("contact {id}")));
+    }
+    Ok(())
+}
+
 /// The columns of a [`Callback`].
 const CALLBACK: &str =
     "id, contact_id, queue, number, requested_ms, status, attempt_contact, failed_attempts, due_ms";
@@ -338,175 +346,192 @@ impl Store {
     /// Records a new contact (in the flow) and returns its id: committed before the caller
     /// is answered.
     pub async fn create_contact(&self, c: &NewContact, now_ms: i64) -> Result<i64> {
-        Ok(sqlx::query_scalar(
+        Ok(fetch!(self, fetch_one, sqlx::query_scalar(
             "INSERT INTO contacts (channel, address, dialed, customer_id, flow, status, created_ms) \
-             VALUES (?, ?, ?, ?, ?, 'ivr', ?) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5, 'ivr', $6) RETURNING id",
         )
         .bind(&c.channel)
         .bind(&c.address)
         .bind(&c.dialed)
         .bind(c.customer_id)
         .bind(&c.flow)
-        .bind(now_ms)
-        .fetch_one(&self.pool)
-        .await?)
+        .bind(now_ms))?)
     }
 
     /// The contact entered `queue`.
     pub async fn contact_queued(&self, id: i64, queue: &str, now_ms: i64) -> Result<()> {
-        self.update(
-            sqlx::query(
-                "UPDATE contacts SET status = 'queued', queue = ?, \
-                 queued_ms = COALESCE(queued_ms, ?) WHERE id = ?",
-            )
-            .bind(queue)
-            .bind(now_ms)
-            .bind(id),
+        updated(
+            exec!(
+                self,
+                sqlx::query(
+                    "UPDATE contacts SET status = 'queued', queue = $1, \
+                 queued_ms = COALESCE(queued_ms, $2) WHERE id = $3",
+                )
+                .bind(queue)
+                .bind(now_ms)
+                .bind(id)
+            )?,
             id,
         )
-        .await
     }
 
     /// The contact left the queue but goes on in the flow.
     pub async fn contact_dequeued(&self, id: i64) -> Result<()> {
-        self.update(
-            sqlx::query("UPDATE contacts SET status = 'ivr' WHERE id = ?").bind(id),
+        updated(
+            exec!(
+                self,
+                sqlx::query("UPDATE contacts SET status = 'ivr' WHERE id = $1").bind(id)
+            )?,
             id,
         )
-        .await
     }
 
     /// The contact was transferred into `queue`: it waits there again, for another agent.
     pub async fn contact_transferred(&self, id: i64, queue: &str) -> Result<()> {
-        self.update(
-            sqlx::query(
-                "UPDATE contacts SET status = 'queued', queue = ?, agent = NULL, \
-                 transferred = 1 WHERE id = ?",
-            )
-            .bind(queue)
-            .bind(id),
+        updated(
+            exec!(
+                self,
+                sqlx::query(
+                    "UPDATE contacts SET status = 'queued', queue = $1, agent = NULL, \
+                 transferred = TRUE WHERE id = $2",
+                )
+                .bind(queue)
+                .bind(id)
+            )?,
             id,
         )
-        .await
     }
 
     /// The contact's call was transferred out to `number` (through the trunk).
     pub async fn contact_forwarded(&self, id: i64, number: &str) -> Result<()> {
-        self.update(
-            sqlx::query("UPDATE contacts SET forwarded_to = ?, transferred = 1 WHERE id = ?")
+        updated(
+            exec!(
+                self,
+                sqlx::query(
+                    "UPDATE contacts SET forwarded_to = $1, transferred = TRUE WHERE id = $2"
+                )
                 .bind(number)
-                .bind(id),
+                .bind(id)
+            )?,
             id,
         )
-        .await
     }
 
     /// The contact's voicemail is in `file`.
     pub async fn contact_voicemail(&self, id: i64, file: &str) -> Result<()> {
-        self.update(
-            sqlx::query("UPDATE contacts SET voicemail = ? WHERE id = ?")
-                .bind(file)
-                .bind(id),
+        updated(
+            exec!(
+                self,
+                sqlx::query("UPDATE contacts SET voicemail = $1 WHERE id = $2")
+                    .bind(file)
+                    .bind(id)
+            )?,
             id,
         )
-        .await
     }
 
     /// Adds a line to the transcript of a contact that is over (e.g. a transcription).
     pub async fn append_line(&self, id: i64, line: &Line) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        let text: Option<String> =
-            sqlx::query_scalar("SELECT transcript FROM contacts WHERE id = ?")
+        on_pool!(self, |p| {
+            let mut tx = p.begin().await?;
+            // Takes the row's write lock first (SQLite has no FOR UPDATE), so that two
+            // appends at once cannot both read the same transcript.
+            sqlx::query("UPDATE contacts SET transcript = transcript WHERE id = $1")
                 .bind(id)
-                .fetch_optional(&mut *tx)
+                .execute(&mut *tx)
                 .await?;
-        let text = text.ok_or_else(|| StoreError::NotFound(format!("contact {id}")))?;
-        let mut lines: Vec<Line> = serde_json::from_str(&text).unwrap_or_default();
-        lines.push(line.clone());
-        sqlx::query("UPDATE contacts SET transcript = ? WHERE id = ?")
-            .bind(serde_json::to_string(&lines)?)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
+            let text: Option<String> =
+                sqlx::query_scalar("SELECT transcript FROM contacts WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let text = text.ok_or_else(|| StoreError::NotFound(format!("contact {id}")))?;
+            let mut lines: Vec<Line> = serde_json::from_str(&text).unwrap_or_default();
+            lines.push(line.clone());
+            sqlx::query("UPDATE contacts SET transcript = $1 WHERE id = $2")
+                .bind(serde_json::to_string(&lines)?)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        });
         Ok(())
     }
 
     /// The contact's conversation was recorded in `file`.
     pub async fn contact_recording(&self, id: i64, file: &str) -> Result<()> {
-        self.update(
-            // Appended in one statement: legs closing together lose nothing.
-            sqlx::query(
-                "UPDATE contacts SET recording = ?, recordings = CASE WHEN recordings IS NULL \
-                 THEN ? ELSE recordings || ? || ? END WHERE id = ?",
-            )
-            .bind(file)
-            .bind(file)
-            .bind("\n")
-            .bind(file)
-            .bind(id),
+        updated(
+            exec!(
+                self, // Appended in one statement: legs closing together lose nothing.
+                sqlx::query(
+                    "UPDATE contacts SET recording = $1, recordings = CASE WHEN recordings IS NULL \
+                 THEN $2 ELSE recordings || $3 || $4 END WHERE id = $5",
+                )
+                .bind(file)
+                .bind(file)
+                .bind("\n")
+                .bind(file)
+                .bind(id)
+            )?,
             id,
         )
-        .await
     }
 
     /// An agent answered the contact.
     pub async fn contact_connected(&self, id: i64, agent: &str, now_ms: i64) -> Result<()> {
-        self.update(
-            sqlx::query(
-                "UPDATE contacts SET status = 'connected', agent = ?, answered_ms = ? WHERE id = ?",
+        updated(exec!(self, sqlx::query(
+                "UPDATE contacts SET status = 'connected', agent = $1, answered_ms = $2 WHERE id = $3",
             )
             .bind(agent)
             .bind(now_ms)
-            .bind(id),
-            id,
-        )
-        .await
+            .bind(id))?, id)
     }
 
     /// The contact ended: into wrap-up when an agent handled it, closed otherwise.
     pub async fn contact_ended(&self, id: i64, reason: &str, now_ms: i64) -> Result<()> {
-        self.update(
-            sqlx::query(
-                "UPDATE contacts SET ended_ms = COALESCE(ended_ms, ?), \
-                 end_reason = COALESCE(end_reason, ?), \
+        updated(
+            exec!(
+                self,
+                sqlx::query(
+                    "UPDATE contacts SET ended_ms = COALESCE(ended_ms, $1), \
+                 end_reason = COALESCE(end_reason, $2), \
                  status = CASE WHEN agent IS NULL THEN 'closed' ELSE 'wrap_up' END \
-                 WHERE id = ? AND status <> 'closed'",
-            )
-            .bind(now_ms)
-            .bind(reason)
-            .bind(id),
+                 WHERE id = $3 AND status <> 'closed'",
+                )
+                .bind(now_ms)
+                .bind(reason)
+                .bind(id)
+            )?,
             id,
         )
-        .await
     }
 
     /// Records the IVR path and conversation so far.
     pub async fn contact_progress(&self, id: i64, path: &[String], lines: &[Line]) -> Result<()> {
-        self.update(
-            sqlx::query("UPDATE contacts SET ivr_path = ?, transcript = ? WHERE id = ?")
-                .bind(serde_json::to_string(path)?)
-                .bind(serde_json::to_string(lines)?)
-                .bind(id),
+        updated(
+            exec!(
+                self,
+                sqlx::query("UPDATE contacts SET ivr_path = $1, transcript = $2 WHERE id = $3")
+                    .bind(serde_json::to_string(path)?)
+                    .bind(serde_json::to_string(lines)?)
+                    .bind(id)
+            )?,
             id,
         )
-        .await
     }
 
     /// The agent's wrap-up: the contact is closed.
     pub async fn wrap_up(&self, id: i64, w: &WrapUp, now_ms: i64) -> Result<()> {
-        let done = sqlx::query(
-            "UPDATE contacts SET status = 'closed', wrapped_ms = ?, wrapup_code = ?, notes = ?, \
-             resolved = ? WHERE id = ? AND status = 'wrap_up'",
+        let done = exec!(self, sqlx::query(
+            "UPDATE contacts SET status = 'closed', wrapped_ms = $1, wrapup_code = $2, notes = $3, \
+             resolved = $4 WHERE id = $5 AND status = 'wrap_up'",
         )
         .bind(now_ms)
         .bind(&w.code)
         .bind(&w.notes)
         .bind(w.resolved)
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
-        if done.rows_affected() == 0 {
+        .bind(id))?;
+        if done == 0 {
             return Err(StoreError::Conflict(format!(
                 "contact {id} is not waiting for a wrap-up"
             )));
@@ -514,33 +539,24 @@ impl Store {
         Ok(())
     }
 
-    async fn update<'q>(
-        &self,
-        q: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
-        id: i64,
-    ) -> Result<()> {
-        if q.execute(&self.pool).await?.rows_affected() == 0 {
-            return Err(StoreError::NotFound(format!("contact {id}")));
-        }
-        Ok(())
-    }
-
     /// The contact with this id.
     pub async fn contact(&self, id: i64) -> Result<Contact> {
-        let row: ContactRow = sqlx::query_as(&format!("{CONTACT} WHERE id = ?"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("contact {id}")))?;
+        let row: ContactRow = fetch!(
+            self,
+            fetch_optional,
+            sqlx::query_as(&format!("{CONTACT} WHERE id = $1")).bind(id)
+        )?
+        .ok_or_else(|| StoreError::NotFound(format!("contact {id}")))?;
         row.try_into()
     }
 
     /// Contacts matching `f`, newest first.
     pub async fn contacts(&self, f: &ContactFilter) -> Result<Vec<Contact>> {
-        let rows: Vec<ContactRow> = sqlx::query_as(&format!(
-            "{CONTACT} WHERE (? IS NULL OR agent = ?) AND (? IS NULL OR customer_id = ?) \
-             AND (? IS NULL OR queue = ?) AND (? IS NULL OR created_ms >= ?) \
-             AND (? IS NULL OR created_ms < ?) ORDER BY created_ms DESC, id DESC LIMIT ?"
+        let rows: Vec<ContactRow> =
+            fetch!(self, fetch_all, sqlx::query_as(&format!(
+            "{CONTACT} WHERE ($1 IS NULL OR agent = $2) AND ($3 IS NULL OR customer_id = $4) \
+             AND ($5 IS NULL OR queue = $6) AND ($7 IS NULL OR created_ms >= $8) \
+             AND ($9 IS NULL OR created_ms < $10) ORDER BY created_ms DESC, id DESC LIMIT $11"
         ))
         .bind(&f.agent)
         .bind(&f.agent)
@@ -552,23 +568,23 @@ impl Store {
         .bind(f.since_ms)
         .bind(f.until_ms)
         .bind(f.until_ms)
-        .bind(f.limit)
-        .fetch_all(&self.pool)
-        .await?;
+        .bind(f.limit))?;
         rows.into_iter().map(Contact::try_from).collect()
     }
 
     /// After a restart: contacts that were in the flow, queued or connected when the server
     /// stopped are closed with reason `interrupted`. Returns their ids.
     pub async fn close_interrupted(&self, now_ms: i64) -> Result<Vec<i64>> {
-        Ok(sqlx::query_scalar(
-            "UPDATE contacts SET status = 'closed', end_reason = 'interrupted', \
-             ended_ms = COALESCE(ended_ms, ?) \
+        Ok(fetch!(
+            self,
+            fetch_all,
+            sqlx::query_scalar(
+                "UPDATE contacts SET status = 'closed', end_reason = 'interrupted', \
+             ended_ms = COALESCE(ended_ms, $1) \
              WHERE status IN ('ivr', 'queued', 'connected') RETURNING id",
-        )
-        .bind(now_ms)
-        .fetch_all(&self.pool)
-        .await?)
+            )
+            .bind(now_ms)
+        )?)
     }
 
     /// Appends to the event log.
@@ -581,50 +597,52 @@ impl Store {
         queue: Option<&str>,
         data: &serde_json::Value,
     ) -> Result<i64> {
-        Ok(sqlx::query_scalar(
-            "INSERT INTO events (at_ms, kind, contact_id, agent, queue, data) \
-             VALUES (?, ?, ?, ?, ?, ?) RETURNING seq",
-        )
-        .bind(at_ms)
-        .bind(kind)
-        .bind(contact)
-        .bind(agent)
-        .bind(queue)
-        .bind(data.to_string())
-        .fetch_one(&self.pool)
-        .await?)
+        Ok(fetch!(
+            self,
+            fetch_one,
+            sqlx::query_scalar(
+                "INSERT INTO events (at_ms, kind, contact_id, agent, queue, data) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING seq",
+            )
+            .bind(at_ms)
+            .bind(kind)
+            .bind(contact)
+            .bind(agent)
+            .bind(queue)
+            .bind(data.to_string())
+        )?)
     }
 
     /// The sequence number of the latest event (0 when there is none).
     pub async fn last_event_seq(&self) -> Result<i64> {
-        Ok(
+        Ok(fetch!(
+            self,
+            fetch_one,
             sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(seq) FROM events")
-                .fetch_one(&self.pool)
-                .await?
-                .unwrap_or(0),
-        )
+        )?
+        .unwrap_or(0))
     }
 
     /// The last event webhook `url` is done with, if it has started.
     pub async fn webhook_cursor(&self, url: &str) -> Result<Option<i64>> {
-        Ok(
-            sqlx::query_scalar("SELECT seq FROM webhook_cursors WHERE url = ?")
-                .bind(url)
-                .fetch_optional(&self.pool)
-                .await?,
-        )
+        Ok(fetch!(
+            self,
+            fetch_optional,
+            sqlx::query_scalar("SELECT seq FROM webhook_cursors WHERE url = $1").bind(url)
+        )?)
     }
 
     /// Webhook `url` is done with every event up to `seq`.
     pub async fn set_webhook_cursor(&self, url: &str, seq: i64) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO webhook_cursors (url, seq) VALUES (?, ?) \
+        exec!(
+            self,
+            sqlx::query(
+                "INSERT INTO webhook_cursors (url, seq) VALUES ($1, $2) \
              ON CONFLICT (url) DO UPDATE SET seq = excluded.seq",
-        )
-        .bind(url)
-        .bind(seq)
-        .execute(&self.pool)
-        .await?;
+            )
+            .bind(url)
+            .bind(seq)
+        )?;
         Ok(())
     }
 
@@ -635,33 +653,33 @@ impl Store {
         contact: Option<i64>,
         limit: i64,
     ) -> Result<Vec<Event>> {
-        let rows: Vec<EventRow> = sqlx::query_as(
-            "SELECT seq, at_ms, kind, contact_id, agent, queue, data FROM events \
-             WHERE seq > ? AND (? IS NULL OR contact_id = ?) ORDER BY seq LIMIT ?",
-        )
-        .bind(after_seq)
-        .bind(contact)
-        .bind(contact)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows: Vec<EventRow> = fetch!(
+            self,
+            fetch_all,
+            sqlx::query_as(
+                "SELECT seq, at_ms, kind, contact_id, agent, queue, data FROM events \
+             WHERE seq > $1 AND ($2 IS NULL OR contact_id = $3) ORDER BY seq LIMIT $4",
+            )
+            .bind(after_seq)
+            .bind(contact)
+            .bind(contact)
+            .bind(limit)
+        )?;
         rows.into_iter().map(Event::try_from).collect()
     }
 
     /// The flow steps of the contacts that ran `flow` and started in `[from, to)`, oldest
     /// first.
     pub async fn flow_events(&self, flow: &str, from_ms: i64, to_ms: i64) -> Result<Vec<Event>> {
-        let rows: Vec<EventRow> = sqlx::query_as(
+        let rows: Vec<EventRow> = fetch!(self, fetch_all, sqlx::query_as(
             "SELECT e.seq, e.at_ms, e.kind, e.contact_id, e.agent, e.queue, e.data FROM events e \
              JOIN contacts c ON c.id = e.contact_id \
-             WHERE e.kind = 'flow.step' AND c.flow = ? AND c.created_ms >= ? AND c.created_ms < ? \
+             WHERE e.kind = 'flow.step' AND c.flow = $1 AND c.created_ms >= $2 AND c.created_ms < $3 \
              ORDER BY e.seq",
         )
         .bind(flow)
         .bind(from_ms)
-        .bind(to_ms)
-        .fetch_all(&self.pool)
-        .await?;
+        .bind(to_ms))?;
         rows.into_iter().map(Event::try_from).collect()
     }
 
@@ -675,17 +693,15 @@ impl Store {
         number: &str,
         now_ms: i64,
     ) -> Result<Callback> {
-        Ok(sqlx::query_as(&format!(
+        Ok(fetch!(self, fetch_one, sqlx::query_as(&format!(
             "INSERT INTO callbacks (contact_id, attempt_contact, queue, number, requested_ms, status) \
-             VALUES (?, ?, ?, ?, ?, 'pending') RETURNING {CALLBACK}"
+             VALUES ($1, $2, $3, $4, $5, 'pending') RETURNING {CALLBACK}"
         ))
         .bind(contact)
         .bind(attempt)
         .bind(queue)
         .bind(number)
-        .bind(now_ms)
-        .fetch_one(&self.pool)
-        .await?)
+        .bind(now_ms))?)
     }
 
     /// Records a follow-up callback an agent promised at wrap-up: pending, first tried at
@@ -698,57 +714,60 @@ impl Store {
         due_ms: i64,
         now_ms: i64,
     ) -> Result<Callback> {
-        Ok(sqlx::query_as(&format!(
-            "INSERT INTO callbacks (contact_id, queue, number, requested_ms, status, due_ms) \
-             VALUES (?, ?, ?, ?, 'pending', ?) RETURNING {CALLBACK}"
-        ))
-        .bind(contact)
-        .bind(queue)
-        .bind(number)
-        .bind(now_ms)
-        .bind(due_ms)
-        .fetch_one(&self.pool)
-        .await?)
+        Ok(fetch!(
+            self,
+            fetch_one,
+            sqlx::query_as(&format!(
+                "INSERT INTO callbacks (contact_id, queue, number, requested_ms, status, due_ms) \
+             VALUES ($1, $2, $3, $4, 'pending', $5) RETURNING {CALLBACK}"
+            ))
+            .bind(contact)
+            .bind(queue)
+            .bind(number)
+            .bind(now_ms)
+            .bind(due_ms)
+        )?)
     }
 
     /// A pending callback is now routed by contact `attempt`.
     pub async fn callback_attempt(&self, id: i64, attempt: i64) -> Result<()> {
-        sqlx::query("UPDATE callbacks SET attempt_contact = ? WHERE id = ?")
-            .bind(attempt)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        exec!(
+            self,
+            sqlx::query("UPDATE callbacks SET attempt_contact = $1 WHERE id = $2")
+                .bind(attempt)
+                .bind(id)
+        )?;
         Ok(())
     }
 
     /// The pending callback routed by `contact` is done; false when there is none.
     pub async fn callback_done_by(&self, contact: i64) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE callbacks SET status = 'done' WHERE attempt_contact = ? AND status = 'pending'",
+        let done = exec!(self, sqlx::query(
+            "UPDATE callbacks SET status = 'done' WHERE attempt_contact = $1 AND status = 'pending'",
         )
-        .bind(contact)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() > 0)
+        .bind(contact))?;
+        Ok(done > 0)
     }
 
     /// Callback requests with this status (all when `None`), oldest first.
     pub async fn callbacks(&self, status: Option<&str>) -> Result<Vec<Callback>> {
-        Ok(sqlx::query_as(&format!(
-            "SELECT {CALLBACK} FROM callbacks WHERE (? IS NULL OR status = ?) \
+        Ok(fetch!(
+            self,
+            fetch_all,
+            sqlx::query_as(&format!(
+                "SELECT {CALLBACK} FROM callbacks WHERE ($1 IS NULL OR status = $2) \
              ORDER BY requested_ms, id"
-        ))
-        .bind(status)
-        .bind(status)
-        .fetch_all(&self.pool)
-        .await?)
+            ))
+            .bind(status)
+            .bind(status)
+        )?)
     }
 
     /// Closes out one leg of a call.
     pub async fn add_call_leg(&self, leg: &CallLeg) -> Result<()> {
-        sqlx::query(
+        exec!(self, sqlx::query(
             "INSERT INTO call_legs (contact_id, kind, party, started_ms, answered_ms, ended_ms, \
-             reason, quality) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+             reason, quality) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(leg.contact_id)
         .bind(&leg.kind)
@@ -757,21 +776,17 @@ impl Store {
         .bind(leg.answered_ms)
         .bind(leg.ended_ms)
         .bind(&leg.reason)
-        .bind(leg.quality.as_ref().map(serde_json::Value::to_string))
-        .execute(&self.pool)
-        .await?;
+        .bind(leg.quality.as_ref().map(serde_json::Value::to_string)))?;
         Ok(())
     }
 
     /// The legs of `contact`'s call, in the order they started.
     pub async fn call_legs(&self, contact: i64) -> Result<Vec<CallLeg>> {
-        let rows: Vec<CallLegRow> = sqlx::query_as(
+        let rows: Vec<CallLegRow> = fetch!(self, fetch_all, sqlx::query_as(
             "SELECT contact_id, kind, party, started_ms, answered_ms, ended_ms, reason, quality \
-             FROM call_legs WHERE contact_id = ? ORDER BY started_ms, id",
+             FROM call_legs WHERE contact_id = $1 ORDER BY started_ms, id",
         )
-        .bind(contact)
-        .fetch_all(&self.pool)
-        .await?;
+        .bind(contact))?;
         rows.into_iter()
             .map(|r| {
                 Ok(CallLeg {
@@ -790,12 +805,14 @@ impl Store {
 
     /// The pending callback with this id, if any.
     pub async fn pending_callback(&self, id: i64) -> Result<Option<Callback>> {
-        Ok(sqlx::query_as(&format!(
-            "SELECT {CALLBACK} FROM callbacks WHERE id = ? AND status = 'pending'"
-        ))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?)
+        Ok(fetch!(
+            self,
+            fetch_optional,
+            sqlx::query_as(&format!(
+                "SELECT {CALLBACK} FROM callbacks WHERE id = $1 AND status = 'pending'"
+            ))
+            .bind(id)
+        )?)
     }
 
     /// The customer did not answer the attempt of the pending callback routed by
@@ -808,28 +825,26 @@ impl Store {
         attempts: i64,
         due_ms: i64,
     ) -> Result<Option<Callback>> {
-        Ok(sqlx::query_as(&format!(
+        Ok(fetch!(self, fetch_optional, sqlx::query_as(&format!(
             "UPDATE callbacks SET failed_attempts = failed_attempts + 1, attempt_contact = NULL, \
-             due_ms = ?, status = CASE WHEN failed_attempts + 1 >= ? THEN 'no_answer' \
+             due_ms = $1, status = CASE WHEN failed_attempts + 1 >= $2 THEN 'no_answer' \
              ELSE status END \
-             WHERE attempt_contact = ? AND status = 'pending' RETURNING {CALLBACK}"
+             WHERE attempt_contact = $3 AND status = 'pending' RETURNING {CALLBACK}"
         ))
         .bind(due_ms)
         .bind(attempts)
-        .bind(contact)
-        .fetch_optional(&self.pool)
-        .await?)
+        .bind(contact))?)
     }
 
     /// Marks a pending callback `done` or `cancelled`.
     pub async fn finish_callback(&self, id: i64, status: &str) -> Result<()> {
-        let done =
-            sqlx::query("UPDATE callbacks SET status = ? WHERE id = ? AND status = 'pending'")
+        let done = exec!(
+            self,
+            sqlx::query("UPDATE callbacks SET status = $1 WHERE id = $2 AND status = 'pending'")
                 .bind(status)
                 .bind(id)
-                .execute(&self.pool)
-                .await?;
-        if done.rows_affected() == 0 {
+        )?;
+        if done == 0 {
             return Err(StoreError::NotFound(format!("pending callback {id}")));
         }
         Ok(())

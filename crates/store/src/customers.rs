@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Result, Store, StoreError};
+use crate::{Result, Store, StoreError, exec, fetch};
 
 /// A customer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow, utoipa::ToSchema)]
@@ -81,9 +81,9 @@ const CUSTOMER: &str = "SELECT id, name, phone, email, language, segment, tier, 
 impl Store {
     /// Adds a customer.
     pub async fn create_customer(&self, c: &NewCustomer, now_ms: i64) -> Result<Customer> {
-        let id: i64 = sqlx::query_scalar(
+        let id: i64 = fetch!(self, fetch_one, sqlx::query_scalar(
             "INSERT INTO customers (name, phone, email, language, segment, tier, account_owner, \
-             external_id, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+             external_id, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
         )
         .bind(&c.name)
         .bind(&c.phone)
@@ -93,17 +93,15 @@ impl Store {
         .bind(&c.tier)
         .bind(&c.account_owner)
         .bind(&c.external_id)
-        .bind(now_ms)
-        .fetch_one(&self.pool)
-        .await?;
+        .bind(now_ms))?;
         self.customer(id).await
     }
 
     /// Replaces a customer's fields.
     pub async fn update_customer(&self, id: i64, c: &NewCustomer) -> Result<Customer> {
-        let done = sqlx::query(
-            "UPDATE customers SET name = ?, phone = ?, email = ?, language = ?, segment = ?, \
-             tier = ?, account_owner = ?, external_id = ? WHERE id = ?",
+        let done = exec!(self, sqlx::query(
+            "UPDATE customers SET name = $1, phone = $2, email = $3, language = $4, segment = $5, \
+             tier = $6, account_owner = $7, external_id = $8 WHERE id = $9",
         )
         .bind(&c.name)
         .bind(&c.phone)
@@ -113,10 +111,8 @@ impl Store {
         .bind(&c.tier)
         .bind(&c.account_owner)
         .bind(&c.external_id)
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
-        if done.rows_affected() == 0 {
+        .bind(id))?;
+        if done == 0 {
             return Err(StoreError::NotFound(format!("customer {id}")));
         }
         self.customer(id).await
@@ -124,62 +120,63 @@ impl Store {
 
     /// The customer with this id.
     pub async fn customer(&self, id: i64) -> Result<Customer> {
-        sqlx::query_as(&format!("{CUSTOMER} WHERE id = ?"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("customer {id}")))
+        fetch!(
+            self,
+            fetch_optional,
+            sqlx::query_as(&format!("{CUSTOMER} WHERE id = $1")).bind(id)
+        )?
+        .ok_or_else(|| StoreError::NotFound(format!("customer {id}")))
     }
 
     /// The customer reached at `address` (a phone number or an email address).
     pub async fn customer_by_address(&self, address: &str) -> Result<Option<Customer>> {
-        Ok(sqlx::query_as(&format!(
-            "{CUSTOMER} WHERE phone = ? OR email = ? ORDER BY id LIMIT 1"
-        ))
-        .bind(address)
-        .bind(address)
-        .fetch_optional(&self.pool)
-        .await?)
+        Ok(fetch!(
+            self,
+            fetch_optional,
+            sqlx::query_as(&format!(
+                "{CUSTOMER} WHERE phone = $1 OR email = $2 ORDER BY id LIMIT 1"
+            ))
+            .bind(address)
+            .bind(address)
+        )?)
     }
 
     /// Customers whose name, phone or email contains `text` (all when empty), by name.
     pub async fn search_customers(&self, text: &str, limit: i64) -> Result<Vec<Customer>> {
         let like = format!("%{}%", text.replace(['%', '_'], ""));
-        Ok(sqlx::query_as(&format!(
-            "{CUSTOMER} WHERE name LIKE ? OR phone LIKE ? OR email LIKE ? ORDER BY name LIMIT ?"
-        ))
-        .bind(&like)
-        .bind(&like)
-        .bind(&like)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?)
+        Ok(fetch!(
+            self,
+            fetch_all,
+            sqlx::query_as(&format!(
+                // LOWER: PostgreSQL's LIKE is case-sensitive, SQLite's is not.
+                "{CUSTOMER} WHERE LOWER(name) LIKE LOWER($1) OR phone LIKE $1 \
+             OR LOWER(email) LIKE LOWER($1) ORDER BY name LIMIT $2"
+            ))
+            .bind(&like)
+            .bind(limit)
+        )?)
     }
 
     /// Opens a case for a customer.
     pub async fn open_case(&self, customer: i64, subject: &str, now_ms: i64) -> Result<Case> {
         self.customer(customer).await?;
-        Ok(sqlx::query_as(
-            "INSERT INTO cases (customer_id, subject, status, opened_ms) VALUES (?, ?, 'open', ?) \
+        Ok(fetch!(self, fetch_one, sqlx::query_as(
+            "INSERT INTO cases (customer_id, subject, status, opened_ms) VALUES ($1, $2, 'open', $3) \
              RETURNING id, customer_id, subject, status, opened_ms, closed_ms",
         )
         .bind(customer)
         .bind(subject)
-        .bind(now_ms)
-        .fetch_one(&self.pool)
-        .await?)
+        .bind(now_ms))?)
     }
 
     /// Closes a case.
     pub async fn close_case(&self, id: i64, now_ms: i64) -> Result<()> {
-        let done = sqlx::query(
-            "UPDATE cases SET status = 'closed', closed_ms = ? WHERE id = ? AND status = 'open'",
+        let done = exec!(self, sqlx::query(
+            "UPDATE cases SET status = 'closed', closed_ms = $1 WHERE id = $2 AND status = 'open'",
         )
         .bind(now_ms)
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
-        if done.rows_affected() == 0 {
+        .bind(id))?;
+        if done == 0 {
             return Err(StoreError::NotFound(format!("open case {id}")));
         }
         Ok(())
@@ -187,12 +184,14 @@ impl Store {
 
     /// A customer's cases, newest first.
     pub async fn cases_of(&self, customer: i64) -> Result<Vec<Case>> {
-        Ok(sqlx::query_as(
-            "SELECT id, customer_id, subject, status, opened_ms, closed_ms FROM cases \
-             WHERE customer_id = ? ORDER BY opened_ms DESC, id DESC",
-        )
-        .bind(customer)
-        .fetch_all(&self.pool)
-        .await?)
+        Ok(fetch!(
+            self,
+            fetch_all,
+            sqlx::query_as(
+                "SELECT id, customer_id, subject, status, opened_ms, closed_ms FROM cases \
+             WHERE customer_id = $1 ORDER BY opened_ms DESC, id DESC",
+            )
+            .bind(customer)
+        )?)
     }
 }

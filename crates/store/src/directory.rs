@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Result, Store, StoreError, from_json};
+use crate::{Result, Store, StoreError, exec, fetch, from_json, on_pool};
 
 /// What a user may do.
 #[derive(
@@ -82,27 +82,29 @@ pub struct FlowVersion {
 impl Store {
     /// Adds or replaces a user.
     pub async fn put_user(&self, u: &User) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO users (name, password_hash, role, agent) VALUES (?, ?, ?, ?) \
+        exec!(
+            self,
+            sqlx::query(
+                "INSERT INTO users (name, password_hash, role, agent) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (name) DO UPDATE SET password_hash = excluded.password_hash, \
              role = excluded.role, agent = excluded.agent",
-        )
-        .bind(&u.name)
-        .bind(&u.password_hash)
-        .bind(u.role.name())
-        .bind(&u.agent)
-        .execute(&self.pool)
-        .await?;
+            )
+            .bind(&u.name)
+            .bind(&u.password_hash)
+            .bind(u.role.name())
+            .bind(&u.agent)
+        )?;
         Ok(())
     }
 
     /// The user called `name`.
     pub async fn user(&self, name: &str) -> Result<Option<User>> {
-        let row: Option<(String, String, String, Option<String>)> =
-            sqlx::query_as("SELECT name, password_hash, role, agent FROM users WHERE name = ?")
+        let row: Option<(String, String, String, Option<String>)> = fetch!(
+            self,
+            fetch_optional,
+            sqlx::query_as("SELECT name, password_hash, role, agent FROM users WHERE name = $1")
                 .bind(name)
-                .fetch_optional(&self.pool)
-                .await?;
+        )?;
         Ok(row.map(|(name, password_hash, role, agent)| User {
             name,
             role: Role::parse(&role).unwrap_or(Role::Agent),
@@ -113,42 +115,44 @@ impl Store {
 
     /// Sets agent `agent`'s SIP phone credentials (`ha1` for `realm`).
     pub async fn put_sip_account(&self, agent: &str, realm: &str, ha1: &str) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO sip_accounts (agent, realm, ha1) VALUES (?, ?, ?) \
+        exec!(
+            self,
+            sqlx::query(
+                "INSERT INTO sip_accounts (agent, realm, ha1) VALUES ($1, $2, $3) \
              ON CONFLICT (agent) DO UPDATE SET realm = excluded.realm, ha1 = excluded.ha1",
-        )
-        .bind(agent)
-        .bind(realm)
-        .bind(ha1)
-        .execute(&self.pool)
-        .await?;
+            )
+            .bind(agent)
+            .bind(realm)
+            .bind(ha1)
+        )?;
         Ok(())
     }
 
     /// Agent `agent`'s SIP phone credentials: (realm, HA1).
     pub async fn sip_account(&self, agent: &str) -> Result<Option<(String, String)>> {
-        Ok(
-            sqlx::query_as("SELECT realm, ha1 FROM sip_accounts WHERE agent = ?")
-                .bind(agent)
-                .fetch_optional(&self.pool)
-                .await?,
-        )
+        Ok(fetch!(
+            self,
+            fetch_optional,
+            sqlx::query_as("SELECT realm, ha1 FROM sip_accounts WHERE agent = $1").bind(agent)
+        )?)
     }
 
     /// Removes `agent`'s phone credentials; whether there were any.
     pub async fn delete_sip_account(&self, agent: &str) -> Result<bool> {
-        let done = sqlx::query("DELETE FROM sip_accounts WHERE agent = ?")
-            .bind(agent)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() > 0)
+        let done = exec!(
+            self,
+            sqlx::query("DELETE FROM sip_accounts WHERE agent = $1").bind(agent)
+        )?;
+        Ok(done > 0)
     }
 
     /// Every user, by name.
     pub async fn users(&self) -> Result<Vec<User>> {
-        let names: Vec<String> = sqlx::query_scalar("SELECT name FROM users ORDER BY name")
-            .fetch_all(&self.pool)
-            .await?;
+        let names: Vec<String> = fetch!(
+            self,
+            fetch_all,
+            sqlx::query_scalar("SELECT name FROM users ORDER BY name")
+        )?;
         let mut out = Vec::with_capacity(names.len());
         for n in names {
             out.extend(self.user(&n).await?);
@@ -158,29 +162,29 @@ impl Store {
 
     /// Stores a token's hash.
     pub async fn put_token(&self, hash: &str, t: &Token, now_ms: i64) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO tokens (hash, user_name, kind, created_ms, expires_ms) VALUES (?, ?, ?, ?, ?)",
+        exec!(self, sqlx::query(
+            "INSERT INTO tokens (hash, user_name, kind, created_ms, expires_ms) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(hash)
         .bind(&t.user)
         .bind(&t.kind)
         .bind(now_ms)
-        .bind(t.expires_ms)
-        .execute(&self.pool)
-        .await?;
+        .bind(t.expires_ms))?;
         Ok(())
     }
 
     /// The token with this hash, if it has not expired.
     pub async fn token(&self, hash: &str, now_ms: i64) -> Result<Option<Token>> {
-        let row: Option<(String, String, Option<i64>)> = sqlx::query_as(
-            "SELECT user_name, kind, expires_ms FROM tokens \
-             WHERE hash = ? AND (expires_ms IS NULL OR expires_ms > ?)",
-        )
-        .bind(hash)
-        .bind(now_ms)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row: Option<(String, String, Option<i64>)> = fetch!(
+            self,
+            fetch_optional,
+            sqlx::query_as(
+                "SELECT user_name, kind, expires_ms FROM tokens \
+             WHERE hash = $1 AND (expires_ms IS NULL OR expires_ms > $2)",
+            )
+            .bind(hash)
+            .bind(now_ms)
+        )?;
         Ok(row.map(|(user, kind, expires_ms)| Token {
             user,
             kind,
@@ -190,10 +194,10 @@ impl Store {
 
     /// Revokes a token.
     pub async fn delete_token(&self, hash: &str) -> Result<()> {
-        sqlx::query("DELETE FROM tokens WHERE hash = ?")
-            .bind(hash)
-            .execute(&self.pool)
-            .await?;
+        exec!(
+            self,
+            sqlx::query("DELETE FROM tokens WHERE hash = $1").bind(hash)
+        )?;
         Ok(())
     }
 
@@ -205,27 +209,26 @@ impl Store {
         body: &T,
         now_ms: i64,
     ) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO config (kind, name, body, updated_ms) VALUES (?, ?, ?, ?) \
+        exec!(self, sqlx::query(
+            "INSERT INTO config (kind, name, body, updated_ms) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (kind, name) DO UPDATE SET body = excluded.body, updated_ms = excluded.updated_ms",
         )
         .bind(kind)
         .bind(name)
         .bind(serde_json::to_string(body)?)
-        .bind(now_ms)
-        .execute(&self.pool)
-        .await?;
+        .bind(now_ms))?;
         Ok(())
     }
 
     /// Removes a configuration document; false when there was none.
     pub async fn delete_config(&self, kind: &str, name: &str) -> Result<bool> {
-        let done = sqlx::query("DELETE FROM config WHERE kind = ? AND name = ?")
-            .bind(kind)
-            .bind(name)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() > 0)
+        let done = exec!(
+            self,
+            sqlx::query("DELETE FROM config WHERE kind = $1 AND name = $2")
+                .bind(kind)
+                .bind(name)
+        )?;
+        Ok(done > 0)
     }
 
     /// Every document of a kind, by name.
@@ -233,11 +236,12 @@ impl Store {
         &self,
         kind: &str,
     ) -> Result<Vec<(String, T)>> {
-        let rows: Vec<(String, String)> =
-            sqlx::query_as("SELECT name, body FROM config WHERE kind = ? ORDER BY name")
+        let rows: Vec<(String, String)> = fetch!(
+            self,
+            fetch_all,
+            sqlx::query_as("SELECT name, body FROM config WHERE kind = $1 ORDER BY name")
                 .bind(kind)
-                .fetch_all(&self.pool)
-                .await?;
+        )?;
         rows.into_iter()
             .map(|(name, body)| Ok((name, from_json(&body)?)))
             .collect()
@@ -245,59 +249,66 @@ impl Store {
 
     /// Publishes a new version of a flow and makes it active; returns its number.
     pub async fn publish_flow(&self, flow: &str, source: &str, now_ms: i64) -> Result<i64> {
-        let mut tx = self.pool.begin().await?;
-        let version: i64 = sqlx::query_scalar(
-            "INSERT INTO flow_versions (flow, version, source, created_ms) \
-             SELECT ?, COALESCE(MAX(version), 0) + 1, ?, ? FROM flow_versions WHERE flow = ? \
-             RETURNING version",
-        )
-        .bind(flow)
-        .bind(source)
-        .bind(now_ms)
-        .bind(flow)
-        .fetch_one(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO flows (flow, active) VALUES (?, ?) \
-             ON CONFLICT (flow) DO UPDATE SET active = excluded.active",
-        )
-        .bind(flow)
-        .bind(version)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(version)
+        on_pool!(self, |p| {
+            let mut tx = p.begin().await?;
+            let version: i64 = sqlx::query_scalar(
+                "INSERT INTO flow_versions (flow, version, source, created_ms) \
+                 SELECT $1, COALESCE(MAX(version), 0) + 1, $2, $3 FROM flow_versions \
+                 WHERE flow = $1 RETURNING version",
+            )
+            .bind(flow)
+            .bind(source)
+            .bind(now_ms)
+            .fetch_one(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO flows (flow, active) VALUES ($1, $2) \
+                 ON CONFLICT (flow) DO UPDATE SET active = excluded.active",
+            )
+            .bind(flow)
+            .bind(version)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(version)
+        })
     }
 
     /// Makes an earlier (or later) version of a flow the active one.
     pub async fn activate_flow(&self, flow: &str, version: i64) -> Result<()> {
-        let exists: Option<i64> =
-            sqlx::query_scalar("SELECT version FROM flow_versions WHERE flow = ? AND version = ?")
-                .bind(flow)
-                .bind(version)
-                .fetch_optional(&self.pool)
-                .await?;
+        let exists: Option<i64> = fetch!(
+            self,
+            fetch_optional,
+            sqlx::query_scalar(
+                "SELECT version FROM flow_versions WHERE flow = $1 AND version = $2"
+            )
+            .bind(flow)
+            .bind(version)
+        )?;
         if exists.is_none() {
             return Err(StoreError::NotFound(format!(
                 "flow {flow} version {version}"
             )));
         }
-        sqlx::query("UPDATE flows SET active = ? WHERE flow = ?")
-            .bind(version)
-            .bind(flow)
-            .execute(&self.pool)
-            .await?;
+        exec!(
+            self,
+            sqlx::query("UPDATE flows SET active = $1 WHERE flow = $2")
+                .bind(version)
+                .bind(flow)
+        )?;
         Ok(())
     }
 
     /// The active version of every flow, by id.
     pub async fn active_flows(&self) -> Result<Vec<FlowVersion>> {
-        let rows: Vec<(String, i64, String, i64)> = sqlx::query_as(
-            "SELECT v.flow, v.version, v.source, v.created_ms FROM flows f \
+        let rows: Vec<(String, i64, String, i64)> = fetch!(
+            self,
+            fetch_all,
+            sqlx::query_as(
+                "SELECT v.flow, v.version, v.source, v.created_ms FROM flows f \
              JOIN flow_versions v ON v.flow = f.flow AND v.version = f.active ORDER BY v.flow",
-        )
-        .fetch_all(&self.pool)
-        .await?;
+            )
+        )?;
         Ok(rows
             .into_iter()
             .map(|(flow, version, source, created_ms)| FlowVersion {
@@ -312,14 +323,12 @@ impl Store {
 
     /// Every version of a flow, newest first.
     pub async fn flow_versions(&self, flow: &str) -> Result<Vec<FlowVersion>> {
-        let rows: Vec<(String, i64, String, i64, bool)> = sqlx::query_as(
+        let rows: Vec<(String, i64, String, i64, bool)> = fetch!(self, fetch_all, sqlx::query_as(
             "SELECT v.flow, v.version, v.source, v.created_ms, COALESCE(f.active = v.version, FALSE) \
              FROM flow_versions v LEFT JOIN flows f ON f.flow = v.flow \
-             WHERE v.flow = ? ORDER BY v.version DESC",
+             WHERE v.flow = $1 ORDER BY v.version DESC",
         )
-        .bind(flow)
-        .fetch_all(&self.pool)
-        .await?;
+        .bind(flow))?;
         Ok(rows
             .into_iter()
             .map(|(flow, version, source, created_ms, active)| FlowVersion {

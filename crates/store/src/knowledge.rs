@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Result, Store};
+use crate::{Pool, Result, Store, fetch};
 
 /// A knowledge-base article.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow, utoipa::ToSchema)]
@@ -33,45 +33,68 @@ pub struct NewArticle {
 impl Store {
     /// Adds an article.
     pub async fn add_article(&self, a: &NewArticle) -> Result<Article> {
-        Ok(sqlx::query_as(
-            "INSERT INTO articles (title, body, tags) VALUES (?, ?, ?) RETURNING id, title, body, tags",
+        Ok(fetch!(self, fetch_one, sqlx::query_as(
+            "INSERT INTO articles (title, body, tags) VALUES ($1, $2, $3) RETURNING id, title, body, tags",
         )
         .bind(&a.title)
         .bind(&a.body)
-        .bind(&a.tags)
-        .fetch_one(&self.pool)
-        .await?)
+        .bind(&a.tags))?)
     }
 
-    /// Articles matching any of the words of `text`, best first. Words are matched as
-    /// prefixes; the text is never interpreted as FTS query syntax.
+    /// Articles matching any of the words of `text`, best first (a match in the title
+    /// counts most, then in the tags, then in the body). Words are matched as prefixes;
+    /// the text is never interpreted as query syntax.
     pub async fn search_articles(&self, text: &str, limit: i64) -> Result<Vec<Article>> {
-        let query = text
+        let words: Vec<&str> = text
             .split(|c: char| !c.is_alphanumeric())
             .filter(|w| !w.is_empty())
-            .map(|w| format!("\"{w}\"*"))
-            .collect::<Vec<_>>()
-            .join(" OR ");
-        if query.is_empty() {
+            .collect();
+        if words.is_empty() {
             return Ok(Vec::new());
         }
-        Ok(sqlx::query_as(
-            "SELECT a.id, a.title, a.body, a.tags FROM articles_fts \
-             JOIN articles a ON a.id = articles_fts.rowid \
-             WHERE articles_fts MATCH ? ORDER BY bm25(articles_fts, 5.0, 1.0, 3.0) LIMIT ?",
-        )
-        .bind(query)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?)
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => {
+                let query = words
+                    .iter()
+                    .map(|w| format!("\"{w}\"*"))
+                    .collect::<Vec<_>>()
+                    .join(" OR ");
+                sqlx::query_as(
+                    "SELECT a.id, a.title, a.body, a.tags FROM articles_fts \
+                     JOIN articles a ON a.id = articles_fts.rowid \
+                     WHERE articles_fts MATCH $1 \
+                     ORDER BY bm25(articles_fts, 5.0, 1.0, 3.0), a.id LIMIT $2",
+                )
+                .bind(query)
+                .bind(limit)
+                .fetch_all(p)
+                .await?
+            }
+            Pool::Postgres(p) => {
+                // Words of letters and digits only, so the query is well-formed.
+                let query = words
+                    .iter()
+                    .map(|w| format!("{}:*", w.to_lowercase()))
+                    .collect::<Vec<_>>()
+                    .join(" | ");
+                sqlx::query_as(
+                    "SELECT id, title, body, tags FROM articles, to_tsquery('simple', $1) q \
+                     WHERE search @@ q ORDER BY ts_rank(search, q) DESC, id LIMIT $2",
+                )
+                .bind(query)
+                .bind(limit)
+                .fetch_all(p)
+                .await?
+            }
+        })
     }
 
     /// Every article, by id.
     pub async fn articles(&self) -> Result<Vec<Article>> {
-        Ok(
+        Ok(fetch!(
+            self,
+            fetch_all,
             sqlx::query_as("SELECT id, title, body, tags FROM articles ORDER BY id")
-                .fetch_all(&self.pool)
-                .await?,
-        )
+        )?)
     }
 }

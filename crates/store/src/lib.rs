@@ -1,10 +1,15 @@
 //! Switchboard's persistence: the schema (embedded migrations) and one repository method
-//! per question the server asks, over SQLite in WAL mode.
+//! per question the server asks, over SQLite in WAL mode (the embedded default) or
+//! PostgreSQL (several nodes sharing one database).
 //!
 //! Only this crate knows SQL. Statements stay within what SQLite and PostgreSQL share
-//! (BIGINT milliseconds, TEXT JSON documents, `RETURNING`), so that a PostgreSQL backend is
-//! a second pool type rather than a redesign; full-text search is the one place that differs
-//! (FTS5 here).
+//! (BIGINT milliseconds, TEXT JSON documents, `$n` parameters, `RETURNING`,
+//! `ON CONFLICT`), and each method's statement text is the same on both: `on_pool!` runs
+//! it on whichever pool the store has, with the native driver's types. Knowledge-base
+//! search is the one statement that differs (FTS5 there, a tsvector here).
+//!
+//! Each database has its own migrations (`migrations/sqlite`, `migrations/postgres`): a
+//! change to the schema is a new file in both.
 
 mod contacts;
 mod customers;
@@ -15,7 +20,9 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::{ConnectOptions, Connection};
 
 pub use contacts::{
     CallLeg, Callback, Contact, ContactFilter, ContactStatus, Event, Line, NewContact, WrapUp,
@@ -45,6 +52,9 @@ pub enum StoreError {
     /// The request conflicts with what is stored.
     #[error("{0}")]
     Conflict(String),
+    /// The database was not given correctly.
+    #[error("{0}")]
+    Config(String),
 }
 
 /// Shorthand.
@@ -53,11 +63,57 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 /// The database: a connection pool with the schema migrated.
 #[derive(Clone, Debug)]
 pub struct Store {
-    pool: SqlitePool,
-    options: SqliteConnectOptions,
-    /// The write-ahead log of a database file (none in memory), for [`Store::sync`].
-    wal: Option<PathBuf>,
+    pool: Pool,
+    /// A SQLite database file (none in memory or on PostgreSQL).
+    file: Option<SqliteFile>,
 }
+
+/// The pool of either database.
+#[derive(Clone, Debug)]
+enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// What [`Store::group_writer`] and [`Store::sync`] need of a SQLite file.
+#[derive(Clone, Debug)]
+struct SqliteFile {
+    options: SqliteConnectOptions,
+    /// Its write-ahead log.
+    wal: PathBuf,
+}
+
+/// Evaluates `$body` with `$p` bound to the store's pool, whichever database it is: the
+/// body is compiled once per database, each with its native driver's types, and both arms
+/// must give the same type (so `exec!` turns `execute` results into row counts).
+macro_rules! on_pool {
+    ($store:expr, |$p:ident| $body:expr) => {
+        match &$store.pool {
+            $crate::Pool::Sqlite($p) => $body,
+            $crate::Pool::Postgres($p) => $body,
+        }
+    };
+}
+
+/// Executes a statement built by `$query` on the store's pool; answers the rows affected.
+macro_rules! exec {
+    ($store:expr, $query:expr) => {
+        $crate::on_pool!($store, |p| $query
+            .execute(p)
+            .await
+            .map(|done| done.rows_affected()))
+    };
+}
+
+/// Runs a query built by `$query` with `$fetch` (`fetch_one`, `fetch_all`,
+/// `fetch_optional`) on the store's pool.
+macro_rules! fetch {
+    ($store:expr, $fetch:ident, $query:expr) => {
+        $crate::on_pool!($store, |p| $query.$fetch(p).await)
+    };
+}
+
+pub(crate) use {exec, fetch, on_pool};
 
 impl Store {
     /// Opens (creating if needed) the SQLite database at `path`, in WAL mode with foreign
@@ -72,37 +128,76 @@ impl Store {
             .busy_timeout(Duration::from_secs(5));
         let mut wal = path.as_os_str().to_owned();
         wal.push("-wal");
-        Store::connect(options, 4, Some(wal.into())).await
+        let file = SqliteFile {
+            options: options.clone(),
+            wal: wal.into(),
+        };
+        Store::open_sqlite(options, 4, Some(file)).await
     }
 
     /// A private in-memory database (tests, dry runs).
     pub async fn memory() -> Result<Store> {
         let options = SqliteConnectOptions::from_str("sqlite::memory:")?.foreign_keys(true);
         // One connection: every connection to `:memory:` would be its own database.
-        Store::connect(options, 1, None).await
+        Store::open_sqlite(options, 1, None).await
     }
 
-    async fn connect(
+    async fn open_sqlite(
         options: SqliteConnectOptions,
         connections: u32,
-        wal: Option<PathBuf>,
+        file: Option<SqliteFile>,
     ) -> Result<Store> {
         let pool = SqlitePoolOptions::new()
             .max_connections(connections)
-            .connect_with(options.clone())
+            .connect_with(options)
             .await?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Store { pool, options, wal })
+        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        Ok(Store {
+            pool: Pool::Sqlite(pool),
+            file,
+        })
+    }
+
+    /// Connects to the PostgreSQL database at `url` (`postgres://user:password@host/db`;
+    /// libpq's `PG*` environment variables fill in what it leaves out) and migrates it.
+    /// Several servers may share it: migrations take an advisory lock.
+    pub async fn connect(url: &str) -> Result<Store> {
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(StoreError::Config(format!(
+                "unsupported database URL {}: give a postgres:// URL (without one, the \
+                 SQLite file in the data directory is used)",
+                redact(url)
+            )));
+        }
+        let options = PgConnectOptions::from_str(url)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        Ok(Store {
+            pool: Pool::Postgres(pool),
+            file: None,
+        })
+    }
+
+    /// Which database this is: `sqlite` or `postgres`.
+    pub fn backend(&self) -> &'static str {
+        match self.pool {
+            Pool::Sqlite(_) => "sqlite",
+            Pool::Postgres(_) => "postgres",
+        }
     }
 
     /// A store for one writer that commits in groups: one connection whose commits are
     /// not flushed to disk one by one (synchronous=NORMAL), made durable together by
     /// [`Store::sync`]. Other connections keep synchronous=FULL. (In memory: this store.)
+    /// (On PostgreSQL, which makes each commit durable itself: this store.)
     pub async fn group_writer(&self) -> Result<Store> {
-        if self.wal.is_none() {
+        let Some(file) = &self.file else {
             return Ok(self.clone());
-        }
-        let options = self
+        };
+        let options = file
             .options
             .clone()
             .synchronous(sqlx::sqlite::SqliteSynchronous::Normal);
@@ -111,16 +206,19 @@ impl Store {
             .connect_with(options.clone())
             .await?;
         Ok(Store {
-            pool,
-            options,
-            wal: self.wal.clone(),
+            pool: Pool::Sqlite(pool),
+            file: Some(SqliteFile {
+                options,
+                wal: file.wal.clone(),
+            }),
         })
     }
 
     /// Makes every commit so far durable: flushes the write-ahead log to disk, as
     /// synchronous=FULL does after each commit (checkpoints flush it themselves first).
+    /// Nothing to do in memory or on PostgreSQL.
     pub async fn sync(&self) -> Result<()> {
-        let Some(wal) = self.wal.clone() else {
+        let Some(wal) = self.file.as_ref().map(|f| f.wal.clone()) else {
             return Ok(());
         };
         let synced = tokio::task::spawn_blocking(move || match std::fs::File::open(&wal) {
@@ -137,13 +235,42 @@ impl Store {
 
     /// Whether the database answers (for `/healthz`).
     pub async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        exec!(self, sqlx::query("SELECT 1"))?;
         Ok(())
     }
 
     /// Closes the pool, waiting for connections to finish.
     pub async fn close(&self) {
-        self.pool.close().await;
+        on_pool!(self, |p| p.close().await);
+    }
+}
+
+/// Creates database `name` on the PostgreSQL server at `server_url` (a URL of any database
+/// there, as a user who may create databases) and answers the new database's URL. For
+/// setting up: `switchboard`'s tests give each server a database of its own this way.
+pub async fn create_postgres_database(server_url: &str, name: &str) -> Result<String> {
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(StoreError::Config(format!(
+            "database name {name:?}: use letters, digits and _"
+        )));
+    }
+    let options = PgConnectOptions::from_str(server_url)?;
+    let mut conn = options.connect().await?;
+    sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+        .execute(&mut conn)
+        .await?;
+    conn.close().await?;
+    Ok(options.database(name).to_url_lossy().to_string())
+}
+
+/// `url` with its password hidden, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let user = url[scheme + 3..at].split(':').next().unwrap_or("");
+            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_string(),
     }
 }
 

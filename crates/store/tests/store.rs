@@ -1,9 +1,76 @@
-//! The store against a real SQLite file: history, restart close-out, search, versions.
+//! The store against real databases: history, restart close-out, search, versions. Each
+//! test runs twice, on a SQLite file and on a PostgreSQL database of its own (on the server
+//! `SWITCHBOARD_TEST_POSTGRES` names; `cargo xtask test` starts a private one).
+
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use switchboard_store::{
     ContactFilter, ContactStatus, NewArticle, NewContact, NewCustomer, Role, Store, StoreError,
     Token, User, WrapUp,
 };
+
+/// A test's database, which can be opened again as after a restart.
+enum Db {
+    Sqlite(tempfile::TempDir),
+    Postgres(String),
+}
+
+impl Db {
+    fn sqlite() -> Db {
+        Db::Sqlite(tempfile::tempdir().unwrap())
+    }
+
+    async fn postgres() -> Db {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let server = std::env::var("SWITCHBOARD_TEST_POSTGRES").expect(
+            "the PostgreSQL tests need SWITCHBOARD_TEST_POSTGRES=postgres://… naming a server \
+             where they may create databases (cargo xtask test starts one and sets it)",
+        );
+        let name = format!(
+            "store_{}_{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        Db::Postgres(
+            switchboard_store::create_postgres_database(&server, &name)
+                .await
+                .unwrap(),
+        )
+    }
+
+    async fn open(&self) -> Store {
+        match self {
+            Db::Sqlite(dir) => Store::open(&dir.path().join("switchboard.db")).await,
+            Db::Postgres(url) => Store::connect(url).await,
+        }
+        .unwrap()
+    }
+}
+
+/// Runs each test on both databases: `NAME::sqlite` and `NAME::postgres`.
+macro_rules! on_both_databases {
+    ($($test:ident),* $(,)?) => {$(
+        mod $test {
+            #[tokio::test]
+            async fn sqlite() {
+                super::$test(super::Db::sqlite()).await
+            }
+            #[tokio::test]
+            async fn postgres() {
+                super::$test(super::Db::postgres().await).await
+            }
+        }
+    )*};
+}
+
+on_both_databases!(
+    a_contact_is_recorded_from_start_to_wrap_up,
+    contacts_in_progress_are_closed_as_interrupted_after_a_restart,
+    articles_are_found_by_words_and_prefixes_best_first,
+    flow_versions_publish_and_roll_back,
+    tokens_expire_and_die_with_their_user,
+    customers_are_found_by_any_part_of_name_number_or_email,
+);
 
 fn contact(address: &str, customer: Option<i64>) -> NewContact {
     NewContact {
@@ -15,9 +82,8 @@ fn contact(address: &str, customer: Option<i64>) -> NewContact {
     }
 }
 
-#[tokio::test]
-async fn a_contact_is_recorded_from_start_to_wrap_up() {
-    let store = Store::memory().await.unwrap();
+async fn a_contact_is_recorded_from_start_to_wrap_up(db: Db) {
+    let store = db.open().await;
     let ada = store
         .create_customer(
             &NewCustomer {
@@ -112,12 +178,9 @@ async fn a_contact_is_recorded_from_start_to_wrap_up() {
     assert!(none.is_empty());
 }
 
-#[tokio::test]
-async fn contacts_in_progress_are_closed_as_interrupted_after_a_restart() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("switchboard.db");
+async fn contacts_in_progress_are_closed_as_interrupted_after_a_restart(db: Db) {
     let (waiting, talking, wrapping) = {
-        let store = Store::open(&path).await.unwrap();
+        let store = db.open().await;
         let waiting = store.create_contact(&contact("a", None), 1).await.unwrap();
         store.contact_queued(waiting, "support", 2).await.unwrap();
         let talking = store.create_contact(&contact("b", None), 1).await.unwrap();
@@ -132,7 +195,7 @@ async fn contacts_in_progress_are_closed_as_interrupted_after_a_restart() {
         store.close().await;
         (waiting, talking, wrapping)
     };
-    let store = Store::open(&path).await.unwrap();
+    let store = db.open().await;
     let mut closed = store.close_interrupted(100).await.unwrap();
     closed.sort();
     assert_eq!(closed, vec![waiting, talking]);
@@ -185,9 +248,8 @@ async fn a_group_writer_commits_for_everyone_and_syncs_the_log() {
     assert_eq!(memory.contact(id).await.unwrap().address, "b");
 }
 
-#[tokio::test]
-async fn articles_are_found_by_words_and_prefixes_best_first() {
-    let store = Store::memory().await.unwrap();
+async fn articles_are_found_by_words_and_prefixes_best_first(db: Db) {
+    let store = db.open().await;
     for (title, body, tags) in [
         (
             "Resetting a router",
@@ -236,9 +298,8 @@ async fn articles_are_found_by_words_and_prefixes_best_first() {
     );
 }
 
-#[tokio::test]
-async fn flow_versions_publish_and_roll_back() {
-    let store = Store::memory().await.unwrap();
+async fn flow_versions_publish_and_roll_back(db: Db) {
+    let store = db.open().await;
     assert_eq!(store.publish_flow("support", "v1", 1).await.unwrap(), 1);
     assert_eq!(store.publish_flow("support", "v2", 2).await.unwrap(), 2);
     assert_eq!(store.active_flows().await.unwrap()[0].source, "v2");
@@ -258,9 +319,8 @@ async fn flow_versions_publish_and_roll_back() {
     ));
 }
 
-#[tokio::test]
-async fn tokens_expire_and_die_with_their_user() {
-    let store = Store::memory().await.unwrap();
+async fn tokens_expire_and_die_with_their_user(db: Db) {
+    let store = db.open().await;
     store
         .put_user(&User {
             name: "sam".into(),
@@ -282,4 +342,81 @@ async fn tokens_expire_and_die_with_their_user() {
         store.user("sam").await.unwrap().unwrap().role,
         Role::Supervisor
     );
+}
+
+async fn customers_are_found_by_any_part_of_name_number_or_email(db: Db) {
+    let store = db.open().await;
+    for (name, phone, email) in [
+        ("Ada Lovelace", "+441632960001", "ada@example.com"),
+        ("Charles Babbage", "+441632960002", "CB@Example.com"),
+    ] {
+        store
+            .create_customer(
+                &NewCustomer {
+                    name: name.into(),
+                    phone: Some(phone.into()),
+                    email: Some(email.into()),
+                    ..NewCustomer::default()
+                },
+                1,
+            )
+            .await
+            .unwrap();
+    }
+    let names = |found: Vec<switchboard_store::Customer>| {
+        found.into_iter().map(|c| c.name).collect::<Vec<_>>()
+    };
+    // Case does not matter, on either database.
+    assert_eq!(
+        names(store.search_customers("lovelace", 10).await.unwrap()),
+        ["Ada Lovelace"]
+    );
+    assert_eq!(
+        names(store.search_customers("cb@example", 10).await.unwrap()),
+        ["Charles Babbage"]
+    );
+    assert_eq!(
+        names(store.search_customers("96000", 10).await.unwrap()),
+        ["Ada Lovelace", "Charles Babbage"]
+    );
+    // LIKE's wildcards in the text are not wildcards.
+    assert!(store.search_customers("%_", 10).await.unwrap().len() == 2);
+    assert!(store.search_customers("zz", 10).await.unwrap().is_empty());
+}
+
+/// Two servers open the same PostgreSQL database at once (each migrating it, one after
+/// the other under the migrator's lock) and see each other's writes: the scale-out shape.
+#[tokio::test]
+async fn two_servers_share_one_postgres_database() {
+    let db = Db::postgres().await;
+    let (a, b) = tokio::join!(db.open(), db.open());
+    let id = a.create_contact(&contact("a", None), 1).await.unwrap();
+    b.contact_queued(id, "support", 2).await.unwrap();
+    assert_eq!(
+        a.contact(id).await.unwrap().queue.as_deref(),
+        Some("support")
+    );
+    let seq = a
+        .append_event(
+            3,
+            "contact.queued",
+            Some(id),
+            None,
+            Some("support"),
+            &serde_json::json!({}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(b.last_event_seq().await.unwrap(), seq);
+}
+
+#[tokio::test]
+async fn a_database_url_that_is_not_postgres_is_refused_without_showing_its_password() {
+    let err = Store::connect("mysql://root:hunter2@db.example/switchboard")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("postgres://"), "{err}");
+    assert!(err.contains("root:***@db.example"), "{err}");
+    assert!(!err.contains("hunter2"), "{err}");
 }
