@@ -177,6 +177,9 @@ fn build(centre: &Centre, strategy: Strategy) -> Driver {
 }
 
 fn percentiles(mut ns: Vec<u64>) -> (f64, f64) {
+    if ns.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
     ns.sort_unstable();
     let at = |p: f64| ns[((ns.len() - 1) as f64 * p) as usize] as f64 / 1000.0;
     (at(0.5), at(0.99))
@@ -307,27 +310,38 @@ fn main() {
     let mut rng = Pcg64Mcg::seed_from_u64(7);
     let centre = Centre::new(&mut rng);
     // `routing engine-only`: just the four engine paths, one after the other (for
-    // profiling and for comparing builds quickly); `routing <path>` runs one of them.
+    // profiling and for comparing builds quickly); `routing <path>` runs one of them, and
+    // `routing <path> <iterations>` runs it for that many cycles instead (0: set-up only,
+    // so that a profile of the set-up alone can be subtracted from a full one).
     if let Some(only) = std::env::args().nth(2) {
-        type Path = (&'static str, fn(&Centre) -> Value);
+        let iterations: Option<u64> = std::env::args().nth(3).and_then(|n| n.parse().ok());
+        type Path = (&'static str, fn(&Centre, u64) -> Value, u64);
         let paths: [Path; 4] = [
-            ("agent_side_longest_idle", |c| {
-                engine_agent_side(c, Strategy::LongestIdle, 400_000)
-            }),
-            ("agent_side_best_skill", |c| {
-                engine_agent_side(c, Strategy::BestSkill, 200_000)
-            }),
-            ("contact_side_longest_idle", |c| {
-                engine_contact_side(c, Strategy::LongestIdle, 400_000)
-            }),
-            ("contact_side_best_skill", |c| {
-                engine_contact_side(c, Strategy::BestSkill, 200_000)
-            }),
+            (
+                "agent_side_longest_idle",
+                |c, n| engine_agent_side(c, Strategy::LongestIdle, n),
+                400_000,
+            ),
+            (
+                "agent_side_best_skill",
+                |c, n| engine_agent_side(c, Strategy::BestSkill, n),
+                200_000,
+            ),
+            (
+                "contact_side_longest_idle",
+                |c, n| engine_contact_side(c, Strategy::LongestIdle, n),
+                400_000,
+            ),
+            (
+                "contact_side_best_skill",
+                |c, n| engine_contact_side(c, Strategy::BestSkill, n),
+                200_000,
+            ),
         ];
         let mut out = serde_json::Map::new();
-        for (name, run) in paths {
+        for (name, run, default) in paths {
             if only == "engine-only" || only == name {
-                out.insert(name.into(), run(&centre));
+                out.insert(name.into(), run(&centre, iterations.unwrap_or(default)));
             }
         }
         if out.is_empty() {
