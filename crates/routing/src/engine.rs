@@ -13,7 +13,7 @@ use rustc_hash::FxHashMap;
 use crate::error::RoutingError;
 use crate::event::{AgentState, Event, EventKind, Input, OfferEnd, Outcome};
 use crate::index::{
-    ALL, Class, ClassKey, Classes, Line, ReadyEntry, ReadyKey, ReadyList, ReadySet, WaitKey, Waiter,
+    ALL, ClassKey, Classes, Line, ReadyEntry, ReadyKey, ReadyList, ReadySet, WaitKey, Waiter,
 };
 use crate::model::{
     AgentId, AgentSpec, Capacity, Channel, ContactId, ContactSpec, Escalation, LanguageId,
@@ -23,8 +23,34 @@ use crate::model::{
 use crate::small::Small;
 use crate::table::Table;
 
-/// How a free agent ranks waiting contacts: priority, then weighted wait, then lower id.
-type ContactScore = (i32, u128, Reverse<ContactId>);
+/// The best waiting contact found so far by a free agent's search, with its score: a
+/// free agent ranks waiting contacts by priority, then weighted wait, then lower id.
+struct Best {
+    prio: i32,
+    /// Time waited multiplied by the queue's weight.
+    wait: u128,
+    waiter: Waiter,
+}
+
+impl Best {
+    /// Whether a contact with this priority, weighted wait and id ranks above this one.
+    fn beaten_by(&self, prio: i32, wait: u128, contact: ContactId) -> bool {
+        prio > self.prio
+            || (prio == self.prio
+                && (wait > self.wait || (wait == self.wait && contact < self.waiter.key.2)))
+    }
+}
+
+/// What a free agent's search needs to know about the agent, for one of its queues.
+struct Scan<'a> {
+    agent: &'a Agent,
+    id: AgentId,
+    /// The agent's tier in the queue.
+    tier: u8,
+    /// Whether one more contact fits, per capacity slot.
+    fits: [bool; 4],
+    weight: u128,
+}
 
 /// Engine-wide settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1811,10 +1837,11 @@ impl Engine {
                 return Some((w.2, None));
             }
         }
-        let mut best: Option<(ContactScore, Waiter)> = None;
+        let mut best: Option<Best> = None;
         // Whether one more contact fits, per capacity slot, worked out once.
         let fits: [bool; 4] =
             std::array::from_fn(|slot| a.spec.capacity.fits_slot(&a.in_use, slot));
+        let skills: &[(SkillId, u8)] = &a.spec.skills;
         for m in &a.spec.queues {
             let Some(live) = self.classes.of_queue(m.queue) else {
                 continue;
@@ -1825,78 +1852,116 @@ impl Engine {
             let Some(q) = self.queues.get(&m.queue) else {
                 continue;
             };
-            let score_of = |(Reverse(prio), at, cid): WaitKey| -> ContactScore {
-                let wait = u128::from(self.now.0.saturating_sub(at.0)) * u128::from(q.spec.weight);
-                (prio, wait, Reverse(cid))
-            };
-            let mut consider = |class: &Class| {
-                let Some(first) = class.head else {
-                    return;
-                };
-                // No member of a class scores above its head (same queue, so the same
-                // weight, and members are in wait order): a class whose head cannot beat
-                // the best so far is skipped before its requirements are checked.
-                if best.as_ref().is_some_and(|b| score_of(first.key) <= b.0) {
-                    return;
-                }
-                if m.tier > class.key.max_tier
-                    || !fits[class.key.channel.slot()]
-                    || !a.meets(&class.key)
-                {
-                    return;
-                }
-                let head =
-                    if !first.declines {
-                        first
-                    } else {
-                        // The head skips some agents: look further down for one that does not
-                        // skip this one.
-                        let found =
-                            class.members.waiters().find(|w| {
-                                !w.declines
-                                    || self.contacts.at(w.slot as usize, &w.key.2).is_some_and(
-                                        |c| c.status == Status::Waiting && !c.skips(id, self.now),
-                                    )
-                            });
-                        match found {
-                            Some(w) => w,
-                            None => return,
-                        }
-                    };
-                let score = score_of(head.key);
-                if best.as_ref().is_none_or(|b| score > b.0) {
-                    best = Some((score, head));
-                }
+            let scan = Scan {
+                agent: a,
+                id,
+                tier: m.tier,
+                fits,
+                weight: u128::from(q.spec.weight),
             };
             // Few live classes: read them all (`meets` checks the skills anyway);
             // otherwise only the buckets of the skills the agent holds, found by walking
             // its sorted skills alongside the queue's sorted buckets.
-            if live.all.len() <= a.spec.skills.len() + 1 {
-                for class in live.all.iter().filter_map(|&c| self.classes.get(c)) {
-                    consider(class);
-                }
+            if live.all.len() <= skills.len() + 1 {
+                self.consider(&scan, &live.all, None, &mut best);
             } else {
-                let skills = &a.spec.skills;
                 let mut i = 0;
                 for (bucket, ids) in &live.buckets {
-                    if let Some(skill) = bucket {
-                        while i < skills.len() && skills[i].0 < *skill {
-                            i += 1;
+                    let prof = match bucket {
+                        None => 0,
+                        Some(skill) => {
+                            while i < skills.len() && skills[i].0 < *skill {
+                                i += 1;
+                            }
+                            if i == skills.len() {
+                                break;
+                            }
+                            if skills[i].0 != *skill {
+                                continue;
+                            }
+                            skills[i].1
                         }
-                        if i == skills.len() {
-                            break;
-                        }
-                        if skills[i].0 != *skill {
-                            continue;
-                        }
-                    }
-                    for class in ids.iter().filter_map(|&c| self.classes.get(c)) {
-                        consider(class);
-                    }
+                    };
+                    self.consider(&scan, ids, Some(prof), &mut best);
                 }
             }
         }
-        best.map(|b| (b.1.key.2, Some(b.1.slot as usize)))
+        best.map(|b| (b.waiter.key.2, Some(b.waiter.slot as usize)))
+    }
+
+    /// Offers the classes `ids` of one queue to a free agent's search (see
+    /// [`Engine::best_contact_for`]), keeping the best head in `best`. `prof` is the agent's
+    /// proficiency in the skill of their bucket, when they were found through it (see
+    /// [`crate::index::Brief::simple_min`]).
+    #[inline(always)]
+    fn consider(&self, scan: &Scan<'_>, ids: &[usize], prof: Option<u8>, best: &mut Option<Best>) {
+        let now = self.now.0;
+        for &class in ids {
+            let Some(brief) = self.classes.brief(class) else {
+                continue;
+            };
+            let Some(first) = brief.head else {
+                continue;
+            };
+            // No member of a class scores above its head (same queue, so the same
+            // weight, and members are in wait order): a class whose head cannot beat
+            // the best so far is skipped before its requirements are checked.
+            let wait = u128::from(now.saturating_sub(first.key.1.0)) * scan.weight;
+            if best
+                .as_ref()
+                .is_some_and(|b| !b.beaten_by(first.key.0.0, wait, first.key.2))
+            {
+                continue;
+            }
+            if scan.tier > brief.max_tier || !scan.fits[usize::from(brief.slot)] {
+                continue;
+            }
+            let meets = match (brief.simple_min, prof) {
+                (Some(min), Some(prof)) => prof >= min,
+                _ => self
+                    .classes
+                    .get(class)
+                    .is_some_and(|class| scan.agent.meets(&class.key)),
+            };
+            if !meets {
+                continue;
+            }
+            if !first.declines {
+                *best = Some(Best {
+                    prio: first.key.0.0,
+                    wait,
+                    waiter: first,
+                });
+                continue;
+            }
+            // The head skips some agents: look further down for one that does not skip
+            // this one.
+            let found = self.classes.get(class).and_then(|class| {
+                class.members.waiters().find(|w| {
+                    !w.declines
+                        || self
+                            .contacts
+                            .at(w.slot as usize, &w.key.2)
+                            .is_some_and(|c| {
+                                c.status == Status::Waiting && !c.skips(scan.id, self.now)
+                            })
+                })
+            });
+            let Some(head) = found else {
+                continue;
+            };
+            let wait = u128::from(now.saturating_sub(head.key.1.0)) * scan.weight;
+            if best
+                .as_ref()
+                .is_none_or(|b| b.beaten_by(head.key.0.0, wait, head.key.2))
+            {
+                *best = Some(Best {
+                    prio: head.key.0.0,
+                    wait,
+                    waiter: head,
+                });
+            }
+        }
     }
 
     /// Contacts waiting for an agent who logged out stop waiting for them.

@@ -184,13 +184,40 @@ impl Members {
 pub(crate) struct Class {
     pub key: ClassKey,
     pub members: Members,
-    /// The first member, cached: reading it is the hot part of every agent-side decision.
-    pub head: Option<Waiter>,
 }
 
-impl Class {
-    fn refresh_head(&mut self) {
-        self.head = self.members.front();
+/// What a free agent reads of a class while it looks for the best waiting contact, kept
+/// apart from the class in one dense vector (see [`Classes::brief`]): an agent-side
+/// decision reads a dozen classes, and reading these 40 bytes of each, instead of the
+/// class with its key's skills behind a pointer, keeps the scan within a few cache lines.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Brief {
+    /// The first member (`None` while the class is not live).
+    pub head: Option<Waiter>,
+    /// Highest member tier allowed ([`ClassKey::max_tier`]).
+    pub max_tier: u8,
+    /// The capacity slot of the class's channel.
+    pub slot: u8,
+    /// `Some(min)` when the class needs nothing but its bucket's skill at `min` or better
+    /// (0 for the bucket of classes that need no skill), and no language: an agent found
+    /// in the bucket qualifies by its proficiency alone. `None`: check the whole key.
+    pub simple_min: Option<u8>,
+}
+
+impl Brief {
+    fn of(key: &ClassKey) -> Brief {
+        let simple_min = match (key.language, key.skills.as_slice()) {
+            (Some(_), _) => None,
+            (None, []) => Some(0),
+            (None, [only]) => Some(only.min),
+            (None, _) => None,
+        };
+        Brief {
+            head: None,
+            max_tier: key.max_tier,
+            slot: key.channel.slot() as u8,
+            simple_min,
+        }
     }
 }
 
@@ -199,6 +226,8 @@ impl Class {
 #[derive(Debug, Default)]
 pub(crate) struct Classes {
     slots: Vec<Option<Class>>,
+    /// The brief of each slot's class, at the same index.
+    briefs: Vec<Brief>,
     free: Vec<usize>,
     by_key: FxHashMap<ClassKey, usize>,
     /// The live classes of each queue that has had any (one lookup per queue an agent
@@ -234,15 +263,17 @@ impl Classes {
                 let class = Class {
                     key: key.clone(),
                     members: Members::default(),
-                    head: None,
                 };
+                let brief = Brief::of(key);
                 let id = match self.free.pop() {
                     Some(id) => {
                         self.slots[id] = Some(class);
+                        self.briefs[id] = brief;
                         id
                     }
                     None => {
                         self.slots.push(Some(class));
+                        self.briefs.push(brief);
                         self.slots.len() - 1
                     }
                 };
@@ -259,8 +290,9 @@ impl Classes {
         };
         if let Some(class) = self.slots[id].as_mut() {
             class.members.add(wait);
-            if class.head.is_none_or(|h| wait.key < h.key) {
-                class.head = Some(wait);
+            let head = &mut self.briefs[id].head;
+            if head.is_none_or(|h| wait.key < h.key) {
+                *head = Some(wait);
             }
         }
         id
@@ -273,14 +305,16 @@ impl Classes {
         };
         class.members.remove(wait);
         if class.members.len() > 0 {
-            if class.head.is_some_and(|h| h.key == *wait) {
-                class.refresh_head();
+            let head = &mut self.briefs[id].head;
+            if head.is_some_and(|h| h.key == *wait) {
+                *head = class.members.front();
             }
             return;
         }
         let Some(class) = self.slots[id].take() else {
             return;
         };
+        self.briefs[id].head = None;
         let bucket = class.key.skills.first().map(|r| r.skill);
         let queue = class.key.queue;
         if let Some(of_queue) = self.by_queue.get_mut(&queue) {
@@ -309,7 +343,12 @@ impl Classes {
 
     /// The first waiting contact of the live class `id`.
     pub fn head_of(&self, id: usize) -> Option<Waiter> {
-        self.get(id)?.head
+        self.briefs.get(id)?.head
+    }
+
+    /// The brief of class `id` (its head is `None` unless the class is live).
+    pub fn brief(&self, id: usize) -> Option<&Brief> {
+        self.briefs.get(id)
     }
 
     /// Number of live (non-empty) classes.
