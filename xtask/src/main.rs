@@ -7,6 +7,7 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 
 mod bench_sip;
+mod postgres;
 
 /// System packages the test suite needs: (program looked for on PATH, or a file's absolute
 /// path, and the Debian package that provides it).
@@ -27,6 +28,9 @@ const SYSTEM_PACKAGES: &[(&str, &str)] = &[
     ("node", "nodejs"),
     ("npm", "npm"),
 ];
+// PostgreSQL's server (Debian's `postgresql`) is needed too: the store's and the server's
+// tests run on it as well as on SQLite. Its programs are not on PATH; see
+// `postgres::bin_dir`.
 
 /// Architecture invariants on dependencies: (crate, crates it must never pull in, why).
 const LAYERS: &[(&str, &[&str], &str)] = &[
@@ -135,11 +139,30 @@ fn test(root: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Runs every test, echoing cargo's output, and adds up cargo's `test result:` lines.
+/// Runs every test with a private PostgreSQL server beside them, then the server's
+/// integration tests again with every server on PostgreSQL instead of SQLite; adds up
+/// cargo's `test result:` lines.
 fn run_tests(root: &Path) -> Result<(u64, u64)> {
-    eprintln!("$ cargo test --workspace");
+    let cluster = postgres::Cluster::start()?;
+    let pg = ("SWITCHBOARD_TEST_POSTGRES", cluster.url.as_str());
+    let (p1, f1) = cargo_test(root, &["--workspace"], &[pg])?;
+    let (p2, f2) = cargo_test(
+        root,
+        &["-p", "switchboard-server", "--test", "it"],
+        &[pg, ("SWITCHBOARD_TEST_DATABASE", "postgres")],
+    )?;
+    Ok((p1 + p2, f1 + f2))
+}
+
+/// Runs `cargo test ARGS` with `env`, echoing cargo's output; counts its `test result:`
+/// lines.
+fn cargo_test(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<(u64, u64)> {
+    let vars: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v} ")).collect();
+    eprintln!("$ {}cargo test {}", vars.concat(), args.join(" "));
     let out = Command::new("cargo")
-        .args(["test", "--workspace"])
+        .arg("test")
+        .args(args)
+        .envs(env.iter().copied())
         .current_dir(root)
         .stderr(std::process::Stdio::inherit())
         .output()
@@ -232,19 +255,18 @@ fn on_path(program: &str) -> bool {
 }
 
 fn install_system_packages(root: &Path) -> Result<()> {
-    let missing: Vec<&str> = SYSTEM_PACKAGES
+    let mut missing: Vec<&str> = SYSTEM_PACKAGES
         .iter()
         .filter(|(what, _)| !present(what))
         .map(|&(_, package)| package)
         .collect();
+    if postgres::bin_dir().is_none() {
+        missing.push("postgresql");
+    }
     if missing.is_empty() {
         return Ok(());
     }
-    let root_user = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-    if !root_user {
+    if !is_root() {
         bail!(
             "missing system packages: {}; install them (apt-get install {}) or run as root",
             missing.join(", "),
@@ -255,6 +277,14 @@ fn install_system_packages(root: &Path) -> Result<()> {
     let mut args = vec!["install", "-y", "-qq", "--no-install-recommends"];
     args.extend(&missing);
     run(root, "apt-get", &args)
+}
+
+/// Whether we run as root.
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
 /// Architecture invariants: the engines never depend on an async runtime, SQL, HTTP or SIP;

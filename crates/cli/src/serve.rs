@@ -95,14 +95,14 @@ pub fn serve(args: ServeArgs) -> Result<()> {
     runtime()?.block_on(async {
         let server = switchboard_server::start(&config).await?;
         println!(
-            "Switchboard listening on http://{}  sip:{} (UDP, TCP)  (data: {}, database: {})",
+            "Switchboard listening on http://{}  sip:{} (UDP, TCP)  (data: {}, database: {}, node: {})",
             server.addr,
             server.sip,
             config.data.display(),
-            server.database
+            server.database,
+            server.node
         );
-        server.run_until_signal().await;
-        Ok(())
+        server.run_until_signal().await
     })
 }
 
@@ -215,7 +215,6 @@ pub fn demo(args: DemoArgs) -> Result<()> {
                 seed: 1,
             });
         }
-        server.run_until_signal().await;
-        Ok(())
+        server.run_until_signal().await
     })
 }

@@ -43,6 +43,30 @@ pub struct Config {
     /// Phone calls.
     #[serde(default)]
     pub voice: VoiceSettings,
+    /// Servers sharing one database.
+    #[serde(default)]
+    pub cluster: ClusterSettings,
+}
+
+/// How a server shares its database with others (`[cluster]`): exactly one of them owns
+/// the routing at a time, through a lease in the database (see `lease.rs`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterSettings {
+    /// This server's name (default: the host name and the process id).
+    pub node: Option<String>,
+    /// How long ownership lasts unless renewed, in seconds (renewed every third of it):
+    /// how long a standby waits after its owner dies without stopping.
+    pub lease_secs: u64,
+}
+
+impl Default for ClusterSettings {
+    fn default() -> Self {
+        ClusterSettings {
+            node: None,
+            lease_secs: 15,
+        }
+    }
 }
 
 /// How phone calls are handled (`[voice]`).
@@ -108,6 +132,7 @@ impl Default for Config {
             seed: 0,
             webhooks: Vec::new(),
             voice: VoiceSettings::default(),
+            cluster: ClusterSettings::default(),
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod calls;
 pub mod center;
 pub mod config;
 pub mod kpi;
+pub mod lease;
 pub mod reports;
 pub mod runtime;
 pub mod setup;
@@ -18,6 +19,7 @@ pub mod webhooks;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use switchboard_store::{Store, User};
 use tokio::sync::oneshot;
@@ -38,8 +40,11 @@ pub struct Server {
     pub interrupted: Vec<i64>,
     /// The database it keeps everything in: `sqlite` or `postgres`.
     pub database: &'static str,
+    /// Its node name, under which it owns the tenant.
+    pub node: String,
     stop: oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<()>,
+    /// Ends when the server has stopped: with why, when it stopped by itself.
+    task: tokio::task::JoinHandle<Option<String>>,
 }
 
 impl Server {
@@ -49,11 +54,21 @@ impl Server {
         let _ = self.task.await;
     }
 
-    /// Runs until Ctrl-C or SIGTERM, then stops gracefully.
-    pub async fn run_until_signal(self) {
-        shutdown_signal().await;
-        tracing::info!("shutting down");
-        self.stop().await;
+    /// Runs until Ctrl-C or SIGTERM, then stops gracefully; or until it stops by itself
+    /// (it lost the ownership of its tenant): an error saying why.
+    pub async fn run_until_signal(mut self) -> anyhow::Result<()> {
+        tokio::select! {
+            _ = shutdown_signal() => {
+                tracing::info!("shutting down");
+                self.stop().await;
+                Ok(())
+            }
+            stopped = &mut self.task => match stopped {
+                Ok(Some(why)) => anyhow::bail!("stopped: {why}"),
+                Ok(None) => Ok(()),
+                Err(e) => anyhow::bail!("stopped: {e}"),
+            },
+        }
     }
 }
 
@@ -83,6 +98,11 @@ pub async fn start(config: &Config) -> anyhow::Result<Server> {
         None => Store::open(&config.data.join("switchboard.db")).await?,
     };
     let database = store.backend();
+    // Nothing is changed before this server owns the tenant: another one may be running
+    // on the same database.
+    let node = lease::node_name(config.cluster.node.as_deref());
+    let lease_len = Duration::from_secs(config.cluster.lease_secs.max(1));
+    let held_until = lease::acquire(&store, &node, lease_len).await?;
     let interrupted = store.close_interrupted(now_ms()).await?;
     if !interrupted.is_empty() {
         tracing::warn!(
@@ -177,9 +197,18 @@ pub async fn start(config: &Config) -> anyhow::Result<Server> {
     let addr = listener.local_addr()?;
     let (stop, stopped) = oneshot::channel::<()>();
     let app = api::router(state);
+    let kept = lease::keep(store.clone(), node.clone(), lease_len, held_until);
+    let owner_node = node.clone();
     let task = tokio::spawn(async move {
+        let (lost_tx, lost) = oneshot::channel();
         let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
-            let _ = stopped.await;
+            tokio::select! {
+                _ = stopped => {}
+                why = kept => {
+                    tracing::error!("stopping: {why}");
+                    let _ = lost_tx.send(why);
+                }
+            }
             // Event streams never end by themselves: tell them to.
             let _ = stopping_tx.send(true);
         });
@@ -192,13 +221,21 @@ pub async fn start(config: &Config) -> anyhow::Result<Server> {
         let _ = calls.await;
         // Every handle to the runtime is gone: the owner task ends.
         let _ = owner.await;
+        let lost = lost.await.ok();
+        if lost.is_none()
+            && let Err(e) = store.release_owner(lease::TENANT, &owner_node).await
+        {
+            tracing::warn!("releasing the lease: {e}");
+        }
         store.close().await;
+        lost
     });
     Ok(Server {
         addr,
         sip,
         interrupted,
         database,
+        node,
         stop,
         task,
     })

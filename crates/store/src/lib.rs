@@ -15,6 +15,7 @@ mod contacts;
 mod customers;
 mod directory;
 mod knowledge;
+mod owners;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -30,6 +31,7 @@ pub use contacts::{
 pub use customers::{Case, Customer, NewCustomer};
 pub use directory::{FlowVersion, Role, Token, User};
 pub use knowledge::{Article, NewArticle};
+pub use owners::Owner;
 
 /// What can go wrong in the store.
 #[derive(Debug, thiserror::Error)]

@@ -5,8 +5,8 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use switchboard_store::{
-    ContactFilter, ContactStatus, NewArticle, NewContact, NewCustomer, Role, Store, StoreError,
-    Token, User, WrapUp,
+    ContactFilter, ContactStatus, NewArticle, NewContact, NewCustomer, Owner, Role, Store,
+    StoreError, Token, User, WrapUp,
 };
 
 /// A test's database, which can be opened again as after a restart.
@@ -70,6 +70,7 @@ on_both_databases!(
     flow_versions_publish_and_roll_back,
     tokens_expire_and_die_with_their_user,
     customers_are_found_by_any_part_of_name_number_or_email,
+    one_server_at_a_time_owns_a_tenant,
 );
 
 fn contact(address: &str, customer: Option<i64>) -> NewContact {
@@ -419,4 +420,65 @@ async fn a_database_url_that_is_not_postgres_is_refused_without_showing_its_pass
     assert!(err.contains("postgres://"), "{err}");
     assert!(err.contains("root:***@db.example"), "{err}");
     assert!(!err.contains("hunter2"), "{err}");
+}
+
+async fn one_server_at_a_time_owns_a_tenant(db: Db) {
+    let store = db.open().await;
+    let owner = |node: &str, expires_ms| Owner {
+        node: node.into(),
+        expires_ms,
+    };
+    // Free: granted. Renewed by its holder, refused to another while it lasts.
+    assert_eq!(
+        store.claim_owner("default", "a", 0, 10_000).await.unwrap(),
+        (true, owner("a", 10_000))
+    );
+    assert_eq!(
+        store
+            .claim_owner("default", "a", 3_000, 13_000)
+            .await
+            .unwrap(),
+        (true, owner("a", 13_000))
+    );
+    assert_eq!(
+        store
+            .claim_owner("default", "b", 12_999, 22_999)
+            .await
+            .unwrap(),
+        (false, owner("a", 13_000))
+    );
+    // Another tenant is another lease.
+    assert!(store.claim_owner("other", "b", 0, 5_000).await.unwrap().0);
+    // Expired: taken over; the old holder's renewal is refused.
+    assert_eq!(
+        store
+            .claim_owner("default", "b", 13_000, 23_000)
+            .await
+            .unwrap(),
+        (true, owner("b", 23_000))
+    );
+    assert_eq!(
+        store
+            .claim_owner("default", "a", 14_000, 24_000)
+            .await
+            .unwrap(),
+        (false, owner("b", 23_000))
+    );
+    // Released only by its holder; then free at once.
+    store.release_owner("default", "a").await.unwrap();
+    assert!(
+        !store
+            .claim_owner("default", "c", 15_000, 25_000)
+            .await
+            .unwrap()
+            .0
+    );
+    store.release_owner("default", "b").await.unwrap();
+    assert_eq!(
+        store
+            .claim_owner("default", "c", 15_000, 25_000)
+            .await
+            .unwrap(),
+        (true, owner("c", 25_000))
+    );
 }

@@ -1,7 +1,12 @@
 //! The real server on a free port with a fresh database, driven over HTTP.
+//!
+//! The database is a SQLite file in the server's data directory, or, with
+//! `SWITCHBOARD_TEST_DATABASE=postgres`, a PostgreSQL database of each server's own on the
+//! server `SWITCHBOARD_TEST_POSTGRES` names (`cargo xtask test` runs the suite both ways).
 
 mod auth;
 mod callbacks;
+mod cluster;
 mod contacts;
 mod flows;
 mod openapi;
@@ -13,6 +18,7 @@ mod voice_legs;
 mod webhooks;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -23,6 +29,36 @@ use switchboard_server::config::Config;
 /// The demo company of the repository.
 fn company() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/demo-company.toml")
+}
+
+/// With `SWITCHBOARD_TEST_DATABASE=postgres`: the URL of the PostgreSQL database of the
+/// server whose data directory is `dir`, created the first time (so that a restarted
+/// server finds its database again).
+async fn postgres_database(dir: &Path) -> Option<String> {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    match std::env::var("SWITCHBOARD_TEST_DATABASE").as_deref() {
+        Ok("postgres") => {}
+        Ok("sqlite") | Err(_) => return None,
+        Ok(other) => panic!("SWITCHBOARD_TEST_DATABASE={other}: sqlite or postgres"),
+    }
+    let remembered = dir.join("database-url");
+    if let Ok(url) = std::fs::read_to_string(&remembered) {
+        return Some(url);
+    }
+    let server = std::env::var("SWITCHBOARD_TEST_POSTGRES").expect(
+        "SWITCHBOARD_TEST_DATABASE=postgres needs SWITCHBOARD_TEST_POSTGRES=postgres://… \
+         naming a server where the tests may create databases",
+    );
+    let name = format!(
+        "it_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
+    let url = switchboard_store::create_postgres_database(&server, &name)
+        .await
+        .unwrap();
+    std::fs::write(&remembered, &url).unwrap();
+    Some(url)
 }
 
 /// A server with the demo company in a temporary directory.
@@ -55,6 +91,7 @@ impl Harness {
             http: "127.0.0.1:0".parse().unwrap(),
             sip: "127.0.0.1:0".parse().unwrap(),
             data: dir.path().to_path_buf(),
+            database: postgres_database(dir.path()).await,
             company: Some(company()),
             ..Config::default()
         };
@@ -67,6 +104,15 @@ impl Harness {
             http: reqwest::Client::new(),
             dir,
         }
+    }
+
+    /// The server's database, opened beside it (as a second server would).
+    pub async fn store(&self) -> switchboard_store::Store {
+        match postgres_database(self.dir.path()).await {
+            Some(url) => switchboard_store::Store::connect(&url).await,
+            None => switchboard_store::Store::open(&self.dir.path().join("switchboard.db")).await,
+        }
+        .unwrap()
     }
 
     /// Stops gracefully; answers the data directory.

@@ -150,9 +150,7 @@ async fn no_recording_is_404_and_references_outside_the_recordings_directory_are
     let recordings = data.join("recordings");
     std::fs::create_dir_all(&recordings).unwrap();
     std::os::unix::fs::symlink(data.join("secret.txt"), recordings.join("link.wav")).unwrap();
-    let store = switchboard_store::Store::open(&data.join("switchboard.db"))
-        .await
-        .unwrap();
+    let store = h.store().await;
     for bad in [
         "../secret.txt",
         "../switchboard.db",
