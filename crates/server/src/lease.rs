@@ -45,9 +45,9 @@ fn dead_here(node: &str) -> bool {
     pid != std::process::id() && !std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
 
-/// Waits until `node` owns the tenant for `lease`, checking again as the holder's lease
-/// runs out (or every third of `lease`, whichever is sooner). Answers when the lease runs
-/// out unless renewed.
+/// Waits until `node` owns the tenant for `lease`, checking again every second (sooner
+/// when the holder's lease runs out first, or when `lease` is under three seconds).
+/// Answers when the lease runs out unless renewed.
 pub async fn acquire(store: &Store, node: &str, lease: Duration) -> anyhow::Result<i64> {
     let lease_ms = millis(lease);
     let mut told = false;
@@ -79,7 +79,7 @@ pub async fn acquire(store: &Store, node: &str, lease: Duration) -> anyhow::Resu
             );
             told = true;
         }
-        let wait = (owner.expires_ms - now).clamp(50, (lease_ms / 3).max(50));
+        let wait = (owner.expires_ms - now).clamp(50, (lease_ms / 3).clamp(50, 1_000));
         tokio::time::sleep(Duration::from_millis(wait.unsigned_abs())).await;
     }
 }
