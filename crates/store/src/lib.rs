@@ -66,8 +66,7 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: Pool,
-    /// A SQLite database file (none in memory or on PostgreSQL).
-    file: Option<SqliteFile>,
+    mode: Mode,
 }
 
 /// The pool of either database.
@@ -77,12 +76,22 @@ enum Pool {
     Postgres(PgPool),
 }
 
-/// What [`Store::group_writer`] and [`Store::sync`] need of a SQLite file.
+/// How a store's commits become durable: what [`Store::group_writer`] opens and what
+/// [`Store::sync`] does.
 #[derive(Clone, Debug)]
-struct SqliteFile {
-    options: SqliteConnectOptions,
-    /// Its write-ahead log.
-    wal: PathBuf,
+enum Mode {
+    /// In memory: nothing to flush; the group writer is the store itself.
+    Memory,
+    /// A SQLite file in WAL mode; `wal` is its write-ahead log, flushed by `sync`.
+    SqliteFile {
+        options: SqliteConnectOptions,
+        wal: PathBuf,
+    },
+    /// PostgreSQL, each commit durable when it returns.
+    Postgres { options: PgConnectOptions },
+    /// A PostgreSQL group writer: commits return before they are flushed
+    /// (`synchronous_commit = off`) until `sync`.
+    PostgresGroup,
 }
 
 /// Evaluates `$body` with `$p` bound to the store's pool, whichever database it is: the
@@ -130,24 +139,24 @@ impl Store {
             .busy_timeout(Duration::from_secs(5));
         let mut wal = path.as_os_str().to_owned();
         wal.push("-wal");
-        let file = SqliteFile {
+        let mode = Mode::SqliteFile {
             options: options.clone(),
             wal: wal.into(),
         };
-        Store::open_sqlite(options, 4, Some(file)).await
+        Store::open_sqlite(options, 4, mode).await
     }
 
     /// A private in-memory database (tests, dry runs).
     pub async fn memory() -> Result<Store> {
         let options = SqliteConnectOptions::from_str("sqlite::memory:")?.foreign_keys(true);
         // One connection: every connection to `:memory:` would be its own database.
-        Store::open_sqlite(options, 1, None).await
+        Store::open_sqlite(options, 1, Mode::Memory).await
     }
 
     async fn open_sqlite(
         options: SqliteConnectOptions,
         connections: u32,
-        file: Option<SqliteFile>,
+        mode: Mode,
     ) -> Result<Store> {
         let pool = SqlitePoolOptions::new()
             .max_connections(connections)
@@ -156,7 +165,7 @@ impl Store {
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
         Ok(Store {
             pool: Pool::Sqlite(pool),
-            file,
+            mode,
         })
     }
 
@@ -174,12 +183,12 @@ impl Store {
         let options = PgConnectOptions::from_str(url)?;
         let pool = PgPoolOptions::new()
             .max_connections(8)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
         Ok(Store {
             pool: Pool::Postgres(pool),
-            file: None,
+            mode: Mode::Postgres { options },
         })
     }
 
@@ -192,36 +201,63 @@ impl Store {
     }
 
     /// A store for one writer that commits in groups: one connection whose commits are
-    /// not flushed to disk one by one (synchronous=NORMAL), made durable together by
-    /// [`Store::sync`]. Other connections keep synchronous=FULL. (In memory: this store.)
-    /// (On PostgreSQL, which makes each commit durable itself: this store.)
+    /// not flushed to disk one by one, made durable together by [`Store::sync`]. On a
+    /// SQLite file it runs with synchronous=NORMAL (other connections keep FULL); on
+    /// PostgreSQL with `synchronous_commit = off`. (In memory: this store.)
     pub async fn group_writer(&self) -> Result<Store> {
-        let Some(file) = &self.file else {
-            return Ok(self.clone());
-        };
-        let options = file
-            .options
-            .clone()
-            .synchronous(sqlx::sqlite::SqliteSynchronous::Normal);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options.clone())
-            .await?;
-        Ok(Store {
-            pool: Pool::Sqlite(pool),
-            file: Some(SqliteFile {
-                options,
-                wal: file.wal.clone(),
-            }),
-        })
+        match &self.mode {
+            Mode::Memory | Mode::PostgresGroup => Ok(self.clone()),
+            Mode::SqliteFile { options, wal } => {
+                let options = options
+                    .clone()
+                    .synchronous(sqlx::sqlite::SqliteSynchronous::Normal);
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .connect_with(options.clone())
+                    .await?;
+                Ok(Store {
+                    pool: Pool::Sqlite(pool),
+                    mode: Mode::SqliteFile {
+                        options,
+                        wal: wal.clone(),
+                    },
+                })
+            }
+            Mode::Postgres { options } => {
+                let options = options.clone().options([("synchronous_commit", "off")]);
+                let pool = PgPoolOptions::new()
+                    .max_connections(1)
+                    .connect_with(options)
+                    .await?;
+                Ok(Store {
+                    pool: Pool::Postgres(pool),
+                    mode: Mode::PostgresGroup,
+                })
+            }
+        }
     }
 
-    /// Makes every commit so far durable: flushes the write-ahead log to disk, as
-    /// synchronous=FULL does after each commit (checkpoints flush it themselves first).
-    /// Nothing to do in memory or on PostgreSQL.
+    /// Makes every commit so far durable. On a SQLite file: flushes the write-ahead log to
+    /// disk, as synchronous=FULL does after each commit (checkpoints flush it themselves
+    /// first). On a PostgreSQL group writer: commits one transaction synchronously, which
+    /// returns once the log is flushed up to it, and so past every earlier commit (the
+    /// log is written in order). Nothing to do otherwise.
     pub async fn sync(&self) -> Result<()> {
-        let Some(wal) = self.file.as_ref().map(|f| f.wal.clone()) else {
-            return Ok(());
+        let wal = match (&self.mode, &self.pool) {
+            (Mode::SqliteFile { wal, .. }, _) => wal.clone(),
+            (Mode::PostgresGroup, Pool::Postgres(p)) => {
+                let mut tx = p.begin().await?;
+                sqlx::query("SET LOCAL synchronous_commit = on")
+                    .execute(&mut *tx)
+                    .await?;
+                // A transaction id: without one there is no commit record to wait for.
+                sqlx::query("SELECT pg_current_xact_id()")
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                return Ok(());
+            }
+            _ => return Ok(()),
         };
         let synced = tokio::task::spawn_blocking(move || match std::fs::File::open(&wal) {
             Ok(f) => f.sync_data(),

@@ -482,3 +482,26 @@ async fn one_server_at_a_time_owns_a_tenant(db: Db) {
         (true, owner("c", 25_000))
     );
 }
+
+/// On PostgreSQL the group writer's commits return before they are flushed; the others
+/// see them at once, and `sync` (a synchronous commit, so a flush past them) succeeds.
+#[tokio::test]
+async fn a_postgres_group_writer_commits_for_everyone_and_syncs() {
+    let db = Db::postgres().await;
+    let store = db.open().await;
+    let writer = store.group_writer().await.unwrap();
+    let id = writer.create_contact(&contact("a", None), 1).await.unwrap();
+    writer.contact_queued(id, "support", 2).await.unwrap();
+    writer.sync().await.unwrap();
+    store.sync().await.unwrap();
+    assert_eq!(
+        store.contact(id).await.unwrap().queue.as_deref(),
+        Some("support")
+    );
+    writer.close().await;
+    store.close().await;
+    assert_eq!(
+        db.open().await.contact(id).await.unwrap().status,
+        ContactStatus::Queued
+    );
+}
