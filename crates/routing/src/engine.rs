@@ -385,7 +385,7 @@ pub struct Engine {
     /// Only the random strategies draw from it, inside otherwise read-only searches.
     rng: RefCell<Pcg64Mcg>,
     agents: Table<AgentId, Agent>,
-    queues: FxHashMap<QueueId, Queue>,
+    queues: Table<QueueId, Queue>,
     contacts: Table<ContactId, Contact>,
     offers: FxHashMap<OfferId, Offer>,
     classes: Classes,
@@ -444,7 +444,7 @@ impl Engine {
             now: Timestamp::ZERO,
             rng: RefCell::new(Pcg64Mcg::seed_from_u64(config.seed)),
             agents: Table::default(),
-            queues: FxHashMap::default(),
+            queues: Table::default(),
             contacts: Table::default(),
             offers: FxHashMap::default(),
             classes: Classes::default(),
