@@ -538,9 +538,20 @@ fn rank(item: &(ReadyKey, AgentId)) -> (u64, AgentId) {
 }
 
 impl Fifo {
+    /// The index of group `key`, or where it would go: groups are few (tiers ×
+    /// proficiency levels), so a scan from the front beats a binary search.
+    fn group(&self, key: (u8, u64)) -> Result<usize, usize> {
+        for (i, g) in self.groups.iter().enumerate() {
+            if g.key >= key {
+                return if g.key == key { Ok(i) } else { Err(i) };
+            }
+        }
+        Err(self.groups.len())
+    }
+
     fn insert(&mut self, item: (ReadyKey, AgentId)) -> u32 {
         let gk = (item.0.0, item.0.1);
-        let gi = match self.groups.binary_search_by(|g| g.key.cmp(&gk)) {
+        let gi = match self.group(gk) {
             Ok(i) => i,
             Err(i) => {
                 let group = Group {
@@ -622,25 +633,29 @@ impl Fifo {
         if at != item || prev == FREED {
             return;
         }
-        let gk = (item.0.0, item.0.1);
-        let Ok(gi) = self.groups.binary_search_by(|g| g.key.cmp(&gk)) else {
-            return;
-        };
-        let group = &mut self.groups[gi];
-        if prev == NO_NODE {
-            group.head = next;
-            if next != NO_NODE {
-                group.first = rank(&self.nodes[next as usize].item);
+        // The group is looked up only when the node is one of its ends.
+        if prev == NO_NODE || next == NO_NODE {
+            let Ok(gi) = self.group((item.0.0, item.0.1)) else {
+                return;
+            };
+            let group = &mut self.groups[gi];
+            if prev == NO_NODE {
+                group.head = next;
+                if next != NO_NODE {
+                    group.first = rank(&self.nodes[next as usize].item);
+                }
             }
-        } else {
+            if next == NO_NODE {
+                group.tail = prev;
+                if prev != NO_NODE {
+                    group.last = rank(&self.nodes[prev as usize].item);
+                }
+            }
+        }
+        if prev != NO_NODE {
             self.nodes[prev as usize].next = next;
         }
-        if next == NO_NODE {
-            group.tail = prev;
-            if prev != NO_NODE {
-                group.last = rank(&self.nodes[prev as usize].item);
-            }
-        } else {
+        if next != NO_NODE {
             self.nodes[next as usize].prev = prev;
         }
         self.nodes[node as usize].prev = FREED;
