@@ -145,28 +145,66 @@ fn test(root: &Path) -> Result<()> {
 fn run_tests(root: &Path) -> Result<(u64, u64)> {
     let cluster = postgres::Cluster::start()?;
     let pg = ("SWITCHBOARD_TEST_POSTGRES", cluster.url.as_str());
-    let (p1, f1) = cargo_test(root, &["--workspace"], &[pg])?;
-    let (p2, f2) = cargo_test(
+    let mut cargo = Command::new("cargo");
+    cargo.args(["test", "--workspace"]);
+    let (p1, f1) = count_tests(root, cargo, &[pg])?;
+    // The same binary, not `cargo test -p`: selecting one package can change the features
+    // of shared dependencies, and so rebuild them.
+    let server = root.join("crates/server");
+    let mut again = Command::new(test_binary(root, &server, "it")?);
+    again.current_dir(&server);
+    let (p2, f2) = count_tests(
         root,
-        &["-p", "switchboard-server", "--test", "it"],
+        again,
         &[pg, ("SWITCHBOARD_TEST_DATABASE", "postgres")],
     )?;
     Ok((p1 + p2, f1 + f2))
 }
 
-/// Runs `cargo test ARGS` with `env`, echoing cargo's output; counts its `test result:`
-/// lines.
-fn cargo_test(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<(u64, u64)> {
-    let vars: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v} ")).collect();
-    eprintln!("$ {}cargo test {}", vars.concat(), args.join(" "));
+/// The test binary `target` of the package in `dir`, as `cargo test --workspace` built it.
+fn test_binary(root: &Path, dir: &Path, target: &str) -> Result<PathBuf> {
+    let manifest = std::fs::canonicalize(dir.join("Cargo.toml"))?;
     let out = Command::new("cargo")
-        .arg("test")
-        .args(args)
-        .envs(env.iter().copied())
+        .args(["test", "--workspace", "--no-run", "--message-format=json"])
         .current_dir(root)
         .stderr(std::process::Stdio::inherit())
         .output()
-        .context("cannot run cargo test")?;
+        .context("cannot run cargo test --no-run")?;
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .find(|m| {
+            m["reason"] == "compiler-artifact"
+                && m["target"]["name"] == target
+                && m["target"]["kind"][0] == "test"
+                && m["manifest_path"].as_str().map(Path::new) == Some(manifest.as_path())
+        })
+        .and_then(|m| m["executable"].as_str().map(PathBuf::from))
+        .with_context(|| format!("no test binary {target} in {}", dir.display()))
+}
+
+/// Runs a test command (`cargo test …` or a test binary) with `env`, echoing its
+/// output; counts libtest's `test result:` lines.
+fn count_tests(root: &Path, mut cmd: Command, env: &[(&str, &str)]) -> Result<(u64, u64)> {
+    let vars: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v} ")).collect();
+    let args: Vec<String> = cmd
+        .get_args()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    eprintln!(
+        "$ {}{} {}",
+        vars.concat(),
+        cmd.get_program().to_string_lossy(),
+        args.join(" ")
+    );
+    if cmd.get_current_dir().is_none() {
+        cmd.current_dir(root);
+    }
+    let out = cmd
+        .envs(env.iter().copied())
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .context("cannot run the tests")?;
     let text = String::from_utf8_lossy(&out.stdout);
     print!("{text}");
     let count = |line: &str, word: &str| -> u64 {
@@ -182,7 +220,7 @@ fn cargo_test(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<(u64, 
         failed += count(line, "failed");
     }
     if !out.status.success() && failed == 0 {
-        bail!("cargo test failed ({})", out.status);
+        bail!("the tests failed ({})", out.status);
     }
     Ok((passed, failed))
 }
