@@ -212,13 +212,40 @@ enum Status {
     },
 }
 
+/// What the engine keeps of a [`ContactSpec`]: the attributes are the edge's own and never
+/// read here, and the time to wait for a preferred agent becomes a deadline at entry
+/// (kept on the contact), so the record of a contact is four cache lines, not five.
+#[derive(Debug)]
+struct Needs {
+    skills: Vec<SkillRequirement>,
+    preferred_agents: Vec<AgentId>,
+    priority: i32,
+    queue: QueueId,
+    language: Option<LanguageId>,
+    channel: Channel,
+}
+
+impl From<ContactSpec> for Needs {
+    fn from(spec: ContactSpec) -> Needs {
+        Needs {
+            skills: spec.skills,
+            preferred_agents: spec.preferred_agents,
+            priority: spec.priority,
+            queue: spec.queue,
+            language: spec.language,
+            channel: spec.channel,
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Contact {
-    spec: ContactSpec,
+    spec: Needs,
     enqueued_at: Timestamp,
     stage: usize,
     status: Status,
-    waited: Duration,
+    /// Time from entering the queue to being connected, in microseconds.
+    waited_us: u64,
     /// Agents who declined or missed it recently, and until when they are skipped.
     declined: Vec<(AgentId, Timestamp)>,
     /// Classes it is listed in while waiting for any eligible agent.
@@ -229,14 +256,21 @@ struct Contact {
     /// only so that recomputing them reuses their buffers).
     keys: Vec<ClassKey>,
     keys_stale: bool,
-    /// The key it is listed under while waiting (kept, since the key's priority boost
-    /// depends on queue configuration that may change while it waits).
-    listed: Option<WaitKey>,
+    /// The priority of the key it is listed under while waiting (kept, since the key's
+    /// priority boost depends on queue configuration that may change while it waits); the
+    /// rest of the key is its entry time and id (see [`Contact::listed_key`]).
+    listed: Option<i32>,
     /// Its slot in its home queue's [`Line`] while listed.
     line_slot: u32,
 }
 
 impl Contact {
+    /// The key it is listed under while waiting, if it is listed.
+    fn listed_key(&self, id: ContactId) -> Option<WaitKey> {
+        self.listed
+            .map(|priority| (Reverse(priority), self.enqueued_at, id))
+    }
+
     /// Whether `agent` declined or missed this contact and is still skipped for it at `now`.
     fn skips(&self, agent: AgentId, now: Timestamp) -> bool {
         self.declined.iter().any(|d| d.0 == agent && d.1 > now)
@@ -515,7 +549,7 @@ impl Engine {
             return None;
         }
         let q = self.queues.get(&c.spec.queue)?;
-        let ahead = q.order.ahead_of(c.listed.as_ref()?);
+        let ahead = q.order.ahead_of(&c.listed_key(contact)?);
         Some(QueuePosition {
             ahead,
             ewt: estimate_wait(q, ahead),
@@ -991,11 +1025,11 @@ impl Engine {
         self.contacts.insert(
             id,
             Contact {
-                spec,
+                spec: spec.into(),
                 enqueued_at: now,
                 stage: 0,
                 status: Status::Waiting,
-                waited: Duration::ZERO,
+                waited_us: 0,
                 declined: Vec::new(),
                 placed: Small::default(),
                 preferred_until,
@@ -1128,11 +1162,11 @@ impl Engine {
         if let Some(q) = self.queues.get_mut(&home) {
             let line_slot = q.order.add(wait);
             if let Some(c) = self.contacts.get_mut(&id) {
-                c.listed = Some(wait);
+                c.listed = Some(wait.0.0);
                 c.line_slot = line_slot;
             }
         } else if let Some(c) = self.contacts.get_mut(&id) {
-            c.listed = Some(wait);
+            c.listed = Some(wait.0.0);
         }
         if let Some(at) = next_step {
             self.schedule(at, Timer::Escalate(id));
@@ -1435,9 +1469,10 @@ impl Engine {
         let Some(c) = self.contacts.at_mut(slot, &id) else {
             return;
         };
-        let Some(wait) = c.listed.take() else {
+        let Some(wait) = c.listed_key(id) else {
             return;
         };
+        c.listed = None;
         let home = c.spec.queue;
         let line_slot = c.line_slot;
         for &class in &c.placed {
@@ -1532,12 +1567,13 @@ impl Engine {
                     _ => Vec::new(),
                 };
                 others.retain(|&x| x != offer);
-                c.waited = now.since(c.enqueued_at);
+                let waited = now.since(c.enqueued_at);
+                c.waited_us = u64::try_from(waited.as_micros()).unwrap_or(u64::MAX);
                 c.status = Status::Connected {
                     agent: o.agent,
                     since: now,
                 };
-                (others, c.waited)
+                (others, waited)
             }
             None => (Vec::new(), Duration::ZERO),
         };
@@ -1787,7 +1823,7 @@ impl Engine {
             kind: EventKind::ContactLeft {
                 contact: id,
                 outcome: Outcome::Handled,
-                waited: c.waited,
+                waited: Duration::from_micros(c.waited_us),
             },
         });
         self.spare.recycle(c);
