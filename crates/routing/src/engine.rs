@@ -935,6 +935,46 @@ impl Engine {
         if !ready && a.indexed.is_empty() {
             return;
         }
+        if ready && a.indexed.is_empty() {
+            // Filed nowhere yet (nearly every agent who frees up): each entry is filed as
+            // it is worked out, in the order of the general case below, looking each
+            // queue up once. The entries go to the scratch list, warm in the cache, which
+            // becomes the agent's (as in the general case).
+            let mut filed = std::mem::take(&mut self.scratch_entries);
+            filed.clear();
+            let util = a.spec.capacity.utilisation_permille(&a.in_use);
+            let idle = a.idle_since.0;
+            for m in &a.spec.queues {
+                let Some(q) = self.queues.get_mut(&m.queue) else {
+                    continue;
+                };
+                let strategy = q.spec.strategy;
+                let key = ready_key(strategy, m, a.handled, a.talk_us, idle, util);
+                let mut entry = ReadyEntry::new(m.queue, ALL, key);
+                q.ready.insert(id, &mut entry);
+                filed.push(entry);
+                if strategy == Strategy::BestSkill {
+                    let mut r = 0;
+                    for &(skill, prof) in &a.spec.skills {
+                        let ranked = q.ready.ranked();
+                        while r < ranked.len() && ranked[r].0 < skill {
+                            r += 1;
+                        }
+                        if r == ranked.len() {
+                            break;
+                        }
+                        if ranked[r].0 == skill {
+                            let key = (m.tier, u64::from(u8::MAX - prof), idle);
+                            let mut entry = ReadyEntry::new(m.queue, ranked[r].1, key);
+                            q.ready.insert(id, &mut entry);
+                            filed.push(entry);
+                        }
+                    }
+                }
+            }
+            self.scratch_entries = std::mem::replace(&mut a.indexed, filed);
+            return;
+        }
         let mut want = std::mem::take(&mut self.scratch_entries);
         want.clear();
         if ready {
