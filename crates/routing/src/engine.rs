@@ -1914,7 +1914,9 @@ impl Engine {
             return None;
         }
         // A contact waiting for this agent in particular comes first.
-        if let Some(set) = self.preferred.get(&id) {
+        if !self.preferred.is_empty()
+            && let Some(set) = self.preferred.get(&id)
+        {
             let found = set.iter().find(|w| {
                 self.contacts.get(&w.2).is_some_and(|c| {
                     !c.skips(id, self.now) && a.spec.capacity.fits(&a.in_use, c.spec.channel)
