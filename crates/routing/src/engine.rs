@@ -97,7 +97,8 @@ pub struct TableSizes {
     pub contacts: usize,
     /// Open offers.
     pub offers: usize,
-    /// Pending timers, including ones that will turn out stale.
+    /// Pending timers, including ones that will turn out stale (ring timers of answered
+    /// offers are swept out now and then, so this may drop without a timeout).
     pub timers: usize,
     /// Live requirement classes.
     pub classes: usize,
@@ -378,6 +379,56 @@ enum Timer {
     Retry(ContactId),
 }
 
+/// Ring timers in the order they come due: (due, sequence, offer).
+///
+/// A vector read from `head` on: taking the front only moves `head`, and the vector is
+/// emptied whenever it is all taken, so a line that stays short stays in the same few
+/// (warm) cache lines.
+#[derive(Debug, Default)]
+struct RingTimers {
+    line: Vec<(Timestamp, u64, OfferId)>,
+    head: usize,
+}
+
+impl RingTimers {
+    fn len(&self) -> usize {
+        self.line.len() - self.head
+    }
+
+    fn front(&self) -> Option<&(Timestamp, u64, OfferId)> {
+        self.line.get(self.head)
+    }
+
+    fn back(&self) -> Option<&(Timestamp, u64, OfferId)> {
+        self.line[self.head..].last()
+    }
+
+    fn pop_front(&mut self) -> Option<(Timestamp, u64, OfferId)> {
+        let first = self.line.get(self.head).copied();
+        if first.is_some() {
+            self.head += 1;
+        }
+        first
+    }
+
+    fn push_back(&mut self, ring: (Timestamp, u64, OfferId)) {
+        if self.head == self.line.len() {
+            self.line.clear();
+            self.head = 0;
+        } else if self.head >= 64 && 2 * self.head >= self.line.len() {
+            self.line.drain(..self.head);
+            self.head = 0;
+        }
+        self.line.push(ring);
+    }
+
+    fn retain(&mut self, mut keep: impl FnMut(&(Timestamp, u64, OfferId)) -> bool) {
+        self.line.drain(..self.head);
+        self.head = 0;
+        self.line.retain(|r| keep(r));
+    }
+}
+
 /// The ACD: agents, queues, waiting contacts and offers, driven by inputs and time.
 ///
 /// # Driving contract
@@ -427,6 +478,9 @@ pub struct Engine {
     preferred: FxHashMap<AgentId, BTreeSet<WaitKey>>,
     timers: BinaryHeap<Reverse<(Timestamp, u64, Timer)>>,
     timer_seq: u64,
+    /// Ring timers due no earlier than those before them, in order (time, then sequence);
+    /// the others are in `timers`. See [`Engine::schedule_ring`].
+    rings: RingTimers,
     next_offer: u64,
     events: VecDeque<Event>,
     /// Reused by [`Engine::reindex`] so that re-filing an agent allocates nothing.
@@ -485,6 +539,7 @@ impl Engine {
             preferred: FxHashMap::default(),
             timers: BinaryHeap::new(),
             timer_seq: 0,
+            rings: RingTimers::default(),
             next_offer: 1,
             events: VecDeque::new(),
             scratch_entries: Vec::new(),
@@ -500,7 +555,12 @@ impl Engine {
 
     /// When [`Engine::handle_timeout`] should next be called.
     pub fn poll_timeout(&self) -> Option<Timestamp> {
-        self.timers.peek().map(|Reverse((at, _, _))| *at)
+        let heap = self.timers.peek().map(|Reverse((at, _, _))| *at);
+        let ring = self.rings.front().map(|r| r.0);
+        match (heap, ring) {
+            (Some(h), Some(r)) => Some(h.min(r)),
+            (h, r) => h.or(r),
+        }
     }
 
     /// The current state of an agent.
@@ -534,7 +594,7 @@ impl Engine {
         TableSizes {
             contacts: self.contacts.len(),
             offers: self.offers.len(),
-            timers: self.timers.len(),
+            timers: self.timers.len() + self.rings.len(),
             classes: self.classes.len(),
             preferred: self.preferred.values().map(BTreeSet::len).sum(),
         }
@@ -621,11 +681,25 @@ impl Engine {
         self.rewind_events();
         self.now = self.now.max(now);
         let last = self.timer_seq;
-        while let Some(Reverse((at, seq, timer))) = self.timers.peek().copied() {
+        loop {
+            // The earlier of the heap's first timer and the first ring timer in line.
+            let heap = self.timers.peek().map(|Reverse((at, seq, _))| (*at, *seq));
+            let ring = self.rings.front().map(|&(at, seq, _)| (at, seq));
+            let from_line = ring.is_some_and(|r| heap.is_none_or(|h| r < h));
+            let Some((at, seq)) = (if from_line { ring } else { heap }) else {
+                break;
+            };
             if at > self.now || seq > last {
                 break;
             }
-            self.timers.pop();
+            let timer = if from_line {
+                self.rings.pop_front().map(|r| Timer::Ring(r.2))
+            } else {
+                self.timers.pop().map(|Reverse(t)| t.2)
+            };
+            let Some(timer) = timer else {
+                break;
+            };
             self.fire(timer, at);
         }
     }
@@ -1581,7 +1655,7 @@ impl Engine {
             },
         );
         let expires_at = self.now.after(ring);
-        self.schedule(expires_at, Timer::Ring(offer));
+        self.schedule_ring(expires_at, offer);
         self.events.push_back(Event {
             at: self.now,
             kind: EventKind::Offered {
@@ -2081,9 +2155,45 @@ impl Engine {
 
     // ----- timers -----
 
+    /// Ring timers in line, at least half of them for answered offers, before the line
+    /// is swept of those.
+    const STALE_RINGS: usize = 1024;
+
     fn schedule(&mut self, at: Timestamp, timer: Timer) {
         self.timer_seq += 1;
         self.timers.push(Reverse((at, self.timer_seq, timer)));
+    }
+
+    /// Sets the ring timer of `offer`, just opened (in `offers` already).
+    ///
+    /// Ring timers mostly come due in the order they are set (one ring timeout for all
+    /// queues, or few), so they wait in a line rather than in the heap: no sifting, and
+    /// the timer of an answered offer, which can only fire to no effect, is dropped when it
+    /// reaches the front instead of growing the heap by one cold entry per offer until it
+    /// comes due. Behind an offer still ringing they are swept out once they are at least
+    /// [`Engine::STALE_RINGS`] and half the line. A timer due before the last one in line
+    /// goes to the heap. Either way timers fire in the same order (time, then sequence).
+    fn schedule_ring(&mut self, at: Timestamp, offer: OfferId) {
+        if self.rings.back().is_some_and(|r| r.0 > at) {
+            // Due before the last one in line (a queue with a shorter ring timeout).
+            self.schedule(at, Timer::Ring(offer));
+            return;
+        }
+        // Answered offers at the front of the line go now.
+        while self
+            .rings
+            .front()
+            .is_some_and(|r| !self.offers.contains_key(&r.2))
+        {
+            self.rings.pop_front();
+        }
+        // Behind an offer still ringing, answered ones are swept out now and then.
+        if self.rings.len() >= Self::STALE_RINGS && self.rings.len() >= 2 * self.offers.len() {
+            let offers = &self.offers;
+            self.rings.retain(|r| offers.contains_key(&r.2));
+        }
+        self.timer_seq += 1;
+        self.rings.push_back((at, self.timer_seq, offer));
     }
 
     fn fire(&mut self, timer: Timer, due: Timestamp) {

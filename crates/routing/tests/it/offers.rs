@@ -190,3 +190,52 @@ fn timers_and_tables_are_empty_after_everything_ends() {
         "no leaked contacts, offers, timers or classes"
     );
 }
+
+#[test]
+fn ring_timers_of_answered_offers_do_not_pile_up() {
+    let mut h = Harness::new();
+    h.queue(
+        1,
+        QueueSpec {
+            ring_timeout: Duration::from_secs(15),
+            ..queue_spec(Strategy::Linear)
+        },
+    );
+    h.simple_agent(2, &[1], &[]);
+    h.voice(1, 1);
+    assert_eq!(
+        h.offered_to(1),
+        Some(2),
+        "the only agent is offered contact 1"
+    );
+    h.simple_agent(1, &[1], &[]);
+    // Thousands of offers answered within their ring timeout: each leaves a ring timer
+    // that can only fire to no effect.
+    let mut most = 0;
+    for c in 2..=5_001 {
+        h.voice(c, 1);
+        h.answer(c);
+        h.ok(Input::End {
+            contact: ContactId(c),
+        });
+        most = most.max(h.engine.table_sizes().timers);
+    }
+    assert!(most < 2_100, "stale ring timers are swept: at most {most}");
+    // The offer still ringing keeps its timer through the sweeps.
+    h.advance(15.0);
+    let timed_out = h
+        .events
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.kind,
+                EventKind::OfferEnded {
+                    contact: ContactId(1),
+                    reason: OfferEnd::TimedOut,
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(timed_out, 1, "contact 1's offer to agent 2 timed out once");
+}
