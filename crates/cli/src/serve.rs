@@ -81,8 +81,12 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 
 fn logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        // PostgreSQL's notices (e.g. "relation … already exists, skipping") are not news.
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx::postgres::notice=warn"));
+        // Not by default: every SIP message in full (8 KB a call, credentials' digests
+        // included; `RUST_LOG=info,rsipstack=info` shows them), and PostgreSQL's notices
+        // ("relation … already exists, skipping").
+        .unwrap_or_else(|_| {
+            tracing_subscriber::EnvFilter::new("info,rsipstack=warn,sqlx::postgres::notice=warn")
+        });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
