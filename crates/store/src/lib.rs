@@ -181,6 +181,16 @@ impl Store {
             )));
         }
         let options = PgConnectOptions::from_str(url)?;
+        // One connection first, so that a wrong address, database or password is reported
+        // as such at once (the pool would retry until its time-out, then say only that).
+        let cannot = |e: sqlx::Error| StoreError::Config(format!("{}: {e}", redact(url)));
+        options
+            .connect()
+            .await
+            .map_err(cannot)?
+            .close()
+            .await
+            .map_err(cannot)?;
         let pool = PgPoolOptions::new()
             .max_connections(8)
             .connect_with(options.clone())

@@ -420,6 +420,14 @@ async fn a_database_url_that_is_not_postgres_is_refused_without_showing_its_pass
     assert!(err.contains("postgres://"), "{err}");
     assert!(err.contains("root:***@db.example"), "{err}");
     assert!(!err.contains("hunter2"), "{err}");
+    // A server that is not there is reported as such (not as a pool's time-out).
+    let err = Store::connect("postgres://sb:hunter2@127.0.0.1:1/switchboard")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("sb:***@127.0.0.1:1"), "{err}");
+    assert!(err.contains("refused"), "{err}");
+    assert!(!err.contains("hunter2"), "{err}");
 }
 
 async fn one_server_at_a_time_owns_a_tenant(db: Db) {
