@@ -412,7 +412,7 @@ async fn two_servers_share_one_postgres_database() {
 }
 
 #[tokio::test]
-async fn a_database_url_that_is_not_postgres_is_refused_without_showing_its_password() {
+async fn bad_database_urls_get_clear_errors_without_their_password() {
     let err = Store::connect("mysql://root:hunter2@db.example/switchboard")
         .await
         .unwrap_err()
