@@ -264,6 +264,8 @@ impl<'a> Bench<'a> {
         procs: &mut Processes,
     ) -> Result<Bench<'a>> {
         let started = Instant::now();
+        // Before anything else runs: the kernel's own cost of relaying a packet here.
+        let floor_ns = kernel_floor_ns()?;
         for (name, text) in SCENARIOS {
             std::fs::write(work.join(name), text)?;
         }
@@ -432,6 +434,20 @@ impl<'a> Bench<'a> {
                 Json::obj([
                     ("cpu_percent_of_one_core", Json::num(idle_cpu)),
                     ("rss_mib", Json::num(rss as f64 / 1024.0)),
+                ]),
+            ),
+            (
+                "kernel_floor".into(),
+                Json::obj([
+                    ("ns_per_relayed_packet", Json::num(floor_ns)),
+                    (
+                        "cpu_ms_per_call_second",
+                        Json::num(floor_ns * RELAYED_PER_CALL_SECOND / 1e6),
+                    ),
+                    (
+                        "calls_per_core_at_most",
+                        Json::num(1e9 / (floor_ns * RELAYED_PER_CALL_SECOND)),
+                    ),
                 ]),
             ),
             ("commit".into(), Json::Str(commit(root))),
@@ -1087,6 +1103,11 @@ impl<'a> Bench<'a> {
                 [
                     "cpu percentages are of one core; at_full_concurrency is measured while \
                      `concurrency` calls are up, ms_per_call over the whole step",
+                    "kernel_floor: one thread relays datagrams of a call's size between two \
+                     loopback UDP sockets (a recv and a send each, as Switchboard does for \
+                     every packet of a conversation: 100 a call-second); the CPU that costs \
+                     per call-second, and the calls one core could carry if Switchboard's \
+                     own work cost nothing",
                     "udp.per_call_per_s counts datagrams received on the machine: through \
                      Switchboard a call is four 50 packet/s streams (caller, to the agent, \
                      the agent's echo, back to the caller), SIPp-to-SIPp two; the callers' \
@@ -1686,9 +1707,39 @@ fn date_utc() -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
+/// Packets Switchboard relays per second of a conversation: 50 each way.
+const RELAYED_PER_CALL_SECOND: f64 = 100.0;
+
+/// The median over five rounds of the time one thread takes to relay a 172-byte datagram
+/// (RTP, 20 ms of G.711) between two loopback UDP sockets: a `send_to` and a `recv_from`,
+/// in nanoseconds. On loopback the send also runs the receiving socket's side of the
+/// stack, as it does when Switchboard sends to a SIPp on the same machine.
+fn kernel_floor_ns() -> Result<f64> {
+    use std::net::UdpSocket;
+    const ROUND: u32 = 50_000;
+    let a = UdpSocket::bind("127.0.0.1:0")?;
+    let b = UdpSocket::bind("127.0.0.1:0")?;
+    let (to_a, to_b) = (a.local_addr()?, b.local_addr()?);
+    let packet = [0u8; 172];
+    let mut buf = [0u8; 2048];
+    let mut rounds = Vec::new();
+    for _ in 0..5 {
+        let t = Instant::now();
+        for _ in 0..ROUND {
+            a.send_to(&packet, to_b)?;
+            b.recv_from(&mut buf)?;
+            b.send_to(&packet, to_a)?;
+            a.recv_from(&mut buf)?;
+        }
+        rounds.push(t.elapsed().as_nanos() as f64 / f64::from(2 * ROUND));
+    }
+    rounds.sort_by(f64::total_cmp);
+    Ok(rounds[2])
+}
+
 /// Just enough JSON: parsing the API's answers, printing the summary.
 #[derive(Clone, Debug, PartialEq)]
-enum Json {
+pub(crate) enum Json {
     Null,
     Bool(bool),
     Num(f64),
@@ -1729,14 +1780,14 @@ impl Json {
         )
     }
 
-    fn get(&self, key: &str) -> Option<&Json> {
+    pub(crate) fn get(&self, key: &str) -> Option<&Json> {
         match self {
             Json::Obj(fields) => fields.iter().find(|(k, _)| k == key).map(|(_, v)| v),
             _ => None,
         }
     }
 
-    fn as_str(&self) -> Option<&str> {
+    pub(crate) fn as_str(&self) -> Option<&str> {
         match self {
             Json::Str(s) => Some(s),
             _ => None,
@@ -1750,14 +1801,14 @@ impl Json {
         }
     }
 
-    fn as_array(&self) -> &[Json] {
+    pub(crate) fn as_array(&self) -> &[Json] {
         match self {
             Json::Arr(items) => items,
             _ => &[],
         }
     }
 
-    fn parse(text: &str) -> Result<Json> {
+    pub(crate) fn parse(text: &str) -> Result<Json> {
         let mut p = Parser {
             s: text.as_bytes(),
             i: 0,

@@ -172,14 +172,22 @@ fn test_binary(root: &Path, dir: &Path, target: &str) -> Result<PathBuf> {
         .context("cannot run cargo test --no-run")?;
     String::from_utf8_lossy(&out.stdout)
         .lines()
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter_map(|line| bench_sip::Json::parse(line).ok())
         .find(|m| {
-            m["reason"] == "compiler-artifact"
-                && m["target"]["name"] == target
-                && m["target"]["kind"][0] == "test"
-                && m["manifest_path"].as_str().map(Path::new) == Some(manifest.as_path())
+            let field = |key: &str| m.get(key).and_then(bench_sip::Json::as_str);
+            let target_field = |key: &str| m.get("target").and_then(|t| t.get(key));
+            field("reason") == Some("compiler-artifact")
+                && target_field("name").and_then(bench_sip::Json::as_str) == Some(target)
+                && target_field("kind").is_some_and(|k| {
+                    k.as_array().first().and_then(bench_sip::Json::as_str) == Some("test")
+                })
+                && field("manifest_path").map(Path::new) == Some(manifest.as_path())
         })
-        .and_then(|m| m["executable"].as_str().map(PathBuf::from))
+        .and_then(|m| {
+            m.get("executable")
+                .and_then(bench_sip::Json::as_str)
+                .map(PathBuf::from)
+        })
         .with_context(|| format!("no test binary {target} in {}", dir.display()))
 }
 
