@@ -10,11 +10,20 @@
 //! engine, so their slots are found by indexing a vector with the number itself (see
 //! [`Key::direct`]), without hashing; larger numbers, and contacts, go through the hash map.
 //!
+//! Contact numbers are too large to index with, but they mostly come in rising order and
+//! leave a while later, so those live at the same time span a range not much wider than
+//! their count. Their slots are kept in a window over that range (see [`Key::seq`]): a
+//! contact that arrives is appended at the window's end, where the cache already is, and
+//! finding one reads one slot number instead of probing a hash table's control bytes and
+//! then its bucket, both cold. A number outside the window goes to the hash map, and so do
+//! the oldest numbers when the window grows much wider than their count.
+//!
 //! Handling one input looks the same few records up many times over (the agent and the
 //! contact it concerns), so the table also remembers the slot of the key it found last
 //! and answers a repeated lookup without hashing.
 
 use std::cell::Cell;
+use std::collections::VecDeque;
 use std::collections::hash_map::Entry;
 use std::hash::Hash;
 
@@ -26,7 +35,23 @@ use crate::model::{AgentId, ContactId, QueueId};
 pub(crate) trait Key: Copy + Eq + Hash {
     /// The key's index in the table's direct vector, for keys small enough to have one.
     fn direct(&self) -> Option<usize>;
+
+    /// The key's number, for keys that mostly come in rising order and so are kept in the
+    /// table's window (see the module docs).
+    fn seq(&self) -> Option<u64> {
+        None
+    }
+
+    /// The key with number `n`, for keys that have numbers ([`Key::seq`]).
+    fn of_seq(_n: u64) -> Option<Self> {
+        None
+    }
 }
+
+/// A number this far or further past the window's end is hashed rather than widening the
+/// window by that many empty entries; and the window is trimmed from its oldest end once
+/// it is wider than twice its live entries plus this.
+const WINDOW_GAP: u64 = 1 << 12;
 
 /// Keys below this are indexed directly (a vector of up to 1 MB of slot numbers).
 const DIRECT_LIMIT: u32 = 1 << 18;
@@ -45,8 +70,15 @@ impl Key for QueueId {
 
 impl Key for ContactId {
     fn direct(&self) -> Option<usize> {
-        // Contact numbers come from the channel edges and only grow: always hashed.
         None
+    }
+
+    fn seq(&self) -> Option<u64> {
+        Some(self.0)
+    }
+
+    fn of_seq(n: u64) -> Option<Self> {
+        Some(ContactId(n))
     }
 }
 
@@ -54,8 +86,17 @@ impl Key for ContactId {
 pub(crate) struct Table<K: Copy, V> {
     /// Slot plus one of each key that has a direct index (0: none).
     direct: Vec<u32>,
-    /// Slot of each other key.
+    /// Slot of each other key, none of whose numbers falls within the window.
     slot_of: FxHashMap<K, usize>,
+    /// The highest number of a key ever put in `slot_of` since it was last empty: the
+    /// window may grow over numbers above it only.
+    hashed_high: Option<u64>,
+    /// Slot plus one (0: none) of the keys numbered `base`, `base + 1`, … (see
+    /// [`Key::seq`]); the first and last entries are never 0.
+    window: VecDeque<u32>,
+    base: u64,
+    /// Entries of `window` that are not 0.
+    in_window: usize,
     len: usize,
     slots: Vec<Option<(K, V)>>,
     /// Freed slots, the most recently freed last (reused first).
@@ -69,6 +110,10 @@ impl<K: Copy, V> Default for Table<K, V> {
         Table {
             direct: Vec::new(),
             slot_of: FxHashMap::default(),
+            hashed_high: None,
+            window: VecDeque::new(),
+            base: 0,
+            in_window: 0,
             len: 0,
             slots: Vec::new(),
             free: Vec::new(),
@@ -96,6 +141,12 @@ impl<K: Key, V> Table<K, V> {
                 _ => None,
             };
         }
+        if let Some(i) = self.window_index(key) {
+            return match self.window[i] {
+                0 => None,
+                slot => Some(slot as usize - 1),
+            };
+        }
         if let Some((k, slot)) = self.last.get()
             && k == *key
             && matches!(self.slots.get(slot), Some(Some((k, _))) if k == key)
@@ -117,6 +168,55 @@ impl<K: Key, V> Table<K, V> {
     pub fn get_mut(&mut self, key: &K) -> Option<&mut V> {
         let slot = self.find(key)?;
         self.slots[slot].as_mut().map(|e| &mut e.1)
+    }
+
+    /// The index in `window` of `key`'s number, if it falls within the window.
+    #[inline(always)]
+    fn window_index(&self, key: &K) -> Option<usize> {
+        let d = key.seq()?.checked_sub(self.base)?;
+        (d < self.window.len() as u64).then_some(d as usize)
+    }
+
+    /// Whether the window may grow to take in number `n`: not too far past its end, and
+    /// with no hashed key among the numbers it would take in.
+    fn window_takes(&self, n: u64) -> bool {
+        let end = if self.window.is_empty() {
+            n
+        } else {
+            self.base + self.window.len() as u64
+        };
+        n >= end && n - end < WINDOW_GAP && self.hashed_high.is_none_or(|h| h < end)
+    }
+
+    /// Drops empty entries from both ends of the window.
+    fn trim_window(&mut self) {
+        while self.window.front() == Some(&0) {
+            self.window.pop_front();
+            self.base += 1;
+        }
+        while self.window.back() == Some(&0) {
+            self.window.pop_back();
+        }
+    }
+
+    /// Moves the oldest keys of a window much wider than its live entries (a key that
+    /// stays while later ones come and go) to the hash map.
+    fn narrow_window(&mut self) {
+        while self.window.len() as u64 > 2 * self.in_window as u64 + WINDOW_GAP {
+            let Some(slot) = self.window.pop_front() else {
+                return;
+            };
+            let n = self.base;
+            self.base += 1;
+            if slot > 0
+                && let Some(key) = K::of_seq(n)
+            {
+                self.in_window -= 1;
+                self.slot_of.insert(key, slot as usize - 1);
+                self.hashed_high = Some(self.hashed_high.map_or(n, |h| h.max(n)));
+            }
+            self.trim_window();
+        }
     }
 
     /// The slot of a record: valid until the record is removed, and then possibly reused
@@ -174,6 +274,34 @@ impl<K: Key, V> Table<K, V> {
             self.direct[i] = slot as u32 + 1;
             return None;
         }
+        if let Some(n) = key.seq() {
+            if let Some(i) = self.window_index(&key) {
+                if self.window[i] > 0 {
+                    let slot = self.window[i] as usize - 1;
+                    return self.slots[slot].replace((key, value)).map(|e| e.1);
+                }
+                let slot = place(&mut self.slots, &mut self.free, key, value);
+                self.len += 1;
+                self.window[i] = slot as u32 + 1;
+                self.in_window += 1;
+                return None;
+            }
+            if self.window_takes(n) {
+                if self.window.is_empty() {
+                    self.base = n;
+                }
+                let slot = place(&mut self.slots, &mut self.free, key, value);
+                self.len += 1;
+                let gap = (n - self.base) as usize - self.window.len();
+                if gap > 0 {
+                    self.window.resize(self.window.len() + gap, 0);
+                }
+                self.window.push_back(slot as u32 + 1);
+                self.in_window += 1;
+                self.narrow_window();
+                return None;
+            }
+        }
         let free = match self.slot_of.entry(key) {
             Entry::Occupied(e) => {
                 let slot = *e.get();
@@ -185,6 +313,9 @@ impl<K: Key, V> Table<K, V> {
         self.len += 1;
         free.insert(slot);
         self.last.set(Some((key, slot)));
+        if let Some(n) = key.seq() {
+            self.hashed_high = Some(self.hashed_high.map_or(n, |h| h.max(n)));
+        }
         None
     }
 
@@ -194,7 +325,26 @@ impl<K: Key, V> Table<K, V> {
                 Some(slot) if *slot > 0 => std::mem::take(slot) as usize - 1,
                 _ => return None,
             },
-            None => self.slot_of.remove(key)?,
+            None => match self.window_index(key) {
+                Some(i) => {
+                    let slot = std::mem::take(&mut self.window[i]);
+                    if slot == 0 {
+                        return None;
+                    }
+                    self.in_window -= 1;
+                    if i == 0 || i + 1 == self.window.len() {
+                        self.trim_window();
+                    }
+                    slot as usize - 1
+                }
+                None => {
+                    let slot = self.slot_of.remove(key)?;
+                    if self.slot_of.is_empty() {
+                        self.hashed_high = None;
+                    }
+                    slot
+                }
+            },
         };
         self.len -= 1;
         self.free.push(slot);
@@ -259,5 +409,54 @@ mod tests {
         let mut all: Vec<(AgentId, u64)> = table.iter().map(|(k, v)| (*k, *v)).collect();
         all.sort_unstable();
         assert!(all.into_iter().eq(map.into_iter()));
+    }
+    #[test]
+    fn numbered_keys_behave_like_a_map_in_and_out_of_the_window() {
+        // Mostly rising numbers that leave out of order, with some reused, some far ahead
+        // and some that stay for long (so the window is trimmed from its old end).
+        let mut table: Table<ContactId, u64> = Table::default();
+        let mut map = std::collections::BTreeMap::new();
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = 1_000u64;
+        for i in 0..60_000u64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let key = ContactId(match x % 10 {
+                0..=3 => {
+                    next += 1 + (x >> 20) % 3;
+                    next
+                }
+                4..=7 => next.saturating_sub((x >> 8) % 300),
+                8 => next.saturating_sub((x >> 8) % 20_000),
+                _ => match (x >> 8) % 4 {
+                    0 => next + WINDOW_GAP + (x >> 16) % 100,
+                    1 => (x >> 16) % 50,
+                    2 => u64::MAX - (x >> 16) % 5,
+                    _ => next + (x >> 16) % 10,
+                },
+            });
+            if (x >> 40) % 2 == 0 && i % 7 != 0 {
+                assert_eq!(table.remove(&key), map.remove(&key));
+            } else {
+                assert_eq!(table.insert(key, i), map.insert(key, i));
+            }
+            assert_eq!(table.len(), map.len());
+            assert_eq!(table.get(&key), map.get(&key));
+            if let Some(slot) = table.slot(&key) {
+                assert_eq!(table.at(slot, &key), map.get(&key));
+            }
+            assert!(table.window.len() as u64 <= 2 * table.in_window as u64 + WINDOW_GAP);
+        }
+        for (k, v) in &map {
+            assert_eq!(table.get(k), Some(v));
+        }
+        let mut all: Vec<(ContactId, u64)> = table.iter().map(|(k, v)| (*k, *v)).collect();
+        all.sort_unstable();
+        assert!(all.into_iter().eq(map.into_iter()));
+        assert!(
+            table.in_window > 0 && !table.slot_of.is_empty(),
+            "both paths ran"
+        );
     }
 }
