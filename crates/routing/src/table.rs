@@ -377,14 +377,36 @@ fn place<K, V>(slots: &mut Vec<Option<(K, V)>>, free: &mut Vec<usize>, key: K, v
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
+
+    /// Removes or inserts `key` in both, then checks that the table reads as the map.
+    fn step<K: Key + Ord + std::fmt::Debug>(
+        table: &mut Table<K, u64>,
+        map: &mut BTreeMap<K, u64>,
+        key: K,
+        remove: bool,
+        value: u64,
+    ) {
+        if remove {
+            assert_eq!(table.remove(&key), map.remove(&key));
+        } else {
+            assert_eq!(table.insert(key, value), map.insert(key, value));
+        }
+        assert_eq!(table.len(), map.len());
+        assert_eq!(table.get(&key), map.get(&key));
+        if let Some(slot) = table.slot(&key) {
+            assert_eq!(table.at(slot, &key), map.get(&key));
+        }
+    }
 
     #[test]
     fn direct_and_hashed_keys_behave_like_a_map() {
         // Keys on both sides of the direct limit, inserted, replaced and removed in a
         // random order, must read back as from a map; slots are reused the same way.
         let mut table: Table<AgentId, u64> = Table::default();
-        let mut map = std::collections::BTreeMap::new();
+        let mut map = BTreeMap::new();
         let mut x: u64 = 0x2545_f491_4f6c_dd1d;
         for i in 0..5000u64 {
             x ^= x << 13;
@@ -395,16 +417,7 @@ mod tests {
                 1 => DIRECT_LIMIT - 25 + (x >> 8) as u32 % 50,
                 _ => u32::MAX - (x >> 8) as u32 % 50,
             });
-            if (x >> 40) % 3 == 0 {
-                assert_eq!(table.remove(&key), map.remove(&key));
-            } else {
-                assert_eq!(table.insert(key, i), map.insert(key, i));
-            }
-            assert_eq!(table.len(), map.len());
-            assert_eq!(table.get(&key), map.get(&key));
-            if let Some(slot) = table.slot(&key) {
-                assert_eq!(table.at(slot, &key), map.get(&key));
-            }
+            step(&mut table, &mut map, key, (x >> 40) % 3 == 0, i);
         }
         let mut all: Vec<(AgentId, u64)> = table.iter().map(|(k, v)| (*k, *v)).collect();
         all.sort_unstable();
@@ -415,7 +428,7 @@ mod tests {
         // Mostly rising numbers that leave out of order, with some reused, some far ahead
         // and some that stay for long (so the window is trimmed from its old end).
         let mut table: Table<ContactId, u64> = Table::default();
-        let mut map = std::collections::BTreeMap::new();
+        let mut map = BTreeMap::new();
         let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
         let mut next = 1_000u64;
         for i in 0..60_000u64 {
@@ -436,16 +449,13 @@ mod tests {
                     _ => next + (x >> 16) % 10,
                 },
             });
-            if (x >> 40) % 2 == 0 && i % 7 != 0 {
-                assert_eq!(table.remove(&key), map.remove(&key));
-            } else {
-                assert_eq!(table.insert(key, i), map.insert(key, i));
-            }
-            assert_eq!(table.len(), map.len());
-            assert_eq!(table.get(&key), map.get(&key));
-            if let Some(slot) = table.slot(&key) {
-                assert_eq!(table.at(slot, &key), map.get(&key));
-            }
+            step(
+                &mut table,
+                &mut map,
+                key,
+                (x >> 40) % 2 == 0 && i % 7 != 0,
+                i,
+            );
             assert!(table.window.len() as u64 <= 2 * table.in_window as u64 + WINDOW_GAP);
         }
         for (k, v) in &map {
