@@ -354,11 +354,15 @@ function reportsSection(box) {
   box.append(form, el("section", { class: "panel", "aria-labelledby": "r-title" }, el("h3", { id: "r-title" }, "Intervals"), table),
     el("section", { class: "panel", "aria-labelledby": "s-title" }, el("h3", { id: "s-title" }, "Summary"), summary));
 
+  // Answers can come back out of order: only the latest request's are shown.
+  let latest = 0;
   async function show() {
+    const asked = ++latest;
     const [rows, s] = await Promise.all([
       attempt(() => api("GET", `/reports/intervals?${query()}`)),
       attempt(() => api("GET", `/reports/summary?${query().split("&interval")[0]}`)),
     ]);
+    if (asked !== latest) return;
     if (rows) {
       const active = rows.filter((r) => r.offered || r.answered || r.abandoned);
       table.replaceChildren(active.length ? el("table", { id: "r-rows" },
