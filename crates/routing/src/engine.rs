@@ -13,7 +13,8 @@ use rustc_hash::FxHashMap;
 use crate::error::RoutingError;
 use crate::event::{AgentState, Event, EventKind, Input, OfferEnd, Outcome};
 use crate::index::{
-    ALL, ClassKey, Classes, Line, ReadyEntry, ReadyKey, ReadyList, ReadySet, WaitKey, Waiter,
+    ALL, ClassKey, Classes, Line, ReadyEntry, ReadyKey, ReadyList, ReadySet, Tickets, WaitKey,
+    Waiter,
 };
 use crate::model::{
     AgentId, AgentSpec, Capacity, Channel, ContactId, ContactSpec, Escalation, LanguageId,
@@ -150,6 +151,9 @@ struct Agent {
     talk_us: u64,
     missed_in_row: u32,
     indexed: Vec<ReadyEntry>,
+    /// Whether any of `indexed` is in a tree list (taken out one by one; FIFO entries
+    /// die with the agent's ticket, see [`Tickets`]).
+    in_tree: bool,
     staffed: bool,
 }
 
@@ -483,6 +487,8 @@ pub struct Engine {
     rings: RingTimers,
     next_offer: u64,
     events: VecDeque<Event>,
+    /// The current filing of each agent in the ready sets (see [`Tickets`]).
+    tickets: Tickets,
     /// Reused by [`Engine::reindex`] so that re-filing an agent allocates nothing.
     scratch_entries: Vec<ReadyEntry>,
     /// Reused by [`Engine::list_contact`]: the live class of each of a contact's keys.
@@ -542,6 +548,7 @@ impl Engine {
             rings: RingTimers::default(),
             next_offer: 1,
             events: VecDeque::new(),
+            tickets: Tickets::default(),
             scratch_entries: Vec::new(),
             scratch_found: Vec::new(),
             spare: Spare::default(),
@@ -831,6 +838,7 @@ impl Engine {
                         talk_us: 0,
                         missed_in_row: 0,
                         indexed: Vec::new(),
+                        in_tree: false,
                         staffed: false,
                     },
                 );
@@ -847,6 +855,9 @@ impl Engine {
                 from: a.state.clone(),
                 action: "be removed",
             });
+        }
+        if let Some(slot) = self.agents.slot(&id) {
+            self.tickets.retire(slot);
         }
         self.agents.remove(&id);
         Ok(())
@@ -1002,7 +1013,10 @@ impl Engine {
     /// Re-files an agent in the ready sets of its queues, touching them only when its
     /// entries changed (most state changes of a busy agent change none).
     fn reindex(&mut self, id: AgentId) {
-        let Some(a) = self.agents.get_mut(&id) else {
+        let Some(slot) = self.agents.slot(&id) else {
+            return;
+        };
+        let Some(a) = self.agents.at_mut(slot, &id) else {
             return;
         };
         let ready = a.ready();
@@ -1014,8 +1028,11 @@ impl Engine {
             // it is worked out, in the order of the general case below, looking each
             // queue up once. The entries go to the scratch list, warm in the cache, which
             // becomes the agent's (as in the general case).
+            let filing = self.tickets.issue(slot);
+            let tickets = &self.tickets;
             let mut filed = std::mem::take(&mut self.scratch_entries);
             filed.clear();
+            let mut in_tree = false;
             let util = a.spec.capacity.utilisation_permille(&a.in_use);
             let idle = a.idle_since.0;
             for m in &a.spec.queues {
@@ -1024,8 +1041,8 @@ impl Engine {
                 };
                 let strategy = q.spec.strategy;
                 let key = ready_key(strategy, m, a.handled, a.talk_us, idle, util);
-                let mut entry = ReadyEntry::new(m.queue, ALL, key);
-                q.ready.insert(id, &mut entry);
+                let entry = ReadyEntry::new(m.queue, ALL, key);
+                in_tree |= q.ready.insert(id, &entry, filing, tickets);
                 filed.push(entry);
                 if strategy == Strategy::BestSkill {
                     let mut r = 0;
@@ -1039,13 +1056,14 @@ impl Engine {
                         }
                         if ranked[r].0 == skill {
                             let key = (m.tier, u64::from(u8::MAX - prof), idle);
-                            let mut entry = ReadyEntry::new(m.queue, ranked[r].1, key);
-                            q.ready.insert(id, &mut entry);
+                            let entry = ReadyEntry::new(m.queue, ranked[r].1, key);
+                            in_tree |= q.ready.insert(id, &entry, filing, tickets);
                             filed.push(entry);
                         }
                     }
                 }
             }
+            a.in_tree = in_tree;
             self.scratch_entries = std::mem::replace(&mut a.indexed, filed);
             return;
         }
@@ -1092,25 +1110,37 @@ impl Engine {
             self.scratch_entries = want;
             return;
         }
-        // Entries come grouped by queue: each queue is looked up once per group.
-        let mut queue: Option<(QueueId, &mut Queue)> = None;
-        for entry in a.indexed.drain(..) {
-            if queue.as_ref().is_none_or(|q| q.0 != entry.queue) {
-                queue = self.queues.get_mut(&entry.queue).map(|q| (entry.queue, q));
-            }
-            if let Some((_, q)) = &mut queue {
-                q.ready.remove(id, entry);
-            }
-        }
-        let mut queue: Option<(QueueId, &mut Queue)> = None;
-        for entry in &mut want {
-            if queue.as_ref().is_none_or(|q| q.0 != entry.queue) {
-                queue = self.queues.get_mut(&entry.queue).map(|q| (entry.queue, q));
-            }
-            if let Some((_, q)) = &mut queue {
-                q.ready.insert(id, entry);
+        // Out of every list: FIFO entries die with the ticket (nothing to read), tree
+        // entries are taken out one by one. Entries come grouped by queue: each queue is
+        // looked up once per group.
+        self.tickets.retire(slot);
+        if a.in_tree {
+            let mut queue: Option<(QueueId, &mut Queue)> = None;
+            for entry in a.indexed.drain(..) {
+                if queue.as_ref().is_none_or(|q| q.0 != entry.queue) {
+                    queue = self.queues.get_mut(&entry.queue).map(|q| (entry.queue, q));
+                }
+                if let Some((_, q)) = &mut queue {
+                    q.ready.remove(id, entry);
+                }
             }
         }
+        let mut in_tree = false;
+        if !want.is_empty() {
+            let filing = self.tickets.issue(slot);
+            let tickets = &self.tickets;
+            let mut queue: Option<(QueueId, &mut Queue)> = None;
+            for entry in &want {
+                if queue.as_ref().is_none_or(|q| q.0 != entry.queue) {
+                    queue = self.queues.get_mut(&entry.queue).map(|q| (entry.queue, q));
+                }
+                if let Some((_, q)) = &mut queue {
+                    in_tree |= q.ready.insert(id, entry, filing, tickets);
+                }
+            }
+        }
+        a.in_tree = in_tree;
+        a.indexed.clear();
         self.scratch_entries = std::mem::replace(&mut a.indexed, want);
     }
 
@@ -1462,7 +1492,7 @@ impl Engine {
         let filed: Vec<(ReadyKey, AgentId)> = q
             .ready
             .all
-            .iter()
+            .iter(&self.tickets)
             .filter_map(|((tier, _, _), aid)| {
                 let a = self.agents.get(&aid)?;
                 let prof = a.proficiency(skill)?;
@@ -1470,9 +1500,17 @@ impl Engine {
             })
             .collect();
         for (key, aid) in filed {
-            let mut entry = ReadyEntry::new(queue, list, key);
-            q.ready.insert(aid, &mut entry);
-            if let Some(a) = self.agents.get_mut(&aid) {
+            // A live entry of `all` is filed under its agent's current ticket.
+            let Some(slot) = self.agents.slot(&aid) else {
+                continue;
+            };
+            let Some(filing) = self.tickets.current(slot) else {
+                continue;
+            };
+            let entry = ReadyEntry::new(queue, list, key);
+            let in_tree = q.ready.insert(aid, &entry, filing, &self.tickets);
+            if let Some(a) = self.agents.at_mut(slot, &aid) {
+                a.in_tree |= in_tree;
                 a.indexed.push(entry);
             }
         }
@@ -1512,7 +1550,7 @@ impl Engine {
             (Strategy::Random | Strategy::WeightedRandom, _, _) => {
                 return self.draw_agent(set, fits, q.spec.strategy, key.queue);
             }
-            _ => set.iter().find(fits),
+            _ => set.iter(&self.tickets).find(fits),
         };
         found.map(|entry| (entry.1, entry))
     }
@@ -1530,7 +1568,7 @@ impl Engine {
     ) -> Option<(AgentId, (ReadyKey, AgentId))> {
         let mut rng = self.rng.borrow_mut();
         let mut best: Option<(f64, (ReadyKey, AgentId))> = None;
-        for entry in set {
+        for entry in set.iter(&self.tickets) {
             if best.is_some_and(|b| entry.0.0 > b.1.0.0) {
                 break;
             }
@@ -1561,7 +1599,7 @@ impl Engine {
         let Some(q) = self.queues.get(&key.queue) else {
             return;
         };
-        for (rk, aid) in &q.ready.all {
+        for (rk, aid) in q.ready.all.iter(&self.tickets) {
             if rk.0 <= key.max_tier
                 && !c.skips(aid, self.now)
                 && self.agents.get(&aid).is_some_and(|a| a.qualifies(key))

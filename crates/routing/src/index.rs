@@ -1,6 +1,7 @@
 //! Ordered indices: ready agents per queue (by strategy key) and waiting contacts by
 //! requirement class, so that no decision scans every agent or every contact.
 
+use std::cell::Cell;
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, VecDeque};
 
@@ -385,8 +386,6 @@ pub(crate) struct ReadyEntry {
     /// [`ALL`], or the index of a skill's list in [`ReadySet`] (which identifies the skill
     /// for the life of the set).
     pub list: u32,
-    /// The entry's node in a FIFO list (see [`ReadyList`]), set when it is filed.
-    node: u32,
     /// The key's first part, the tier.
     tier: u8,
 }
@@ -398,7 +397,6 @@ impl ReadyEntry {
             last: key.2,
             queue,
             list,
-            node: NO_NODE,
             tier: key.0,
         }
     }
@@ -410,6 +408,67 @@ impl ReadyEntry {
     /// Whether both entries file the agent under the same key (wherever it was stored).
     pub fn same_place(&self, other: &ReadyEntry) -> bool {
         (self.queue, self.list, self.key()) == (other.queue, other.list, other.key())
+    }
+}
+
+/// One filing of an agent in the ready sets: the agent's slot in the engine's agent table
+/// and the ticket it was filed under (see [`Tickets`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Filing {
+    pub slot: u32,
+    pub ticket: u64,
+}
+
+/// Which filing of each agent is current, by the agent's table slot.
+///
+/// FIFO lists (see [`ReadyList`]) do not take an agent out when it stops being ready:
+/// its entries stay where they are, and are dead from the moment its ticket is retired
+/// here. Tickets come from one counter that never repeats, so an entry once dead stays
+/// dead, whoever takes its slot later; a search skips dead entries (by reading this
+/// dense vector, not the agent's record) and lists drop them in bulk now and then.
+#[derive(Debug, Default)]
+pub(crate) struct Tickets {
+    /// The current ticket of each agent slot (0: not filed).
+    current: Vec<u64>,
+    /// The last ticket issued.
+    issued: u64,
+}
+
+impl Tickets {
+    /// A new ticket for the agent in `slot`, retiring its previous one.
+    pub fn issue(&mut self, slot: usize) -> Filing {
+        self.issued += 1;
+        if self.current.len() <= slot {
+            self.current.resize(slot + 1, 0);
+        }
+        self.current[slot] = self.issued;
+        Filing {
+            slot: slot as u32,
+            ticket: self.issued,
+        }
+    }
+
+    /// Retires the current ticket of the agent in `slot`: its FIFO entries are dead.
+    pub fn retire(&mut self, slot: usize) {
+        if let Some(t) = self.current.get_mut(slot) {
+            *t = 0;
+        }
+    }
+
+    /// The agent's current filing, if it has one.
+    pub fn current(&self, slot: usize) -> Option<Filing> {
+        match self.current.get(slot) {
+            Some(&ticket) if ticket > 0 => Some(Filing {
+                slot: slot as u32,
+                ticket,
+            }),
+            _ => None,
+        }
+    }
+
+    #[inline(always)]
+    fn live(&self, slot: u32, ticket: u64) -> bool {
+        self.current.get(slot as usize) == Some(&ticket)
     }
 }
 
@@ -456,27 +515,31 @@ impl ReadySet {
         }
     }
 
-    /// Files an agent in the list `entry` names, recording where it went.
-    pub fn insert(&mut self, agent: AgentId, entry: &mut ReadyEntry) {
+    /// Files an agent in the list `entry` names, under `filing` (the agent's current one);
+    /// returns whether the list is a tree (whose entries must be removed one by one).
+    pub fn insert(
+        &mut self,
+        agent: AgentId,
+        entry: &ReadyEntry,
+        filing: Filing,
+        tickets: &Tickets,
+    ) -> bool {
         let key = entry.key();
-        if let Some(list) = self.list_mut(entry.list) {
-            entry.node = list.insert((key, agent));
+        match self.list_mut(entry.list) {
+            Some(list) => list.insert((key, agent), filing, tickets),
+            None => false,
         }
     }
 
+    /// Takes an agent out of a tree list; FIFO lists drop the entries of retired
+    /// tickets by themselves (see [`Tickets`]).
     pub fn remove(&mut self, agent: AgentId, entry: ReadyEntry) {
         let key = entry.key();
         if let Some(list) = self.list_mut(entry.list) {
-            list.remove((key, agent), entry.node);
+            list.remove((key, agent));
         }
     }
 }
-
-/// No node: the end of a chain, or an entry kept in a tree.
-const NO_NODE: u32 = u32::MAX;
-
-/// Marks a node on the free list (in its `prev`).
-const FREED: u32 = u32::MAX - 1;
 
 /// Ready agents in key order, as a B-tree or as FIFO groups.
 ///
@@ -484,11 +547,13 @@ const FREED: u32 = u32::MAX - 1;
 /// middle) and files it back later, so these updates dominate routing. For longest-idle
 /// and best-skill keys, `(tier, group, idle_since)`, an agent is nearly always filed back
 /// behind every other agent of its group (its idle time starts now), and groups (tiers ×
-/// proficiency levels) are few. Each group is then a doubly linked list over a slab of
-/// nodes: filing at either end is O(1) and, since each entry remembers its node, so is
-/// taking it out from anywhere, where a tree pays a descent (and node splits and merges)
-/// for each. An entry that belongs elsewhere is placed by walking back from the tail.
-/// Keys that move freely (counters, round-robin ranges) stay in the tree.
+/// proficiency levels) are few. Each group is then a vector in `(idle_since, agent)`
+/// order: filing at the end is a push onto a line the cache mostly holds already, and
+/// taking an agent out costs nothing here: its ticket is retired (see [`Tickets`]), and
+/// its dead entries are skipped by searches (reading on along the vector, not chasing
+/// cold neighbours) and dropped when they reach the front or, in bulk, when a group has
+/// doubled since it was last swept. An entry that belongs elsewhere is placed by binary
+/// search. Keys that move freely (counters, round-robin ranges) stay in the tree.
 #[derive(Debug)]
 pub(crate) enum ReadyList {
     Tree(BTreeSet<(ReadyKey, AgentId)>),
@@ -501,40 +566,58 @@ impl Default for ReadyList {
     }
 }
 
-/// FIFO groups over one slab of nodes.
+/// FIFO groups, sorted by group key `(key.0, key.1)`; empty groups are kept (they are
+/// few).
 #[derive(Debug, Default)]
 pub(crate) struct Fifo {
-    /// Sorted by group key `(key.0, key.1)`; empty groups are kept (they are few).
     groups: Vec<Group>,
-    nodes: Vec<Node>,
-    free: Vec<u32>,
 }
 
-/// The ready agents sharing `(key.0, key.1)`, chained in `(key, agent)` order.
-///
-/// The group also keeps the order of its first and last entries (`(key.2, agent)`), so
-/// that filing an agent at either end, which is nearly every filing, reads no node: the
-/// end nodes of a group are mostly cold (the first is the agent idle longest).
+/// The entries, live and dead, of the ready agents sharing `(key.0, key.1)`, in
+/// `(key.2, agent)` order.
 #[derive(Debug)]
 struct Group {
     key: (u8, u64),
-    head: u32,
-    tail: u32,
-    /// `(key.2, agent)` of the head and tail nodes, while the group is not empty.
-    first: (u64, AgentId),
-    last: (u64, AgentId),
+    entries: Vec<Filed>,
+    /// Entries before this one are dead; searches move it past dead entries they find at
+    /// the front (a search only reads the engine, hence the cell).
+    head: Cell<usize>,
+    /// The number of entries after the last sweep: the next one comes once the group
+    /// has doubled, so that sweeping costs O(1) per entry filed.
+    swept: usize,
 }
 
+/// A FIFO entry: the key's last part, the agent, and the filing it belongs to.
 #[derive(Debug, Clone, Copy)]
-struct Node {
-    item: (ReadyKey, AgentId),
-    prev: u32,
-    next: u32,
+struct Filed {
+    idle: u64,
+    ticket: u64,
+    agent: AgentId,
+    slot: u32,
 }
 
-/// An entry's order within its group.
-fn rank(item: &(ReadyKey, AgentId)) -> (u64, AgentId) {
-    (item.0.2, item.1)
+impl Filed {
+    /// The entry's order within its group.
+    fn rank(&self) -> (u64, AgentId) {
+        (self.idle, self.agent)
+    }
+}
+
+/// Entries a group may hold beyond twice its size after the last sweep.
+const SWEEP_SLACK: usize = 32;
+
+impl Group {
+    /// Drops every dead entry, keeping the order of the others.
+    fn sweep(&mut self, tickets: &Tickets) {
+        let head = self.head.get();
+        let mut i = 0;
+        self.entries.retain(|e| {
+            i += 1;
+            i > head && tickets.live(e.slot, e.ticket)
+        });
+        self.head.set(0);
+        self.swept = self.entries.len();
+    }
 }
 
 impl Fifo {
@@ -549,117 +632,49 @@ impl Fifo {
         Err(self.groups.len())
     }
 
-    fn insert(&mut self, item: (ReadyKey, AgentId)) -> u32 {
+    fn insert(&mut self, item: (ReadyKey, AgentId), filing: Filing, tickets: &Tickets) {
         let gk = (item.0.0, item.0.1);
         let gi = match self.group(gk) {
             Ok(i) => i,
             Err(i) => {
                 let group = Group {
                     key: gk,
-                    head: NO_NODE,
-                    tail: NO_NODE,
-                    first: (0, AgentId(0)),
-                    last: (0, AgentId(0)),
+                    entries: Vec::new(),
+                    head: Cell::new(0),
+                    swept: 0,
                 };
                 self.groups.insert(i, group);
                 i
             }
         };
-        // The node to follow: none when `item` goes first, the tail when it goes last
-        // (where nearly every agent goes), otherwise the last one ordered before it,
-        // found by walking back from the tail.
-        let group = &self.groups[gi];
-        let r = rank(&item);
-        let prev = if group.head == NO_NODE || r < group.first {
-            NO_NODE
-        } else if r == group.last {
-            return group.tail;
-        } else if r > group.last {
-            group.tail
-        } else {
-            let mut prev = group.tail;
-            while prev != NO_NODE && item < self.nodes[prev as usize].item {
-                prev = self.nodes[prev as usize].prev;
-            }
-            if prev != NO_NODE && self.nodes[prev as usize].item == item {
-                return prev;
-            }
-            prev
-        };
-        let next = if prev == NO_NODE {
-            group.head
-        } else if prev == group.tail {
-            NO_NODE
-        } else {
-            self.nodes[prev as usize].next
-        };
-        let node = Node { item, prev, next };
-        let id = match self.free.pop() {
-            Some(id) => {
-                self.nodes[id as usize] = node;
-                id
-            }
-            None => {
-                self.nodes.push(node);
-                (self.nodes.len() - 1) as u32
-            }
-        };
         let group = &mut self.groups[gi];
-        if prev == NO_NODE {
-            group.head = id;
-            group.first = r;
-        } else {
-            self.nodes[prev as usize].next = id;
+        if group.entries.len() >= 2 * group.swept + SWEEP_SLACK {
+            group.sweep(tickets);
         }
-        if next == NO_NODE {
-            group.tail = id;
-            group.last = r;
-        } else {
-            self.nodes[next as usize].prev = id;
-        }
-        id
-    }
-
-    fn remove(&mut self, item: (ReadyKey, AgentId), node: u32) {
-        let Some(&Node {
-            item: at,
-            prev,
-            next,
-        }) = self.nodes.get(node as usize)
-        else {
-            return;
+        let filed = Filed {
+            idle: item.0.2,
+            ticket: filing.ticket,
+            agent: item.1,
+            slot: filing.slot,
         };
-        // A stale node (freed, or reused for another entry) is never unlinked twice.
-        if at != item || prev == FREED {
+        let r = filed.rank();
+        let head = group.head.get();
+        // Nearly every agent goes last; one that belongs elsewhere is placed by binary
+        // search among the entries from the head on (sorted, dead ones included).
+        if group.entries[head..].last().is_none_or(|e| e.rank() < r) {
+            group.entries.push(filed);
             return;
         }
-        // The group is looked up only when the node is one of its ends.
-        if prev == NO_NODE || next == NO_NODE {
-            let Ok(gi) = self.group((item.0.0, item.0.1)) else {
-                return;
-            };
-            let group = &mut self.groups[gi];
-            if prev == NO_NODE {
-                group.head = next;
-                if next != NO_NODE {
-                    group.first = rank(&self.nodes[next as usize].item);
-                }
-            }
-            if next == NO_NODE {
-                group.tail = prev;
-                if prev != NO_NODE {
-                    group.last = rank(&self.nodes[prev as usize].item);
-                }
-            }
+        let at = head + group.entries[head..].partition_point(|e| e.rank() < r);
+        // The same agent under the same key and filing is there already: nothing to do.
+        if group.entries[at..]
+            .iter()
+            .take_while(|e| e.rank() == r)
+            .any(|e| e.slot == filed.slot && e.ticket == filed.ticket)
+        {
+            return;
         }
-        if prev != NO_NODE {
-            self.nodes[prev as usize].next = next;
-        }
-        if next != NO_NODE {
-            self.nodes[next as usize].prev = prev;
-        }
-        self.nodes[node as usize].prev = FREED;
-        self.free.push(node);
+        group.entries.insert(at, filed);
     }
 }
 
@@ -669,46 +684,39 @@ impl ReadyList {
         ReadyList::Fifo(Fifo::default())
     }
 
-    /// Adds an entry; returns its node (or [`NO_NODE`] in a tree), needed to remove it.
-    pub fn insert(&mut self, item: (ReadyKey, AgentId)) -> u32 {
+    /// Adds an entry under `filing` (its agent's current one); returns whether the list
+    /// is a tree.
+    pub fn insert(&mut self, item: (ReadyKey, AgentId), filing: Filing, tickets: &Tickets) -> bool {
         match self {
             ReadyList::Tree(set) => {
                 set.insert(item);
-                NO_NODE
+                true
             }
-            ReadyList::Fifo(fifo) => fifo.insert(item),
+            ReadyList::Fifo(fifo) => {
+                fifo.insert(item, filing, tickets);
+                false
+            }
         }
     }
 
-    /// Removes an entry filed at `node` by [`ReadyList::insert`].
-    pub fn remove(&mut self, item: (ReadyKey, AgentId), node: u32) {
-        match self {
-            ReadyList::Tree(set) => {
-                set.remove(&item);
-            }
-            ReadyList::Fifo(fifo) => fifo.remove(item, node),
+    /// Removes an entry from a tree (FIFO entries die with their ticket).
+    pub fn remove(&mut self, item: (ReadyKey, AgentId)) {
+        if let ReadyList::Tree(set) = self {
+            set.remove(&item);
         }
     }
 
-    /// Entries in key order.
-    pub fn iter(&self) -> ReadyIter<'_> {
+    /// Live entries in key order (`tickets` tells the live from the dead).
+    pub fn iter<'a>(&'a self, tickets: &'a Tickets) -> ReadyIter<'a> {
         match self {
             ReadyList::Tree(set) => ReadyIter::Tree(set.iter()),
             ReadyList::Fifo(fifo) => ReadyIter::Fifo {
                 fifo,
+                tickets,
                 group: 0,
-                node: fifo.groups.first().map_or(NO_NODE, |g| g.head),
+                at: fifo.groups.first().map_or(0, |g| g.head.get()),
             },
         }
-    }
-}
-
-impl<'a> IntoIterator for &'a ReadyList {
-    type Item = (ReadyKey, AgentId);
-    type IntoIter = ReadyIter<'a>;
-
-    fn into_iter(self) -> ReadyIter<'a> {
-        self.iter()
     }
 }
 
@@ -717,26 +725,41 @@ pub(crate) enum ReadyIter<'a> {
     Tree(std::collections::btree_set::Iter<'a, (ReadyKey, AgentId)>),
     Fifo {
         fifo: &'a Fifo,
+        tickets: &'a Tickets,
         group: usize,
-        node: u32,
+        /// The next entry of the group to read.
+        at: usize,
     },
 }
 
 impl Iterator for ReadyIter<'_> {
     type Item = (ReadyKey, AgentId);
 
+    #[inline]
     fn next(&mut self) -> Option<(ReadyKey, AgentId)> {
         match self {
             ReadyIter::Tree(it) => it.next().copied(),
-            ReadyIter::Fifo { fifo, group, node } => {
-                while *node == NO_NODE {
+            ReadyIter::Fifo {
+                fifo,
+                tickets,
+                group,
+                at,
+            } => loop {
+                let g = fifo.groups.get(*group)?;
+                let Some(e) = g.entries.get(*at) else {
                     *group += 1;
-                    *node = fifo.groups.get(*group)?.head;
+                    *at = fifo.groups.get(*group).map_or(0, |g| g.head.get());
+                    continue;
+                };
+                *at += 1;
+                if tickets.live(e.slot, e.ticket) {
+                    return Some(((g.key.0, g.key.1, e.idle), e.agent));
                 }
-                let n = fifo.nodes[*node as usize];
-                *node = n.next;
-                Some(n.item)
-            }
+                // A dead entry at the front is dropped for every later search.
+                if g.head.get() == *at - 1 {
+                    g.head.set(*at);
+                }
+            },
         }
     }
 }
@@ -892,30 +915,87 @@ mod tests {
 
     #[test]
     fn fifo_groups_match_a_tree() {
-        // Random keys (a few groups, idle times out of order, repeats) filed and removed in
-        // both kinds of list must always read back in the same order.
-        let (mut fifo, mut tree) = (ReadyList::fifo(), ReadyList::default());
-        let mut filed: Vec<((ReadyKey, AgentId), u32)> = Vec::new();
+        // Agents filed (each under a new ticket), re-filed and unfiled at random in two
+        // FIFO lists at once, with a few groups, idle times out of order and repeated
+        // keys (so dead entries with the same key as a live one), must always read back
+        // as trees of the live entries do; partial searches move group heads, and enough
+        // churn makes groups sweep themselves.
+        const AGENTS: usize = 12;
+        const LISTS: usize = 3;
+        let mut tickets = Tickets::default();
+        // The third list is searched only now and then, so its dead entries are dropped by
+        // sweeps rather than as they reach the front.
+        let mut fifos = [ReadyList::fifo(), ReadyList::fifo(), ReadyList::fifo()];
+        let mut trees = [
+            ReadyList::default(),
+            ReadyList::default(),
+            ReadyList::default(),
+        ];
+        // The current item of each agent in each list, if filed there.
+        let mut filed: [[Option<(ReadyKey, AgentId)>; LISTS]; AGENTS] = [[None; LISTS]; AGENTS];
         let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-        for _ in 0..3000 {
+        let mut sweeps = 0;
+        for step in 0..20_000 {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
-            if x % 3 == 0 && !filed.is_empty() {
-                let (item, node) = filed.swap_remove((x >> 8) as usize % filed.len());
-                fifo.remove(item, node);
-                tree.remove(item, NO_NODE);
-            } else {
-                let item = (
-                    ((x % 2) as u8, (x >> 4) % 3, (x >> 8) % 50),
-                    AgentId((x >> 16 & 7) as u32),
-                );
-                if filed.iter().all(|f| f.0 != item) {
-                    filed.push((item, fifo.insert(item)));
-                    tree.insert(item);
+            let slot = (x >> 16) as usize % AGENTS;
+            let agent = AgentId(slot as u32 * 7 % 5 + slot as u32);
+            for (list, tree) in trees.iter_mut().enumerate() {
+                if let Some(item) = filed[slot][list].take() {
+                    tree.remove(item);
                 }
             }
-            assert!(fifo.iter().eq(tree.iter()));
+            tickets.retire(slot);
+            if x % 4 != 0 {
+                let filing = tickets.issue(slot);
+                for list in 0..LISTS {
+                    if (x >> (40 + list)) & 1 == 0 {
+                        continue;
+                    }
+                    let item = (
+                        ((x >> 4) % 2) as u8,
+                        (x >> 6) % 3,
+                        // Mostly rising idle times, some from the past.
+                        if (x >> 20) % 4 == 0 {
+                            (x >> 24) % 50
+                        } else {
+                            step
+                        },
+                    );
+                    let item = (item, agent);
+                    fifos[list].insert(item, filing, &tickets);
+                    if x % 7 == 0 {
+                        // Filing the same item twice under one ticket keeps one.
+                        fifos[list].insert(item, filing, &tickets);
+                    }
+                    trees[list].insert(item, filing, &tickets);
+                    filed[slot][list] = Some(item);
+                }
+            }
+            for list in 0..LISTS {
+                if list == 2 && step % 1000 != 0 {
+                    continue;
+                }
+                // A search that stops early (the head moves past dead entries only).
+                let take = (x >> 50) as usize % 3;
+                assert!(
+                    fifos[list]
+                        .iter(&tickets)
+                        .take(take)
+                        .eq(trees[list].iter(&tickets).take(take))
+                );
+                assert!(fifos[list].iter(&tickets).eq(trees[list].iter(&tickets)));
+            }
+            for fifo in &fifos {
+                if let ReadyList::Fifo(fifo) = fifo {
+                    for g in &fifo.groups {
+                        assert!(g.entries.len() < 2 * AGENTS + SWEEP_SLACK + 1);
+                        sweeps += usize::from(g.swept > 0);
+                    }
+                }
+            }
         }
+        assert!(sweeps > 0, "groups swept themselves");
     }
 }
