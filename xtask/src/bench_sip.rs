@@ -43,10 +43,14 @@ struct Options {
     budget: Duration,
     /// Keep the working directory (logs, SIPp statistics, the database).
     keep: bool,
+    /// A `switchboard` binary to measure instead of this checkout's release build (to
+    /// compare two builds run in turn on the same machine).
+    binary: Option<PathBuf>,
 }
 
 const USAGE: &str = "usage: cargo xtask bench sip [--agents N (800)] [--hold SECS (10)] \
-                     [--start N (200)] [--max N (agents)] [--budget SECS (300)] [--keep]";
+                     [--start N (200)] [--max N (agents)] [--budget SECS (300)] [--keep] \
+                     [--binary PATH]";
 
 impl Options {
     fn parse(args: &[&str]) -> Result<Options> {
@@ -57,6 +61,7 @@ impl Options {
             max: 0,
             budget: Duration::from_secs(300),
             keep: false,
+            binary: None,
         };
         let mut it = args.iter();
         while let Some(&flag) = it.next() {
@@ -67,6 +72,10 @@ impl Options {
             let value = it
                 .next()
                 .ok_or_else(|| anyhow!("{flag} needs a value\n{USAGE}"))?;
+            if flag == "--binary" {
+                o.binary = Some(PathBuf::from(value));
+                continue;
+            }
             let n: u32 = value
                 .parse()
                 .map_err(|_| anyhow!("{flag} {value}: not a whole number\n{USAGE}"))?;
@@ -118,14 +127,19 @@ pub fn run(root: &Path, args: &[&str]) -> Result<()> {
             );
         }
     }
-    super::run(root, "cargo", &["build", "--release", "-p", "switchboard"])?;
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .map(|t| if t.is_absolute() { t } else { root.join(t) })
-        .unwrap_or_else(|| root.join("target"));
-    let binary = target.join("release").join("switchboard");
+    let binary = match &opts.binary {
+        Some(binary) => binary.clone(),
+        None => {
+            super::run(root, "cargo", &["build", "--release", "-p", "switchboard"])?;
+            let target = std::env::var_os("CARGO_TARGET_DIR")
+                .map(PathBuf::from)
+                .map(|t| if t.is_absolute() { t } else { root.join(t) })
+                .unwrap_or_else(|| root.join("target"));
+            target.join("release").join("switchboard")
+        }
+    };
     if !binary.is_file() {
-        bail!("no binary at {} after the build", binary.display());
+        bail!("no switchboard binary at {}", binary.display());
     }
     let work = std::env::temp_dir().join(format!(
         "switchboard-bench-sip-{}-{}",
@@ -450,7 +464,13 @@ impl<'a> Bench<'a> {
                     ),
                 ]),
             ),
-            ("commit".into(), Json::Str(commit(root))),
+            (
+                "commit".into(),
+                Json::Str(match &opts.binary {
+                    Some(b) => format!("the binary {} (--binary)", b.display()),
+                    None => commit(root),
+                }),
+            ),
         ];
         Ok(bench)
     }

@@ -13,6 +13,8 @@
 //!
 //! Decoding is a table lookup (tables built at compile time); encoding is a few shifts.
 
+use std::borrow::Cow;
+
 /// μ-law bias added to the magnitude so that segment boundaries are powers of two.
 const ULAW_BIAS: i32 = 0x84;
 /// Largest magnitude μ-law encodes without clipping (32767 minus the bias, rounded down
@@ -216,14 +218,15 @@ impl Codec {
 }
 
 /// Converts a G.711 payload from one law to the other through the linear value; returns
-/// a copy when the two codecs are the same.
-pub fn transcode(payload: &[u8], from: Codec, to: Codec) -> Vec<u8> {
+/// the payload itself when the two codecs are the same (the common case of a relayed
+/// conversation, which then copies nothing).
+pub fn transcode(payload: &[u8], from: Codec, to: Codec) -> Cow<'_, [u8]> {
     let table = match (from, to) {
         (Codec::Pcmu, Codec::Pcma) => &ULAW_TO_ALAW,
         (Codec::Pcma, Codec::Pcmu) => &ALAW_TO_ULAW,
-        _ => return payload.to_vec(),
+        _ => return Cow::Borrowed(payload),
     };
-    payload.iter().map(|&c| table[c as usize]).collect()
+    Cow::Owned(payload.iter().map(|&c| table[c as usize]).collect())
 }
 
 #[cfg(test)]

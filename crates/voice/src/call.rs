@@ -397,9 +397,12 @@ async fn run_legs(
             let _ = shared.events.send(e);
         }
     };
+    // Kept across wake-ups: built once, not at every packet.
+    let caller_gone = gone.cancelled();
+    tokio::pin!(caller_gone);
     loop {
         tokio::select! {
-            () = gone.cancelled() => {
+            () = &mut caller_gone => {
                 // What a caller said before hanging up is still their message.
                 if let Some(v) = media.take_voicemail(true) {
                     save_voicemail(&shared, contact, v).await;
@@ -555,33 +558,10 @@ async fn run_legs(
                 }
                 (_, other) => *monitor = other,
             },
-            event = leg.next(&mut leg_buf) => match (event, std::mem::replace(leg, Leg::Idle)) {
-                (LegEvent::Answered(i, result), ringing) => {
-                    *leg = ringing;
-                    match leg.answer(i, result, &shared, signal_tx.clone()).await {
-                        // A forwarded call's far end: nobody to tell but the log.
-                        Some(Outcome::Failed(number, reason)) if forwarded => {
-                            tracing::info!(contact, %number, "forwarded call not answered: {reason}");
-                            return Ending::Hangup;
-                        }
-                        Some(Outcome::Answered(_)) if forwarded => {
-                            media.stop_prompts();
-                            agent_line = Streams::default();
-                        }
-                        Some(Outcome::Answered(agent)) => {
-                            agent_line = Streams::default();
-                            // The conversation replaces prompts; music resumes if the agent
-                            // leg ends while the caller still waits.
-                            media.stop_prompts();
-                            emit(Some(EdgeEvent::AgentAnswered { contact, agent }));
-                        }
-                        Some(Outcome::Failed(agent, reason)) => {
-                            emit(Some(EdgeEvent::AgentFailed { contact, agent, reason }));
-                        }
-                        None => {}
-                    }
-                }
-                (LegEvent::Received(n, from), Leg::Up(mut up)) => {
+            event = leg.next(&mut leg_buf) => match event {
+                // The conversation's packets are handled in place (the leg is not moved).
+                LegEvent::Received(n, from) => {
+                    let Leg::Up(up) = &mut *leg else { continue };
                     // In order, the datagram is handled where it is; otherwise it waits its
                     // turn in the reorder buffer.
                     let mut fresh = None;
@@ -627,20 +607,46 @@ async fn run_legs(
                             }
                         }
                     }
-                    *leg = Leg::Up(up);
                 }
-                (LegEvent::Gone, Leg::Up(up)) => {
-                    held = false;
-                    let agent = up.agent.clone();
-                    up.closed(&shared, "hung_up");
-                    if forwarded {
-                        return Ending::Hangup;
+                event => match (event, std::mem::replace(leg, Leg::Idle)) {
+                    (LegEvent::Answered(i, result), ringing) => {
+                        *leg = ringing;
+                        match leg.answer(i, result, &shared, signal_tx.clone()).await {
+                            // A forwarded call's far end: nobody to tell but the log.
+                            Some(Outcome::Failed(number, reason)) if forwarded => {
+                                tracing::info!(contact, %number, "forwarded call not answered: {reason}");
+                                return Ending::Hangup;
+                            }
+                            Some(Outcome::Answered(_)) if forwarded => {
+                                media.stop_prompts();
+                                agent_line = Streams::default();
+                            }
+                            Some(Outcome::Answered(agent)) => {
+                                agent_line = Streams::default();
+                                // The conversation replaces prompts; music resumes if the agent
+                                // leg ends while the caller still waits.
+                                media.stop_prompts();
+                                emit(Some(EdgeEvent::AgentAnswered { contact, agent }));
+                            }
+                            Some(Outcome::Failed(agent, reason)) => {
+                                emit(Some(EdgeEvent::AgentFailed { contact, agent, reason }));
+                            }
+                            None => {}
+                        }
                     }
-                    emit(Some(EdgeEvent::AgentHungUp { contact, agent }));
-                }
-                (_, other) => *leg = other,
+                    (LegEvent::Gone, Leg::Up(up)) => {
+                        held = false;
+                        let agent = up.agent.clone();
+                        up.closed(&shared, "hung_up");
+                        if forwarded {
+                            return Ending::Hangup;
+                        }
+                        emit(Some(EdgeEvent::AgentHungUp { contact, agent }));
+                    }
+                    (_, other) => *leg = other,
+                },
             },
-            received = setup.socket.recv_from(&mut buf) => {
+            received = crate::rtcp::recv_from(&setup.socket, &mut buf) => {
                 let Ok((n, from)) = received else { continue };
                 let Ok(packet) = rtp::parse(&buf[..n]) else { continue };
                 if !leg::accept_media(&mut remote, &mut latched, from) {

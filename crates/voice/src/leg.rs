@@ -148,6 +148,10 @@ pub(crate) struct Up {
     /// the caller's audio is held back: the phone's clock is the events').
     keys: Option<EventSender>,
     gone: CancellationToken,
+    /// `gone`'s wait, kept across the call task's wake-ups.
+    hung_up: Pin<Box<dyn Future<Output = ()> + Send>>,
+    /// Room for an RTCP datagram from the phone.
+    report: Vec<u8>,
     /// The phone asked for a transfer: it is told the outcome (NOTIFY) before the BYE.
     pub refer_pending: bool,
 }
@@ -213,17 +217,17 @@ impl Leg {
             }
             // RTCP is read here; only media and the end are reported.
             Leg::Up(up) => loop {
-                let mut report = [0u8; 1500];
                 tokio::select! {
-                    () = up.gone.cancelled() => return LegEvent::Gone,
-                    r = up.socket.recv_from(buf) => return match r {
+                    biased;
+                    () = up.hung_up.as_mut() => return LegEvent::Gone,
+                    r = rtcp::recv_from(&up.socket, buf) => return match r {
                         Ok((n, from)) => LegEvent::Received(n, from),
                         // A transient socket error (e.g. ICMP unreachable): skip it.
                         Err(_) => LegEvent::Received(0, up.remote),
                     },
-                    r = up.control.recv(&mut report) => {
+                    r = up.control.recv(&mut up.report) => {
                         if let Ok((n, from)) = r {
-                            up.control.handle(&report[..n], from);
+                            up.control.handle(&up.report[..n], from);
                         }
                     }
                 }
@@ -494,7 +498,9 @@ impl Ringing {
             keys: answer
                 .telephone_event
                 .and_then(|pt| EventSender::new(pt).ok()),
+            hung_up: Box::pin(gone.clone().cancelled_owned()),
             gone,
+            report: vec![0; 1500],
             refer_pending: false,
         })
     }

@@ -6,11 +6,14 @@
 //! The statistics and the packets are [`switchboard_media::rtcp::RtcpSession`]'s; this
 //! module owns the socket and the clock.
 
+use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
+use std::task::{Poll, ready};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use switchboard_media::rtcp::{INTERVAL, Quality, RtcpSession, ntp_from_unix};
 use switchboard_media::rtp::{Rtp, RtpSender};
+use tokio::io::ReadBuf;
 use tokio::net::UdpSocket;
 
 use crate::leg::accept_media;
@@ -33,6 +36,24 @@ pub(crate) async fn bind_pair(ip: IpAddr) -> std::io::Result<(UdpSocket, Control
         }
     }
     Err(last.unwrap_or_else(|| std::io::Error::other("no free even/odd port pair")))
+}
+
+/// The next datagram on `socket`, its length and source.
+///
+/// Unlike `UdpSocket::recv_from`, this polls the socket itself: the waiting task's waker
+/// is kept in the socket's one reader slot instead of a waiter node queued and dequeued
+/// under a lock each time a call task's `select!` builds and drops the future (several
+/// times per packet, for every socket the task listens on). Only one task may wait on a
+/// socket this way, as each call task alone reads its sockets.
+pub(crate) fn recv_from<'a>(
+    socket: &'a UdpSocket,
+    buf: &'a mut [u8],
+) -> impl Future<Output = std::io::Result<(usize, SocketAddr)>> + 'a {
+    std::future::poll_fn(move |cx| {
+        let mut read = ReadBuf::new(buf);
+        let from = ready!(socket.poll_recv_from(cx, &mut read))?;
+        Poll::Ready(Ok((read.filled().len(), from)))
+    })
 }
 
 /// The wall clock as an NTP timestamp.
@@ -105,7 +126,7 @@ impl Control {
 
     /// The next datagram on the RTCP socket.
     pub async fn recv(&self, buf: &mut [u8]) -> std::io::Result<(usize, SocketAddr)> {
-        self.socket.recv_from(buf).await
+        recv_from(&self.socket, buf).await
     }
 
     /// Reads a datagram from `from` (a report from the peer, or junk, which is dropped).

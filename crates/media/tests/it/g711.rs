@@ -158,11 +158,11 @@ fn transcoding_goes_through_the_linear_value() {
     assert_eq!(transcode(&all, Codec::Pcmu, Codec::Pcmu), all);
     assert_eq!(transcode(&all, Codec::Pcma, Codec::Pcma), all);
     let alaw = transcode(&all, Codec::Pcmu, Codec::Pcma);
-    for (&u, &a) in all.iter().zip(&alaw) {
+    for (&u, &a) in all.iter().zip(alaw.iter()) {
         assert_eq!(a, alaw_encode(ulaw_decode(u)));
     }
     let ulaw = transcode(&all, Codec::Pcma, Codec::Pcmu);
-    for (&a, &u) in all.iter().zip(&ulaw) {
+    for (&a, &u) in all.iter().zip(ulaw.iter()) {
         assert_eq!(u, ulaw_encode(alaw_decode(a)));
     }
     assert_eq!(transcode(&[0xFF], Codec::Pcmu, Codec::Pcma), vec![0xD5]);
