@@ -248,6 +248,11 @@ impl<T> Streams<T> {
             .iter_mut()
             .find_map(|(_, line)| line.pop().map(|(_, packet)| packet))
     }
+
+    /// No packet of any stream is held.
+    pub fn is_empty(&self) -> bool {
+        self.lines.iter().all(|(_, line)| line.is_empty())
+    }
 }
 
 impl<T> Default for Streams<T> {

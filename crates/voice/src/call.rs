@@ -16,17 +16,16 @@ use switchboard_media::audio::{Side, beep, rms, wav_bytes};
 use switchboard_media::dtmf::{EventReceiver, EventRelay};
 use switchboard_media::g711::{Codec, transcode};
 use switchboard_media::goertzel::DtmfDetector;
-use switchboard_media::jitter::Streams;
 use switchboard_media::player::Player;
-use switchboard_media::rtp::{self, RtpSender};
-use tokio::net::UdpSocket;
+use switchboard_media::rtp;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::leg::{self, Leg, LegEvent, LegLog, Outcome};
+use crate::line::Line;
 use crate::mix::{FRAME, Mixer, Party};
 use crate::prompts::Clip;
-use crate::rtcp::Control;
+use crate::relay::{self, Returned, Talk};
 use crate::sip::{Shared, Signal};
 use crate::{CallCommand, EdgeEvent, LegKind, MonitorMode};
 
@@ -291,6 +290,15 @@ impl CallMedia {
         out
     }
 
+    /// Whether nothing is playing, collected, recorded or pending: the passing of time
+    /// changes nothing.
+    pub fn quiet(&self) -> bool {
+        self.player.is_idle()
+            && self.gather.is_none()
+            && self.voicemail.is_none()
+            && !self.hangup_pending
+    }
+
     /// Whether the call should now be hung up (asked to, and the prompts have played).
     pub fn should_hang_up(&self) -> bool {
         self.hangup_pending && self.player.is_idle() && self.voicemail.is_none()
@@ -305,13 +313,6 @@ pub(crate) struct CallSetup {
     /// The caller's leg, answered at `answered_ms`, for the contact's record.
     pub log: LegLog,
     pub answered_ms: i64,
-    pub socket: UdpSocket,
-    pub remote: SocketAddr,
-    pub codec: Codec,
-    /// The caller's stream, and its RTCP.
-    pub sender: RtpSender,
-    pub control: Control,
-    pub telephone_event: Option<u8>,
     /// The call's requests from its legs: the agent's hold and transfer, the caller's
     /// keys sent as SIP INFO (one channel: the call task polls it at every wake-up).
     pub signals: (
@@ -331,50 +332,67 @@ pub(crate) enum Ending {
     CallerLeft,
 }
 
-/// Runs the call's media until it ends, with the agent leg `leg` (idle for an inbound
-/// call; answered for a callback). `gone` fires when the caller hangs up (or at
-/// shutdown).
+/// Runs the call's media until it ends, with the caller's line `caller` and the agent
+/// leg `leg` (idle for an inbound call; answered for a callback). `gone` fires when the
+/// caller hangs up (or at shutdown).
 pub(crate) async fn run(
     mut setup: CallSetup,
+    caller: Line,
     gone: rsipstack::platform::CancellationToken,
     mut leg: Leg,
 ) -> Ending {
     let mut monitor = Leg::Idle;
-    let ending = run_legs(&mut setup, &gone, &mut leg, &mut monitor).await;
+    let (ending, caller) = run_legs(&mut setup, caller, &gone, &mut leg, &mut monitor).await;
     leg.end(&setup.shared).await;
     monitor.end(&setup.shared).await;
-    if ending == Ending::Hangup {
-        setup.control.bye(&setup.sender).await;
+    let mut quality = None;
+    if let Some(mut caller) = caller {
+        if ending == Ending::Hangup {
+            caller.bye().await;
+        }
+        quality = caller.control.quality();
     }
     let reason = match ending {
         Ending::Hangup => "ended",
         Ending::CallerLeft => "hung_up",
     };
-    let quality = setup.control.quality();
     setup
         .log
         .closed(&setup.shared, Some(setup.answered_ms), reason, quality);
     ending
 }
 
+/// What woke a call task.
+enum Wake {
+    CallerGone,
+    /// A command from the runtime (`None`: it is done with the call).
+    Command(Option<CallCommand>),
+    Signal(Signal),
+    Monitor(LegEvent),
+    Leg(LegEvent),
+    /// A datagram on the caller's RTP socket (in the task's buffer), or an error.
+    Caller(std::io::Result<(usize, SocketAddr)>),
+    /// A datagram on the caller's RTCP socket, or an error.
+    CallerRtcp(std::io::Result<(usize, SocketAddr)>),
+    Tick,
+}
+
+/// The call's media until it ends, and the caller's line, unless it was lost (see
+/// [`relay`](crate::relay)).
 async fn run_legs(
     setup: &mut CallSetup,
+    mut caller: Line,
     gone: &rsipstack::platform::CancellationToken,
     leg: &mut Leg,
     monitor: &mut Leg,
-) -> Ending {
+) -> (Ending, Option<Line>) {
     let contact = setup.contact;
     let shared = Arc::clone(&setup.shared);
     let mut media = CallMedia::new(contact);
     let mut events = EventReceiver::new();
     // The agent's key presses on their way to the caller.
     let mut agent_keys = EventRelay::new();
-    // Each side's packets, put back in order (datagrams, by sequence number).
-    let mut caller_line: Streams<Vec<u8>> = Streams::default();
-    let mut agent_line: Streams<Vec<u8>> = Streams::default();
     let mut detector = DtmfDetector::new();
-    let mut remote = setup.remote;
-    let mut latched = false;
     let mut tick = tokio::time::interval(Duration::from_millis(20));
     tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let mut buf = vec![0u8; 2048];
@@ -400,16 +418,119 @@ async fn run_legs(
     // Kept across wake-ups: built once, not at every packet.
     let caller_gone = gone.cancelled();
     tokio::pin!(caller_gone);
+    // Something that woke the task while its conversation was relayed, taken next.
+    let mut deferred = None;
+    // Whether the relay threads can take this call's conversation.
+    let mut relayable = true;
     loop {
-        tokio::select! {
-            () = &mut caller_gone => {
+        let wake = if let Some(wake) = deferred.take() {
+            wake
+        } else if relayable
+            && let Leg::Up(up) = &*leg
+            && up.plain()
+            && matches!(monitor, Leg::Idle)
+            && !held
+            && caller.order.is_empty()
+            && media.quiet()
+        {
+            // A plain conversation: its packets go through a relay thread until something
+            // needs the task.
+            let Leg::Up(mut up) = std::mem::replace(leg, Leg::Idle) else {
+                continue;
+            };
+            let talk = match (caller.into_std(), up.line.into_std()) {
+                (Ok(caller), Ok(agent)) => Box::new(Talk { caller, agent }),
+                (Err(e), _) | (_, Err(e)) => {
+                    tracing::error!(contact, "call media lost: {e}");
+                    return (Ending::Hangup, None);
+                }
+            };
+            let (back, woke) = match shared.relays.lend(talk) {
+                Ok(mut lent) => {
+                    let woke = tokio::select! {
+                        back = lent.returned() => Err(back),
+                        () = &mut caller_gone => Ok(Wake::CallerGone),
+                        () = up.hung_up.as_mut() => Ok(Wake::Leg(LegEvent::Gone)),
+                        command = setup.commands.recv(), if commands_open => Ok(Wake::Command(command)),
+                        Some(signal) = signals.recv() => Ok(Wake::Signal(signal)),
+                    };
+                    match woke {
+                        Err(back) => (back, None),
+                        Ok(wake) => (lent.recall().await, Some(wake)),
+                    }
+                }
+                Err(talk) => {
+                    relayable = false;
+                    (
+                        Some(Returned {
+                            talk,
+                            pending: None,
+                        }),
+                        None,
+                    )
+                }
+            };
+            let Some(Returned { talk, pending }) = back else {
+                tracing::error!(contact, "call media lost: the relay thread stopped");
+                return (Ending::Hangup, None);
+            };
+            let Talk {
+                caller: c,
+                agent: a,
+            } = *talk;
+            match (c.into_tokio(), a.into_tokio()) {
+                (Ok(c), Ok(a)) => {
+                    caller = c;
+                    up.line = a;
+                }
+                (Err(e), _) | (_, Err(e)) => {
+                    tracing::error!(contact, "call media lost: {e}");
+                    return (Ending::Hangup, None);
+                }
+            }
+            *leg = Leg::Up(up);
+            deferred = woke;
+            match pending {
+                Some((relay::Party::Caller, datagram, from)) => {
+                    let n = datagram.len().min(buf.len());
+                    buf[..n].copy_from_slice(&datagram[..n]);
+                    Wake::Caller(Ok((n, from)))
+                }
+                Some((relay::Party::Agent, datagram, from)) => {
+                    let n = datagram.len().min(leg_buf.len());
+                    leg_buf[..n].copy_from_slice(&datagram[..n]);
+                    Wake::Leg(LegEvent::Received(n, from))
+                }
+                None => match deferred.take() {
+                    Some(wake) => wake,
+                    // Given back unasked with nothing to handle: it could not be carried.
+                    None => {
+                        relayable = false;
+                        continue;
+                    }
+                },
+            }
+        } else {
+            tokio::select! {
+                () = &mut caller_gone => Wake::CallerGone,
+                command = setup.commands.recv(), if commands_open => Wake::Command(command),
+                Some(signal) = signals.recv() => Wake::Signal(signal),
+                event = monitor.next(&mut monitor_buf) => Wake::Monitor(event),
+                event = leg.next(&mut leg_buf) => Wake::Leg(event),
+                received = caller.recv(&mut buf) => Wake::Caller(received),
+                received = caller.recv_rtcp(&mut rtcp_buf) => Wake::CallerRtcp(received),
+                _ = tick.tick() => Wake::Tick,
+            }
+        };
+        match wake {
+            Wake::CallerGone => {
                 // What a caller said before hanging up is still their message.
                 if let Some(v) = media.take_voicemail(true) {
                     save_voicemail(&shared, contact, v).await;
                 }
-                return Ending::CallerLeft;
+                return (Ending::CallerLeft, Some(caller));
             }
-            command = setup.commands.recv(), if commands_open => {
+            Wake::Command(command) => {
                 let Some(command) = command else {
                     // The runtime is done with the call: finish the prompts, then hang up
                     // (a forwarded call goes on).
@@ -424,47 +545,82 @@ async fn run_legs(
                         Ok(clip) => media.prompt(clip, barge_in),
                         Err(e) => tracing::warn!(contact, "prompt not spoken: {e}"),
                     },
-                    CallCommand::Play { file, barge_in } => match shared.prompts.play(&file).await {
-                        Ok(clip) => media.prompt(clip, barge_in),
-                        Err(e) => tracing::warn!(contact, "prompt not played: {e}"),
-                    },
-                    CallCommand::Gather { max_digits, terminator, timeout } => {
+                    CallCommand::Play { file, barge_in } => {
+                        match shared.prompts.play(&file).await {
+                            Ok(clip) => media.prompt(clip, barge_in),
+                            Err(e) => tracing::warn!(contact, "prompt not played: {e}"),
+                        }
+                    }
+                    CallCommand::Gather {
+                        max_digits,
+                        terminator,
+                        timeout,
+                    } => {
                         emit(media.gather(max_digits, terminator, timeout));
                     }
                     CallCommand::Music { file } => {
                         let clip = match file {
-                            Some(f) => shared.prompts.play(&f).await.map_err(|e| {
-                                tracing::warn!(contact, "music not played: {e}");
-                            }).ok(),
+                            Some(f) => shared
+                                .prompts
+                                .play(&f)
+                                .await
+                                .map_err(|e| {
+                                    tracing::warn!(contact, "music not played: {e}");
+                                })
+                                .ok(),
                             None => None,
                         };
                         media.music(Some(clip.unwrap_or_else(default_music)));
                     }
                     CallCommand::StopMusic => media.music(None),
-                    CallCommand::Voicemail { mailbox, transcribe } => {
+                    CallCommand::Voicemail {
+                        mailbox,
+                        transcribe,
+                    } => {
                         media.voicemail(mailbox, transcribe);
                     }
                     CallCommand::Hangup => media.hang_up(),
                     CallCommand::Forward { number } => {
                         forwarded = true;
                         let target = format!("sip:{number}@{}", shared.trunk().unwrap_or_default());
-                        match leg::invite(&shared, contact, (&number, LegKind::External), &target, &setup.caller, false).await {
+                        match leg::invite(
+                            &shared,
+                            contact,
+                            (&number, LegKind::External),
+                            &target,
+                            &setup.caller,
+                            false,
+                        )
+                        .await
+                        {
                             Ok(ringing) => {
                                 leg.ring(vec![ringing], &shared).await;
                                 media.music(Some(ringback()));
                             }
                             Err(reason) => {
                                 tracing::info!(contact, %number, "not forwarded: {reason}");
-                                return Ending::Hangup;
+                                return (Ending::Hangup, Some(caller));
                             }
                         }
                     }
                     CallCommand::Ring { agent, record } => {
                         // A new offer to the same agent replaces the old one.
                         leg.release(&agent, &shared).await;
-                        match leg::ring(&shared, contact, (&agent, LegKind::Agent), &setup.caller, record).await {
+                        match leg::ring(
+                            &shared,
+                            contact,
+                            (&agent, LegKind::Agent),
+                            &setup.caller,
+                            record,
+                        )
+                        .await
+                        {
                             Ok(phones) => leg.ring(phones, &shared).await,
-                            Err(reason) => emit(Some(EdgeEvent::AgentFailed { contact, agent, reason })),
+                            Err(reason) => emit(Some(EdgeEvent::AgentFailed {
+                                contact,
+                                agent,
+                                reason,
+                            })),
                         }
                     }
                     CallCommand::Release { agent } => leg.release(&agent, &shared).await,
@@ -473,25 +629,47 @@ async fn run_legs(
                         let _ = signal_tx.send(Signal::Hold(held));
                     }
                     CallCommand::TransferRefused { agent } => {
-                        if let Leg::Up(up) = leg && up.agent == agent {
+                        if let Leg::Up(up) = leg
+                            && up.agent == agent
+                        {
                             up.transfer_refused().await;
                         }
                     }
                     CallCommand::Monitor { user, mode: wanted } => {
                         // One supervisor at a time: another's request is refused.
                         if monitor.agent().is_some_and(|u| u != user) {
-                            emit(Some(EdgeEvent::Monitoring { contact, user, mode: None }));
+                            emit(Some(EdgeEvent::Monitoring {
+                                contact,
+                                user,
+                                mode: None,
+                            }));
                             continue;
                         }
                         mode = wanted;
                         match &*monitor {
-                            Leg::Up(_) => emit(Some(EdgeEvent::Monitoring { contact, user, mode: Some(mode) })),
+                            Leg::Up(_) => emit(Some(EdgeEvent::Monitoring {
+                                contact,
+                                user,
+                                mode: Some(mode),
+                            })),
                             Leg::Ringing(_) => {}
-                            Leg::Idle => match leg::ring(&shared, contact, (&user, LegKind::Supervisor), &setup.caller, false).await {
+                            Leg::Idle => match leg::ring(
+                                &shared,
+                                contact,
+                                (&user, LegKind::Supervisor),
+                                &setup.caller,
+                                false,
+                            )
+                            .await
+                            {
                                 Ok(phones) => *monitor = Leg::Ringing(phones),
                                 Err(reason) => {
                                     tracing::info!(contact, %user, "monitor not started: {reason}");
-                                    emit(Some(EdgeEvent::Monitoring { contact, user, mode: None }));
+                                    emit(Some(EdgeEvent::Monitoring {
+                                        contact,
+                                        user,
+                                        mode: None,
+                                    }));
                                 }
                             },
                         }
@@ -499,22 +677,36 @@ async fn run_legs(
                     CallCommand::StopMonitor { user } => {
                         if monitor.agent() == Some(user.as_str()) {
                             std::mem::replace(monitor, Leg::Idle).end(&shared).await;
-                            emit(Some(EdgeEvent::Monitoring { contact, user, mode: None }));
+                            emit(Some(EdgeEvent::Monitoring {
+                                contact,
+                                user,
+                                mode: None,
+                            }));
                         }
                     }
                 }
             }
-            Some(signal) = signals.recv() => match signal {
+            Wake::Signal(signal) => match signal {
                 Signal::Hold(hold) => {
-                    if hold != held && let Leg::Up(up) = leg {
+                    if hold != held
+                        && let Leg::Up(up) = leg
+                    {
                         held = hold;
-                        emit(Some(EdgeEvent::Held { contact, agent: up.agent.clone(), held }));
+                        emit(Some(EdgeEvent::Held {
+                            contact,
+                            agent: up.agent.clone(),
+                            held,
+                        }));
                     }
                 }
                 Signal::Transfer(to) => {
                     if let Leg::Up(up) = leg {
                         up.refer_pending = true;
-                        emit(Some(EdgeEvent::Transfer { contact, agent: up.agent.clone(), to }));
+                        emit(Some(EdgeEvent::Transfer {
+                            contact,
+                            agent: up.agent.clone(),
+                            to,
+                        }));
                     }
                 }
                 // A key sent as SIP INFO counts in the IVR like any other, or is passed on
@@ -524,18 +716,26 @@ async fn run_legs(
                     _ => emit(media.key(key, Instant::now())),
                 },
             },
-            event = monitor.next(&mut monitor_buf) => match (event, std::mem::replace(monitor, Leg::Idle)) {
+            Wake::Monitor(event) => match (event, std::mem::replace(monitor, Leg::Idle)) {
                 (LegEvent::Answered(i, result), ringing) => {
                     *monitor = ringing;
                     // The supervisor's own hold requests mean nothing to the call.
                     let (ignored, _) = mpsc::unbounded_channel();
                     match monitor.answer(i, result, &shared, ignored).await {
                         Some(Outcome::Answered(user)) => {
-                            emit(Some(EdgeEvent::Monitoring { contact, user, mode: Some(mode) }));
+                            emit(Some(EdgeEvent::Monitoring {
+                                contact,
+                                user,
+                                mode: Some(mode),
+                            }));
                         }
                         Some(Outcome::Failed(user, reason)) => {
                             tracing::info!(contact, %user, "monitor not answered: {reason}");
-                            emit(Some(EdgeEvent::Monitoring { contact, user, mode: None }));
+                            emit(Some(EdgeEvent::Monitoring {
+                                contact,
+                                user,
+                                mode: None,
+                            }));
                         }
                         None => {}
                     }
@@ -543,10 +743,10 @@ async fn run_legs(
                 (LegEvent::Received(n, from), Leg::Up(mut up)) => {
                     if let Ok(packet) = rtp::parse(&monitor_buf[..n])
                         && up.heard(&packet, from)
-                        && Codec::from_payload_type(packet.payload_type) == Some(up.codec)
+                        && Codec::from_payload_type(packet.payload_type) == Some(up.line.codec)
                     {
                         decoded.clear();
-                        up.codec.decode(packet.payload, &mut decoded);
+                        up.line.codec.decode(packet.payload, &mut decoded);
                         mixer.push(Party::Supervisor, &decoded);
                     }
                     *monitor = Leg::Up(up);
@@ -554,29 +754,37 @@ async fn run_legs(
                 (LegEvent::Gone, Leg::Up(up)) => {
                     let user = up.agent.clone();
                     up.closed(&shared, "hung_up");
-                    emit(Some(EdgeEvent::Monitoring { contact, user, mode: None }));
+                    emit(Some(EdgeEvent::Monitoring {
+                        contact,
+                        user,
+                        mode: None,
+                    }));
                 }
                 (_, other) => *monitor = other,
             },
-            event = leg.next(&mut leg_buf) => match event {
+            Wake::Leg(event) => match event {
                 // The conversation's packets are handled in place (the leg is not moved).
                 LegEvent::Received(n, from) => {
                     let Leg::Up(up) = &mut *leg else { continue };
                     // In order, the datagram is handled where it is; otherwise it waits its
                     // turn in the reorder buffer.
                     let mut fresh = None;
-                    if let Ok(packet) = rtp::parse(&leg_buf[..n]) && up.heard(&packet, from) {
-                        if agent_line.pass(packet.ssrc, packet.sequence) {
+                    if let Ok(packet) = rtp::parse(&leg_buf[..n])
+                        && up.heard(&packet, from)
+                    {
+                        if up.line.order.pass(packet.ssrc, packet.sequence) {
                             fresh = Some(n);
                         } else {
-                            agent_line.push(packet.ssrc, packet.sequence, leg_buf[..n].to_vec());
+                            up.line
+                                .order
+                                .push(packet.ssrc, packet.sequence, leg_buf[..n].to_vec());
                         }
                     }
                     loop {
                         let waited;
                         let bytes: &[u8] = match fresh.take() {
                             Some(n) => &leg_buf[..n],
-                            None => match agent_line.pop() {
+                            None => match up.line.order.pop() {
                                 Some(b) => {
                                     waited = b;
                                     &waited
@@ -584,26 +792,38 @@ async fn run_legs(
                                 None => break,
                             },
                         };
-                        let Ok(packet) = rtp::parse(bytes) else { continue };
-                        if Some(packet.payload_type) == up.telephone_event()
-                            && let Some(pt) = setup.telephone_event
+                        let Ok(packet) = rtp::parse(bytes) else {
+                            continue;
+                        };
+                        if Some(packet.payload_type) == up.line.telephone_event
+                            && let Some(pt) = caller.telephone_event
                             && !held
                         {
                             // A key pressed on the agent's phone, passed on to the caller.
-                            let relayed = agent_keys.relay(packet.timestamp, packet.payload, packet.marker, pt, &mut setup.sender);
+                            let relayed = agent_keys.relay(
+                                packet.timestamp,
+                                packet.payload,
+                                packet.marker,
+                                pt,
+                                &mut caller.sender,
+                            );
                             if let Ok(out) = relayed {
-                                let _ = setup.socket.send_to(&out, remote).await;
+                                let _ = caller.send(&out).await;
                             }
-                        } else if Codec::from_payload_type(packet.payload_type) == Some(up.codec) {
-                            up.record(Side::Agent, &packet, up.codec);
+                        } else if Codec::from_payload_type(packet.payload_type)
+                            == Some(up.line.codec)
+                        {
+                            up.record(Side::Agent, &packet, up.line.codec);
                             if matches!(monitor, Leg::Up(_)) {
                                 decoded.clear();
-                                up.codec.decode(packet.payload, &mut decoded);
+                                up.line.codec.decode(packet.payload, &mut decoded);
                                 mixer.push(Party::Agent, &decoded);
                             } else if !held {
-                                let payload = transcode(packet.payload, up.codec, setup.codec);
-                                let out = setup.sender.packet(&payload, payload.len() as u32, false);
-                                let _ = setup.socket.send_to(&out, remote).await;
+                                let payload =
+                                    transcode(packet.payload, up.line.codec, caller.codec);
+                                let out =
+                                    caller.sender.packet(&payload, payload.len() as u32, false);
+                                let _ = caller.send(&out).await;
                             }
                         }
                     }
@@ -615,21 +835,21 @@ async fn run_legs(
                             // A forwarded call's far end: nobody to tell but the log.
                             Some(Outcome::Failed(number, reason)) if forwarded => {
                                 tracing::info!(contact, %number, "forwarded call not answered: {reason}");
-                                return Ending::Hangup;
+                                return (Ending::Hangup, Some(caller));
                             }
-                            Some(Outcome::Answered(_)) if forwarded => {
-                                media.stop_prompts();
-                                agent_line = Streams::default();
-                            }
+                            Some(Outcome::Answered(_)) if forwarded => media.stop_prompts(),
                             Some(Outcome::Answered(agent)) => {
-                                agent_line = Streams::default();
                                 // The conversation replaces prompts; music resumes if the agent
                                 // leg ends while the caller still waits.
                                 media.stop_prompts();
                                 emit(Some(EdgeEvent::AgentAnswered { contact, agent }));
                             }
                             Some(Outcome::Failed(agent, reason)) => {
-                                emit(Some(EdgeEvent::AgentFailed { contact, agent, reason }));
+                                emit(Some(EdgeEvent::AgentFailed {
+                                    contact,
+                                    agent,
+                                    reason,
+                                }));
                             }
                             None => {}
                         }
@@ -639,32 +859,36 @@ async fn run_legs(
                         let agent = up.agent.clone();
                         up.closed(&shared, "hung_up");
                         if forwarded {
-                            return Ending::Hangup;
+                            return (Ending::Hangup, Some(caller));
                         }
                         emit(Some(EdgeEvent::AgentHungUp { contact, agent }));
                     }
                     (_, other) => *leg = other,
                 },
             },
-            received = crate::rtcp::recv_from(&setup.socket, &mut buf) => {
+            Wake::Caller(received) => {
                 let Ok((n, from)) = received else { continue };
-                let Ok(packet) = rtp::parse(&buf[..n]) else { continue };
-                if !leg::accept_media(&mut remote, &mut latched, from) {
+                let Ok(packet) = rtp::parse(&buf[..n]) else {
+                    continue;
+                };
+                if !caller.accept(from) {
                     continue;
                 }
-                let timed = Some(packet.payload_type) != setup.telephone_event;
-                setup.control.received(&packet, timed);
+                let timed = Some(packet.payload_type) != caller.telephone_event;
+                caller.control.received(&packet, timed);
                 let mut fresh = None;
-                if caller_line.pass(packet.ssrc, packet.sequence) {
+                if caller.order.pass(packet.ssrc, packet.sequence) {
                     fresh = Some(n);
                 } else {
-                    caller_line.push(packet.ssrc, packet.sequence, buf[..n].to_vec());
+                    caller
+                        .order
+                        .push(packet.ssrc, packet.sequence, buf[..n].to_vec());
                 }
                 loop {
                     let waited;
                     let bytes: &[u8] = match fresh.take() {
                         Some(n) => &buf[..n],
-                        None => match caller_line.pop() {
+                        None => match caller.order.pop() {
                             Some(b) => {
                                 waited = b;
                                 &waited
@@ -672,9 +896,11 @@ async fn run_legs(
                             None => break,
                         },
                     };
-                    let Ok(packet) = rtp::parse(bytes) else { continue };
+                    let Ok(packet) = rtp::parse(bytes) else {
+                        continue;
+                    };
                     if let Leg::Up(up) = leg {
-                        if Some(packet.payload_type) == setup.telephone_event {
+                        if Some(packet.payload_type) == caller.telephone_event {
                             up.relay_event(&packet).await;
                         } else if let Some(codec) = Codec::from_payload_type(packet.payload_type) {
                             up.record(Side::Caller, &packet, codec);
@@ -683,7 +909,7 @@ async fn run_legs(
                                 codec.decode(packet.payload, &mut decoded);
                                 mixer.push(Party::Caller, &decoded);
                             } else {
-                                let payload = transcode(packet.payload, codec, up.codec);
+                                let payload = transcode(packet.payload, codec, up.line.codec);
                                 up.send(&payload, payload.len() as u32).await;
                             }
                         }
@@ -697,12 +923,12 @@ async fn run_legs(
                         codec.decode(packet.payload, &mut decoded);
                         media.heard(&decoded, now);
                     }
-                    if Some(packet.payload_type) == setup.telephone_event {
+                    if Some(packet.payload_type) == caller.telephone_event {
                         let press = events.handle(packet.ssrc, packet.timestamp, packet.payload);
                         if let Some(key) = press.ok().flatten().and_then(|p| p.digit()) {
                             emit(media.key(key, now));
                         }
-                    } else if setup.telephone_event.is_none()
+                    } else if caller.telephone_event.is_none()
                         && let Some(codec) = Codec::from_payload_type(packet.payload_type)
                     {
                         decoded.clear();
@@ -713,16 +939,19 @@ async fn run_legs(
                     }
                 }
             }
-            received = setup.control.recv(&mut rtcp_buf) => {
+            Wake::CallerRtcp(received) => {
                 if let Ok((n, from)) = received {
-                    setup.control.handle(&rtcp_buf[..n], from);
+                    caller.control.handle(&rtcp_buf[..n], from);
                 }
             }
-            _ = tick.tick() => {
+            Wake::Tick => {
                 let now = std::time::Instant::now();
-                setup.control.tick(now, &setup.sender).await;
-                for up in [&mut *leg, &mut *monitor].into_iter().filter_map(Leg::up_mut) {
-                    up.tick(now).await;
+                caller.tick(now).await;
+                for up in [&mut *leg, &mut *monitor]
+                    .into_iter()
+                    .filter_map(Leg::up_mut)
+                {
+                    up.line.tick(now).await;
                 }
                 if let Leg::Up(up) = leg {
                     up.send_keys().await;
@@ -737,24 +966,25 @@ async fn run_legs(
                     if !held {
                         frame = mixed.to_caller;
                     }
-                    for (up, audio) in [(agent, mixed.to_agent), (supervisor, mixed.to_supervisor)] {
+                    for (up, audio) in [(agent, mixed.to_agent), (supervisor, mixed.to_supervisor)]
+                    {
                         encoded.clear();
-                        up.codec.encode(&audio, &mut encoded);
+                        up.line.codec.encode(&audio, &mut encoded);
                         up.send(&encoded, FRAME as u32).await;
                     }
                 }
                 if held || !matches!(leg, Leg::Up(_)) || matches!(monitor, Leg::Up(_)) {
                     encoded.clear();
-                    setup.codec.encode(&frame, &mut encoded);
-                    let packet = setup.sender.packet(&encoded, FRAME as u32, first);
+                    caller.codec.encode(&frame, &mut encoded);
+                    let packet = caller.sender.packet(&encoded, FRAME as u32, first);
                     first = false;
-                    let _ = setup.socket.send_to(&packet, remote).await;
+                    let _ = caller.send(&packet).await;
                 }
                 if let Some(v) = media.take_voicemail(false) {
                     save_voicemail(&shared, contact, v).await;
                 }
                 if media.should_hang_up() {
-                    return Ending::Hangup;
+                    return (Ending::Hangup, Some(caller));
                 }
             }
         }

@@ -24,7 +24,8 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
 use crate::call::new_ssrc;
-use crate::rtcp::{self, Control};
+use crate::line::{Line, Peer};
+use crate::rtcp;
 use crate::sdp::Description;
 use crate::sip::{Live, Shared, Signal};
 use crate::{EdgeEvent, LegKind, LegRecord, Quality};
@@ -119,8 +120,8 @@ pub(crate) struct Ringing {
     record: bool,
     dialog: InviteDialog,
     result: JoinHandle<InviteAsyncResult>,
-    socket: UdpSocket,
-    control: Control,
+    /// The leg's RTP and RTCP sockets.
+    sockets: (UdpSocket, UdpSocket),
     local: Description,
 }
 
@@ -131,15 +132,8 @@ pub(crate) struct Up {
     recording: Option<Recording>,
     dialog: InviteDialog,
     id: String,
-    socket: UdpSocket,
-    remote: SocketAddr,
-    latched: bool,
-    /// The law the phone speaks.
-    pub codec: Codec,
-    /// Its payload type, and that of telephone-events if it sends them.
-    payload_types: (u8, Option<u8>),
-    sender: RtpSender,
-    control: Control,
+    /// The phone's media.
+    pub line: Line,
     log: LegLog,
     answered_ms: i64,
     /// The caller's key presses on their way to the phone.
@@ -149,7 +143,7 @@ pub(crate) struct Up {
     keys: Option<EventSender>,
     gone: CancellationToken,
     /// `gone`'s wait, kept across the call task's wake-ups.
-    hung_up: Pin<Box<dyn Future<Output = ()> + Send>>,
+    pub hung_up: Pin<Box<dyn Future<Output = ()> + Send>>,
     /// Room for an RTCP datagram from the phone.
     report: Vec<u8>,
     /// The phone asked for a transfer: it is told the outcome (NOTIFY) before the BYE.
@@ -220,14 +214,14 @@ impl Leg {
                 tokio::select! {
                     biased;
                     () = up.hung_up.as_mut() => return LegEvent::Gone,
-                    r = rtcp::recv_from(&up.socket, buf) => return match r {
+                    r = up.line.recv(buf) => return match r {
                         Ok((n, from)) => LegEvent::Received(n, from),
                         // A transient socket error (e.g. ICMP unreachable): skip it.
-                        Err(_) => LegEvent::Received(0, up.remote),
+                        Err(_) => LegEvent::Received(0, up.line.remote),
                     },
-                    r = up.control.recv(&mut up.report) => {
+                    r = up.line.recv_rtcp(&mut up.report) => {
                         if let Ok((n, from)) = r {
-                            up.control.handle(&up.report[..n], from);
+                            up.line.control.handle(&up.report[..n], from);
                         }
                     }
                 }
@@ -251,7 +245,7 @@ impl Leg {
                     let _ = up.dialog.notify_refer(StatusCode::OK, done).await;
                 }
                 let _ = up.dialog.hangup().await;
-                up.control.bye(&up.sender).await;
+                up.line.bye().await;
                 up.closed(shared, "ended");
             }
         }
@@ -374,10 +368,10 @@ pub(crate) async fn invite(
     record: bool,
 ) -> Result<Ringing, String> {
     let callee = rsipstack::sip::Uri::try_from(target).map_err(|e| e.to_string())?;
-    let (socket, control) = rtcp::bind_pair(shared.media_ip)
+    let sockets = rtcp::bind_pair(shared.media_ip)
         .await
         .map_err(|e| format!("no RTP port: {e}"))?;
-    let local = Description::offer(socket.local_addr().map_err(|e| e.to_string())?);
+    let local = Description::offer(sockets.0.local_addr().map_err(|e| e.to_string())?);
     let here = shared.addr;
     let caller_uri = format!(
         "sip:{}@{here}",
@@ -411,8 +405,7 @@ pub(crate) async fn invite(
         record,
         dialog,
         result,
-        socket,
-        control,
+        sockets,
         local,
     })
 }
@@ -458,8 +451,12 @@ impl Ringing {
             let _ = self.dialog.hangup().await;
             return Err(format!("payload type {payload_type}"));
         };
-        let mut control = self.control;
-        control.start(answer.rtcp(), &sender);
+        let peer = Peer {
+            rtp: answer.addr,
+            rtcp: answer.rtcp(),
+            codec,
+            telephone_event: answer.telephone_event,
+        };
         let recording = if self.record {
             Recording::start(&shared.recordings_dir, self.contact, &self.agent)
                 .map_err(|e| tracing::error!(contact = self.contact, "not recorded: {e}"))
@@ -485,13 +482,7 @@ impl Ringing {
             recording,
             dialog: self.dialog,
             id,
-            socket: self.socket,
-            remote: answer.addr,
-            latched: false,
-            codec,
-            payload_types: (payload_type, answer.telephone_event),
-            sender,
-            control,
+            line: Line::new(self.sockets, peer, sender),
             log: self.log,
             answered_ms: unix_ms(),
             events: EventRelay::new(),
@@ -510,12 +501,7 @@ impl Ringing {
 pub(crate) struct Parts {
     pub dialog: InviteDialog,
     pub id: String,
-    pub socket: UdpSocket,
-    pub remote: SocketAddr,
-    pub codec: Codec,
-    pub sender: RtpSender,
-    pub control: Control,
-    pub telephone_event: Option<u8>,
+    pub line: Line,
     pub gone: CancellationToken,
     pub log: LegLog,
     pub answered_ms: i64,
@@ -527,12 +513,7 @@ impl Up {
         Parts {
             dialog: self.dialog,
             id: self.id,
-            socket: self.socket,
-            remote: self.remote,
-            codec: self.codec,
-            sender: self.sender,
-            control: self.control,
-            telephone_event: self.payload_types.1,
+            line: self.line,
             gone: self.gone,
             log: self.log,
             answered_ms: self.answered_ms,
@@ -542,7 +523,7 @@ impl Up {
     /// Sends 20 ms of audio to the phone.
     pub async fn play(&mut self, frame: &[i16]) {
         let mut payload = Vec::with_capacity(frame.len());
-        self.codec.encode(frame, &mut payload);
+        self.line.codec.encode(frame, &mut payload);
         self.send(&payload, frame.len() as u32).await;
     }
 
@@ -551,7 +532,7 @@ impl Up {
     pub fn closed(self, shared: &Shared, reason: &str) {
         shared.forget(&self.id);
         shared.dialogs.remove_dialog(&self.dialog.id());
-        let quality = self.control.quality();
+        let quality = self.line.control.quality();
         self.log
             .closed(shared, Some(self.answered_ms), reason, quality);
         if let Some(r) = self.recording {
@@ -583,17 +564,12 @@ impl Up {
     /// An RTP packet from `from`: whether it is the phone's media (see
     /// [`accept_media`]); if so it counts in the leg's RTCP statistics.
     pub fn heard(&mut self, packet: &Rtp<'_>, from: SocketAddr) -> bool {
-        if !accept_media(&mut self.remote, &mut self.latched, from) {
+        if !self.line.accept(from) {
             return false;
         }
-        let timed = Some(packet.payload_type) != self.payload_types.1;
-        self.control.received(packet, timed);
+        let timed = Some(packet.payload_type) != self.line.telephone_event;
+        self.line.control.received(packet, timed);
         true
-    }
-
-    /// Sends the leg's RTCP report if one is due at `now`.
-    pub async fn tick(&mut self, now: std::time::Instant) {
-        self.control.tick(now, &self.sender).await;
     }
 
     /// Tells the phone its transfer (REFER) was refused; the call goes on.
@@ -604,15 +580,10 @@ impl Up {
         }
     }
 
-    /// The payload type of the telephone-events the phone takes and sends, if any.
-    pub fn telephone_event(&self) -> Option<u8> {
-        self.payload_types.1
-    }
-
     /// Passes on a telephone-event packet from the caller (a phone that takes none hears
     /// the caller's keys only if they were sent as tones).
     pub async fn relay_event(&mut self, event: &Rtp<'_>) {
-        let Some(pt) = self.payload_types.1 else {
+        let Some(pt) = self.line.telephone_event else {
             return;
         };
         let relayed = self.events.relay(
@@ -620,10 +591,10 @@ impl Up {
             event.payload,
             event.marker,
             pt,
-            &mut self.sender,
+            &mut self.line.sender,
         );
         if let Ok(packet) = relayed {
-            let _ = self.socket.send_to(&packet, self.remote).await;
+            self.line.send(&packet).await;
         }
     }
 
@@ -637,9 +608,21 @@ impl Up {
 
     /// One 20 ms tick of queued keys: sends the next event packet, if one is due.
     pub async fn send_keys(&mut self) {
-        if let Some(packet) = self.keys.as_mut().and_then(|k| k.poll(&mut self.sender)) {
-            let _ = self.socket.send_to(&packet, self.remote).await;
+        if let Some(packet) = self
+            .keys
+            .as_mut()
+            .and_then(|k| k.poll(&mut self.line.sender))
+        {
+            self.line.send(&packet).await;
         }
+    }
+
+    /// Whether the leg's packets need nothing but relaying: not recorded, no key being
+    /// sent, none waiting in the reorder buffer (see [`crate::relay`]).
+    pub fn plain(&self) -> bool {
+        self.recording.is_none()
+            && self.keys.as_ref().is_none_or(EventSender::is_idle)
+            && self.line.order.is_empty()
     }
 
     /// Sends the caller's audio (already in the phone's law) to the phone (held back
@@ -648,7 +631,7 @@ impl Up {
         if self.keys.as_ref().is_some_and(|k| !k.is_idle()) {
             return;
         }
-        let packet = self.sender.packet(payload, samples, false);
-        let _ = self.socket.send_to(&packet, self.remote).await;
+        let packet = self.line.sender.packet(payload, samples, false);
+        self.line.send(&packet).await;
     }
 }

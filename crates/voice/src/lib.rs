@@ -13,10 +13,12 @@
 
 pub mod call;
 mod leg;
+mod line;
 pub mod mix;
 mod outbound;
 pub mod prompts;
 pub mod registrar;
+mod relay;
 mod rtcp;
 pub mod sdp;
 mod sip;

@@ -41,20 +41,14 @@ pub(crate) async fn run(
     let setup = CallSetup {
         contact,
         caller: number,
-        socket: parts.socket,
-        remote: parts.remote,
-        codec: parts.codec,
-        sender: parts.sender,
-        control: parts.control,
         log: parts.log,
         answered_ms: parts.answered_ms,
         signals: mpsc::unbounded_channel(),
-        telephone_event: parts.telephone_event,
         commands,
         shared: Arc::clone(&shared),
     };
     tracing::info!(contact, agent = %agent_name, "callback connected");
-    let ending = call::run(setup, parts.gone.clone(), Leg::Up(agent)).await;
+    let ending = call::run(setup, parts.line, parts.gone.clone(), Leg::Up(agent)).await;
     if ending == Ending::CallerLeft && !shared.hangups.is_cancelled() {
         let _ = shared.events.send(EdgeEvent::HungUp { contact });
     } else {

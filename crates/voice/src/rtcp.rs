@@ -4,7 +4,9 @@
 //! stream's quality reported when it closes.
 //!
 //! The statistics and the packets are [`switchboard_media::rtcp::RtcpSession`]'s; this
-//! module owns the socket and the clock.
+//! module keeps the clock and says what to send where. The socket is the stream's
+//! [`Line`](crate::line::Line)'s, so that a relay thread can carry the stream as well as
+//! a call task.
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
@@ -22,7 +24,7 @@ use crate::leg::accept_media;
 const PAIR_ATTEMPTS: usize = 64;
 
 /// Binds an RTP socket on an even port of `ip` and its RTCP socket on the next port.
-pub(crate) async fn bind_pair(ip: IpAddr) -> std::io::Result<(UdpSocket, Control)> {
+pub(crate) async fn bind_pair(ip: IpAddr) -> std::io::Result<(UdpSocket, UdpSocket)> {
     let mut last = None;
     for _ in 0..PAIR_ATTEMPTS {
         let rtp = UdpSocket::bind((ip, 0)).await?;
@@ -31,7 +33,7 @@ pub(crate) async fn bind_pair(ip: IpAddr) -> std::io::Result<(UdpSocket, Control
             continue;
         }
         match UdpSocket::bind((ip, port + 1)).await {
-            Ok(rtcp) => return Ok((rtp, Control::new(rtcp))),
+            Ok(rtcp) => return Ok((rtp, rtcp)),
             Err(e) => last = Some(e),
         }
     }
@@ -67,7 +69,8 @@ fn ntp_now() -> u64 {
 
 /// RTCP for one stream.
 pub(crate) struct Control {
-    socket: UdpSocket,
+    /// The address reports are sent from (for the CNAME).
+    local: IpAddr,
     /// Where reports go: from the peer's SDP, then wherever its reports come from.
     remote: Option<SocketAddr>,
     latched: bool,
@@ -79,10 +82,11 @@ pub(crate) struct Control {
 }
 
 impl Control {
-    fn new(socket: UdpSocket) -> Control {
+    /// RTCP for a stream whose reports are sent from `local`.
+    pub fn new(local: IpAddr) -> Control {
         let now = Instant::now();
         Control {
-            socket,
+            local,
             remote: None,
             latched: false,
             session: None,
@@ -94,12 +98,7 @@ impl Control {
     /// The stream is set up: reports about `sender`'s stream go to `remote` (the
     /// peer's RTCP address from its SDP).
     pub fn start(&mut self, remote: SocketAddr, sender: &RtpSender) {
-        let cname = format!(
-            "switchboard@{}",
-            self.socket
-                .local_addr()
-                .map_or_else(|_| "localhost".into(), |a| a.ip().to_string())
-        );
+        let cname = format!("switchboard@{}", self.local);
         self.remote = Some(remote);
         self.session = Some(RtcpSession::new(sender.ssrc(), &cname));
     }
@@ -112,21 +111,14 @@ impl Control {
         }
     }
 
-    /// Sends a report about `sender`'s stream if one is due at `now`.
-    pub async fn tick(&mut self, now: Instant, sender: &RtpSender) {
+    /// The report about `sender`'s stream to send, and where, if one is due at `now`.
+    pub fn tick(&mut self, now: Instant, sender: &RtpSender) -> Option<(Vec<u8>, SocketAddr)> {
         if now < self.due {
-            return;
+            return None;
         }
         self.due = now + INTERVAL;
-        if let (Some(s), Some(remote)) = (&mut self.session, self.remote) {
-            let report = s.report(ntp_now(), sender);
-            let _ = self.socket.send_to(&report, remote).await;
-        }
-    }
-
-    /// The next datagram on the RTCP socket.
-    pub async fn recv(&self, buf: &mut [u8]) -> std::io::Result<(usize, SocketAddr)> {
-        recv_from(&self.socket, buf).await
+        let (s, remote) = (self.session.as_mut()?, self.remote?);
+        Some((s.report(ntp_now(), sender), remote))
     }
 
     /// Reads a datagram from `from` (a report from the peer, or junk, which is dropped).
@@ -142,12 +134,10 @@ impl Control {
         }
     }
 
-    /// Switchboard ends the stream: a last report, with a BYE.
-    pub async fn bye(&mut self, sender: &RtpSender) {
-        if let (Some(s), Some(remote)) = (&mut self.session, self.remote) {
-            let last = s.bye(ntp_now(), sender);
-            let _ = self.socket.send_to(&last, remote).await;
-        }
+    /// Switchboard ends the stream: a last report, with a BYE, and where it goes.
+    pub fn bye(&mut self, sender: &RtpSender) -> Option<(Vec<u8>, SocketAddr)> {
+        let (s, remote) = (self.session.as_mut()?, self.remote?);
+        Some((s.bye(ntp_now(), sender), remote))
     }
 
     /// How the stream went so far (nothing before it was set up).

@@ -28,8 +28,10 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::call::{self, CallSetup, Ending, new_ssrc};
 use crate::leg::{Leg, LegLog, unix_ms};
+use crate::line::{Line, Peer};
 use crate::prompts::Prompts;
 use crate::registrar::{MAX_EXPIRES, MIN_EXPIRES, Registrar, Verdict};
+use crate::relay::Relays;
 use crate::rtcp;
 use crate::sdp::{Description, SdpError};
 use crate::{Answer, EdgeEvent, LegKind, VoiceConfig};
@@ -126,6 +128,8 @@ pub(crate) struct Shared {
     /// The runtime the edge started on: calls placed from elsewhere (the runtime's owner
     /// thread) run there.
     pub runtime: tokio::runtime::Handle,
+    /// The threads that relay plain conversations.
+    pub relays: Relays,
 }
 
 impl Shared {
@@ -202,6 +206,7 @@ pub async fn start(
         idle: tokio::sync::Notify::new(),
         hangups: CancellationToken::new(),
         runtime: tokio::runtime::Handle::current(),
+        relays: Relays::start(std::thread::available_parallelism().map_or(1, usize::from))?,
     });
     let token = cancel.clone();
     let edge = Arc::clone(&shared);
@@ -714,7 +719,7 @@ async fn new_call(shared: Arc<Shared>, mut tx: Transaction) {
         shared.dialogs.remove_dialog(&dialog.id());
         return;
     }
-    let (socket, mut control) = match rtcp::bind_pair(shared.media_ip).await {
+    let sockets = match rtcp::bind_pair(shared.media_ip).await {
         Ok(pair) => pair,
         Err(e) => {
             tracing::error!(%call_id, "no RTP port: {e}");
@@ -723,7 +728,7 @@ async fn new_call(shared: Arc<Shared>, mut tx: Transaction) {
             return hung_up(&shared);
         }
     };
-    let Ok(addr) = socket.local_addr() else {
+    let Ok(addr) = sockets.0.local_addr() else {
         return hung_up(&shared);
     };
     let mut local = match &offer {
@@ -792,7 +797,12 @@ async fn new_call(shared: Arc<Shared>, mut tx: Transaction) {
         hang_up(&dialog).await;
         return hung_up(&shared);
     };
-    control.start(peer.rtcp(), &sender);
+    let peer = Peer {
+        rtp: peer.addr,
+        rtcp: peer.rtcp(),
+        codec,
+        telephone_event: local.telephone_event,
+    };
     let log = LegLog {
         contact,
         kind: LegKind::Customer,
@@ -804,17 +814,12 @@ async fn new_call(shared: Arc<Shared>, mut tx: Transaction) {
         log,
         answered_ms,
         caller: from,
-        socket,
-        remote: peer.addr,
-        codec,
-        sender,
-        control,
-        telephone_event: local.telephone_event,
         signals,
         commands,
         shared: Arc::clone(&shared),
     };
-    match call::run(setup, gone, Leg::Idle).await {
+    let line = Line::new(sockets, peer, sender);
+    match call::run(setup, line, gone, Leg::Idle).await {
         Ending::CallerLeft if !shared.hangups.is_cancelled() => hung_up(&shared),
         // Asked to, or shutting down.
         _ => hang_up(&dialog).await,

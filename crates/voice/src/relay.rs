@@ -1,0 +1,403 @@
+//! Plain conversations relayed by threads of their own instead of by their call tasks.
+//!
+//! A call task wakes for every packet it relays: the runtime's reactor, the task's
+//! `select!` and its waits cost several times the two system calls that move the packet.
+//! While a conversation is plain (both parties talking; nothing to play, mix, record,
+//! hold back or time), its task lends both [`Line`]s to a relay thread, one per core, and
+//! waits only for what would change that: a command, a signal, either side hanging up.
+//!
+//! A relay thread waits on one level-triggered epoll set for every socket it carries,
+//! reads one datagram per ready socket, and passes each packet on exactly as the task
+//! would: latched, counted for RTCP, checked to be next in order, transcoded and
+//! re-stamped in the other party's stream. It sends the RTCP reports as they fall due. It
+//! gives the lines back when the task asks, or by itself with a packet it leaves to the
+//! task (a telephone-event, another payload type, one out of order), so the task's code
+//! stays the only place where anything but the common packet is handled.
+//!
+//! Architecture invariant: a relay thread never ends a call and never keeps a line: every
+//! line lent goes back to its task (or, if the task is gone, is closed), and only the task
+//! ends the call.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{SocketAddr, UdpSocket};
+use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, mpsc};
+use std::time::{Duration, Instant};
+
+use rustix::buffer::spare_capacity;
+use rustix::event::{EventfdFlags, Timespec, epoll, eventfd};
+use switchboard_media::g711::{Codec, transcode};
+use switchboard_media::rtp;
+use tokio::sync::oneshot;
+
+use crate::line::Line;
+
+/// How often a relay thread looks for RTCP reports due (each stream's is every 5 s).
+const TICK: Duration = Duration::from_millis(100);
+/// The epoll token of a thread's wake-up eventfd (sockets' tokens are slot × 4 + socket).
+const WAKE: u64 = u64::MAX;
+/// Readiness events taken per wait.
+const EVENTS: usize = 1024;
+
+/// A conversation's two lines, lent to a relay thread.
+pub(crate) struct Talk {
+    pub caller: Line<UdpSocket>,
+    pub agent: Line<UdpSocket>,
+}
+
+/// Which party of a conversation a packet came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Party {
+    Caller,
+    Agent,
+}
+
+/// A conversation given back, with the RTP datagram (and its source) the relay left to
+/// the task, if that is why.
+pub(crate) struct Returned {
+    pub talk: Box<Talk>,
+    pub pending: Option<(Party, Vec<u8>, SocketAddr)>,
+}
+
+/// What a call task asks of a relay thread.
+enum Order {
+    /// Carry the conversation `id` until asked to give it back.
+    Take(u64, Box<Talk>, oneshot::Sender<Returned>),
+    /// Give conversation `id` back (if it has not been already).
+    Give(u64),
+}
+
+/// A relay thread, seen from the call tasks.
+struct Thread {
+    orders: mpsc::Sender<Order>,
+    wake: Arc<OwnedFd>,
+}
+
+impl Thread {
+    /// Sends `order`; the thread takes it at its next wake-up, which this causes.
+    fn send(&self, order: Order) -> Result<(), Order> {
+        self.orders.send(order).map_err(|e| e.0)?;
+        ring(&self.wake);
+        Ok(())
+    }
+}
+
+/// Wakes the thread waiting on eventfd `fd`.
+fn ring(fd: &OwnedFd) {
+    let _ = rustix::io::write(fd, &1u64.to_ne_bytes());
+}
+
+/// The relay threads of a voice edge.
+pub(crate) struct Relays {
+    threads: Vec<Thread>,
+    next: AtomicUsize,
+    ids: AtomicU64,
+}
+
+impl Relays {
+    /// Starts `n` relay threads (at least one).
+    pub fn start(n: usize) -> io::Result<Relays> {
+        let mut threads = Vec::with_capacity(n.max(1));
+        for i in 0..n.max(1) {
+            let epoll = epoll::create(epoll::CreateFlags::CLOEXEC)?;
+            let wake = Arc::new(eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?);
+            let data = epoll::EventData::new_u64(WAKE);
+            epoll::add(&epoll, &*wake, data, epoll::EventFlags::IN)?;
+            let (orders, inbox) = mpsc::channel();
+            let relay = Relay {
+                epoll,
+                wake: Arc::clone(&wake),
+                inbox,
+                slots: Vec::new(),
+                free: Vec::new(),
+                by_id: HashMap::new(),
+                buf: vec![0; 2048],
+            };
+            std::thread::Builder::new()
+                .name(format!("media-relay-{i}"))
+                .spawn(move || relay.run())?;
+            threads.push(Thread { orders, wake });
+        }
+        Ok(Relays {
+            threads,
+            next: AtomicUsize::new(0),
+            ids: AtomicU64::new(0),
+        })
+    }
+
+    /// Lends `talk` to the next relay thread (`Err` gives it back: the threads are gone).
+    pub fn lend(&self, talk: Box<Talk>) -> Result<Lent<'_>, Box<Talk>> {
+        let n = self.next.fetch_add(1, Ordering::Relaxed) % self.threads.len();
+        let thread = &self.threads[n];
+        let id = self.ids.fetch_add(1, Ordering::Relaxed);
+        let (tx, back) = oneshot::channel();
+        if let Err(Order::Take(_, talk, _)) = thread.send(Order::Take(id, talk, tx)) {
+            return Err(talk);
+        }
+        Ok(Lent {
+            thread,
+            id,
+            back,
+            done: false,
+        })
+    }
+}
+
+impl Drop for Relays {
+    fn drop(&mut self) {
+        // Each thread stops once its orders' channel is closed and it is woken.
+        for Thread { orders, wake } in self.threads.drain(..) {
+            drop(orders);
+            ring(&wake);
+        }
+    }
+}
+
+/// A conversation on loan to a relay thread. Dropped before it is back, it is recalled
+/// (its lines are then closed).
+pub(crate) struct Lent<'a> {
+    thread: &'a Thread,
+    id: u64,
+    back: oneshot::Receiver<Returned>,
+    done: bool,
+}
+
+impl Lent<'_> {
+    /// The conversation, once the relay gives it back by itself (`None`: the relay
+    /// thread is gone, and the lines with it).
+    pub async fn returned(&mut self) -> Option<Returned> {
+        let back = (&mut self.back).await.ok();
+        self.done = true;
+        back
+    }
+
+    /// Asks for the conversation back and waits for it.
+    pub async fn recall(&mut self) -> Option<Returned> {
+        let _ = self.thread.send(Order::Give(self.id));
+        self.returned().await
+    }
+}
+
+impl Drop for Lent<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = self.thread.send(Order::Give(self.id));
+        }
+    }
+}
+
+/// A conversation a relay thread carries.
+struct Slot {
+    id: u64,
+    talk: Box<Talk>,
+    back: oneshot::Sender<Returned>,
+}
+
+impl Slot {
+    /// The four sockets, in token order.
+    fn sockets(&self) -> [&UdpSocket; 4] {
+        let t = &self.talk;
+        [&t.caller.rtp, &t.caller.rtcp, &t.agent.rtp, &t.agent.rtcp]
+    }
+}
+
+/// A relay thread's own state.
+struct Relay {
+    epoll: OwnedFd,
+    wake: Arc<OwnedFd>,
+    inbox: mpsc::Receiver<Order>,
+    slots: Vec<Option<Slot>>,
+    free: Vec<usize>,
+    by_id: HashMap<u64, usize>,
+    buf: Vec<u8>,
+}
+
+impl Relay {
+    fn run(mut self) {
+        let mut events = Vec::with_capacity(EVENTS);
+        let mut next_tick = Instant::now() + TICK;
+        loop {
+            // Idle, it sleeps until an order comes.
+            let timeout = (!self.by_id.is_empty()).then(|| {
+                let left = next_tick.saturating_duration_since(Instant::now());
+                Timespec {
+                    tv_sec: left.as_secs() as _,
+                    tv_nsec: left.subsec_nanos().into(),
+                }
+            });
+            events.clear();
+            match epoll::wait(&self.epoll, spare_capacity(&mut events), timeout.as_ref()) {
+                Ok(_) | Err(rustix::io::Errno::INTR) => {}
+                Err(e) => {
+                    tracing::error!("media relay stopped: {e}");
+                    return self.give_all();
+                }
+            }
+            for event in &events {
+                let token = event.data.u64();
+                if token == WAKE {
+                    if !self.orders() {
+                        return self.give_all();
+                    }
+                } else {
+                    self.ready(token);
+                }
+            }
+            let now = Instant::now();
+            if now >= next_tick {
+                next_tick = now + TICK;
+                self.tick(now);
+            }
+        }
+    }
+
+    /// Takes the orders waiting; false once the relay is no longer wanted.
+    fn orders(&mut self) -> bool {
+        let mut word = [0u8; 8];
+        let _ = rustix::io::read(&*self.wake, &mut word);
+        loop {
+            match self.inbox.try_recv() {
+                Ok(Order::Take(id, talk, back)) => self.take(Slot { id, talk, back }),
+                Ok(Order::Give(id)) => {
+                    if let Some(&i) = self.by_id.get(&id) {
+                        self.give(i, None);
+                    }
+                }
+                Err(mpsc::TryRecvError::Empty) => return true,
+                Err(mpsc::TryRecvError::Disconnected) => return false,
+            }
+        }
+    }
+
+    /// Starts carrying `slot`'s conversation (or, if its sockets cannot be watched, gives
+    /// it straight back).
+    fn take(&mut self, slot: Slot) {
+        let i = self.free.pop().unwrap_or_else(|| {
+            self.slots.push(None);
+            self.slots.len() - 1
+        });
+        let sockets = slot.sockets();
+        let mut added = 0;
+        let mut failed = None;
+        for (k, socket) in sockets.iter().enumerate() {
+            let data = epoll::EventData::new_u64((i * 4 + k) as u64);
+            match epoll::add(&self.epoll, socket, data, epoll::EventFlags::IN) {
+                Ok(()) => added += 1,
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
+        }
+        if let Some(e) = failed {
+            tracing::warn!("media relay: {e}");
+            for socket in &sockets[..added] {
+                let _ = epoll::delete(&self.epoll, socket);
+            }
+            self.free.push(i);
+            let _ = slot.back.send(Returned {
+                talk: slot.talk,
+                pending: None,
+            });
+            return;
+        }
+        self.by_id.insert(slot.id, i);
+        self.slots[i] = Some(slot);
+    }
+
+    /// Gives conversation `i` back to its task, with the datagram left to it.
+    fn give(&mut self, i: usize, pending: Option<(Party, Vec<u8>, SocketAddr)>) {
+        let Some(slot) = self.slots.get_mut(i).and_then(Option::take) else {
+            return;
+        };
+        for socket in slot.sockets() {
+            let _ = epoll::delete(&self.epoll, socket);
+        }
+        self.by_id.remove(&slot.id);
+        self.free.push(i);
+        // A task that is gone closes the lines with the message.
+        let _ = slot.back.send(Returned {
+            talk: slot.talk,
+            pending,
+        });
+    }
+
+    /// Gives every conversation back (the thread is stopping).
+    fn give_all(mut self) {
+        for i in 0..self.slots.len() {
+            self.give(i, None);
+        }
+    }
+
+    /// Socket `token` is readable: one datagram is read and handled (if more wait, the
+    /// next wait says so).
+    fn ready(&mut self, token: u64) {
+        let (i, k) = ((token / 4) as usize, token % 4);
+        let Some(Some(slot)) = self.slots.get_mut(i) else {
+            return;
+        };
+        let talk = &mut *slot.talk;
+        let (from, to, party) = if k < 2 {
+            (&mut talk.caller, &mut talk.agent, Party::Caller)
+        } else {
+            (&mut talk.agent, &mut talk.caller, Party::Agent)
+        };
+        if k % 2 == 1 {
+            if let Ok((n, source)) = from.rtcp.recv_from(&mut self.buf) {
+                from.control.handle(&self.buf[..n], source);
+            }
+            return;
+        }
+        // Nothing waiting after all, or a transient error (e.g. ICMP unreachable).
+        let Ok((n, source)) = from.rtp.recv_from(&mut self.buf) else {
+            return;
+        };
+        if !relay(from, to, &self.buf[..n], source) {
+            let datagram = self.buf[..n].to_vec();
+            self.give(i, Some((party, datagram, source)));
+        }
+    }
+
+    /// Sends the RTCP reports due at `now`.
+    fn tick(&mut self, now: Instant) {
+        for slot in self.slots.iter_mut().flatten() {
+            let talk = &mut *slot.talk;
+            for line in [&mut talk.caller, &mut talk.agent] {
+                if let Some((report, to)) = line.control.tick(now, &line.sender) {
+                    let _ = line.rtcp.send_to(&report, to);
+                }
+            }
+        }
+    }
+}
+
+/// Passes a datagram `from` one party's line (from `source`) `to` the other's, as the
+/// call task does with a conversation's packets. Garbage and datagrams from anyone but
+/// the party are dropped, as there. False leaves the packet to the task, with nothing
+/// changed but latching: anything but the party's own audio next in order.
+fn relay(
+    from: &mut Line<UdpSocket>,
+    to: &mut Line<UdpSocket>,
+    datagram: &[u8],
+    source: SocketAddr,
+) -> bool {
+    let Ok(packet) = rtp::parse(datagram) else {
+        return true;
+    };
+    if !from.accept(source) {
+        return true;
+    }
+    if Codec::from_payload_type(packet.payload_type) != Some(from.codec)
+        || !from.order.pass(packet.ssrc, packet.sequence)
+    {
+        return false;
+    }
+    from.control.received(&packet, true);
+    let payload = transcode(packet.payload, from.codec, to.codec);
+    let out = to.sender.packet(&payload, payload.len() as u32, false);
+    // A full socket buffer drops the packet, as the network may.
+    let _ = to.rtp.send_to(&out, to.remote);
+    true
+}
