@@ -21,7 +21,7 @@ use crate::model::{
     Membership, OfferId, QueueId, QueueSpec, ReasonCode, SkillId, SkillRequirement, Strategy,
     Timestamp, WrapUp,
 };
-use crate::small::Small;
+use crate::small::{Blank, Small};
 use crate::table::Table;
 
 /// The best waiting contact found so far by a free agent's search, with its score: a
@@ -42,15 +42,38 @@ impl Best {
     }
 }
 
-/// What a free agent's search needs to know about the agent, for one of its queues.
-struct Scan<'a> {
-    agent: &'a Agent,
-    id: AgentId,
-    /// The agent's tier in the queue.
-    tier: u8,
-    /// Whether one more contact fits, per capacity slot.
-    fits: [bool; 4],
-    weight: u128,
+/// The live classes a free agent may take contacts from: those of its queues whose tier
+/// limit, skills and language it meets, each with its queue's weight.
+///
+/// Worked out by walking each queue's buckets alongside the agent's skills and checking
+/// each class's requirements, and kept for as long as no class is created or dropped
+/// ([`Classes::epoch`]) and neither the agent's nor its queues' configuration changes:
+/// a free agent's search then reads only the briefs of these classes, with no chain of
+/// lookups (queue, buckets, bucket) before each. They are kept in the order the search
+/// used to read the classes in (queue by queue; all of a queue's classes when it has
+/// few, else bucket by bucket): in a queue of weight 0 every wait scores 0, and which of
+/// two contacts the search keeps can then depend on the order it meets them in.
+#[derive(Debug, Default)]
+struct Candidates {
+    /// The [`Classes::epoch`] they were worked out in; `None`: not yet, or stale.
+    epoch: Option<u64>,
+    /// Inline, so that they come with the agent's record (an agent serving a few
+    /// queues qualifies for a dozen classes or so).
+    list: Small<Candidate, 12>,
+}
+
+/// One of an agent's [`Candidates`]: a class, and the weight of its queue.
+#[derive(Debug, Clone, Copy)]
+struct Candidate {
+    class: u32,
+    weight: u32,
+}
+
+impl Blank for Candidate {
+    const BLANK: Self = Candidate {
+        class: 0,
+        weight: 0,
+    };
 }
 
 /// Engine-wide settings.
@@ -155,6 +178,7 @@ struct Agent {
     /// die with the agent's ticket, see [`Tickets`]).
     in_tree: bool,
     staffed: bool,
+    candidates: Candidates,
 }
 
 impl Agent {
@@ -752,6 +776,8 @@ impl Engine {
                 for aid in members {
                     if let Some(a) = self.agents.get_mut(&aid) {
                         a.indexed.retain(|e| e.queue != id);
+                        // The queue's weight may have changed.
+                        a.candidates.epoch = None;
                     }
                     self.reindex(aid);
                 }
@@ -813,6 +839,7 @@ impl Engine {
                 self.set_staffed(id, false);
                 if let Some(a) = self.agents.get_mut(&id) {
                     a.spec = spec.into();
+                    a.candidates.epoch = None;
                 }
                 let staffed = self
                     .agents
@@ -840,6 +867,7 @@ impl Engine {
                         indexed: Vec::new(),
                         in_tree: false,
                         staffed: false,
+                        candidates: Candidates::default(),
                     },
                 );
             }
@@ -2011,7 +2039,11 @@ impl Engine {
 
     /// Offers the best waiting contacts to a free agent until it is full or none fits.
     fn route_agent(&mut self, id: AgentId) {
-        while let Some((contact, slot)) = self.best_contact_for(id) {
+        loop {
+            self.refresh_candidates(id);
+            let Some((contact, slot)) = self.best_contact_for(id) else {
+                return;
+            };
             match slot {
                 Some(slot) => self.offer_at(slot, contact, id),
                 None => self.offer(contact, id),
@@ -2019,7 +2051,78 @@ impl Engine {
         }
     }
 
-    /// The best waiting contact for a free agent, with its table slot when known.
+    /// Works out a ready agent's [`Candidates`] again unless they are current.
+    fn refresh_candidates(&mut self, id: AgentId) {
+        let epoch = self.classes.epoch();
+        let Some(a) = self.agents.get_mut(&id) else {
+            return;
+        };
+        if a.candidates.epoch == Some(epoch) || !a.ready() {
+            return;
+        }
+        let mut list = std::mem::take(&mut a.candidates.list);
+        list.clear();
+        let classes = &self.classes;
+        let skills: &[(SkillId, u8)] = &a.spec.skills;
+        for m in &a.spec.queues {
+            let (Some(live), Some(q)) = (classes.of_queue(m.queue), self.queues.get(&m.queue))
+            else {
+                continue;
+            };
+            let mut take = |class: usize, prof: Option<u8>| {
+                let Some(brief) = classes.brief(class) else {
+                    return;
+                };
+                let meets = match (brief.simple_min, prof) {
+                    (Some(min), Some(prof)) => prof >= min,
+                    _ => classes.get(class).is_some_and(|c| a.meets(&c.key)),
+                };
+                if m.tier <= brief.max_tier && meets {
+                    list.push(Candidate {
+                        class: class as u32,
+                        weight: q.spec.weight,
+                    });
+                }
+            };
+            // Few live classes: all of them (`meets` checks the skills anyway); otherwise
+            // only the buckets of the skills the agent holds, found by walking its sorted
+            // skills alongside the queue's sorted buckets.
+            if live.all.len() <= skills.len() + 1 {
+                for &class in &live.all {
+                    take(class, None);
+                }
+                continue;
+            }
+            let mut i = 0;
+            for (bucket, ids) in &live.buckets {
+                let prof = match bucket {
+                    None => 0,
+                    Some(skill) => {
+                        while i < skills.len() && skills[i].0 < *skill {
+                            i += 1;
+                        }
+                        if i == skills.len() {
+                            break;
+                        }
+                        if skills[i].0 != *skill {
+                            continue;
+                        }
+                        skills[i].1
+                    }
+                };
+                for &class in ids {
+                    take(class, Some(prof));
+                }
+            }
+        }
+        a.candidates = Candidates {
+            epoch: Some(epoch),
+            list,
+        };
+    }
+
+    /// The best waiting contact for a free agent, with its table slot when known; the
+    /// agent's [`Candidates`] are current.
     fn best_contact_for(&self, id: AgentId) -> Option<(ContactId, Option<usize>)> {
         let a = self.agents.get(&id)?;
         if !a.ready() {
@@ -2042,126 +2145,77 @@ impl Engine {
         // Whether one more contact fits, per capacity slot, worked out once.
         let fits: [bool; 4] =
             std::array::from_fn(|slot| a.spec.capacity.fits_slot(&a.in_use, slot));
-        let skills: &[(SkillId, u8)] = &a.spec.skills;
-        for m in &a.spec.queues {
-            let Some(live) = self.classes.of_queue(m.queue) else {
-                continue;
-            };
-            if live.all.is_empty() {
-                continue;
-            }
-            let Some(q) = self.queues.get(&m.queue) else {
-                continue;
-            };
-            let scan = Scan {
-                agent: a,
-                id,
-                tier: m.tier,
-                fits,
-                weight: u128::from(q.spec.weight),
-            };
-            // Few live classes: read them all (`meets` checks the skills anyway);
-            // otherwise only the buckets of the skills the agent holds, found by walking
-            // its sorted skills alongside the queue's sorted buckets.
-            if live.all.len() <= skills.len() + 1 {
-                self.consider(&scan, &live.all, None, &mut best);
-            } else {
-                let mut i = 0;
-                for (bucket, ids) in &live.buckets {
-                    let prof = match bucket {
-                        None => 0,
-                        Some(skill) => {
-                            while i < skills.len() && skills[i].0 < *skill {
-                                i += 1;
-                            }
-                            if i == skills.len() {
-                                break;
-                            }
-                            if skills[i].0 != *skill {
-                                continue;
-                            }
-                            skills[i].1
-                        }
-                    };
-                    self.consider(&scan, ids, Some(prof), &mut best);
-                }
-            }
+        for c in &a.candidates.list {
+            let weight = u128::from(c.weight);
+            self.consider(id, &fits, c.class as usize, weight, &mut best);
         }
         best.map(|b| (b.waiter.key.2, Some(b.waiter.slot as usize)))
     }
 
-    /// Offers the classes `ids` of one queue to a free agent's search (see
-    /// [`Engine::best_contact_for`]), keeping the best head in `best`. `prof` is the agent's
-    /// proficiency in the skill of their bucket, when they were found through it (see
-    /// [`crate::index::Brief::simple_min`]).
+    /// Offers the head of one of a free agent's candidate classes to its search (see
+    /// [`Engine::best_contact_for`]), keeping the best in `best`. `fits` tells, per
+    /// capacity slot, whether one more contact fits; `weight` is the class's queue's.
     #[inline(always)]
-    fn consider(&self, scan: &Scan<'_>, ids: &[usize], prof: Option<u8>, best: &mut Option<Best>) {
+    fn consider(
+        &self,
+        id: AgentId,
+        fits: &[bool; 4],
+        class: usize,
+        weight: u128,
+        best: &mut Option<Best>,
+    ) {
         let now = self.now.0;
-        for &class in ids {
-            let Some(brief) = self.classes.brief(class) else {
-                continue;
-            };
-            let Some(first) = brief.head else {
-                continue;
-            };
-            // No member of a class scores above its head (same queue, so the same
-            // weight, and members are in wait order): a class whose head cannot beat
-            // the best so far is skipped before its requirements are checked.
-            let wait = u128::from(now.saturating_sub(first.key.1.0)) * scan.weight;
-            if best
-                .as_ref()
-                .is_some_and(|b| !b.beaten_by(first.key.0.0, wait, first.key.2))
-            {
-                continue;
-            }
-            if scan.tier > brief.max_tier || !scan.fits[usize::from(brief.slot)] {
-                continue;
-            }
-            let meets = match (brief.simple_min, prof) {
-                (Some(min), Some(prof)) => prof >= min,
-                _ => self
-                    .classes
-                    .get(class)
-                    .is_some_and(|class| scan.agent.meets(&class.key)),
-            };
-            if !meets {
-                continue;
-            }
-            if !first.declines {
-                *best = Some(Best {
-                    prio: first.key.0.0,
-                    wait,
-                    waiter: first,
-                });
-                continue;
-            }
-            // The head skips some agents: look further down for one that does not skip
-            // this one.
-            let found = self.classes.get(class).and_then(|class| {
-                class.members.waiters().find(|w| {
-                    !w.declines
-                        || self
-                            .contacts
-                            .at(w.slot as usize, &w.key.2)
-                            .is_some_and(|c| {
-                                c.status == Status::Waiting && !c.skips(scan.id, self.now)
-                            })
-                })
+        let Some(brief) = self.classes.brief(class) else {
+            return;
+        };
+        let Some(first) = brief.head else {
+            return;
+        };
+        // No member of a class scores above its head (same queue, so the same weight,
+        // and members are in wait order): a class whose head cannot beat the best so far
+        // is skipped.
+        let wait = u128::from(now.saturating_sub(first.key.1.0)) * weight;
+        if best
+            .as_ref()
+            .is_some_and(|b| !b.beaten_by(first.key.0.0, wait, first.key.2))
+        {
+            return;
+        }
+        if !fits[usize::from(brief.slot)] {
+            return;
+        }
+        if !first.declines {
+            *best = Some(Best {
+                prio: first.key.0.0,
+                wait,
+                waiter: first,
             });
-            let Some(head) = found else {
-                continue;
-            };
-            let wait = u128::from(now.saturating_sub(head.key.1.0)) * scan.weight;
-            if best
-                .as_ref()
-                .is_none_or(|b| b.beaten_by(head.key.0.0, wait, head.key.2))
-            {
-                *best = Some(Best {
-                    prio: head.key.0.0,
-                    wait,
-                    waiter: head,
-                });
-            }
+            return;
+        }
+        // The head skips some agents: look further down for one that does not skip
+        // this one.
+        let found = self.classes.get(class).and_then(|class| {
+            class.members.waiters().find(|w| {
+                !w.declines
+                    || self
+                        .contacts
+                        .at(w.slot as usize, &w.key.2)
+                        .is_some_and(|c| c.status == Status::Waiting && !c.skips(id, self.now))
+            })
+        });
+        let Some(head) = found else {
+            return;
+        };
+        let wait = u128::from(now.saturating_sub(head.key.1.0)) * weight;
+        if best
+            .as_ref()
+            .is_none_or(|b| b.beaten_by(head.key.0.0, wait, head.key.2))
+        {
+            *best = Some(Best {
+                prio: head.key.0.0,
+                wait,
+                waiter: head,
+            });
         }
     }
 

@@ -234,6 +234,8 @@ pub(crate) struct Classes {
     /// The live classes of each queue that has had any (one lookup per queue an agent
     /// serves; a queue's entry is kept when it empties).
     by_queue: FxHashMap<QueueId, QueueClasses>,
+    /// Counts the classes created and dropped (see [`Classes::epoch`]).
+    epoch: u64,
 }
 
 /// The live classes of one queue.
@@ -279,6 +281,7 @@ impl Classes {
                     }
                 };
                 self.by_key.insert(key.clone(), id);
+                self.epoch += 1;
                 let of_queue = self.by_queue.entry(queue).or_default();
                 of_queue.all.push(id);
                 let buckets = &mut of_queue.buckets;
@@ -330,6 +333,7 @@ impl Classes {
         }
         self.by_key.remove(&class.key);
         self.free.push(id);
+        self.epoch += 1;
     }
 
     /// The live classes of `queue`, if it has ever had any.
@@ -350,6 +354,12 @@ impl Classes {
     /// The brief of class `id` (its head is `None` unless the class is live).
     pub fn brief(&self, id: usize) -> Option<&Brief> {
         self.briefs.get(id)
+    }
+
+    /// Changes whenever a class is created or dropped, so that what was worked out from
+    /// the set of live classes (and their ids, which are reused) can tell it is stale.
+    pub fn epoch(&self) -> u64 {
+        self.epoch
     }
 
     /// Number of live (non-empty) classes.

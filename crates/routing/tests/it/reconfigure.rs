@@ -63,6 +63,32 @@ fn tier_two_held_back() -> Harness {
 }
 
 #[test]
+fn a_free_agent_given_a_skill_takes_the_contact_that_needs_it() {
+    // The agent's search has already looked at the waiting contact's class (and found
+    // it wanting) when its skills change; no class comes or goes in between.
+    let mut h = Harness::new();
+    h.queue(1, queue_spec(Strategy::LongestIdle));
+    h.simple_agent(1, &[1], &[(10, 1)]);
+    h.enqueue(1, needs(1, &[(10, 2)]));
+    assert_eq!(h.offered_to(1), None, "proficiency 1 is not enough");
+    h.voice(2, 1);
+    h.answer(2);
+    h.ok(Input::End {
+        contact: ContactId(2),
+    });
+    assert_eq!(h.offered_to(1), None);
+    h.ok(Input::ConfigureAgent {
+        agent: AgentId(1),
+        spec: AgentSpec {
+            skills: vec![(SkillId(10), 2)],
+            queues: vec![member(1, 1, 1)],
+            ..AgentSpec::default()
+        },
+    });
+    assert_eq!(h.offered_to(1), Some(1));
+}
+
+#[test]
 fn reconfiguring_a_queue_routes_waiting_contacts_in_order() {
     let mut h = tier_two_held_back();
     h.voice(1, 1);
