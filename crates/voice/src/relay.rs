@@ -401,3 +401,125 @@ fn relay(
     let _ = to.rtp.send_to(&out, to.remote);
     true
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::{IpAddr, Ipv4Addr};
+
+    use switchboard_media::rtp::RtpSender;
+
+    use super::*;
+    use crate::line::Peer;
+    use crate::rtcp::bind_pair;
+
+    const HOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    const EVENT: u8 = 101;
+
+    /// A phone speaking `codec` (its RTP socket) and Switchboard's line to it, whose
+    /// stream starts at sequence 100, timestamp 1000.
+    async fn party(codec: Codec, ssrc: u32) -> (tokio::net::UdpSocket, Line<UdpSocket>) {
+        let phone = tokio::net::UdpSocket::bind((HOST, 0)).await.unwrap();
+        let reports = tokio::net::UdpSocket::bind((HOST, 0)).await.unwrap();
+        let peer = Peer {
+            rtp: phone.local_addr().unwrap(),
+            rtcp: reports.local_addr().unwrap(),
+            codec,
+            telephone_event: Some(EVENT),
+        };
+        let sender = RtpSender::new(ssrc, codec.payload_type(), 100, 1000).unwrap();
+        let line = Line::new(bind_pair(HOST).await.unwrap(), peer, sender);
+        (phone, line.into_std().unwrap())
+    }
+
+    fn lend(relays: &Relays, talk: Box<Talk>) -> Lent<'_> {
+        let Ok(lent) = relays.lend(talk) else {
+            panic!("the relay threads are gone");
+        };
+        lent
+    }
+
+    #[tokio::test]
+    async fn a_conversation_is_relayed_and_what_is_not_plain_audio_goes_back_to_the_task() {
+        let relays = Relays::start(1).unwrap();
+        let (caller_phone, caller) = party(Codec::Pcma, 0x1111).await;
+        let (agent_phone, agent) = party(Codec::Pcmu, 0x2222).await;
+        let (to_caller, to_agent) = (
+            caller.rtp.local_addr().unwrap(),
+            agent.rtp.local_addr().unwrap(),
+        );
+        let mut lent = lend(&relays, Box::new(Talk { caller, agent }));
+        let mut buf = [0u8; 2048];
+
+        // The caller's A-law reaches the agent's phone in µ-law, in the agent line's own
+        // stream (its SSRC, sequence numbers and clock).
+        let mut callers = RtpSender::new(0xAAAA, 8, 500, 0).unwrap();
+        let said: Vec<u8> = (0..160).map(|i| i as u8).collect();
+        for _ in 0..3 {
+            let packet = callers.packet(&said, 160, false);
+            caller_phone.send_to(&packet, to_caller).await.unwrap();
+        }
+        for i in 0..3u16 {
+            let (n, from) = agent_phone.recv_from(&mut buf).await.unwrap();
+            assert_eq!(from, to_agent);
+            let p = rtp::parse(&buf[..n]).unwrap();
+            assert_eq!((p.payload_type, p.ssrc), (0, 0x2222));
+            assert_eq!(
+                (p.sequence, p.timestamp),
+                (100 + i, 1000 + 160 * u32::from(i))
+            );
+            assert_eq!(p.payload, &*transcode(&said, Codec::Pcma, Codec::Pcmu));
+        }
+
+        // The agent's µ-law goes back in A-law. Once the agent's phone is heard (latched),
+        // a stranger's packet on the agent's port is dropped, not relayed.
+        let stranger = tokio::net::UdpSocket::bind((Ipv4Addr::new(127, 0, 0, 2), 0))
+            .await
+            .unwrap();
+        let mut agents = RtpSender::new(0xBBBB, 0, 7, 0).unwrap();
+        let mut strangers = RtpSender::new(0xCCCC, 0, 9, 320).unwrap();
+        for (i, heard) in [0x22u8, 0x33].into_iter().enumerate() {
+            let packet = agents.packet(&[heard; 160], 160, false);
+            agent_phone.send_to(&packet, to_agent).await.unwrap();
+            let (n, _) = caller_phone.recv_from(&mut buf).await.unwrap();
+            let p = rtp::parse(&buf[..n]).unwrap();
+            assert_eq!(
+                (p.payload_type, p.ssrc, p.sequence),
+                (8, 0x1111, 100 + i as u16)
+            );
+            assert_eq!(
+                p.payload,
+                &*transcode(&[heard; 160], Codec::Pcmu, Codec::Pcma)
+            );
+            let noise = strangers.packet(&[0x11; 160], 160, false);
+            stranger.send_to(&noise, to_agent).await.unwrap();
+        }
+
+        // A key press (a telephone-event) is the task's: the lines come back with it.
+        let key = callers
+            .packet_at(EVENT, 480, &[1, 0x0a, 0, 160], true)
+            .unwrap();
+        caller_phone.send_to(&key, to_caller).await.unwrap();
+        let back = lent.returned().await.expect("given back");
+        let from = caller_phone.local_addr().unwrap();
+        assert_eq!(back.pending, Some((Party::Caller, key, from)));
+        let quality = back.talk.caller.control.quality().unwrap();
+        assert_eq!(
+            quality.received, 3,
+            "the relayed packets count in the caller's RTCP"
+        );
+
+        // So is a packet out of order (one is missing before it).
+        let mut lent = lend(&relays, back.talk);
+        callers.packet(&said, 160, false);
+        let early = callers.packet(&said, 160, false);
+        caller_phone.send_to(&early, to_caller).await.unwrap();
+        let back = lent.returned().await.expect("given back");
+        assert_eq!(back.pending, Some((Party::Caller, early, from)));
+
+        // Asked for, the lines come back at once, with nothing left to handle.
+        let mut lent = lend(&relays, back.talk);
+        let back = lent.recall().await.expect("given back");
+        assert!(back.pending.is_none());
+        back.talk.agent.into_tokio().unwrap();
+    }
+}
