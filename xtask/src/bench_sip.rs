@@ -46,11 +46,13 @@ struct Options {
     /// A `switchboard` binary to measure instead of this checkout's release build (to
     /// compare two builds run in turn on the same machine).
     binary: Option<PathBuf>,
+    /// The server's `relay_threads` (its default, one per core, if not given).
+    relay_threads: Option<u32>,
 }
 
 const USAGE: &str = "usage: cargo xtask bench sip [--agents N (800)] [--hold SECS (10)] \
                      [--start N (200)] [--max N (agents)] [--budget SECS (300)] [--keep] \
-                     [--binary PATH]";
+                     [--binary PATH] [--relay-threads N]";
 
 impl Options {
     fn parse(args: &[&str]) -> Result<Options> {
@@ -62,6 +64,7 @@ impl Options {
             budget: Duration::from_secs(300),
             keep: false,
             binary: None,
+            relay_threads: None,
         };
         let mut it = args.iter();
         while let Some(&flag) = it.next() {
@@ -85,6 +88,7 @@ impl Options {
                 "--start" => o.start = n,
                 "--max" => o.max = n,
                 "--budget" => o.budget = Duration::from_secs(u64::from(n)),
+                "--relay-threads" => o.relay_threads = Some(n),
                 _ => bail!("unknown option {flag}\n{USAGE}"),
             }
         }
@@ -292,8 +296,10 @@ impl<'a> Bench<'a> {
             format!(
                 "# Written by `cargo xtask bench sip`.\n\
                  http = \"127.0.0.1:0\"\nsip = \"{sip}\"\ndata = \"data\"\n\
-                 company = \"company.toml\"\n\n[voice]\nmax_calls = {}\n",
-                (opts.max * 2).max(500)
+                 company = \"company.toml\"\n\n[voice]\nmax_calls = {}\n{}",
+                (opts.max * 2).max(500),
+                opts.relay_threads
+                    .map_or_else(String::new, |n| format!("relay_threads = {n}\n")),
             ),
         )?;
 
@@ -463,6 +469,11 @@ impl<'a> Bench<'a> {
                         Json::num(1e9 / (floor_ns * RELAYED_PER_CALL_SECOND)),
                     ),
                 ]),
+            ),
+            (
+                "relay_threads".into(),
+                opts.relay_threads
+                    .map_or_else(|| Json::Str("one per core".into()), Json::from),
             ),
             (
                 "commit".into(),

@@ -78,6 +78,9 @@ pub struct VoiceSettings {
     pub media_ip: Option<IpAddr>,
     /// Most calls at once; more are refused with 503 Service Unavailable.
     pub max_calls: usize,
+    /// Threads that relay plain conversations, without waking the call's task for each
+    /// packet (default: one per core; 0: each call's task relays its own).
+    pub relay_threads: Option<usize>,
     /// The espeak-ng voice that speaks the flows' `say` prompts.
     pub tts_voice: String,
     /// A speech-to-text service for voicemails: the WAV is POSTed (`audio/wav`) and the
@@ -100,6 +103,7 @@ impl Default for VoiceSettings {
         VoiceSettings {
             media_ip: None,
             max_calls: 500,
+            relay_threads: None,
             tts_voice: "en".into(),
             realm: "switchboard".into(),
             transcribe_url: None,

@@ -146,6 +146,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Server> {
             voicemail_dir: config.data.join("voicemail"),
             voice: config.voice.tts_voice.clone(),
             max_calls: config.voice.max_calls,
+            relay_threads: config.voice.relay_threads,
             realm: config.voice.realm.clone(),
             trunk: config.voice.trunk.clone(),
             trunk_auth: config.trunk_auth().map_err(|e| anyhow::anyhow!(e))?,

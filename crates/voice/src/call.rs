@@ -421,7 +421,7 @@ async fn run_legs(
     // Something that woke the task while its conversation was relayed, taken next.
     let mut deferred = None;
     // Whether the relay threads can take this call's conversation.
-    let mut relayable = true;
+    let mut relayable = shared.relays.any();
     loop {
         let wake = if let Some(wake) = deferred.take() {
             wake

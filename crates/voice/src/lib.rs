@@ -52,6 +52,9 @@ pub struct VoiceConfig {
     pub voice: String,
     /// Most calls at once; more are refused with 503.
     pub max_calls: usize,
+    /// Threads that relay plain conversations (default: one per core; 0: each call's
+    /// task relays its own).
+    pub relay_threads: Option<usize>,
     /// The digest realm phones register in.
     pub realm: String,
     /// Where calls to customers' numbers go: `host:port` of a SIP trunk or gateway

@@ -97,10 +97,10 @@ pub(crate) struct Relays {
 }
 
 impl Relays {
-    /// Starts `n` relay threads (at least one).
+    /// Starts `n` relay threads (none: call tasks relay their own conversations).
     pub fn start(n: usize) -> io::Result<Relays> {
-        let mut threads = Vec::with_capacity(n.max(1));
-        for i in 0..n.max(1) {
+        let mut threads = Vec::with_capacity(n);
+        for i in 0..n {
             let epoll = epoll::create(epoll::CreateFlags::CLOEXEC)?;
             let wake = Arc::new(eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?);
             let data = epoll::EventData::new_u64(WAKE);
@@ -127,10 +127,21 @@ impl Relays {
         })
     }
 
-    /// Lends `talk` to the next relay thread (`Err` gives it back: the threads are gone).
+    /// Whether there are relay threads at all.
+    pub fn any(&self) -> bool {
+        !self.threads.is_empty()
+    }
+
+    /// Lends `talk` to the next relay thread (`Err` gives it back: there are none, or
+    /// they are gone).
     pub fn lend(&self, talk: Box<Talk>) -> Result<Lent<'_>, Box<Talk>> {
-        let n = self.next.fetch_add(1, Ordering::Relaxed) % self.threads.len();
-        let thread = &self.threads[n];
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let Some(thread) = self
+            .threads
+            .get(n.checked_rem(self.threads.len()).unwrap_or(0))
+        else {
+            return Err(talk);
+        };
         let id = self.ids.fetch_add(1, Ordering::Relaxed);
         let (tx, back) = oneshot::channel();
         if let Err(Order::Take(_, talk, _)) = thread.send(Order::Take(id, talk, tx)) {

@@ -190,6 +190,9 @@ pub async fn start(
         &config.voice,
     );
     let realm = config.realm.clone();
+    let relay_threads = config
+        .relay_threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
     let shared = Arc::new(Shared {
         recordings_dir: config.recordings_dir.clone(),
         voicemail_dir: config.voicemail_dir.clone(),
@@ -206,7 +209,7 @@ pub async fn start(
         idle: tokio::sync::Notify::new(),
         hangups: CancellationToken::new(),
         runtime: tokio::runtime::Handle::current(),
-        relays: Relays::start(std::thread::available_parallelism().map_or(1, usize::from))?,
+        relays: Relays::start(relay_threads)?,
     });
     let token = cancel.clone();
     let edge = Arc::clone(&shared);
