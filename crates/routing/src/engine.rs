@@ -1190,7 +1190,6 @@ impl Engine {
         // Position at entry: everyone of equal or higher priority is ahead.
         let ahead = q.order.ahead_of_newcomer(priority);
         let max_wait = q.spec.max_wait;
-        let ewt = estimate_wait(q, ahead);
         if let Some(max) = max_wait {
             self.schedule(now.after(max), Timer::MaxWait(id));
         }
@@ -1211,28 +1210,33 @@ impl Engine {
                 line_slot: 0,
             },
         );
+        // The event's position and estimated wait are filled in once routing tells whether
+        // the contact waits: a contact offered at once has no wait to estimate (routing
+        // changes neither the queue's staffing nor its handle time, so the estimate made
+        // afterwards is the one the queue gave at entry).
         let slot = self.events.len();
         self.events.push_back(Event {
             at: now,
             kind: EventKind::Queued {
                 contact: id,
                 queue: qid,
-                position: ahead,
-                ewt,
+                position: 0,
+                ewt: Some(Duration::ZERO),
             },
         });
         self.route_contact(id);
         if self
             .contacts
             .get(&id)
-            .is_some_and(|c| c.status != Status::Waiting)
+            .is_none_or(|c| c.status == Status::Waiting)
+            && let Some(q) = self.queues.get(&qid)
             && let Some(Event {
                 kind: EventKind::Queued { position, ewt, .. },
                 ..
             }) = self.events.get_mut(slot)
         {
-            *position = 0;
-            *ewt = Some(Duration::ZERO);
+            *position = ahead;
+            *ewt = estimate_wait(q, ahead);
         }
         Ok(())
     }
@@ -1331,15 +1335,6 @@ impl Engine {
             .get(&home)
             .and_then(|q| q.stages.get(c.stage + 1))
             .map(|s| c.enqueued_at.after(s.after));
-        if let Some(q) = self.queues.get_mut(&home) {
-            let line_slot = q.order.add(wait);
-            if let Some(c) = self.contacts.get_mut(&id) {
-                c.listed = Some(wait.0.0);
-                c.line_slot = line_slot;
-            }
-        } else if let Some(c) = self.contacts.get_mut(&id) {
-            c.listed = Some(wait.0.0);
-        }
         if let Some(at) = next_step {
             self.schedule(at, Timer::Escalate(id));
         }
@@ -1376,6 +1371,9 @@ impl Engine {
                         self.preferred.entry(aid).or_default().insert(wait);
                     }
                     self.schedule(until, Timer::PreferredExpiry(id));
+                    if let Some(slot) = self.contacts.slot(&id) {
+                        self.line_up(slot, id, wait);
+                    }
                     return;
                 }
             }
@@ -1418,6 +1416,7 @@ impl Engine {
         };
         placed.clear();
         if let Pick::Nobody = pick {
+            self.line_up(slot, id, wait);
             let declines = self
                 .contacts
                 .at(slot, &id)
@@ -1452,6 +1451,19 @@ impl Engine {
                     self.offer(id, aid);
                 }
             }
+        }
+    }
+
+    /// Puts the waiting contact in table slot `slot` in its home queue's line under
+    /// `wait`: only one that stays waiting (a contact offered at once never is, and so is
+    /// never taken out again).
+    fn line_up(&mut self, slot: usize, id: ContactId, wait: WaitKey) {
+        let Some(c) = self.contacts.at_mut(slot, &id) else {
+            return;
+        };
+        c.listed = Some(wait.0.0);
+        if let Some(q) = self.queues.get_mut(&c.spec.queue) {
+            c.line_slot = q.order.add(wait);
         }
     }
 
