@@ -9,7 +9,8 @@
 //!
 //! Architecture invariant: only this crate knows SIP; the runtime sees calls as contacts,
 //! commands and events. Every call's task owns its RTP socket and ends with the call, so
-//! no port, timer or task outlives it.
+//! no port, timer or task outlives it; a relay thread (see `relay`) only borrows a plain
+//! conversation's sockets, and the task takes them back before the call ends.
 
 pub mod call;
 mod leg;
