@@ -210,35 +210,42 @@ pub async fn follow(
             EdgeEvent::CustomerUnreachable { contact, reason } => {
                 tracing::info!(contact, "callback not answered: {reason}");
                 let r = runtime
-                    .run(move |center, now| {
-                        let queue = center.queue_of(contact);
-                        let retry = queue
+                    .run(move |center, _| {
+                        center
+                            .queue_of(contact)
                             .and_then(|q| center.queue_config(&q))
-                            .map(|q| (q.callback_attempts, q.callback_retry_secs))
-                            .unwrap_or((1, 0));
-                        (center.unreachable(contact, now), retry)
+                            .map_or((1, 0), |q| (q.callback_attempts, q.callback_retry_secs))
                     })
                     .await;
-                let Ok((ended, (attempts, retry_secs))) = r else {
+                let Ok((attempts, retry_secs)) = r else {
                     continue;
                 };
-                if let Err(e) = ended {
-                    tracing::debug!(contact, "{e}");
-                }
-                // The request is tried again later, or ends `no_answer`.
+                // The failed attempt is noted before the contact ends, so that whoever
+                // sees it end (and wraps it up) finds the request as it now is.
                 let due = now_ms() + i64::try_from(retry_secs * 1000).unwrap_or(i64::MAX);
-                match store
+                let retry = match store
                     .callback_not_answered(contact, i64::from(attempts), due)
                     .await
                 {
-                    Ok(Some(cb)) if cb.status == "pending" => {
-                        let id = cb.id;
-                        let _ = runtime
-                            .run(move |center, _| center.retry_callback(id, due))
-                            .await;
+                    Ok(Some(cb)) if cb.status == "pending" => Some(cb.id),
+                    Ok(_) => None,
+                    Err(e) => {
+                        tracing::error!(contact, "callback attempt not noted: {e}");
+                        None
                     }
-                    Ok(_) => {}
-                    Err(e) => tracing::error!(contact, "callback attempt not noted: {e}"),
+                };
+                // The request is tried again later, or has ended `no_answer`.
+                let r = runtime
+                    .run(move |center, now| {
+                        let ended = center.unreachable(contact, now);
+                        if let Some(id) = retry {
+                            center.retry_callback(id, due);
+                        }
+                        ended
+                    })
+                    .await;
+                if let Ok(Err(e)) = r {
+                    tracing::debug!(contact, "{e}");
                 }
             }
             EdgeEvent::AgentHungUp { contact, agent } => {
