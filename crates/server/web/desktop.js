@@ -24,6 +24,8 @@ async function run(agent) {
     offers: new Map(), // contact id → {pop, expires_ms, card}
     current: null, // {contact, lines, ended_ms, notes}
     codes: {},
+    /** Counts the state changes announced; a read started before one is stale. */
+    changes: 0,
   };
 
   const title = document.title;
@@ -73,7 +75,10 @@ async function run(agent) {
   every(1000, tick);
 
   async function setState(state, reason) {
-    await attempt(() => api("POST", `/agents/${encodeURIComponent(agent)}/state`, reason ? { state, reason } : { state }));
+    const before = view.changes;
+    const done = await attempt(() => api("POST", `/agents/${encodeURIComponent(agent)}/state`, reason ? { state, reason } : { state }));
+    // Shown at once, unless a newer change was announced meanwhile.
+    if (done !== undefined && view.changes === before) showState(reason ? `${state}:${reason}` : state);
   }
   $("go-available").addEventListener("click", () => setState("available"));
   $("go-away").addEventListener("click", () => setState("away", $("away-reason").value));
@@ -313,10 +318,12 @@ async function run(agent) {
   // ---- start: read the state, then follow events ----
   async function load() {
     view.codes = (await attempt(() => api("GET", "/wrapup-codes"))) || {};
+    const before = view.changes;
     const agents = await attempt(() => api("GET", "/agents"));
     const mine = (agents || []).find((a) => a.login === agent);
     if (mine && mine.live) {
-      showState(mine.live.state, mine.live.in_state_secs);
+      // A change announced while the list was read is newer than the list.
+      if (view.changes === before) showState(mine.live.state, mine.live.in_state_secs);
       showFigures(mine.live);
       const held = mine.live.contacts || [];
       if (held.length) await take(held[held.length - 1], true);
@@ -329,7 +336,7 @@ async function run(agent) {
 
   const mineOnly = (n) => n.agent === agent;
   follow({
-    "agent.state": (n) => { if (mineOnly(n)) { skew = n.at_ms - Date.now(); showState(n.data.state); renderOffers(); } },
+    "agent.state": (n) => { if (mineOnly(n)) { view.changes += 1; skew = n.at_ms - Date.now(); showState(n.data.state); renderOffers(); } },
     "contact.offered": (n) => { if (mineOnly(n)) { skew = n.at_ms - Date.now(); showOffer(n.contact, n.data, n.at_ms); } },
     "contact.offer_ended": (n) => { if (mineOnly(n)) endOffer(n.contact); },
     "contact.connected": (n) => { if (mineOnly(n)) { endOffer(n.contact); take(n.contact); } },
