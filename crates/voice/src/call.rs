@@ -1033,21 +1033,28 @@ pub(crate) fn new_ssrc() -> u32 {
 }
 
 /// Ringback as callers expect it: 425 Hz, one second on, four off (ITU-T E.180's common
-/// cadence).
+/// cadence). Synthesised once, shared by every call.
 pub(crate) fn ringback() -> Clip {
     use switchboard_media::audio::{silence, tone};
-    let mut clip = tone(425.0, 1000, 4000);
-    clip.extend(silence(4000));
-    clip.into()
+    static CLIP: std::sync::LazyLock<Clip> = std::sync::LazyLock::new(|| {
+        let mut clip = tone(425.0, 1000, 4000);
+        clip.extend(silence(4000));
+        clip.into()
+    });
+    CLIP.clone()
 }
 
-/// The built-in music on hold: a soft two-tone chime every two seconds.
+/// The built-in music on hold: a soft two-tone chime every two seconds. Synthesised
+/// once, shared by every call.
 fn default_music() -> Clip {
     use switchboard_media::audio::{silence, tone};
-    let mut clip = tone(523.25, 300, 3000);
-    clip.extend(tone(659.25, 300, 3000));
-    clip.extend(silence(1400));
-    clip.into()
+    static CLIP: std::sync::LazyLock<Clip> = std::sync::LazyLock::new(|| {
+        let mut clip = tone(523.25, 300, 3000);
+        clip.extend(tone(659.25, 300, 3000));
+        clip.extend(silence(1400));
+        clip.into()
+    });
+    CLIP.clone()
 }
 
 #[cfg(test)]
