@@ -14,6 +14,12 @@ use crate::center::Reach;
 use crate::runtime::{Runtime, StartError, now_ms, start_contact};
 
 /// Applies the edge's events until the edge stops.
+///
+/// Events about calls in progress are queued on the center in the edge's order, and
+/// their answers handled apart: the next event does not wait for this one's commit, so
+/// that the owner commits the edge's events together. A new call starts in a task of its
+/// own, as its contact is recorded in the store before it is answered; the call's later
+/// events come only after that answer.
 pub async fn follow(
     runtime: Runtime,
     store: Store,
@@ -28,91 +34,66 @@ pub async fn follow(
                 call_id,
                 reply,
             } => {
-                let (commands, rx) = mpsc::unbounded_channel();
-                let attach = commands.clone();
-                let started = start_contact(&runtime, &store, Channel::Voice, &from, &to, |id| {
-                    runtime.attach_call(id, attach);
-                })
-                .await;
-                // No flow answers: an agent's direct line, perhaps.
-                let started = match started {
-                    Err(StartError::NoFlow(_)) => {
-                        direct_call(&runtime, &store, &from, &to, commands).await
-                    }
-                    other => other.map_err(DirectError::Start),
-                };
-                let answer = match started {
-                    Ok(contact) => {
-                        tracing::info!(contact, %from, %to, %call_id, "call answered");
-                        Answer::Accept {
-                            contact,
-                            commands: rx,
-                        }
-                    }
-                    Err(DirectError::Start(StartError::NoFlow(_))) => Answer::Reject {
-                        code: 404,
-                        reason: format!("no flow answers `{to}`"),
-                    },
-                    Err(DirectError::Busy) => Answer::Reject {
-                        code: 486,
-                        reason: format!("{to} is busy"),
-                    },
-                    Err(DirectError::Unavailable) => Answer::Reject {
-                        code: 480,
-                        reason: format!("{to} is not logged in"),
-                    },
-                    Err(e) => {
-                        tracing::error!(%call_id, "call not taken: {e}");
-                        Answer::Reject {
-                            code: 503,
-                            reason: "cannot take calls now".into(),
-                        }
-                    }
-                };
-                if let Err(Answer::Accept { contact, .. }) = reply.send(answer) {
-                    // The caller went before the answer: the contact ends at once.
-                    hang_up(&runtime, contact).await;
-                }
+                let (runtime, store) = (runtime.clone(), store.clone());
+                tokio::spawn(async move {
+                    incoming(&runtime, &store, &from, &to, &call_id, reply).await;
+                });
             }
             EdgeEvent::Digits { contact, digits } => {
                 let r = runtime
-                    .run(move |center, now| center.input(contact, &digits, now))
+                    .submit(move |center, now| center.input(contact, &digits, now))
                     .await;
-                if let Ok(Err(e)) = r {
-                    tracing::debug!(contact, "keys not taken: {e}");
-                }
+                tokio::spawn(async move {
+                    if let Ok(Err(e)) = r.await {
+                        tracing::debug!(contact, "keys not taken: {e}");
+                    }
+                });
             }
             EdgeEvent::NoInput { contact } => {
                 let r = runtime
-                    .run(move |center, now| center.no_input(contact, now))
+                    .submit(move |center, now| center.no_input(contact, now))
                     .await;
-                if let Ok(Err(e)) = r {
-                    tracing::debug!(contact, "silence not taken: {e}");
-                }
-            }
-            EdgeEvent::HungUp { contact } => hang_up(&runtime, contact).await,
-            EdgeEvent::Credentials { agent, reply } => {
-                let account = store.sip_account(&agent).await.unwrap_or_else(|e| {
-                    tracing::error!("reading {agent}'s phone account: {e}");
-                    None
+                tokio::spawn(async move {
+                    if let Ok(Err(e)) = r.await {
+                        tracing::debug!(contact, "silence not taken: {e}");
+                    }
                 });
-                let _ = reply.send(account);
+            }
+            EdgeEvent::HungUp { contact } => {
+                let r = hang_up(&runtime, contact).await;
+                tokio::spawn(r);
+            }
+            EdgeEvent::Credentials { agent, reply } => {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let account = store.sip_account(&agent).await.unwrap_or_else(|e| {
+                        tracing::error!("reading {agent}'s phone account: {e}");
+                        None
+                    });
+                    let _ = reply.send(account);
+                });
             }
             EdgeEvent::Phones { agent, contacts } => {
-                let _ = runtime
-                    .run(move |center, now| center.phones(&agent, contacts, now))
-                    .await;
+                drop(
+                    runtime
+                        .submit(move |center, now| center.phones(&agent, contacts, now))
+                        .await,
+                );
             }
             EdgeEvent::AgentAnswered { contact, agent } => {
                 let login = agent.clone();
                 let r = runtime
-                    .run(move |center, now| center.phone_answered(&login, contact, now))
+                    .submit(move |center, now| center.phone_answered(&login, contact, now))
                     .await;
-                if let Ok(Err(e)) = r {
-                    // The offer ended meanwhile (timed out, caller left): release the phone.
-                    tracing::info!(contact, %agent, "answer too late: {e}");
-                    runtime.command(contact, CallCommand::Release { agent });
-                }
+                let runtime = runtime.clone();
+                tokio::spawn(async move {
+                    if let Ok(Err(e)) = r.await {
+                        // The offer ended meanwhile (timed out, caller left): release the
+                        // phone.
+                        tracing::info!(contact, %agent, "answer too late: {e}");
+                        runtime.command(contact, CallCommand::Release { agent });
+                    }
+                });
             }
             EdgeEvent::AgentFailed {
                 contact,
@@ -121,20 +102,24 @@ pub async fn follow(
             } => {
                 tracing::info!(contact, %agent, "agent phone did not answer: {reason}");
                 let r = runtime
-                    .run(move |center, now| center.reject(&agent, contact, now))
+                    .submit(move |center, now| center.reject(&agent, contact, now))
                     .await;
-                if let Ok(Err(e)) = r {
-                    tracing::debug!(contact, "offer already over: {e}");
-                }
+                tokio::spawn(async move {
+                    if let Ok(Err(e)) = r.await {
+                        tracing::debug!(contact, "offer already over: {e}");
+                    }
+                });
             }
             EdgeEvent::Held {
                 contact,
                 agent,
                 held,
             } => {
-                let _ = runtime
-                    .run(move |center, now| center.held(&agent, contact, held, now))
-                    .await;
+                drop(
+                    runtime
+                        .submit(move |center, now| center.held(&agent, contact, held, now))
+                        .await,
+                );
             }
             EdgeEvent::Voicemail {
                 contact,
@@ -170,19 +155,24 @@ pub async fn follow(
                 user,
                 mode,
             } => {
-                let _ = runtime
-                    .run(move |center, now| center.monitoring(contact, &user, mode, now))
-                    .await;
+                drop(
+                    runtime
+                        .submit(move |center, now| center.monitoring(contact, &user, mode, now))
+                        .await,
+                );
             }
             EdgeEvent::Transfer { contact, agent, to } => {
                 let who = agent.clone();
                 let r = runtime
-                    .run(move |center, now| center.transfer(&who, contact, &to, now))
+                    .submit(move |center, now| center.transfer(&who, contact, &to, now))
                     .await;
-                if let Ok(Err(e)) = r {
-                    tracing::info!(contact, "transfer refused: {e}");
-                    runtime.command(contact, CallCommand::TransferRefused { agent });
-                }
+                let runtime = runtime.clone();
+                tokio::spawn(async move {
+                    if let Ok(Err(e)) = r.await {
+                        tracing::info!(contact, "transfer refused: {e}");
+                        runtime.command(contact, CallCommand::TransferRefused { agent });
+                    }
+                });
             }
             EdgeEvent::LegClosed(leg) => {
                 let leg = CallLeg {
@@ -195,12 +185,12 @@ pub async fn follow(
                     reason: leg.reason,
                     quality: leg.quality.as_ref().map(quality),
                 };
-                if let Err(e) = store.add_call_leg(&leg).await {
-                    tracing::error!(contact = leg.contact_id, "call leg not stored: {e}");
-                }
-                let _ = runtime
-                    .run(move |center, now| center.leg_closed(&leg, now))
-                    .await;
+                // Stored by the owner with the notice, in one commit with its neighbours.
+                drop(
+                    runtime
+                        .submit(move |center, now| center.leg_closed(leg, now))
+                        .await,
+                );
             }
             EdgeEvent::Recorded { contact, file } => {
                 if let Err(e) = store.contact_recording(contact, &file).await {
@@ -446,11 +436,70 @@ async fn transcribe_voicemail(
     }
 }
 
-async fn hang_up(runtime: &Runtime, contact: i64) {
+/// Queues the end of `contact`'s call; answers when it is durable (awaiting the answer
+/// is only for its log line).
+async fn hang_up(runtime: &Runtime, contact: i64) -> impl Future<Output = ()> + 'static {
     let r = runtime
-        .run(move |center, now| center.hangup(contact, now))
+        .submit(move |center, now| center.hangup(contact, now))
         .await;
-    if let Ok(Err(e)) = r {
-        tracing::debug!(contact, "hang-up after the contact ended: {e}");
+    async move {
+        if let Ok(Err(e)) = r.await {
+            tracing::debug!(contact, "hang-up after the contact ended: {e}");
+        }
+    }
+}
+
+/// A new call: its contact is recorded and its flow started (or an agent's direct line
+/// rung), then the edge is told to answer it, or to refuse it and why.
+async fn incoming(
+    runtime: &Runtime,
+    store: &Store,
+    from: &str,
+    to: &str,
+    call_id: &str,
+    reply: tokio::sync::oneshot::Sender<Answer>,
+) {
+    let (commands, rx) = mpsc::unbounded_channel();
+    let attach = commands.clone();
+    let started = start_contact(runtime, store, Channel::Voice, from, to, |id| {
+        runtime.attach_call(id, attach);
+    })
+    .await;
+    // No flow answers: an agent's direct line, perhaps.
+    let started = match started {
+        Err(StartError::NoFlow(_)) => direct_call(runtime, store, from, to, commands).await,
+        other => other.map_err(DirectError::Start),
+    };
+    let answer = match started {
+        Ok(contact) => {
+            tracing::info!(contact, %from, %to, %call_id, "call answered");
+            Answer::Accept {
+                contact,
+                commands: rx,
+            }
+        }
+        Err(DirectError::Start(StartError::NoFlow(_))) => Answer::Reject {
+            code: 404,
+            reason: format!("no flow answers `{to}`"),
+        },
+        Err(DirectError::Busy) => Answer::Reject {
+            code: 486,
+            reason: format!("{to} is busy"),
+        },
+        Err(DirectError::Unavailable) => Answer::Reject {
+            code: 480,
+            reason: format!("{to} is not logged in"),
+        },
+        Err(e) => {
+            tracing::error!(%call_id, "call not taken: {e}");
+            Answer::Reject {
+                code: 503,
+                reason: "cannot take calls now".into(),
+            }
+        }
+    };
+    if let Err(Answer::Accept { contact, .. }) = reply.send(answer) {
+        // The caller went before the answer: the contact ends at once.
+        hang_up(runtime, contact).await.await;
     }
 }

@@ -122,6 +122,8 @@ pub enum Effect {
         /// What to do.
         command: CallCommand,
     },
+    /// A leg of the contact's call closed: to keep with the contact.
+    Leg(switchboard_store::CallLeg),
     /// Something to log and publish.
     Notice(Notice),
 }
@@ -829,15 +831,16 @@ impl Center {
 
     /// A leg of a call was closed out (stored already): published for wallboards, and
     /// kept in the contact's events. An agent's or supervisor's leg names them.
-    pub fn leg_closed(&mut self, leg: &switchboard_store::CallLeg, now_ms: i64) {
+    pub fn leg_closed(&mut self, leg: switchboard_store::CallLeg, now_ms: i64) {
         self.now_ms = now_ms;
-        let agent =
-            matches!(leg.kind.as_str(), "agent" | "supervisor").then_some(leg.party.as_str());
-        let mut data = serde_json::to_value(leg).unwrap_or(Value::Null);
+        let agent = matches!(leg.kind.as_str(), "agent" | "supervisor").then(|| leg.party.clone());
+        let mut data = serde_json::to_value(&leg).unwrap_or(Value::Null);
         if let Some(fields) = data.as_object_mut() {
             fields.remove("contact_id");
         }
-        self.notice("contact.leg", Some(leg.contact_id), agent, data);
+        let contact = leg.contact_id;
+        self.effects.push(Effect::Leg(leg));
+        self.notice("contact.leg", Some(contact), agent.as_deref(), data);
     }
 
     /// `agent`'s registered phones changed (published for desktops and wallboards).

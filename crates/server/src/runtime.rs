@@ -68,6 +68,7 @@ impl Runtime {
             calls: Arc::clone(&calls),
             dialer,
             held: Vec::new(),
+            dirty: false,
         };
         // The owner has a thread of its own: on the shared workers it would wait behind
         // every call's media task at each await, and fall behind under load.
@@ -102,6 +103,17 @@ impl Runtime {
         &self,
         f: impl FnOnce(&mut Center, i64) -> R + Send + 'static,
     ) -> Result<R, RunError> {
+        self.submit(f).await.await
+    }
+
+    /// Queues `f` to run on the center, after every job queued before it; the answer,
+    /// to be awaited (or dropped), comes once its effects are durable. A caller that
+    /// queues jobs one after another without waiting for their answers keeps their order
+    /// while the owner commits them together.
+    pub async fn submit<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Center, i64) -> R + Send + 'static,
+    ) -> impl Future<Output = Result<R, RunError>> + Send + 'static {
         let (tx, rx) = oneshot::channel();
         let job: Job = Box::new(move |center, now| {
             let r = f(center, now);
@@ -109,10 +121,13 @@ impl Runtime {
                 let _ = tx.send(durable.map(|()| r));
             })
         });
-        self.jobs.send(job).await.map_err(|_| RunError::Stopped)?;
-        rx.await
-            .map_err(|_| RunError::Stopped)?
-            .map_err(RunError::Store)
+        let queued = self.jobs.send(job).await;
+        async move {
+            queued.map_err(|_| RunError::Stopped)?;
+            rx.await
+                .map_err(|_| RunError::Stopped)?
+                .map_err(RunError::Store)
+        }
     }
 
     /// The live stream of notices.
@@ -130,6 +145,8 @@ struct Owner {
     dialer: VoiceHandle,
     /// Notices stored but not yet durable: published after the next sync.
     held: Vec<Arc<Notice>>,
+    /// Something was written since the last sync.
+    dirty: bool,
 }
 
 /// Most jobs whose effects are made durable together.
@@ -187,8 +204,12 @@ impl Owner {
         }
     }
 
-    /// Makes what was stored durable, then publishes the notices held meanwhile.
+    /// Makes what was stored durable, then publishes the notices held meanwhile. Jobs that
+    /// wrote nothing (reads of the center) need no flush.
     async fn sync(&mut self) -> Result<(), String> {
+        if !std::mem::take(&mut self.dirty) {
+            return Ok(());
+        }
         let synced = self.store.sync().await.map_err(|e| format!("store: {e}"));
         for notice in self.held.drain(..) {
             let _ = self.notices.send(notice);
@@ -204,6 +225,7 @@ impl Owner {
             if effects.is_empty() {
                 break;
             }
+            self.dirty = true;
             for effect in effects {
                 if let Err(e) = self.apply_one(effect).await {
                     tracing::error!("{e}");
@@ -252,6 +274,7 @@ impl Owner {
                 }
                 Ok(())
             }
+            Effect::Leg(leg) => s.add_call_leg(&leg).await,
             Effect::Progress {
                 contact,
                 path,

@@ -284,6 +284,14 @@ impl Events {
     /// The next event called `name` (others are skipped), as data. Fails after 30 s with
     /// the events seen meanwhile (a bound on a broken server, not a timing assumption).
     pub async fn next_named(&mut self, name: &str) -> Value {
+        self.try_next_named(name)
+            .await
+            .unwrap_or_else(|seen| panic!("no `{name}` event; saw {seen:?}"))
+    }
+
+    /// Like [`Events::next_named`], answering the events seen instead of failing, so
+    /// that the caller can add what it knows (a phone's log) to the failure.
+    pub async fn try_next_named(&mut self, name: &str) -> Result<Value, Vec<String>> {
         let mut seen = Vec::new();
         let found = tokio::time::timeout(Duration::from_secs(30), async {
             loop {
@@ -297,6 +305,6 @@ impl Events {
             }
         })
         .await;
-        found.unwrap_or_else(|_| panic!("no `{name}` event; saw {seen:?}"))
+        found.map_err(|_| seen)
     }
 }

@@ -1169,7 +1169,15 @@ async fn a_whole_call_runs_over_tcp() {
     let target = sip_addr(&h);
     // Alice's phone registers over TCP; the caller calls over TCP.
     let phone = Phone::start_tcp(target, "alice", "phone", 600.0);
-    let registration = events.next_named("agent.phone").await;
+    let registration = events
+        .try_next_named("agent.phone")
+        .await
+        .unwrap_or_else(|seen| {
+            panic!(
+                "the phone did not register; saw {seen:?}; its log:\n{}",
+                phone.log()
+            )
+        });
     let contacts = registration["data"]["contacts"].to_string();
     assert!(
         contacts.to_ascii_lowercase().contains("transport=tcp"),
