@@ -13,8 +13,8 @@ use rustc_hash::FxHashMap;
 use crate::error::RoutingError;
 use crate::event::{AgentState, Event, EventKind, Input, OfferEnd, Outcome};
 use crate::index::{
-    ALL, ClassKey, Classes, Line, ReadyEntry, ReadyKey, ReadyList, ReadySet, Tickets, WaitKey,
-    Waiter,
+    ALL, ClassKey, Classes, Filing, Line, ReadyEntry, ReadyKey, ReadyList, ReadySet, Tickets,
+    WaitKey, Waiter,
 };
 use crate::model::{
     AgentId, AgentSpec, Capacity, Channel, ContactId, ContactSpec, Escalation, LanguageId,
@@ -285,6 +285,10 @@ struct Contact {
     /// only so that recomputing them reuses their buffers).
     keys: Vec<ClassKey>,
     keys_stale: bool,
+    /// Whether a search for it reads the list of every ready member of its keys' queues
+    /// (worked out with `keys`, see [`Engine::views`]): those whose ready sets build that
+    /// list on first use are made to keep it before the search.
+    reads_all: bool,
     /// The priority of the key it is listed under while waiting (kept, since the key's
     /// priority boost depends on queue configuration that may change while it waits); the
     /// rest of the key is its entry time and id (see [`Contact::listed_key`]).
@@ -330,6 +334,9 @@ struct Queue {
     spec: QueueSpec,
     stages: Vec<Stage>,
     ready: ReadySet,
+    /// The agents configured as its members (in no particular order), for building the
+    /// ready sets' lists that are built on first use.
+    members: Vec<AgentId>,
     rr_cursor: Option<(ReadyKey, AgentId)>,
     /// Every waiting contact whose home is this queue, in service order.
     order: Line,
@@ -347,7 +354,8 @@ impl Queue {
             aht_s: spec.aht_hint.as_secs_f64(),
             spec,
             stages,
-            ready: ReadySet::new(fifo_keys(strategy)),
+            ready: ready_set(strategy),
+            members: Vec::new(),
             rr_cursor: None,
             order: Line::default(),
             staffed_milli: 0,
@@ -764,7 +772,7 @@ impl Engine {
                 // The strategy may change the kind of list its ready agents need, so the
                 // set is rebuilt from scratch: entries of this queue are forgotten here and
                 // filed again by the reindexing below.
-                q.ready = ReadySet::new(fifo_keys(spec.strategy));
+                q.ready = ready_set(spec.strategy);
                 q.spec = spec;
                 q.rr_cursor = None;
                 let members: Vec<AgentId> = self
@@ -817,6 +825,9 @@ impl Engine {
         }
     }
 
+    // Configuration is rare: kept out of `apply`, where inlined it made the routing inputs
+    // dearer (it is `apply` that inlines the handlers of the frequent ones).
+    #[inline(never)]
     fn configure_agent(&mut self, id: AgentId, mut spec: AgentSpec) -> Result<(), RoutingError> {
         if let Some(m) = spec
             .queues
@@ -835,7 +846,22 @@ impl Engine {
         spec.queues.sort_by_key(|m| m.queue);
         spec.queues.dedup_by_key(|m| m.queue);
         match self.agents.get(&id) {
-            Some(_) => {
+            Some(a) => {
+                let old: Vec<QueueId> = a.spec.queues.iter().map(|m| m.queue).collect();
+                for &q in &old {
+                    if !spec.queues.iter().any(|m| m.queue == q)
+                        && let Some(q) = self.queues.get_mut(&q)
+                    {
+                        q.members.retain(|&m| m != id);
+                    }
+                }
+                for m in &spec.queues {
+                    if !old.contains(&m.queue)
+                        && let Some(q) = self.queues.get_mut(&m.queue)
+                    {
+                        q.members.push(id);
+                    }
+                }
                 self.set_staffed(id, false);
                 if let Some(a) = self.agents.get_mut(&id) {
                     a.spec = spec.into();
@@ -850,6 +876,11 @@ impl Engine {
                 self.route_agent(id);
             }
             None => {
+                for m in &spec.queues {
+                    if let Some(q) = self.queues.get_mut(&m.queue) {
+                        q.members.push(id);
+                    }
+                }
                 self.agents.insert(
                     id,
                     Agent {
@@ -875,6 +906,8 @@ impl Engine {
         Ok(())
     }
 
+    // Rare, as `configure_agent` is.
+    #[inline(never)]
     fn remove_agent(&mut self, id: AgentId) -> Result<(), RoutingError> {
         let a = self.agent(id)?;
         if a.presence != Presence::Offline {
@@ -883,6 +916,13 @@ impl Engine {
                 from: a.state.clone(),
                 action: "be removed",
             });
+        }
+        if let Some(a) = self.agents.get(&id) {
+            for m in &a.spec.queues {
+                if let Some(q) = self.queues.get_mut(&m.queue) {
+                    q.members.retain(|&m| m != id);
+                }
+            }
         }
         if let Some(slot) = self.agents.slot(&id) {
             self.tickets.retire(slot);
@@ -1206,6 +1246,7 @@ impl Engine {
                 preferred_until,
                 keys: self.spare.keys.pop().unwrap_or_default(),
                 keys_stale: true,
+                reads_all: false,
                 listed: None,
                 line_slot: 0,
             },
@@ -1257,10 +1298,13 @@ impl Engine {
     /// The class keys under which a contact at its current stage waits: its home queue,
     /// then any overflow queues. They are written over the keys already in `views` (whose
     /// skill lists are reused), so that computing them allocates nothing in the long run.
-    fn views(&self, c: &Contact, views: &mut Vec<ClassKey>) {
+    ///
+    /// Returns whether a search for the contact reads the list of every ready member of
+    /// its keys' queues (see [`Contact::reads_all`]).
+    fn views(&self, c: &Contact, views: &mut Vec<ClassKey>) -> bool {
         let Some(q) = self.queues.get(&c.spec.queue) else {
             views.clear();
-            return;
+            return false;
         };
         let stage = &q.stages[c.stage.min(q.stages.len() - 1)];
         let language: Option<LanguageId> = if stage.drop_language {
@@ -1302,6 +1346,7 @@ impl Engine {
             }
         }));
         skills.sort_unstable();
+        // Every key requires the same skills.
         for &o in &stage.overflow {
             if o != c.spec.queue && self.queues.contains_key(&o) {
                 let i = next(views, o, u8::MAX);
@@ -1310,6 +1355,13 @@ impl Engine {
             }
         }
         views.truncate(n);
+        // Ring-all reads it in every queue; the others when the keys do not require the
+        // contact's first skill (see `find_agent`).
+        q.spec.strategy == Strategy::RingAll
+            || c.spec
+                .skills
+                .first()
+                .is_none_or(|r| stage.relax > 0 && r.min <= stage.relax)
     }
 
     /// Finds agents for a waiting contact that is listed nowhere yet; lists it if none.
@@ -1393,16 +1445,23 @@ impl Engine {
         let mut views = std::mem::take(&mut c.keys);
         let mut placed = std::mem::take(&mut c.placed);
         let stale = c.keys_stale;
+        let mut reads_all = c.reads_all;
         let Some(c) = self.contacts.at(slot, &id) else {
             return;
         };
         if stale {
-            self.views(c, &mut views);
+            reads_all = self.views(c, &mut views);
         }
-        if let Some(skill) = c.spec.skills.first() {
-            let skill = skill.skill;
+        let primary = c.spec.skills.first().map(|r| r.skill);
+        if let Some(skill) = primary {
             for key in &views {
                 self.rank_on(key.queue, skill);
+            }
+        }
+        // Queues whose list of every ready member the search reads keep it from now on.
+        if search && reads_all {
+            for key in &views {
+                self.keep_all(key.queue);
             }
         }
         // The live class of each key, looked up once for the search and the listing.
@@ -1433,6 +1492,7 @@ impl Engine {
         self.scratch_found = found;
         if let Some(c) = self.contacts.at_mut(slot, &id) {
             c.keys_stale = views.is_empty();
+            c.reads_all = reads_all;
             c.keys = views;
             c.placed = placed;
         }
@@ -1479,11 +1539,7 @@ impl Engine {
         let Some(c) = self.contacts.at(slot, &id) else {
             return Pick::Nobody;
         };
-        let ring_all = self
-            .queues
-            .get(&c.spec.queue)
-            .is_some_and(|q| q.spec.strategy == Strategy::RingAll);
-        if ring_all {
+        if self.ring_all(c.spec.queue) {
             let mut agents: Vec<AgentId> = Vec::new();
             for key in views {
                 self.eligible_agents(key, c, &mut agents);
@@ -1517,6 +1573,70 @@ impl Engine {
         Pick::Nobody
     }
 
+    /// The entries of a queue's ready members in its list of every ready member, worked
+    /// out from their own records (whether or not the queue keeps that list): each agent
+    /// filed now, with its current filing and its entry there.
+    fn ready_members<'a>(
+        &'a self,
+        q: &'a Queue,
+        queue: QueueId,
+    ) -> impl Iterator<Item = (AgentId, Filing, &'a Agent, ReadyEntry)> + 'a {
+        q.members.iter().filter_map(move |&aid| {
+            let slot = self.agents.slot(&aid)?;
+            let filing = self.tickets.current(slot)?;
+            let a = self.agents.at(slot, &aid)?;
+            let entry = a
+                .indexed
+                .iter()
+                .find(|e| e.queue == queue && e.list == ALL)?;
+            Some((aid, filing, a, *entry))
+        })
+    }
+
+    /// Whether `queue` offers contacts to every eligible agent at once.
+    fn ring_all(&self, queue: QueueId) -> bool {
+        self.queues
+            .get(&queue)
+            .is_some_and(|q| q.spec.strategy == Strategy::RingAll)
+    }
+
+    /// Makes a queue whose ready set builds its list of every ready member on first use
+    /// keep it, filing its ready members there now.
+    fn keep_all(&mut self, queue: QueueId) {
+        if self
+            .queues
+            .get(&queue)
+            .is_some_and(|q| !q.ready.keeps_all())
+        {
+            self.build_all(queue);
+        }
+    }
+
+    /// [`Engine::keep_all`] for a queue that does not keep the list yet.
+    #[cold]
+    #[inline(never)]
+    fn build_all(&mut self, queue: QueueId) {
+        let Some(q) = self.queues.get(&queue) else {
+            return;
+        };
+        let mut filed: Vec<(AgentId, Filing, ReadyEntry)> = self
+            .ready_members(q, queue)
+            .map(|(aid, filing, _, entry)| (aid, filing, entry))
+            .collect();
+        // In key order, so that each is filed at the end of its group.
+        filed.sort_unstable_by_key(|(aid, _, entry)| (entry.key(), *aid));
+        let Some(q) = self.queues.get_mut(&queue) else {
+            return;
+        };
+        q.ready.keep_all();
+        for (aid, filing, entry) in filed {
+            let in_tree = q.ready.insert(aid, &entry, filing, &self.tickets);
+            if let Some(a) = self.agents.at_mut(filing.slot as usize, &aid) {
+                a.in_tree |= in_tree;
+            }
+        }
+    }
+
     /// Makes a best-skill queue keep a ready-agent index for `skill`, building it from the
     /// queue's ready members the first time a contact is ranked on that skill.
     fn rank_on(&mut self, queue: QueueId, skill: SkillId) {
@@ -1526,30 +1646,33 @@ impl Engine {
         if q.spec.strategy != Strategy::BestSkill {
             return;
         }
-        let Some(list) = q.ready.rank(skill) else {
+        if let Some(list) = q.ready.rank(skill) {
+            self.build_ranked(queue, skill, list);
+        }
+    }
+
+    /// Files a best-skill queue's ready members with `skill` in its new list `list`.
+    #[cold]
+    #[inline(never)]
+    fn build_ranked(&mut self, queue: QueueId, skill: SkillId, list: u32) {
+        let Some(q) = self.queues.get(&queue) else {
             return;
         };
-        let filed: Vec<(ReadyKey, AgentId)> = q
-            .ready
-            .all
-            .iter(&self.tickets)
-            .filter_map(|((tier, _, _), aid)| {
-                let a = self.agents.get(&aid)?;
+        let filed: Vec<(AgentId, Filing, ReadyKey)> = self
+            .ready_members(q, queue)
+            .filter_map(|(aid, filing, a, entry)| {
                 let prof = a.proficiency(skill)?;
-                Some(((tier, u64::from(u8::MAX - prof), a.idle_since.0), aid))
+                let key = (entry.key().0, u64::from(u8::MAX - prof), a.idle_since.0);
+                Some((aid, filing, key))
             })
             .collect();
-        for (key, aid) in filed {
-            // A live entry of `all` is filed under its agent's current ticket.
-            let Some(slot) = self.agents.slot(&aid) else {
-                continue;
-            };
-            let Some(filing) = self.tickets.current(slot) else {
-                continue;
-            };
+        let Some(q) = self.queues.get_mut(&queue) else {
+            return;
+        };
+        for (aid, filing, key) in filed {
             let entry = ReadyEntry::new(queue, list, key);
             let in_tree = q.ready.insert(aid, &entry, filing, &self.tickets);
-            if let Some(a) = self.agents.at_mut(slot, &aid) {
+            if let Some(a) = self.agents.at_mut(filing.slot as usize, &aid) {
                 a.in_tree |= in_tree;
                 a.indexed.push(entry);
             }
@@ -1565,10 +1688,8 @@ impl Engine {
     ) -> Option<(AgentId, (ReadyKey, AgentId))> {
         let q = self.queues.get(&key.queue)?;
         let set = match (q.spec.strategy, primary) {
-            (Strategy::BestSkill, Some(s)) if key.skills.iter().any(|r| r.skill == s) => {
-                q.ready.with_skill(s)?
-            }
-            _ => &q.ready.all,
+            (Strategy::BestSkill, Some(s)) if key.has_skill(s) => q.ready.with_skill(s)?,
+            _ => q.ready.all(),
         };
         let fits = |&(rk, aid): &(ReadyKey, AgentId)| {
             let Some(a) = self.agents.get(&aid) else {
@@ -1639,7 +1760,7 @@ impl Engine {
         let Some(q) = self.queues.get(&key.queue) else {
             return;
         };
-        for (rk, aid) in q.ready.all.iter(&self.tickets) {
+        for (rk, aid) in q.ready.all().iter(&self.tickets) {
             if rk.0 <= key.max_tier
                 && !c.skips(aid, self.now)
                 && self.agents.get(&aid).is_some_and(|a| a.qualifies(key))
@@ -2393,6 +2514,12 @@ impl Engine {
 /// suit FIFO groups (see `ReadyList`).
 fn fifo_keys(strategy: Strategy) -> bool {
     matches!(strategy, Strategy::LongestIdle | Strategy::BestSkill)
+}
+
+/// An empty ready set for a queue of `strategy`: a best-skill queue's list of every ready
+/// member is built only once a contact needs it (see [`Engine::keep_all`]).
+fn ready_set(strategy: Strategy) -> ReadySet {
+    ReadySet::new(fifo_keys(strategy), strategy == Strategy::BestSkill)
 }
 
 /// The strategy's ordering key for a ready member (lower is offered first).

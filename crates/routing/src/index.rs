@@ -34,6 +34,13 @@ pub(crate) struct ClassKey {
     pub max_tier: u8,
 }
 
+impl ClassKey {
+    /// Whether the key requires `skill` (at any level).
+    pub fn has_skill(&self, skill: SkillId) -> bool {
+        self.skills.iter().any(|r| r.skill == skill)
+    }
+}
+
 /// The members of a class in wait order, each with its decline flag.
 ///
 /// Contacts of one priority join a class in the order they arrive, so nearly every insert
@@ -369,10 +376,12 @@ impl Classes {
 }
 
 /// Ready agents of one queue, ordered by the queue's strategy key.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct ReadySet {
-    /// Every ready member.
-    pub all: ReadyList,
+    /// Every ready member, while [`ReadySet::keeps_all`] (see [`ReadySet::new`]).
+    all: ReadyList,
+    /// Whether agents are filed in `all`.
+    keeps_all: bool,
     /// Best-skill queues only: the skills contacts have been ranked on so far, sorted,
     /// each with the index in `lists` of its ready members by descending proficiency.
     /// Lists are kept when they empty (so that a skill whose last agent comes and goes
@@ -485,16 +494,41 @@ impl Tickets {
 impl ReadySet {
     /// An empty set; `fifo` for strategies whose keys are `(tier, group, idle_since)` (see
     /// [`ReadyList`]).
-    pub fn new(fifo: bool) -> ReadySet {
+    ///
+    /// With `lazy_all` (best-skill queues, where nearly every contact is matched through
+    /// the list of its first skill), agents are not filed in the list of every ready
+    /// member until [`ReadySet::keep_all`] is called: the engine's entries for it are
+    /// worked out and kept all the same, so that the list can be built from them when a
+    /// contact first needs it.
+    pub fn new(fifo: bool, lazy_all: bool) -> ReadySet {
         ReadySet {
             all: if fifo {
                 ReadyList::fifo()
             } else {
                 ReadyList::default()
             },
+            keeps_all: !lazy_all,
             ranked: Vec::new(),
             lists: Vec::new(),
         }
+    }
+
+    /// Every ready member; only while [`ReadySet::keeps_all`].
+    pub fn all(&self) -> &ReadyList {
+        debug_assert!(self.keeps_all, "the list of every ready member is not kept");
+        &self.all
+    }
+
+    /// Whether agents are filed in the list of every ready member.
+    #[inline]
+    pub fn keeps_all(&self) -> bool {
+        self.keeps_all
+    }
+
+    /// Starts filing agents in the list of every ready member; the caller files the
+    /// ready ones (from now on the list is kept as the others are).
+    pub fn keep_all(&mut self) {
+        self.keeps_all = true;
     }
 
     /// The ready members with `skill`, if contacts have been ranked on it.
@@ -527,6 +561,7 @@ impl ReadySet {
 
     /// Files an agent in the list `entry` names, under `filing` (the agent's current one);
     /// returns whether the list is a tree (whose entries must be removed one by one).
+    /// Nothing is filed in the list of every ready member unless it is kept.
     pub fn insert(
         &mut self,
         agent: AgentId,
@@ -534,6 +569,9 @@ impl ReadySet {
         filing: Filing,
         tickets: &Tickets,
     ) -> bool {
+        if entry.list == ALL && !self.keeps_all {
+            return false;
+        }
         let key = entry.key();
         match self.list_mut(entry.list) {
             Some(list) => list.insert((key, agent), filing, tickets),

@@ -175,6 +175,84 @@ fn best_skill_picks_highest_proficiency_then_longest_idle() {
 }
 
 #[test]
+fn best_skill_without_the_first_skill_goes_to_the_longest_idle_member() {
+    // A best-skill queue files its ready members in the list of all of them only once a
+    // contact needs it: one that needs no skill, or whose first skill has been relaxed
+    // away, or that overflows from a ring-all queue. Agents who joined or left the queue,
+    // or freed up, before then must be found (or not) all the same.
+    let mut h = Harness::new();
+    h.queue(1, queue_spec(Strategy::BestSkill));
+    h.queue(
+        2,
+        QueueSpec {
+            strategy: Strategy::RingAll,
+            escalation: vec![EscalationStep {
+                after: Duration::from_secs(30),
+                actions: vec![Escalation::Overflow(QueueId(1))],
+            }],
+            ..QueueSpec::default()
+        },
+    );
+    h.simple_agent(1, &[1], &[]);
+    h.advance(1.0);
+    h.simple_agent(2, &[1], &[(10, 5)]);
+    h.advance(1.0);
+    h.simple_agent(3, &[1], &[(10, 3)]);
+    h.advance(1.0);
+    // Agent 4 joins queue 1 and leaves it for queue 3 before any list of all is built.
+    h.queue(3, queue_spec(Strategy::LongestIdle));
+    h.simple_agent(4, &[1], &[(10, 1)]);
+    h.ok(Input::ConfigureAgent {
+        agent: AgentId(4),
+        spec: AgentSpec {
+            skills: vec![(SkillId(10), 1)],
+            queues: vec![member(3, 1, 4)],
+            ..AgentSpec::default()
+        },
+    });
+    h.advance(1.0);
+    h.enqueue(1, needs(1, &[(10, 1)]));
+    assert_eq!(h.offered_to(1), Some(2), "best at skill 10");
+    h.answer(1);
+    h.advance(1.0);
+    h.enqueue(2, needs(1, &[]));
+    assert_eq!(
+        h.offered_to(2),
+        Some(1),
+        "no skill needed: the member idle longest, with no skill the queue ranks on"
+    );
+    h.answer(2);
+    h.advance(1.0);
+    h.ok(Input::End {
+        contact: ContactId(1),
+    });
+    h.advance(1.0);
+    // The rest are busy or gone; a contact on skill 11, which nobody has, waits, and after
+    // its skills relax goes to the agent idle longest (3, not 2, who freed up just now).
+    h.queue(
+        1,
+        QueueSpec {
+            strategy: Strategy::BestSkill,
+            escalation: vec![EscalationStep {
+                after: Duration::from_secs(10),
+                actions: vec![Escalation::RelaxSkills(2)],
+            }],
+            ..QueueSpec::default()
+        },
+    );
+    h.enqueue(3, needs(1, &[(11, 2)]));
+    assert_eq!(h.offered_to(3), None, "nobody has skill 11");
+    h.advance(10.0);
+    assert_eq!(h.offered_to(3), Some(3), "skill 11 relaxed away");
+    h.answer(3);
+    // A ring-all contact of queue 2 (no members) overflows into queue 1 and rings agent 2.
+    h.enqueue(4, needs(2, &[(10, 1)]));
+    assert_eq!(h.offered_to(4), None);
+    h.advance(30.0);
+    assert_eq!(h.offered_to(4), Some(2), "overflowed from ring-all");
+}
+
+#[test]
 fn least_occupied_balances_chats() {
     let mut h = Harness::new();
     h.queue(1, queue_spec(Strategy::LeastOccupied));
