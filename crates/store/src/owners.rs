@@ -24,28 +24,35 @@ impl Store {
         now_ms: i64,
         until_ms: i64,
     ) -> Result<(bool, Owner)> {
-        // One statement: two servers claiming at once cannot both win.
-        let granted: Option<String> = fetch!(
-            self,
-            fetch_optional,
-            sqlx::query_scalar(
-                "INSERT INTO owners (tenant, node, expires_ms) VALUES ($1, $2, $4) \
-                 ON CONFLICT (tenant) DO UPDATE SET node = excluded.node, \
-                 expires_ms = excluded.expires_ms \
-                 WHERE owners.node = excluded.node OR owners.expires_ms <= $3 \
-                 RETURNING node"
-            )
-            .bind(tenant)
-            .bind(node)
-            .bind(now_ms)
-            .bind(until_ms)
-        )?;
-        let (node, expires_ms): (String, i64) = fetch!(
-            self,
-            fetch_one,
-            sqlx::query_as("SELECT node, expires_ms FROM owners WHERE tenant = $1").bind(tenant)
-        )?;
-        Ok((granted.is_some(), Owner { node, expires_ms }))
+        loop {
+            // One statement: two servers claiming at once cannot both win.
+            let granted: Option<String> = fetch!(
+                self,
+                fetch_optional,
+                sqlx::query_scalar(
+                    "INSERT INTO owners (tenant, node, expires_ms) VALUES ($1, $2, $4) \
+                     ON CONFLICT (tenant) DO UPDATE SET node = excluded.node, \
+                     expires_ms = excluded.expires_ms \
+                     WHERE owners.node = excluded.node OR owners.expires_ms <= $3 \
+                     RETURNING node"
+                )
+                .bind(tenant)
+                .bind(node)
+                .bind(now_ms)
+                .bind(until_ms)
+            )?;
+            let owner: Option<(String, i64)> = fetch!(
+                self,
+                fetch_optional,
+                sqlx::query_as("SELECT node, expires_ms FROM owners WHERE tenant = $1")
+                    .bind(tenant)
+            )?;
+            // None: the holder released the lease between the two statements; it is
+            // free, so claim it again.
+            if let Some((node, expires_ms)) = owner {
+                return Ok((granted.is_some(), Owner { node, expires_ms }));
+            }
+        }
     }
 
     /// `node` gives up `tenant`'s lease (if it still holds it), so that a server waiting
