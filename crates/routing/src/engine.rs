@@ -551,14 +551,13 @@ impl Spare {
         list
     }
 
-    /// Keeps the buffers of a contact that is gone.
-    fn recycle(&mut self, c: Contact) {
-        let Contact { keys, status, .. } = c;
-        if let Status::Offered(list) = status {
-            self.offers = list;
+    /// Keeps the buffers of a contact that is gone (its record is dropped next).
+    fn recycle(&mut self, c: &mut Contact) {
+        if let Status::Offered(list) = &mut c.status {
+            self.offers = std::mem::take(list);
         }
         if self.keys.len() < Self::KEEP {
-            self.keys.push(keys);
+            self.keys.push(std::mem::take(&mut c.keys));
         }
     }
 }
@@ -2066,9 +2065,8 @@ impl Engine {
         for offer in offers {
             self.end_offer(offer, OfferEnd::ContactGone);
         }
-        if let Some(c) = self.contacts.remove(&id) {
-            self.spare.recycle(c);
-        }
+        let spare = &mut self.spare;
+        self.contacts.remove_with(&id, |c| spare.recycle(c));
     }
 
     fn disconnect(&mut self, id: ContactId, agent: AgentId, since: Timestamp) {
@@ -2114,12 +2112,19 @@ impl Engine {
 
     fn finish_wrap_up(&mut self, agent: AgentId, id: ContactId) {
         let now = self.now;
-        let Some(c) = self.contacts.remove(&id) else {
+        let spare = &mut self.spare;
+        let Some((channel, queue, connected, waited_us)) = self.contacts.remove_with(&id, |c| {
+            let connected = match c.status {
+                Status::WrapUp { connected, .. } => Some(connected),
+                _ => None,
+            };
+            spare.recycle(c);
+            (c.spec.channel, c.spec.queue, connected, c.waited_us)
+        }) else {
             return;
         };
-        let channel = c.spec.channel;
-        if let Status::WrapUp { connected, .. } = c.status
-            && let Some(q) = self.queues.get_mut(&c.spec.queue)
+        if let Some(connected) = connected
+            && let Some(q) = self.queues.get_mut(&queue)
         {
             // Running mean for the first 200 contacts, then an exponential moving average.
             q.handled += 1;
@@ -2136,10 +2141,9 @@ impl Engine {
             kind: EventKind::ContactLeft {
                 contact: id,
                 outcome: Outcome::Handled,
-                waited: Duration::from_micros(c.waited_us),
+                waited: Duration::from_micros(waited_us),
             },
         });
-        self.spare.recycle(c);
         // Filed in the ready sets only after it has been offered what waits for it: an
         // agent who takes a contact at once is never filed at all.
         self.announce(agent);
