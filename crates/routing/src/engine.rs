@@ -2176,9 +2176,8 @@ impl Engine {
 
     /// Offers the best waiting contacts to a free agent until it is full or none fits.
     fn route_agent(&mut self, id: AgentId) {
-        loop {
-            self.refresh_candidates(id);
-            let Some((contact, slot)) = self.best_contact_for(id) else {
+        while let Some(agent_slot) = self.refresh_candidates(id) {
+            let Some((contact, slot)) = self.best_contact_for(agent_slot, id) else {
                 return;
             };
             match slot {
@@ -2188,14 +2187,17 @@ impl Engine {
         }
     }
 
-    /// Works out a ready agent's [`Candidates`] again unless they are current.
-    fn refresh_candidates(&mut self, id: AgentId) {
+    /// Works out a ready agent's [`Candidates`] again unless they are current; returns
+    /// the agent's table slot if it is ready (`None`: there is nothing to offer it).
+    fn refresh_candidates(&mut self, id: AgentId) -> Option<usize> {
         let epoch = self.classes.epoch();
-        let Some(a) = self.agents.get_mut(&id) else {
-            return;
-        };
-        if a.candidates.epoch == Some(epoch) || !a.ready() {
-            return;
+        let slot = self.agents.slot(&id)?;
+        let a = self.agents.at_mut(slot, &id)?;
+        if !a.ready() {
+            return None;
+        }
+        if a.candidates.epoch == Some(epoch) {
+            return Some(slot);
         }
         let mut list = std::mem::take(&mut a.candidates.list);
         list.clear();
@@ -2256,15 +2258,13 @@ impl Engine {
             epoch: Some(epoch),
             list,
         };
+        Some(slot)
     }
 
-    /// The best waiting contact for a free agent, with its table slot when known; the
-    /// agent's [`Candidates`] are current.
-    fn best_contact_for(&self, id: AgentId) -> Option<(ContactId, Option<usize>)> {
-        let a = self.agents.get(&id)?;
-        if !a.ready() {
-            return None;
-        }
+    /// The best waiting contact for a ready agent (in table slot `slot`), with its table
+    /// slot when known; the agent's [`Candidates`] are current.
+    fn best_contact_for(&self, slot: usize, id: AgentId) -> Option<(ContactId, Option<usize>)> {
+        let a = self.agents.at(slot, &id)?;
         // A contact waiting for this agent in particular comes first.
         if !self.preferred.is_empty()
             && let Some(set) = self.preferred.get(&id)
