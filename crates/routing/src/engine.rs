@@ -1109,7 +1109,10 @@ impl Engine {
                 let strategy = q.spec.strategy;
                 let key = ready_key(strategy, m, a.handled, a.talk_us, idle, util);
                 let entry = ReadyEntry::new(m.queue, ALL, key);
-                in_tree |= q.ready.insert(id, &entry, filing, tickets);
+                // Not even a call when the list is not kept (see `ReadySet::new`).
+                if q.ready.keeps_all() {
+                    in_tree |= q.ready.insert(id, &entry, filing, tickets);
+                }
                 filed.push(entry);
                 if strategy == Strategy::BestSkill {
                     let mut r = 0;
