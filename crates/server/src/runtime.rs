@@ -69,6 +69,7 @@ impl Runtime {
             dialer,
             held: Vec::new(),
             dirty: false,
+            open: false,
         };
         // The owner has a thread of its own: on the shared workers it would wait behind
         // every call's media task at each await, and fall behind under load.
@@ -147,6 +148,8 @@ struct Owner {
     held: Vec<Arc<Notice>>,
     /// Something was written since the last sync.
     dirty: bool,
+    /// The group's writes share a transaction, committed at the sync.
+    open: bool,
 }
 
 /// Most jobs whose effects are made durable together.
@@ -210,7 +213,16 @@ impl Owner {
         if !std::mem::take(&mut self.dirty) {
             return Ok(());
         }
-        let synced = self.store.sync().await.map_err(|e| format!("store: {e}"));
+        let committed = if std::mem::take(&mut self.open) {
+            self.store.commit_group().await
+        } else {
+            Ok(())
+        };
+        let synced = match committed {
+            Ok(()) => self.store.sync().await,
+            Err(e) => Err(e),
+        }
+        .map_err(|e| format!("store: {e}"));
         for notice in self.held.drain(..) {
             let _ = self.notices.send(notice);
         }
@@ -225,7 +237,16 @@ impl Owner {
             if effects.is_empty() {
                 break;
             }
-            self.dirty = true;
+            if !self.dirty {
+                self.dirty = true;
+                // The group's writes go in one transaction (where the store has them).
+                match self.store.begin_group().await {
+                    Ok(open) => self.open = open,
+                    Err(e) => {
+                        tracing::warn!("no transaction for the group ({e}): writing one by one")
+                    }
+                }
+            }
             for effect in effects {
                 if let Err(e) = self.apply_one(effect).await {
                     tracing::error!("{e}");

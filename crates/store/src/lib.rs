@@ -87,6 +87,9 @@ enum Mode {
         options: SqliteConnectOptions,
         wal: PathBuf,
     },
+    /// The group writer of a SQLite file: one connection, synchronous=NORMAL; a group's
+    /// writes share one transaction ([`Store::begin_group`], [`Store::sync`]).
+    SqliteGroup { wal: PathBuf },
     /// PostgreSQL, each commit durable when it returns.
     Postgres { options: PgConnectOptions },
     /// A PostgreSQL group writer: commits return before they are flushed
@@ -212,25 +215,28 @@ impl Store {
 
     /// A store for one writer that commits in groups: one connection whose commits are
     /// not flushed to disk one by one, made durable together by [`Store::sync`]. On a
-    /// SQLite file it runs with synchronous=NORMAL (other connections keep FULL); on
-    /// PostgreSQL with `synchronous_commit = off`. (In memory: this store.)
+    /// SQLite file it runs with synchronous=NORMAL (other connections keep FULL), and a
+    /// group's writes can share one transaction ([`Store::begin_group`]); on PostgreSQL
+    /// it runs with `synchronous_commit = off`. (In memory: this store.)
     pub async fn group_writer(&self) -> Result<Store> {
         match &self.mode {
-            Mode::Memory | Mode::PostgresGroup => Ok(self.clone()),
+            Mode::Memory | Mode::PostgresGroup | Mode::SqliteGroup { .. } => Ok(self.clone()),
             Mode::SqliteFile { options, wal } => {
                 let options = options
                     .clone()
                     .synchronous(sqlx::sqlite::SqliteSynchronous::Normal);
+                // The one connection is kept for good: closing it (as a pool does with
+                // old or idle ones) would roll back a group's open transaction.
                 let pool = SqlitePoolOptions::new()
                     .max_connections(1)
-                    .connect_with(options.clone())
+                    .min_connections(1)
+                    .max_lifetime(None)
+                    .idle_timeout(None)
+                    .connect_with(options)
                     .await?;
                 Ok(Store {
                     pool: Pool::Sqlite(pool),
-                    mode: Mode::SqliteFile {
-                        options,
-                        wal: wal.clone(),
-                    },
+                    mode: Mode::SqliteGroup { wal: wal.clone() },
                 })
             }
             Mode::Postgres { options } => {
@@ -254,7 +260,7 @@ impl Store {
     /// log is written in order). Nothing to do otherwise.
     pub async fn sync(&self) -> Result<()> {
         let wal = match (&self.mode, &self.pool) {
-            (Mode::SqliteFile { wal, .. }, _) => wal.clone(),
+            (Mode::SqliteFile { wal, .. } | Mode::SqliteGroup { wal }, _) => wal.clone(),
             (Mode::PostgresGroup, Pool::Postgres(p)) => {
                 let mut tx = p.begin().await?;
                 sqlx::query("SET LOCAL synchronous_commit = on")
@@ -279,6 +285,36 @@ impl Store {
         .map_err(std::io::Error::other)
         .and_then(|r| r);
         synced.map_err(|e| StoreError::Io(e.to_string()))
+    }
+
+    /// Opens a group's transaction on a SQLite group writer, so that the group's writes
+    /// are committed together by [`Store::commit_group`] (one write of each page touched,
+    /// instead of one per statement). It takes the write lock at once: a transaction
+    /// that read first could not write if another connection wrote meanwhile. Answers
+    /// whether one was opened (elsewhere each statement commits by itself).
+    pub async fn begin_group(&self) -> Result<bool> {
+        match (&self.mode, &self.pool) {
+            (Mode::SqliteGroup { .. }, Pool::Sqlite(p)) => {
+                sqlx::query("BEGIN IMMEDIATE").execute(p).await?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    /// Commits the transaction [`Store::begin_group`] opened; if the commit fails, the
+    /// group's writes are rolled back (and the error answered).
+    pub async fn commit_group(&self) -> Result<()> {
+        let Pool::Sqlite(p) = &self.pool else {
+            return Ok(());
+        };
+        match sqlx::query("COMMIT").execute(p).await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let _ = sqlx::query("ROLLBACK").execute(p).await;
+                Err(e.into())
+            }
+        }
     }
 
     /// Whether the database answers (for `/healthz`).
