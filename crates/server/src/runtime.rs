@@ -26,23 +26,12 @@ pub fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-/// What a job leaves: its answer, to send once its effects are durable (or not).
-type Reply = Box<dyn FnOnce(Result<(), String>) + Send>;
-type Job = Box<dyn FnOnce(&mut Center, i64) -> Reply + Send>;
-/// A job on a contact recorded first: given its id (or why it could not be recorded).
-type NewJob = Box<dyn FnOnce(&mut Center, Result<i64, String>, i64) -> Reply + Send>;
-
-/// What the owner task is asked to do.
-enum Work {
-    Run(Job),
-    /// Record a new contact (in the group's commit), then run the job on it.
-    New(NewContact, NewJob),
-}
+type Job = Box<dyn FnOnce(&mut Center, i64) -> Box<dyn FnOnce(Result<(), String>) + Send> + Send>;
 
 /// A handle to the owner task.
 #[derive(Clone)]
 pub struct Runtime {
-    jobs: mpsc::Sender<Work>,
+    jobs: mpsc::Sender<Job>,
     notices: broadcast::Sender<Arc<Notice>>,
     calls: Calls,
 }
@@ -133,36 +122,13 @@ impl Runtime {
                 let _ = tx.send(durable.map(|()| r));
             })
         });
-        let queued = self.jobs.send(Work::Run(job)).await;
+        let queued = self.jobs.send(job).await;
         async move {
             queued.map_err(|_| RunError::Stopped)?;
             rx.await
                 .map_err(|_| RunError::Stopped)?
                 .map_err(RunError::Store)
         }
-    }
-
-    /// Records contact `new` and runs `f` on the center with its id, in one group commit;
-    /// answers the id and `f`'s answer once both are durable.
-    pub async fn create<R: Send + 'static>(
-        &self,
-        new: NewContact,
-        f: impl FnOnce(&mut Center, i64, i64) -> R + Send + 'static,
-    ) -> Result<(i64, R), RunError> {
-        let (tx, rx) = oneshot::channel();
-        let job: NewJob = Box::new(move |center, id, now| {
-            let r = id.map(|id| (id, f(center, id, now)));
-            Box::new(move |durable: Result<(), String>| {
-                let _ = tx.send(durable.and(r));
-            })
-        });
-        self.jobs
-            .send(Work::New(new, job))
-            .await
-            .map_err(|_| RunError::Stopped)?;
-        rx.await
-            .map_err(|_| RunError::Stopped)?
-            .map_err(RunError::Store)
     }
 
     /// The live stream of notices.
@@ -191,7 +157,7 @@ const GROUP: usize = 64;
 
 impl Owner {
     /// Runs the owner on a current-thread runtime of its own, on this thread.
-    fn run_alone(self, jobs: mpsc::Receiver<Work>) {
+    fn run_alone(self, jobs: mpsc::Receiver<Job>) {
         match tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -204,7 +170,7 @@ impl Owner {
     /// Runs jobs and timers. Group commit: the jobs waiting when one arrives run one
     /// after another, their effects are stored, then one flush to disk makes them all
     /// durable before any is answered or its notices published.
-    async fn run(mut self, mut jobs: mpsc::Receiver<Work>) {
+    async fn run(mut self, mut jobs: mpsc::Receiver<Job>) {
         match self.store.group_writer().await {
             Ok(writer) => self.store = writer,
             Err(e) => tracing::error!("no group-commit connection ({e}); committing one by one"),
@@ -220,15 +186,7 @@ impl Owner {
                     let mut replies = Vec::new();
                     let mut next = Some(job);
                     while let Some(job) = next.take() {
-                        let reply = match job {
-                            Work::Run(job) => job(&mut self.center, now_ms()),
-                            Work::New(new, job) => {
-                                self.open_group().await;
-                                let id = self.store.create_contact(&new, now_ms()).await;
-                                let id = id.map_err(|e| format!("store: {e}"));
-                                job(&mut self.center, id, now_ms())
-                            }
-                        };
+                        let reply = job(&mut self.center, now_ms());
                         replies.push((reply, self.apply().await));
                         if replies.len() < GROUP {
                             next = jobs.try_recv().ok();
@@ -279,7 +237,16 @@ impl Owner {
             if effects.is_empty() {
                 break;
             }
-            self.open_group().await;
+            if !self.dirty {
+                self.dirty = true;
+                // The group's writes go in one transaction (where the store has them).
+                match self.store.begin_group().await {
+                    Ok(open) => self.open = open,
+                    Err(e) => {
+                        tracing::warn!("no transaction for the group ({e}): writing one by one")
+                    }
+                }
+            }
             for effect in effects {
                 if let Err(e) = self.apply_one(effect).await {
                     tracing::error!("{e}");
@@ -288,18 +255,6 @@ impl Owner {
             }
         }
         first_error.map_or(Ok(()), Err)
-    }
-
-    /// Notes that the group writes; its first write opens its transaction (where the
-    /// store has them).
-    async fn open_group(&mut self) {
-        if !self.dirty {
-            self.dirty = true;
-            match self.store.begin_group().await {
-                Ok(open) => self.open = open,
-                Err(e) => tracing::warn!("no transaction for the group ({e}): writing one by one"),
-            }
-        }
     }
 
     async fn apply_one(&mut self, effect: Effect) -> Result<(), String> {
@@ -437,7 +392,7 @@ pub async fn start_contact(
     channel: Channel,
     from: &str,
     to: &str,
-    before_start: impl FnOnce(i64) + Send + 'static,
+    before_start: impl FnOnce(i64),
 ) -> Result<i64, StartError> {
     let address = to.to_string();
     let flow = runtime
@@ -456,14 +411,12 @@ pub async fn start_contact(
         customer_id: customer.map(|c| c.id),
         flow: Some(flow),
     };
+    let id = store.create_contact(&new, now_ms()).await?;
+    before_start(id);
     let (from, to) = (from.to_string(), to.to_string());
-    let (id, started) = runtime
-        .create(new, move |center, id, now| {
-            before_start(id);
-            center.start(id, channel, &from, &to, data, now)
-        })
-        .await?;
-    started?;
+    runtime
+        .run(move |center, now| center.start(id, channel, &from, &to, data, now))
+        .await??;
     Ok(id)
 }
 

@@ -114,23 +114,15 @@ pub async fn start_chat(
     }
     let token = new_token();
     let hash = token_hash(&token);
-    let chats = std::sync::Arc::clone(&s.chats);
-    let id = start_contact(
-        &s.runtime,
-        &s.store,
-        Channel::Chat,
-        &r.from,
-        &r.to,
-        move |id| {
-            let mut chats = chats.lock().expect("not poisoned");
-            // Chats older than a day are over; their tokens go (bounded memory).
-            if chats.len() >= 10_000 {
-                let now = now_ms();
-                chats.retain(|_, (_, issued)| now - *issued < CHAT_TOKEN_MS);
-            }
-            chats.insert(id, (hash, now_ms()));
-        },
-    )
+    let id = start_contact(&s.runtime, &s.store, Channel::Chat, &r.from, &r.to, |id| {
+        let mut chats = s.chats.lock().expect("not poisoned");
+        // Chats older than a day are over; their tokens go (bounded memory).
+        if chats.len() >= 10_000 {
+            let now = now_ms();
+            chats.retain(|_, (_, issued)| now - *issued < CHAT_TOKEN_MS);
+        }
+        chats.insert(id, (hash, now_ms()));
+    })
     .await?;
     Ok((
         StatusCode::CREATED,
