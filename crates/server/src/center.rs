@@ -829,8 +829,9 @@ impl Center {
         );
     }
 
-    /// A leg of a call was closed out (stored already): published for wallboards, and
-    /// kept in the contact's events. An agent's or supervisor's leg names them.
+    /// A leg of a call was closed out: stored with the contact (`Effect::Leg`), published
+    /// for wallboards, and kept in the contact's events. An agent's or supervisor's leg
+    /// names them.
     pub fn leg_closed(&mut self, leg: switchboard_store::CallLeg, now_ms: i64) {
         self.now_ms = now_ms;
         let agent = matches!(leg.kind.as_str(), "agent" | "supervisor").then(|| leg.party.clone());

@@ -88,7 +88,7 @@ enum Mode {
         wal: PathBuf,
     },
     /// The group writer of a SQLite file: one connection, synchronous=NORMAL; a group's
-    /// writes share one transaction ([`Store::begin_group`], [`Store::sync`]).
+    /// writes share one transaction ([`Store::begin_group`], [`Store::commit_group`]).
     SqliteGroup { wal: PathBuf },
     /// PostgreSQL, each commit durable when it returns.
     Postgres { options: PgConnectOptions },

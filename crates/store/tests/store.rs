@@ -244,9 +244,44 @@ async fn a_group_writer_commits_for_everyone_and_syncs_the_log() {
     // In memory, the writer is the store itself and syncing does nothing.
     let memory = Store::memory().await.unwrap();
     let writer = memory.group_writer().await.unwrap();
+    assert!(
+        !writer.begin_group().await.unwrap(),
+        "no group transaction in memory"
+    );
     let id = writer.create_contact(&contact("b", None), 1).await.unwrap();
     writer.sync().await.unwrap();
     assert_eq!(memory.contact(id).await.unwrap().address, "b");
+}
+
+#[tokio::test]
+async fn a_groups_writes_are_seen_by_others_once_committed() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("switchboard.db"))
+        .await
+        .unwrap();
+    let writer = store.group_writer().await.unwrap();
+    assert!(writer.begin_group().await.unwrap());
+    let id = writer.create_contact(&contact("a", None), 1).await.unwrap();
+    writer.contact_queued(id, "support", 2).await.unwrap();
+    // The writer reads its own group's writes; nobody else sees them before the commit.
+    assert_eq!(
+        writer.contact(id).await.unwrap().status,
+        ContactStatus::Queued
+    );
+    assert!(store.contact(id).await.is_err(), "seen before the commit");
+    writer.commit_group().await.unwrap();
+    writer.sync().await.unwrap();
+    assert_eq!(
+        store.contact(id).await.unwrap().status,
+        ContactStatus::Queued
+    );
+    // A commit that fails (here: no group is open) answers the error, and the next
+    // group still works.
+    assert!(writer.commit_group().await.is_err());
+    assert!(writer.begin_group().await.unwrap());
+    let second = writer.create_contact(&contact("b", None), 3).await.unwrap();
+    writer.commit_group().await.unwrap();
+    assert_eq!(store.contact(second).await.unwrap().address, "b");
 }
 
 async fn articles_are_found_by_words_and_prefixes_best_first(db: Db) {
