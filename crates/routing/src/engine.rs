@@ -60,6 +60,9 @@ struct Candidates {
     /// Inline, so that they come with the agent's record (an agent serving a few
     /// queues qualifies for a dozen classes or so).
     list: Small<Candidate, 12>,
+    /// Whether every one has the same weight, above 0: the search then ranks the heads
+    /// by their wait keys alone (see [`Engine::best_contact_for`]).
+    uniform: bool,
 }
 
 /// One of an agent's [`Candidates`]: a class, and the weight of its queue.
@@ -2257,9 +2260,13 @@ impl Engine {
                 }
             }
         }
+        let uniform = list
+            .first()
+            .is_none_or(|f| f.weight > 0 && list.iter().all(|c| c.weight == f.weight));
         a.candidates = Candidates {
             epoch: Some(epoch),
             list,
+            uniform,
         };
         Some(slot)
     }
@@ -2281,15 +2288,70 @@ impl Engine {
                 return Some((w.2, None));
             }
         }
-        let mut best: Option<Best> = None;
         // Whether one more contact fits, per capacity slot, worked out once.
         let fits: [bool; 4] =
             std::array::from_fn(|slot| a.spec.capacity.fits_slot(&a.in_use, slot));
+        if a.candidates.uniform {
+            let mut best: Option<Waiter> = None;
+            for c in &a.candidates.list {
+                self.consider_uniform(id, &fits, c.class as usize, &mut best);
+            }
+            return best.map(|b| (b.key.2, Some(b.slot as usize)));
+        }
+        let mut best: Option<Best> = None;
         for c in &a.candidates.list {
             let weight = u128::from(c.weight);
             self.consider(id, &fits, c.class as usize, weight, &mut best);
         }
         best.map(|b| (b.waiter.key.2, Some(b.waiter.slot as usize)))
+    }
+
+    /// [`Engine::consider`] when every candidate class has the same weight, above 0:
+    /// a head's weighted wait is then larger exactly when it entered earlier (no contact
+    /// entered after `now`), so the score order (priority, then weighted wait, then lower
+    /// id) is the order of wait keys, and the best head is the one with the least key.
+    #[inline(always)]
+    fn consider_uniform(
+        &self,
+        id: AgentId,
+        fits: &[bool; 4],
+        class: usize,
+        best: &mut Option<Waiter>,
+    ) {
+        let Some(brief) = self.classes.brief(class) else {
+            return;
+        };
+        let Some(first) = brief.head else {
+            return;
+        };
+        // No member of a class ranks above its head.
+        if best.is_some_and(|b| first.key >= b.key) || !fits[usize::from(brief.slot)] {
+            return;
+        }
+        if !first.declines {
+            *best = Some(first);
+            return;
+        }
+        // The head skips some agents: look further down for one that does not skip
+        // this one.
+        if let Some(head) = self.first_taker(class, id)
+            && best.is_none_or(|b| head.key < b.key)
+        {
+            *best = Some(head);
+        }
+    }
+
+    /// The first member of class `class` that does not skip agent `id`.
+    fn first_taker(&self, class: usize, id: AgentId) -> Option<Waiter> {
+        self.classes.get(class).and_then(|class| {
+            class.members.waiters().find(|w| {
+                !w.declines
+                    || self
+                        .contacts
+                        .at(w.slot as usize, &w.key.2)
+                        .is_some_and(|c| c.status == Status::Waiting && !c.skips(id, self.now))
+            })
+        })
     }
 
     /// Offers the head of one of a free agent's candidate classes to its search (see
@@ -2334,16 +2396,7 @@ impl Engine {
         }
         // The head skips some agents: look further down for one that does not skip
         // this one.
-        let found = self.classes.get(class).and_then(|class| {
-            class.members.waiters().find(|w| {
-                !w.declines
-                    || self
-                        .contacts
-                        .at(w.slot as usize, &w.key.2)
-                        .is_some_and(|c| c.status == Status::Waiting && !c.skips(id, self.now))
-            })
-        });
-        let Some(head) = found else {
+        let Some(head) = self.first_taker(class, id) else {
             return;
         };
         let wait = u128::from(now.saturating_sub(head.key.1.0)) * weight;
