@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Result, Store, StoreError, exec, fetch, from_json, on_pool};
+use crate::{Result, Store, StoreError, exec, fetch, fetch_written, from_json, on_pool};
 
 /// Where a contact is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -346,7 +346,7 @@ impl Store {
     /// Records a new contact (in the flow) and returns its id: committed before the caller
     /// is answered.
     pub async fn create_contact(&self, c: &NewContact, now_ms: i64) -> Result<i64> {
-        Ok(fetch!(self, fetch_one, sqlx::query_scalar(
+        Ok(fetch_written!(self, fetch_one, sqlx::query_scalar(
             "INSERT INTO contacts (channel, address, dialed, customer_id, flow, status, created_ms) \
              VALUES ($1, $2, $3, $4, $5, 'ivr', $6) RETURNING id",
         )
@@ -432,30 +432,33 @@ impl Store {
 
     /// Adds a line to the transcript of a contact that is over (e.g. a transcription).
     pub async fn append_line(&self, id: i64, line: &Line) -> Result<()> {
-        on_pool!(self, |p| {
-            let mut tx = p.begin().await?;
-            // Takes the row's write lock first (SQLite has no FOR UPDATE), so that two
-            // appends at once cannot both read the same transcript.
-            sqlx::query("UPDATE contacts SET transcript = transcript WHERE id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            let text: Option<String> =
-                sqlx::query_scalar("SELECT transcript FROM contacts WHERE id = $1")
+        {
+            let _turn = self.turn().await;
+            on_pool!(self, |p| {
+                let mut tx = p.begin().await?;
+                // Takes the row's write lock first (SQLite has no FOR UPDATE), so that two
+                // appends at once cannot both read the same transcript.
+                sqlx::query("UPDATE contacts SET transcript = transcript WHERE id = $1")
                     .bind(id)
-                    .fetch_optional(&mut *tx)
+                    .execute(&mut *tx)
                     .await?;
-            let text = text.ok_or_else(|| StoreError::NotFound(format!("contact {id}")))?;
-            let mut lines: Vec<Line> = serde_json::from_str(&text).unwrap_or_default();
-            lines.push(line.clone());
-            sqlx::query("UPDATE contacts SET transcript = $1 WHERE id = $2")
-                .bind(serde_json::to_string(&lines)?)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-        });
-        Ok(())
+                let text: Option<String> =
+                    sqlx::query_scalar("SELECT transcript FROM contacts WHERE id = $1")
+                        .bind(id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                let text = text.ok_or_else(|| StoreError::NotFound(format!("contact {id}")))?;
+                let mut lines: Vec<Line> = serde_json::from_str(&text).unwrap_or_default();
+                lines.push(line.clone());
+                sqlx::query("UPDATE contacts SET transcript = $1 WHERE id = $2")
+                    .bind(serde_json::to_string(&lines)?)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+            });
+        }
+        self.written().await
     }
 
     /// The contact's conversation was recorded in `file`.
@@ -575,7 +578,7 @@ impl Store {
     /// After a restart: contacts that were in the flow, queued or connected when the server
     /// stopped are closed with reason `interrupted`. Returns their ids.
     pub async fn close_interrupted(&self, now_ms: i64) -> Result<Vec<i64>> {
-        Ok(fetch!(
+        Ok(fetch_written!(
             self,
             fetch_all,
             sqlx::query_scalar(
@@ -597,7 +600,7 @@ impl Store {
         queue: Option<&str>,
         data: &serde_json::Value,
     ) -> Result<i64> {
-        Ok(fetch!(
+        Ok(fetch_written!(
             self,
             fetch_one,
             sqlx::query_scalar(
@@ -693,7 +696,7 @@ impl Store {
         number: &str,
         now_ms: i64,
     ) -> Result<Callback> {
-        Ok(fetch!(self, fetch_one, sqlx::query_as(&format!(
+        Ok(fetch_written!(self, fetch_one, sqlx::query_as(&format!(
             "INSERT INTO callbacks (contact_id, attempt_contact, queue, number, requested_ms, status) \
              VALUES ($1, $2, $3, $4, $5, 'pending') RETURNING {CALLBACK}"
         ))
@@ -714,7 +717,7 @@ impl Store {
         due_ms: i64,
         now_ms: i64,
     ) -> Result<Callback> {
-        Ok(fetch!(
+        Ok(fetch_written!(
             self,
             fetch_one,
             sqlx::query_as(&format!(
@@ -825,7 +828,8 @@ impl Store {
         attempts: i64,
         due_ms: i64,
     ) -> Result<Option<Callback>> {
-        Ok(fetch!(self, fetch_optional, sqlx::query_as(&format!(
+        Ok(
+            fetch_written!(self, fetch_optional, sqlx::query_as(&format!(
             "UPDATE callbacks SET failed_attempts = failed_attempts + 1, attempt_contact = NULL, \
              due_ms = $1, status = CASE WHEN failed_attempts + 1 >= $2 THEN 'no_answer' \
              ELSE status END \
@@ -833,7 +837,8 @@ impl Store {
         ))
         .bind(due_ms)
         .bind(attempts)
-        .bind(contact))?)
+        .bind(contact))?,
+        )
     }
 
     /// Marks a pending callback `done` or `cancelled`.

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Result, Store, StoreError, exec, fetch};
+use crate::{Result, Store, StoreError, exec, fetch, fetch_written};
 
 /// A customer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow, utoipa::ToSchema)]
@@ -81,7 +81,7 @@ const CUSTOMER: &str = "SELECT id, name, phone, email, language, segment, tier, 
 impl Store {
     /// Adds a customer.
     pub async fn create_customer(&self, c: &NewCustomer, now_ms: i64) -> Result<Customer> {
-        let id: i64 = fetch!(self, fetch_one, sqlx::query_scalar(
+        let id: i64 = fetch_written!(self, fetch_one, sqlx::query_scalar(
             "INSERT INTO customers (name, phone, email, language, segment, tier, account_owner, \
              external_id, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
         )
@@ -160,7 +160,7 @@ impl Store {
     /// Opens a case for a customer.
     pub async fn open_case(&self, customer: i64, subject: &str, now_ms: i64) -> Result<Case> {
         self.customer(customer).await?;
-        Ok(fetch!(self, fetch_one, sqlx::query_as(
+        Ok(fetch_written!(self, fetch_one, sqlx::query_as(
             "INSERT INTO cases (customer_id, subject, status, opened_ms) VALUES ($1, $2, 'open', $3) \
              RETURNING id, customer_id, subject, status, opened_ms, closed_ms",
         )

@@ -249,29 +249,34 @@ impl Store {
 
     /// Publishes a new version of a flow and makes it active; returns its number.
     pub async fn publish_flow(&self, flow: &str, source: &str, now_ms: i64) -> Result<i64> {
-        on_pool!(self, |p| {
-            let mut tx = p.begin().await?;
-            let version: i64 = sqlx::query_scalar(
-                "INSERT INTO flow_versions (flow, version, source, created_ms) \
+        let version = {
+            let _turn = self.turn().await;
+            on_pool!(self, |p| {
+                let mut tx = p.begin().await?;
+                let version: i64 = sqlx::query_scalar(
+                    "INSERT INTO flow_versions (flow, version, source, created_ms) \
                  SELECT $1, COALESCE(MAX(version), 0) + 1, $2, $3 FROM flow_versions \
                  WHERE flow = $1 RETURNING version",
-            )
-            .bind(flow)
-            .bind(source)
-            .bind(now_ms)
-            .fetch_one(&mut *tx)
-            .await?;
-            sqlx::query(
-                "INSERT INTO flows (flow, active) VALUES ($1, $2) \
+                )
+                .bind(flow)
+                .bind(source)
+                .bind(now_ms)
+                .fetch_one(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO flows (flow, active) VALUES ($1, $2) \
                  ON CONFLICT (flow) DO UPDATE SET active = excluded.active",
-            )
-            .bind(flow)
-            .bind(version)
-            .execute(&mut *tx)
-            .await?;
-            tx.commit().await?;
-            Ok(version)
-        })
+                )
+                .bind(flow)
+                .bind(version)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok::<_, StoreError>(version)
+            })?
+        };
+        self.written().await?;
+        Ok(version)
     }
 
     /// Makes an earlier (or later) version of a flow the active one.

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Pool, Result, Store, fetch};
+use crate::{Pool, Result, Store, fetch, fetch_written};
 
 /// A knowledge-base article.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow, utoipa::ToSchema)]
@@ -33,7 +33,7 @@ pub struct NewArticle {
 impl Store {
     /// Adds an article.
     pub async fn add_article(&self, a: &NewArticle) -> Result<Article> {
-        Ok(fetch!(self, fetch_one, sqlx::query_as(
+        Ok(fetch_written!(self, fetch_one, sqlx::query_as(
             "INSERT INTO articles (title, body, tags) VALUES ($1, $2, $3) RETURNING id, title, body, tags",
         )
         .bind(&a.title)

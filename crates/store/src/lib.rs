@@ -10,6 +10,17 @@
 //!
 //! Each database has its own migrations (`migrations/sqlite`, `migrations/postgres`): a
 //! change to the schema is a new file in both.
+//!
+//! Architecture invariant: on a SQLite file, the server's connections write in turn
+//! ([`Store::turn`]): a statement that writes on the pool, or a group writer's whole
+//! transaction, first waits for a first-come, first-served lock, and none holds it while
+//! flushing to disk. SQLite lets one connection write at a time and makes the others
+//! retry on a timer that backs off to 100 ms, which, against a group's transaction held
+//! open while the owner works, starved the pool's writes for seconds. So every
+//! connection commits without flushing (synchronous=NORMAL), and a write returns only
+//! after a flush of the write-ahead log that began after its commit: flushes that overlap
+//! are shared ([`Store::sync`]), and a commit is as durable when it returns as with
+//! synchronous=FULL.
 
 mod contacts;
 mod customers;
@@ -19,6 +30,8 @@ mod owners;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -82,19 +95,37 @@ enum Pool {
 enum Mode {
     /// In memory: nothing to flush; the group writer is the store itself.
     Memory,
-    /// A SQLite file in WAL mode; `wal` is its write-ahead log, flushed by `sync`.
+    /// A SQLite file in WAL mode; `wal` is its write-ahead log, flushed by `sync` after
+    /// every write.
     SqliteFile {
         options: SqliteConnectOptions,
         wal: PathBuf,
+        writers: Arc<Writers>,
     },
     /// The group writer of a SQLite file: one connection, synchronous=NORMAL; a group's
-    /// writes share one transaction ([`Store::begin_group`], [`Store::commit_group`]).
-    SqliteGroup { wal: PathBuf },
+    /// writes share one transaction ([`Store::begin_group`], [`Store::commit_group`]),
+    /// which holds the file's turn to write (`held`) until it ends.
+    SqliteGroup {
+        wal: PathBuf,
+        writers: Arc<Writers>,
+        held: Arc<std::sync::Mutex<Option<tokio::sync::OwnedMutexGuard<()>>>>,
+    },
     /// PostgreSQL, each commit durable when it returns.
     Postgres { options: PgConnectOptions },
     /// A PostgreSQL group writer: commits return before they are flushed
     /// (`synchronous_commit = off`) until `sync`.
     PostgresGroup,
+}
+
+/// What the connections writing to one SQLite file (its pool and its group writer) share.
+#[derive(Debug, Default)]
+struct Writers {
+    /// The turn to write, first come, first served.
+    turn: Arc<tokio::sync::Mutex<()>>,
+    /// Commits so far that asked for a flush (numbered after they committed).
+    commits: std::sync::atomic::AtomicU64,
+    /// Held while flushing the write-ahead log; the last commit the latest flush covered.
+    flushed: tokio::sync::Mutex<u64>,
 }
 
 /// Evaluates `$body` with `$p` bound to the store's pool, whichever database it is: the
@@ -109,14 +140,19 @@ macro_rules! on_pool {
     };
 }
 
-/// Executes a statement built by `$query` on the store's pool; answers the rows affected.
+/// Executes a statement built by `$query` on the store's pool, in the store's turn to
+/// write, and returns once it is durable; answers the rows affected.
 macro_rules! exec {
-    ($store:expr, $query:expr) => {
-        $crate::on_pool!($store, |p| $query
-            .execute(p)
-            .await
-            .map(|done| done.rows_affected()))
-    };
+    ($store:expr, $query:expr) => {{
+        let done = {
+            let _turn = $store.turn().await;
+            $crate::on_pool!($store, |p| $query
+                .execute(p)
+                .await
+                .map(|done| done.rows_affected()))
+        };
+        $store.durable(done).await
+    }};
 }
 
 /// Runs a query built by `$query` with `$fetch` (`fetch_one`, `fetch_all`,
@@ -127,17 +163,30 @@ macro_rules! fetch {
     };
 }
 
-pub(crate) use {exec, fetch, on_pool};
+/// [`fetch!`] for a statement that writes (`INSERT … RETURNING`, `UPDATE … RETURNING`):
+/// in the store's turn to write.
+macro_rules! fetch_written {
+    ($store:expr, $fetch:ident, $query:expr) => {{
+        let done = {
+            let _turn = $store.turn().await;
+            $crate::fetch!($store, $fetch, $query)
+        };
+        $store.durable(done).await
+    }};
+}
+
+pub(crate) use {exec, fetch, fetch_written, on_pool};
 
 impl Store {
     /// Opens (creating if needed) the SQLite database at `path`, in WAL mode with foreign
-    /// keys on and synchronous=FULL (a committed write survives power loss), and migrates it.
+    /// keys on, and migrates it. A write returns once it survives power loss: its
+    /// connection commits with synchronous=NORMAL, then the write-ahead log is flushed.
     pub async fn open(path: &Path) -> Result<Store> {
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(sqlx::sqlite::SqliteSynchronous::Full)
+            .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
         let mut wal = path.as_os_str().to_owned();
@@ -145,8 +194,12 @@ impl Store {
         let mode = Mode::SqliteFile {
             options: options.clone(),
             wal: wal.into(),
+            writers: Arc::default(),
         };
-        Store::open_sqlite(options, 4, mode).await
+        let store = Store::open_sqlite(options, 4, mode).await?;
+        // The migrations' commits were not flushed.
+        store.sync().await?;
+        Ok(store)
     }
 
     /// A private in-memory database (tests, dry runs).
@@ -215,16 +268,17 @@ impl Store {
 
     /// A store for one writer that commits in groups: one connection whose commits are
     /// not flushed to disk one by one, made durable together by [`Store::sync`]. On a
-    /// SQLite file it runs with synchronous=NORMAL (other connections keep FULL), and a
-    /// group's writes can share one transaction ([`Store::begin_group`]); on PostgreSQL
+    /// SQLite file (whose pool flushes after each write) a group's writes can share one
+    /// transaction ([`Store::begin_group`]); on PostgreSQL
     /// it runs with `synchronous_commit = off`. (In memory: this store.)
     pub async fn group_writer(&self) -> Result<Store> {
         match &self.mode {
             Mode::Memory | Mode::PostgresGroup | Mode::SqliteGroup { .. } => Ok(self.clone()),
-            Mode::SqliteFile { options, wal } => {
-                let options = options
-                    .clone()
-                    .synchronous(sqlx::sqlite::SqliteSynchronous::Normal);
+            Mode::SqliteFile {
+                options,
+                wal,
+                writers,
+            } => {
                 // The one connection is kept for good: closing it (as a pool does with
                 // old or idle ones) would roll back a group's open transaction.
                 let pool = SqlitePoolOptions::new()
@@ -232,11 +286,15 @@ impl Store {
                     .min_connections(1)
                     .max_lifetime(None)
                     .idle_timeout(None)
-                    .connect_with(options)
+                    .connect_with(options.clone())
                     .await?;
                 Ok(Store {
                     pool: Pool::Sqlite(pool),
-                    mode: Mode::SqliteGroup { wal: wal.clone() },
+                    mode: Mode::SqliteGroup {
+                        wal: wal.clone(),
+                        writers: writers.clone(),
+                        held: Arc::default(),
+                    },
                 })
             }
             Mode::Postgres { options } => {
@@ -255,12 +313,15 @@ impl Store {
 
     /// Makes every commit so far durable. On a SQLite file: flushes the write-ahead log to
     /// disk, as synchronous=FULL does after each commit (checkpoints flush it themselves
-    /// first). On a PostgreSQL group writer: commits one transaction synchronously, which
+    /// first); a flush that began after this call's commits covers them, so callers that
+    /// overlap share one. On a PostgreSQL group writer: commits one transaction synchronously, which
     /// returns once the log is flushed up to it, and so past every earlier commit (the
     /// log is written in order). Nothing to do otherwise.
     pub async fn sync(&self) -> Result<()> {
-        let wal = match (&self.mode, &self.pool) {
-            (Mode::SqliteFile { wal, .. } | Mode::SqliteGroup { wal }, _) => wal.clone(),
+        let (wal, writers) = match (&self.mode, &self.pool) {
+            (Mode::SqliteFile { wal, writers, .. } | Mode::SqliteGroup { wal, writers, .. }, _) => {
+                (wal.clone(), writers)
+            }
             (Mode::PostgresGroup, Pool::Postgres(p)) => {
                 let mut tx = p.begin().await?;
                 sqlx::query("SET LOCAL synchronous_commit = on")
@@ -275,6 +336,13 @@ impl Store {
             }
             _ => return Ok(()),
         };
+        let mine = writers.commits.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut flushed = writers.flushed.lock().await;
+        if *flushed >= mine {
+            return Ok(());
+        }
+        // Every commit numbered so far came before this flush begins.
+        let covers = writers.commits.load(Ordering::SeqCst);
         let synced = tokio::task::spawn_blocking(move || match std::fs::File::open(&wal) {
             Ok(f) => f.sync_data(),
             // Nothing written yet.
@@ -284,18 +352,23 @@ impl Store {
         .await
         .map_err(std::io::Error::other)
         .and_then(|r| r);
-        synced.map_err(|e| StoreError::Io(e.to_string()))
+        synced.map_err(|e| StoreError::Io(e.to_string()))?;
+        *flushed = covers;
+        Ok(())
     }
 
     /// Opens a group's transaction on a SQLite group writer, so that the group's writes
     /// are committed together by [`Store::commit_group`] (one write of each page touched,
     /// instead of one per statement). It takes the write lock at once: a transaction
-    /// that read first could not write if another connection wrote meanwhile. Answers
+    /// that read first could not write if another connection wrote meanwhile. The
+    /// transaction holds the file's turn to write ([`Store::turn`]) until it ends. Answers
     /// whether one was opened (elsewhere each statement commits by itself).
     pub async fn begin_group(&self) -> Result<bool> {
         match (&self.mode, &self.pool) {
-            (Mode::SqliteGroup { .. }, Pool::Sqlite(p)) => {
+            (Mode::SqliteGroup { writers, held, .. }, Pool::Sqlite(p)) => {
+                let turn = writers.turn.clone().lock_owned().await;
                 sqlx::query("BEGIN IMMEDIATE").execute(p).await?;
+                *held.lock().expect("not poisoned") = Some(turn);
                 Ok(true)
             }
             _ => Ok(false),
@@ -308,12 +381,49 @@ impl Store {
         let Pool::Sqlite(p) = &self.pool else {
             return Ok(());
         };
-        match sqlx::query("COMMIT").execute(p).await {
+        let done = match sqlx::query("COMMIT").execute(p).await {
             Ok(_) => Ok(()),
             Err(e) => {
                 let _ = sqlx::query("ROLLBACK").execute(p).await;
                 Err(e.into())
             }
+        };
+        if let Mode::SqliteGroup { held, .. } = &self.mode {
+            held.lock().expect("not poisoned").take();
+        }
+        done
+    }
+
+    /// Waits for this store's turn to write to its SQLite file, first come, first served;
+    /// the turn lasts until the answer is dropped. Nothing to wait for elsewhere:
+    /// PostgreSQL locks rows, not the database; in memory there is one connection; and a
+    /// group writer's statements run inside its group's turn ([`Store::begin_group`]).
+    pub(crate) async fn turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match &self.mode {
+            Mode::SqliteFile { writers, .. } => Some(writers.turn.lock().await),
+            _ => None,
+        }
+    }
+
+    /// Answers a pool statement's result once what it wrote is durable (on a SQLite file,
+    /// after a flush of the write-ahead log: see [`Store::sync`]).
+    pub(crate) async fn durable<T>(
+        &self,
+        done: std::result::Result<T, sqlx::Error>,
+    ) -> std::result::Result<T, sqlx::Error> {
+        let done = done?;
+        self.written().await.map_err(|e| match e {
+            StoreError::Db(e) => e,
+            e => sqlx::Error::Io(std::io::Error::other(e.to_string())),
+        })?;
+        Ok(done)
+    }
+
+    /// Returns once what the pool has written is durable (see [`Store::durable`]).
+    pub(crate) async fn written(&self) -> Result<()> {
+        match self.mode {
+            Mode::SqliteFile { .. } => self.sync().await,
+            _ => Ok(()),
         }
     }
 

@@ -2,7 +2,7 @@
 //! the routing engine over a shared database. Times are the servers' own clocks (kept in
 //! step by NTP); a lease is taken only when it is free, expired, or already the taker's.
 
-use crate::{Result, Store, exec, fetch};
+use crate::{Result, Store, exec, fetch, fetch_written};
 
 /// Who owns a tenant, and until when.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,7 +26,7 @@ impl Store {
     ) -> Result<(bool, Owner)> {
         loop {
             // One statement: two servers claiming at once cannot both win.
-            let granted: Option<String> = fetch!(
+            let granted: Option<String> = fetch_written!(
                 self,
                 fetch_optional,
                 sqlx::query_scalar(

@@ -284,6 +284,54 @@ async fn a_groups_writes_are_seen_by_others_once_committed() {
     assert_eq!(store.contact(second).await.unwrap().address, "b");
 }
 
+#[tokio::test]
+async fn the_pool_writes_in_turn_with_a_groups_transaction() {
+    use std::task::{Context, Waker};
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("switchboard.db"))
+        .await
+        .unwrap();
+    let writer = store.group_writer().await.unwrap();
+    let mut cx = Context::from_waker(Waker::noop());
+    // While a group's transaction is open, a write on the pool waits for its turn
+    // (instead of retrying against SQLite's lock on a timer), and reads go on.
+    assert!(writer.begin_group().await.unwrap());
+    let pool_contact = contact("pool", None);
+    let mut waiting = std::pin::pin!(store.create_contact(&pool_contact, 1));
+    assert!(waiting.as_mut().poll(&mut cx).is_pending());
+    let grouped = writer
+        .create_contact(&contact("group", None), 2)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .contacts(&ContactFilter::default())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(waiting.as_mut().poll(&mut cx).is_pending());
+    writer.commit_group().await.unwrap();
+    let pooled = waiting.await.unwrap();
+    assert!(pooled > grouped);
+    // The next group waits for a pool write that has the turn, and both are kept.
+    let mut flow = std::pin::pin!(store.publish_flow("support", "say \"hi\"", 3));
+    let mut group = std::pin::pin!(writer.begin_group());
+    // Its first poll takes the turn (finishing takes several round trips to SQLite).
+    assert!(flow.as_mut().poll(&mut cx).is_pending());
+    assert!(group.as_mut().poll(&mut cx).is_pending());
+    assert_eq!(flow.await.unwrap(), 1);
+    assert!(group.await.unwrap());
+    writer.contact_queued(grouped, "support", 4).await.unwrap();
+    writer.commit_group().await.unwrap();
+    writer.sync().await.unwrap();
+    assert_eq!(
+        store.contact(grouped).await.unwrap().status,
+        ContactStatus::Queued
+    );
+    assert_eq!(store.contact(pooled).await.unwrap().address, "pool");
+}
+
 async fn articles_are_found_by_words_and_prefixes_best_first(db: Db) {
     let store = db.open().await;
     for (title, body, tags) in [
