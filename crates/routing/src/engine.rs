@@ -14,7 +14,7 @@ use crate::error::RoutingError;
 use crate::event::{AgentState, Event, EventKind, Input, OfferEnd, Outcome};
 use crate::index::{
     ALL, ClassKey, Classes, Filing, Line, ReadyEntry, ReadyKey, ReadyList, ReadySet, Tickets,
-    WaitKey, Waiter,
+    WaitKey, Waiter, simple_key,
 };
 use crate::model::{
     AgentId, AgentSpec, Capacity, Channel, ContactId, ContactSpec, Escalation, LanguageId,
@@ -319,6 +319,16 @@ enum Pick {
     One(AgentId, Option<(QueueId, (ReadyKey, AgentId))>),
     All(Vec<AgentId>),
     Nobody,
+}
+
+/// What [`Engine::join_known_class`] did with a contact to list.
+enum Joined {
+    /// It joined its class.
+    Yes,
+    /// Nothing: it waits under one key, whose class is not live.
+    NoClass,
+    /// Nothing: the general path decides.
+    No,
 }
 
 /// One escalation step, accumulated: what applies once a contact has waited `after`.
@@ -1438,12 +1448,20 @@ impl Engine {
                 c.preferred_until = None;
             }
         }
-        // The class keys are cached on the contact until its stage, channel or queue
-        // configuration changes; they are lent out here and put back below, with the
-        // contact's list of classes.
         let Some(slot) = self.contacts.slot(&id) else {
             return;
         };
+        // With no live class at all (agents mostly idle) there is none to join.
+        let none_live = self.classes.len() == 0;
+        let no_class = none_live
+            || match self.join_known_class(slot, id, wait, search) {
+                Joined::Yes => return,
+                Joined::NoClass => true,
+                Joined::No => false,
+            };
+        // The class keys are cached on the contact until its stage, channel or queue
+        // configuration changes; they are lent out here and put back below, with the
+        // contact's list of classes.
         let Some(c) = self.contacts.at_mut(slot, &id) else {
             return;
         };
@@ -1472,7 +1490,11 @@ impl Engine {
         // The live class of each key, looked up once for the search and the listing.
         let mut found = std::mem::take(&mut self.scratch_found);
         found.clear();
-        found.extend(views.iter().map(|k| self.classes.find(k)));
+        if none_live || (no_class && views.len() == 1) {
+            found.extend(views.iter().map(|_| None));
+        } else {
+            found.extend(views.iter().map(|k| self.classes.find(k)));
+        }
         let pick = if search {
             self.pick_agents(slot, id, &views, &found)
         } else {
@@ -1517,6 +1539,78 @@ impl Engine {
                 }
             }
         }
+    }
+
+    /// [`Engine::list_contact`] for a contact whose keys are not worked out (a new one,
+    /// nearly always) when it waits under one key requiring at most one skill, and that
+    /// key's class is live with a head that skips no agent: no ready agent qualifies then
+    /// (see [`Engine::pick_agents`]), so it joins the class without a search, found by
+    /// its packed key ([`simple_key`]) without building the key itself (which stays to be
+    /// worked out when needed). If it did not, nothing changed.
+    ///
+    /// Not for a contact whose search reads the list of every ready member (see
+    /// [`Contact::reads_all`]), nor one with overflow queues: those take the general path.
+    fn join_known_class(
+        &mut self,
+        slot: usize,
+        id: ContactId,
+        wait: WaitKey,
+        search: bool,
+    ) -> Joined {
+        let Some(c) = self.contacts.at(slot, &id) else {
+            return Joined::No;
+        };
+        if !c.keys_stale || c.spec.skills.len() > 1 {
+            return Joined::No;
+        }
+        let home = c.spec.queue;
+        let Some(q) = self.queues.get(&home) else {
+            return Joined::No;
+        };
+        let stage = &q.stages[c.stage.min(q.stages.len() - 1)];
+        let Some(first) = c.spec.skills.first() else {
+            return Joined::No;
+        };
+        if !stage.overflow.is_empty()
+            || q.spec.strategy == Strategy::RingAll
+            || (stage.relax > 0 && first.min <= stage.relax)
+        {
+            return Joined::No;
+        }
+        let language = if stage.drop_language {
+            None
+        } else {
+            c.spec.language
+        };
+        let skill = SkillRequirement {
+            skill: first.skill,
+            min: first.min - stage.relax,
+        };
+        let key = simple_key(home, Some(skill), language, c.spec.channel, stage.max_tier);
+        let Some(class) = self.classes.find_simple(key) else {
+            return Joined::NoClass;
+        };
+        if search && self.classes.head_of(class).is_none_or(|head| head.declines) {
+            return Joined::No;
+        }
+        let declines = !c.declined.is_empty();
+        let primary = first.skill;
+        // As on the general path (a best-skill queue starts ranking on the skill).
+        self.rank_on(home, primary);
+        self.line_up(slot, id, wait);
+        self.classes.join(
+            class,
+            Waiter {
+                key: wait,
+                declines,
+                slot: slot as u32,
+            },
+        );
+        if let Some(c) = self.contacts.at_mut(slot, &id) {
+            c.placed.clear();
+            c.placed.push(class);
+        }
+        Joined::Yes
     }
 
     /// Puts the waiting contact in table slot `slot` in its home queue's line under
@@ -1644,6 +1738,7 @@ impl Engine {
 
     /// Makes a best-skill queue keep a ready-agent index for `skill`, building it from the
     /// queue's ready members the first time a contact is ranked on that skill.
+    #[inline]
     fn rank_on(&mut self, queue: QueueId, skill: SkillId) {
         let Some(q) = self.queues.get_mut(&queue) else {
             return;

@@ -39,6 +39,48 @@ impl ClassKey {
     pub fn has_skill(&self, skill: SkillId) -> bool {
         self.skills.iter().any(|r| r.skill == skill)
     }
+
+    /// The key packed into one number, when it requires at most one skill (see
+    /// [`simple_key`]).
+    pub fn simple(&self) -> Option<u128> {
+        match self.skills.as_slice() {
+            [] => Some(simple_key(
+                self.queue,
+                None,
+                self.language,
+                self.channel,
+                self.max_tier,
+            )),
+            [only] => Some(simple_key(
+                self.queue,
+                Some(*only),
+                self.language,
+                self.channel,
+                self.max_tier,
+            )),
+            _ => None,
+        }
+    }
+}
+
+/// A [`ClassKey`] that requires at most one skill, packed into one number: two such keys
+/// are equal exactly when their numbers are. Nearly every key is one of these, and hashing
+/// and comparing a number is cheaper than hashing and comparing a key with its skill list
+/// behind a pointer; it also lets the engine find a class without building the key.
+pub(crate) fn simple_key(
+    queue: QueueId,
+    skill: Option<SkillRequirement>,
+    language: Option<LanguageId>,
+    channel: Channel,
+    max_tier: u8,
+) -> u128 {
+    // Bits 0–31 queue, 32–63 skill, 64–71 its minimum, 72 whether there is a skill,
+    // 73–104 language, 105 whether there is one, 106–108 channel, 109–116 tier limit.
+    let skill = skill.map_or(0, |r| {
+        u128::from(r.skill.0) << 32 | u128::from(r.min) << 64 | 1 << 72
+    });
+    let language = language.map_or(0, |l| u128::from(l.0) << 73 | 1 << 105);
+    u128::from(queue.0) | skill | language | (channel as u128) << 106 | u128::from(max_tier) << 109
 }
 
 /// The members of a class in wait order, each with its decline flag.
@@ -237,7 +279,10 @@ pub(crate) struct Classes {
     /// The brief of each slot's class, at the same index.
     briefs: Vec<Brief>,
     free: Vec<usize>,
+    /// The live classes whose keys require more than one skill, by key.
     by_key: FxHashMap<ClassKey, usize>,
+    /// The others, by [`ClassKey::simple`].
+    by_simple: FxHashMap<u128, usize>,
     /// The live classes of each queue that has had any (one lookup per queue an agent
     /// serves; a queue's entry is kept when it empties).
     by_queue: FxHashMap<QueueId, QueueClasses>,
@@ -259,7 +304,16 @@ pub(crate) struct QueueClasses {
 impl Classes {
     /// The class for `key`, if it is live.
     pub fn find(&self, key: &ClassKey) -> Option<usize> {
-        self.by_key.get(key).copied()
+        match key.simple() {
+            Some(simple) => self.find_simple(simple),
+            None => self.by_key.get(key).copied(),
+        }
+    }
+
+    /// The class whose key packs into `simple` ([`ClassKey::simple`]), if it is live.
+    #[inline]
+    pub fn find_simple(&self, simple: u128) -> Option<usize> {
+        self.by_simple.get(&simple).copied()
     }
 
     /// Adds a waiting contact to the class `found` (from [`Classes::find`] for the same
@@ -287,7 +341,14 @@ impl Classes {
                         self.slots.len() - 1
                     }
                 };
-                self.by_key.insert(key.clone(), id);
+                match key.simple() {
+                    Some(simple) => {
+                        self.by_simple.insert(simple, id);
+                    }
+                    None => {
+                        self.by_key.insert(key.clone(), id);
+                    }
+                }
                 self.epoch += 1;
                 let of_queue = self.by_queue.entry(queue).or_default();
                 of_queue.all.push(id);
@@ -299,14 +360,20 @@ impl Classes {
                 id
             }
         };
-        if let Some(class) = self.slots[id].as_mut() {
+        self.join(id, wait);
+        id
+    }
+
+    /// Adds a waiting contact to the live class `id`.
+    #[inline]
+    pub fn join(&mut self, id: usize, wait: Waiter) {
+        if let Some(class) = self.slots.get_mut(id).and_then(Option::as_mut) {
             class.members.add(wait);
             let head = &mut self.briefs[id].head;
             if head.is_none_or(|h| wait.key < h.key) {
                 *head = Some(wait);
             }
         }
-        id
     }
 
     /// Removes a waiting contact from a class, dropping the class when it empties.
@@ -338,7 +405,10 @@ impl Classes {
                 }
             }
         }
-        self.by_key.remove(&class.key);
+        match class.key.simple() {
+            Some(simple) => self.by_simple.remove(&simple),
+            None => self.by_key.remove(&class.key),
+        };
         self.free.push(id);
         self.epoch += 1;
     }
@@ -371,7 +441,7 @@ impl Classes {
 
     /// Number of live (non-empty) classes.
     pub fn len(&self) -> usize {
-        self.by_key.len()
+        self.by_key.len() + self.by_simple.len()
     }
 }
 
@@ -935,6 +1005,54 @@ mod tests {
         line.remove(&key(5, 2, 2));
         assert_eq!(line.ahead_of_newcomer(1), 1);
         assert_eq!(line.ahead_of(&key(0, 3, 3)), 2);
+    }
+
+    #[test]
+    fn simple_keys_differ_when_keys_do() {
+        // Keys that differ in any one part, with no skill or one, pack into different
+        // numbers; the same key packs into the same number; two skills do not pack.
+        let base = ClassKey {
+            queue: QueueId(7),
+            skills: vec![SkillRequirement {
+                skill: SkillId(3),
+                min: 2,
+            }],
+            language: None,
+            channel: Channel::Voice,
+            max_tier: 1,
+        };
+        let mut keys = vec![base.clone()];
+        let mut vary = |f: &dyn Fn(&mut ClassKey)| {
+            let mut k = base.clone();
+            f(&mut k);
+            keys.push(k);
+        };
+        vary(&|k| k.queue = QueueId(u32::MAX));
+        vary(&|k| k.skills[0].skill = SkillId(u32::MAX));
+        vary(&|k| k.skills[0].min = u8::MAX);
+        vary(&|k| k.skills.clear());
+        vary(&|k| k.language = Some(LanguageId(0)));
+        vary(&|k| k.language = Some(LanguageId(u16::MAX)));
+        vary(&|k| k.channel = Channel::Callback);
+        vary(&|k| k.channel = Channel::Sms);
+        vary(&|k| k.max_tier = u8::MAX);
+        vary(&|k| {
+            k.skills.clear();
+            k.queue = QueueId(0);
+            k.max_tier = 0;
+        });
+        let codes: Vec<u128> = keys.iter().filter_map(ClassKey::simple).collect();
+        assert_eq!(codes.len(), keys.len());
+        for (i, a) in codes.iter().enumerate() {
+            assert_eq!(codes.iter().filter(|b| *b == a).count(), 1, "key {i}");
+        }
+        assert_eq!(base.clone().simple(), base.simple());
+        let mut two = base.clone();
+        two.skills.push(SkillRequirement {
+            skill: SkillId(4),
+            min: 1,
+        });
+        assert_eq!(two.simple(), None);
     }
 
     #[test]
