@@ -632,6 +632,7 @@ impl ReadySet {
     /// Files an agent in the list `entry` names, under `filing` (the agent's current one);
     /// returns whether the list is a tree (whose entries must be removed one by one).
     /// Nothing is filed in the list of every ready member unless it is kept.
+    #[inline]
     pub fn insert(
         &mut self,
         agent: AgentId,
@@ -750,7 +751,36 @@ impl Fifo {
         Err(self.groups.len())
     }
 
+    /// Files an entry: nearly always at the end of a group that exists and needs no
+    /// sweep, which is done here (inlined into the caller); anything else is left to
+    /// [`Fifo::insert_elsewhere`].
+    #[inline]
     fn insert(&mut self, item: (ReadyKey, AgentId), filing: Filing, tickets: &Tickets) {
+        if let Ok(gi) = self.group((item.0.0, item.0.1)) {
+            let group = &mut self.groups[gi];
+            let filed = Filed {
+                idle: item.0.2,
+                ticket: filing.ticket,
+                agent: item.1,
+                slot: filing.slot,
+            };
+            if group.entries.len() < 2 * group.swept + SWEEP_SLACK
+                && group.entries[group.head.get()..]
+                    .last()
+                    .is_none_or(|e| e.rank() < filed.rank())
+            {
+                group.entries.push(filed);
+                return;
+            }
+        }
+        self.insert_elsewhere(item, filing, tickets);
+    }
+
+    /// [`Fifo::insert`] for an entry that needs a new group, a sweep first, or a place
+    /// before the end of its group.
+    #[cold]
+    #[inline(never)]
+    fn insert_elsewhere(&mut self, item: (ReadyKey, AgentId), filing: Filing, tickets: &Tickets) {
         let gk = (item.0.0, item.0.1);
         let gi = match self.group(gk) {
             Ok(i) => i,
@@ -804,6 +834,7 @@ impl ReadyList {
 
     /// Adds an entry under `filing` (its agent's current one); returns whether the list
     /// is a tree.
+    #[inline]
     pub fn insert(&mut self, item: (ReadyKey, AgentId), filing: Filing, tickets: &Tickets) -> bool {
         match self {
             ReadyList::Tree(set) => {
