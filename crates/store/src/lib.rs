@@ -14,7 +14,8 @@
 //! Architecture invariant: on a SQLite file, the server's connections write in turn
 //! ([`Store::turn`]): a statement that writes on the pool, or a group writer's whole
 //! transaction, first waits for a first-come, first-served lock, and none holds it while
-//! flushing to disk. SQLite lets one connection write at a time and makes the others
+//! flushing to disk. The pool's writes line up for it one at a time, so a group waits
+//! for at most one of them. SQLite lets one connection write at a time and makes the others
 //! retry on a timer that backs off to 100 ms, which, against a group's transaction held
 //! open while the owner works, starved the pool's writes for seconds. So every
 //! connection commits without flushing (synchronous=NORMAL), and a write returns only
@@ -122,6 +123,8 @@ enum Mode {
 struct Writers {
     /// The turn to write, first come, first served.
     turn: Arc<tokio::sync::Mutex<()>>,
+    /// Held by the pool's writer that is next in line for the turn.
+    line: tokio::sync::Mutex<()>,
     /// Commits so far that asked for a flush (numbered after they committed).
     commits: std::sync::atomic::AtomicU64,
     /// Held while flushing the write-ahead log; the last commit the latest flush covered.
@@ -394,13 +397,17 @@ impl Store {
         done
     }
 
-    /// Waits for this store's turn to write to its SQLite file, first come, first served;
-    /// the turn lasts until the answer is dropped. Nothing to wait for elsewhere:
-    /// PostgreSQL locks rows, not the database; in memory there is one connection; and a
-    /// group writer's statements run inside its group's turn ([`Store::begin_group`]).
-    pub(crate) async fn turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+    /// Waits for this store's turn to write to its SQLite file: first come, first served
+    /// among the pool's writers, and behind at most one group of the group writer. The
+    /// turn lasts until the answer is dropped. Nothing to wait for elsewhere: PostgreSQL
+    /// locks rows, not the database; in memory there is one connection; and a group
+    /// writer's statements run inside its group's turn ([`Store::begin_group`]).
+    pub(crate) async fn turn(&self) -> Option<[tokio::sync::MutexGuard<'_, ()>; 2]> {
         match &self.mode {
-            Mode::SqliteFile { writers, .. } => Some(writers.turn.lock().await),
+            Mode::SqliteFile { writers, .. } => {
+                let line = writers.line.lock().await;
+                Some([line, writers.turn.lock().await])
+            }
             _ => None,
         }
     }

@@ -322,14 +322,30 @@ async fn the_pool_writes_in_turn_with_a_groups_transaction() {
     assert!(group.as_mut().poll(&mut cx).is_pending());
     assert_eq!(flow.await.unwrap(), 1);
     assert!(group.await.unwrap());
+    // The pool's writes line up one at a time: a group waits for the first in line
+    // only, and goes before the second.
+    let (a, b) = (contact("a", None), contact("b", None));
+    let mut first = std::pin::pin!(store.create_contact(&a, 5));
+    let mut second = std::pin::pin!(store.create_contact(&b, 6));
+    assert!(first.as_mut().poll(&mut cx).is_pending());
+    assert!(second.as_mut().poll(&mut cx).is_pending());
     writer.contact_queued(grouped, "support", 4).await.unwrap();
     writer.commit_group().await.unwrap();
+    let mut group = std::pin::pin!(writer.begin_group());
+    assert!(group.as_mut().poll(&mut cx).is_pending());
+    let a = first.await.unwrap();
+    assert!(group.await.unwrap());
+    assert!(second.as_mut().poll(&mut cx).is_pending());
+    writer.commit_group().await.unwrap();
+    let b = second.await.unwrap();
     writer.sync().await.unwrap();
     assert_eq!(
         store.contact(grouped).await.unwrap().status,
         ContactStatus::Queued
     );
-    assert_eq!(store.contact(pooled).await.unwrap().address, "pool");
+    for (id, address) in [(pooled, "pool"), (a, "a"), (b, "b")] {
+        assert_eq!(store.contact(id).await.unwrap().address, address);
+    }
 }
 
 async fn articles_are_found_by_words_and_prefixes_best_first(db: Db) {
