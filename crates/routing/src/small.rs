@@ -70,20 +70,29 @@ impl<T: Blank, const N: usize> Default for Small<T, N> {
 }
 
 impl<T: Blank, const N: usize> Small<T, N> {
+    /// Appends an item (inlined: nearly every push fits the inline room).
+    #[inline]
     pub fn push(&mut self, item: T) {
+        match self {
+            Small::Inline { len, items } if usize::from(*len) < N => {
+                items[usize::from(*len)] = item;
+                *len += 1;
+            }
+            _ => self.push_on_heap(item),
+        }
+    }
+
+    /// [`Small::push`] onto a list on the heap, or one that moves there now.
+    #[cold]
+    #[inline(never)]
+    fn push_on_heap(&mut self, item: T) {
         match self {
             Small::Heap(heap) => heap.push(item),
             Small::Inline { len, items } => {
-                let n = usize::from(*len);
-                if n < N {
-                    items[n] = item;
-                    *len += 1;
-                } else {
-                    let mut heap = Vec::with_capacity(2 * N.max(1));
-                    heap.extend_from_slice(&items[..n]);
-                    heap.push(item);
-                    *self = Small::Heap(heap);
-                }
+                let mut heap = Vec::with_capacity(2 * N.max(1));
+                heap.extend_from_slice(&items[..usize::from(*len)]);
+                heap.push(item);
+                *self = Small::Heap(heap);
             }
         }
     }
