@@ -189,14 +189,17 @@ impl Agent {
         self.presence == Presence::Available && self.spec.capacity.any_fits(&self.in_use)
     }
 
-    fn derived_state(&self) -> AgentState {
+    /// The state its presence, contacts and offers make, when it is not away (`None`:
+    /// away, a state with a reason code).
+    #[inline(always)]
+    fn derived_plain(&self) -> Option<Plain> {
         match &self.presence {
-            Presence::Offline => AgentState::Offline,
-            _ if !self.active.is_empty() => AgentState::Busy,
-            _ if !self.offers.is_empty() => AgentState::Reserved,
-            _ if !self.wrapping.is_empty() => AgentState::WrapUp,
-            Presence::Available => AgentState::Available,
-            Presence::Away(r) => AgentState::Away(r.clone()),
+            Presence::Offline => Some(Plain::Offline),
+            _ if !self.active.is_empty() => Some(Plain::Busy),
+            _ if !self.offers.is_empty() => Some(Plain::Reserved),
+            _ if !self.wrapping.is_empty() => Some(Plain::WrapUp),
+            Presence::Available => Some(Plain::Available),
+            Presence::Away(_) => None,
         }
     }
 
@@ -225,6 +228,43 @@ impl Agent {
                 .skills
                 .iter()
                 .all(|r| self.proficiency(r.skill).is_some_and(|p| p >= r.min))
+    }
+}
+
+/// An [`AgentState`] other than away: one with no reason code, so that telling whether
+/// it changed and reporting it costs no comparison or copy of a reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Plain {
+    Offline,
+    Available,
+    Reserved,
+    Busy,
+    WrapUp,
+}
+
+impl Plain {
+    #[inline(always)]
+    fn state(self) -> AgentState {
+        match self {
+            Plain::Offline => AgentState::Offline,
+            Plain::Available => AgentState::Available,
+            Plain::Reserved => AgentState::Reserved,
+            Plain::Busy => AgentState::Busy,
+            Plain::WrapUp => AgentState::WrapUp,
+        }
+    }
+
+    /// Whether `state` is this one.
+    #[inline(always)]
+    fn is(self, state: &AgentState) -> bool {
+        matches!(
+            (self, state),
+            (Plain::Offline, AgentState::Offline)
+                | (Plain::Available, AgentState::Available)
+                | (Plain::Reserved, AgentState::Reserved)
+                | (Plain::Busy, AgentState::Busy)
+                | (Plain::WrapUp, AgentState::WrapUp)
+        )
     }
 }
 
@@ -1076,18 +1116,27 @@ impl Engine {
         let Some(a) = self.agents.get_mut(&id) else {
             return;
         };
-        let to = a.derived_state();
-        if to != a.state {
-            let from = std::mem::replace(&mut a.state, to.clone());
-            self.events.push_back(Event {
-                at: self.now,
-                kind: EventKind::AgentState {
-                    agent: id,
-                    from,
-                    to,
-                },
-            });
-        }
+        let (kept, to) = match a.derived_plain() {
+            Some(plain) if plain.is(&a.state) => return,
+            Some(plain) => (plain.state(), plain.state()),
+            None => match (&a.presence, &a.state) {
+                (Presence::Away(r), AgentState::Away(now)) if r == now => return,
+                (Presence::Away(r), _) => {
+                    (AgentState::Away(r.clone()), AgentState::Away(r.clone()))
+                }
+                // Not reached: there is no plain state only while away.
+                _ => return,
+            },
+        };
+        let from = std::mem::replace(&mut a.state, kept);
+        self.events.push_back(Event {
+            at: self.now,
+            kind: EventKind::AgentState {
+                agent: id,
+                from,
+                to,
+            },
+        });
     }
 
     /// Re-files an agent in the ready sets of its queues, touching them only when its
