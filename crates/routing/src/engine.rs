@@ -177,6 +177,16 @@ struct Agent {
     talk_us: u64,
     missed_in_row: u32,
     indexed: Vec<ReadyEntry>,
+    /// The [`Engine::layout`] `indexed` was worked out in by the reindexing of a freed
+    /// agent whose queues all key ready agents by idle time last (longest-idle and
+    /// best-skill, see [`fifo_keys`]); `None` otherwise.
+    indexed_layout: Option<u64>,
+    /// The entries it was last filed under, kept when it stopped being ready, if they
+    /// came with an `indexed_layout`: when it frees up again in the same layout, it is
+    /// filed under them again with the new idle time (see [`Engine::reindex`]).
+    replay: Vec<ReadyEntry>,
+    /// The layout `replay` was worked out in (`None`: nothing to replay).
+    replay_layout: Option<u64>,
     /// Whether any of `indexed` is in a tree list (taken out one by one; FIFO entries
     /// die with the agent's ticket, see [`Tickets`]).
     in_tree: bool,
@@ -576,6 +586,11 @@ pub struct Engine {
     tickets: Tickets,
     /// Reused by [`Engine::reindex`] so that re-filing an agent allocates nothing.
     scratch_entries: Vec<ReadyEntry>,
+    /// Changes whenever what the entries of a ready agent are worked out from may have
+    /// changed for some agent: a queue configured, an agent configured, a best-skill
+    /// queue's new list for a skill. Entries kept from before a change are not replayed
+    /// (see [`Agent::replay`]).
+    layout: u64,
     /// Reused by [`Engine::list_contact`]: the live class of each of a contact's keys.
     scratch_found: Vec<Option<usize>>,
     /// Buffers of contacts gone, reused by new ones (see [`Spare`]).
@@ -634,6 +649,7 @@ impl Engine {
             events: VecDeque::new(),
             tickets: Tickets::default(),
             scratch_entries: Vec::new(),
+            layout: 0,
             scratch_found: Vec::new(),
             spare: Spare::default(),
         }
@@ -798,6 +814,7 @@ impl Engine {
     // ----- configuration -----
 
     fn configure_queue(&mut self, id: QueueId, spec: QueueSpec) -> Result<(), RoutingError> {
+        self.layout += 1;
         if spec.ring_timeout.is_zero() {
             return Err(RoutingError::InvalidSpec(format!(
                 "queue {id}: the ring timeout must be positive"
@@ -897,6 +914,7 @@ impl Engine {
         spec.skills.dedup_by_key(|s| s.0);
         spec.queues.sort_by_key(|m| m.queue);
         spec.queues.dedup_by_key(|m| m.queue);
+        self.layout += 1;
         match self.agents.get(&id) {
             Some(a) => {
                 let old: Vec<QueueId> = a.spec.queues.iter().map(|m| m.queue).collect();
@@ -948,6 +966,9 @@ impl Engine {
                         talk_us: 0,
                         missed_in_row: 0,
                         indexed: Vec::new(),
+                        indexed_layout: None,
+                        replay: Vec::new(),
+                        replay_layout: None,
                         in_tree: false,
                         staffed: false,
                         candidates: Candidates::default(),
@@ -1152,6 +1173,30 @@ impl Engine {
         if !ready && a.indexed.is_empty() {
             return;
         }
+        if ready && a.indexed.is_empty() && a.replay_layout == Some(self.layout) {
+            // Freed again with nothing changed since it was last filed, in queues that
+            // key ready agents by idle time last: the same entries with the new idle
+            // time, in the same order, filed as the general case below files them.
+            let filing = self.tickets.issue(slot);
+            let tickets = &self.tickets;
+            let idle = a.idle_since.0;
+            let mut filed = std::mem::take(&mut a.replay);
+            let mut in_tree = false;
+            let mut queue: Option<(QueueId, &mut Queue)> = None;
+            for entry in &mut filed {
+                entry.set_last(idle);
+                if queue.as_ref().is_none_or(|q| q.0 != entry.queue) {
+                    queue = self.queues.get_mut(&entry.queue).map(|q| (entry.queue, q));
+                }
+                if let Some((_, q)) = &mut queue {
+                    in_tree |= q.ready.insert(id, entry, filing, tickets);
+                }
+            }
+            a.in_tree = in_tree;
+            a.indexed_layout = a.replay_layout.take();
+            a.replay = std::mem::replace(&mut a.indexed, filed);
+            return;
+        }
         if ready && a.indexed.is_empty() {
             // Filed nowhere yet (nearly every agent who frees up): each entry is filed as
             // it is worked out, in the order of the general case below, looking each
@@ -1162,13 +1207,16 @@ impl Engine {
             let mut filed = std::mem::take(&mut self.scratch_entries);
             filed.clear();
             let mut in_tree = false;
+            let mut idle_keyed = true;
             let util = a.spec.capacity.utilisation_permille(&a.in_use);
             let idle = a.idle_since.0;
             for m in &a.spec.queues {
                 let Some(q) = self.queues.get_mut(&m.queue) else {
+                    idle_keyed = false;
                     continue;
                 };
                 let strategy = q.spec.strategy;
+                idle_keyed &= fifo_keys(strategy);
                 let key = ready_key(strategy, m, a.handled, a.talk_us, idle, util);
                 let entry = ReadyEntry::new(m.queue, ALL, key);
                 // Not even a call when the list is not kept (see `ReadySet::new`).
@@ -1196,6 +1244,7 @@ impl Engine {
                 }
             }
             a.in_tree = in_tree;
+            a.indexed_layout = idle_keyed.then_some(self.layout);
             self.scratch_entries = std::mem::replace(&mut a.indexed, filed);
             return;
         }
@@ -1272,6 +1321,15 @@ impl Engine {
             }
         }
         a.in_tree = in_tree;
+        if want.is_empty() && !a.indexed.is_empty() && a.indexed_layout.is_some() {
+            // No longer ready: its entries are kept to be filed under again (see
+            // `Agent::replay`).
+            let kept = std::mem::replace(&mut a.indexed, want);
+            self.scratch_entries = std::mem::replace(&mut a.replay, kept);
+            a.replay_layout = a.indexed_layout.take();
+            return;
+        }
+        a.indexed_layout = None;
         a.indexed.clear();
         self.scratch_entries = std::mem::replace(&mut a.indexed, want);
     }
@@ -1796,6 +1854,7 @@ impl Engine {
             return;
         }
         if let Some(list) = q.ready.rank(skill) {
+            self.layout += 1;
             self.build_ranked(queue, skill, list);
         }
     }

@@ -494,6 +494,12 @@ impl ReadyEntry {
         (self.tier, self.mid, self.last)
     }
 
+    /// Changes the key's last part (an idle time, for the strategies that end their keys
+    /// with one).
+    pub fn set_last(&mut self, last: u64) {
+        self.last = last;
+    }
+
     /// Whether both entries file the agent under the same key (wherever it was stored).
     pub fn same_place(&self, other: &ReadyEntry) -> bool {
         (self.queue, self.list, self.key()) == (other.queue, other.list, other.key())

@@ -538,3 +538,43 @@ fn position_and_ewt_follow_the_queue() {
     });
     assert_eq!(h.engine.position(ContactId(5)).map(|p| p.ahead), Some(1));
 }
+
+#[test]
+fn a_freed_agent_is_filed_under_a_skill_ranked_while_it_was_busy() {
+    // An agent freed again is filed under the entries it had before, unless something
+    // they are worked out from changed meanwhile: here a best-skill queue starts ranking
+    // on a skill the agent holds while it is busy.
+    let mut h = Harness::new();
+    h.queue(1, queue_spec(Strategy::BestSkill));
+    h.simple_agent(1, &[1], &[(10, 5), (11, 2)]);
+    h.advance(1.0);
+    h.simple_agent(2, &[1], &[(10, 3), (11, 4)]);
+    h.advance(1.0);
+    h.enqueue(1, needs(1, &[(10, 1)]));
+    assert_eq!(h.offered_to(1), Some(1), "best at skill 10");
+    h.answer(1);
+    h.advance(1.0);
+    h.ok(Input::End {
+        contact: ContactId(1),
+    });
+    h.advance(1.0);
+    h.enqueue(2, needs(1, &[(10, 1)]));
+    assert_eq!(h.offered_to(2), Some(1), "best at skill 10 again");
+    h.answer(2);
+    h.advance(1.0);
+    // Ranking on skill 11 starts while agent 1 is busy.
+    h.enqueue(3, needs(1, &[(11, 1)]));
+    assert_eq!(h.offered_to(3), Some(2), "the only one ready");
+    h.answer(3);
+    h.advance(1.0);
+    h.ok(Input::End {
+        contact: ContactId(2),
+    });
+    h.advance(1.0);
+    h.enqueue(4, needs(1, &[(11, 1)]));
+    assert_eq!(
+        h.offered_to(4),
+        Some(1),
+        "agent 1, freed after skill 11 was ranked, is found by it"
+    );
+}
