@@ -157,6 +157,19 @@ impl Shared {
     }
 }
 
+/// The SIP socket's receive buffer, in bytes (the kernel caps it at `net.core.rmem_max`):
+/// a burst of new calls, several datagrams each, must not overflow the default (about
+/// 100 datagrams) while the edge waits for a core.
+const SIP_RECEIVE_BUFFER: usize = 4 << 20;
+
+/// The UDP socket SIP is served on, bound to `addr`.
+fn sip_socket(addr: SocketAddr) -> std::io::Result<tokio::net::UdpSocket> {
+    let socket = std::net::UdpSocket::bind(addr)?;
+    socket.set_nonblocking(true)?;
+    rustix::net::sockopt::set_socket_recv_buffer_size(&socket, SIP_RECEIVE_BUFFER)?;
+    tokio::net::UdpSocket::from_std(socket)
+}
+
 /// Starts the voice edge; it reports to `events`.
 pub async fn start(
     config: VoiceConfig,
@@ -165,9 +178,13 @@ pub async fn start(
     let io = |e: rsipstack::Error| std::io::Error::other(e.to_string());
     let cancel = CancellationToken::new();
     let transport = TransportLayer::new(cancel.clone());
-    let udp = UdpConnection::create_connection(config.sip, None, Some(cancel.child_token()))
-        .await
-        .map_err(io)?;
+    let udp = UdpConnection::from_socket(
+        std::sync::Arc::new(sip_socket(config.sip)?),
+        None,
+        Some(cancel.child_token()),
+    )
+    .await
+    .map_err(io)?;
     let addr = udp.get_addr().get_socketaddr().map_err(io)?;
     transport.add_transport(udp.into());
     let tcp = TcpListenerConnection::new(addr, None).await.map_err(io)?;
@@ -839,7 +856,20 @@ async fn hang_up(dialog: &InviteDialog) {
 
 #[cfg(test)]
 mod tests {
-    use super::info_key;
+    use super::{SIP_RECEIVE_BUFFER, info_key, sip_socket};
+
+    #[tokio::test]
+    async fn the_sip_socket_has_room_for_a_burst() {
+        let socket = sip_socket("127.0.0.1:0".parse().unwrap()).unwrap();
+        let cap: usize = std::fs::read_to_string("/proc/sys/net/core/rmem_max")
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        // The kernel grants at most its cap (and reports twice what it grants).
+        let room = rustix::net::sockopt::socket_recv_buffer_size(&socket).unwrap();
+        assert!(room >= SIP_RECEIVE_BUFFER.min(cap), "{room} bytes");
+    }
 
     #[test]
     fn keys_are_read_from_info_bodies() {
