@@ -15,9 +15,9 @@
 //! ([`Store::turn`]): a statement that writes on the pool, or a group writer's whole
 //! transaction, first waits for a first-come, first-served lock, and none holds it while
 //! flushing to disk. The pool's writes line up for it one at a time, so a group waits
-//! for at most one of them. SQLite lets one connection write at a time and makes the others
-//! retry on a timer that backs off to 100 ms, which, against a group's transaction held
-//! open while the owner works, starved the pool's writes for seconds. So every
+//! for at most one of them. SQLite lets one connection write at a time and makes the
+//! others retry on a timer that backs off to 100 ms, which, against a group's transaction
+//! held open while the owner works, starved the pool's writes for seconds. So every
 //! connection commits without flushing (synchronous=NORMAL), and a write returns only
 //! after a flush of the write-ahead log that began after its commit: flushes that overlap
 //! are shared ([`Store::sync`]), and a commit is as durable when it returns as with
@@ -272,8 +272,8 @@ impl Store {
     /// A store for one writer that commits in groups: one connection whose commits are
     /// not flushed to disk one by one, made durable together by [`Store::sync`]. On a
     /// SQLite file (whose pool flushes after each write) a group's writes can share one
-    /// transaction ([`Store::begin_group`]); on PostgreSQL
-    /// it runs with `synchronous_commit = off`. (In memory: this store.)
+    /// transaction ([`Store::begin_group`]); on PostgreSQL it runs with
+    /// `synchronous_commit = off`. (In memory: this store.)
     pub async fn group_writer(&self) -> Result<Store> {
         match &self.mode {
             Mode::Memory | Mode::PostgresGroup | Mode::SqliteGroup { .. } => Ok(self.clone()),
@@ -317,9 +317,9 @@ impl Store {
     /// Makes every commit so far durable. On a SQLite file: flushes the write-ahead log to
     /// disk, as synchronous=FULL does after each commit (checkpoints flush it themselves
     /// first); a flush that began after this call's commits covers them, so callers that
-    /// overlap share one. On a PostgreSQL group writer: commits one transaction synchronously, which
-    /// returns once the log is flushed up to it, and so past every earlier commit (the
-    /// log is written in order). Nothing to do otherwise.
+    /// overlap share one. On a PostgreSQL group writer: commits one transaction
+    /// synchronously, which returns once the log is flushed up to it, and so past every
+    /// earlier commit (the log is written in order). Nothing to do otherwise.
     pub async fn sync(&self) -> Result<()> {
         let (wal, writers) = match (&self.mode, &self.pool) {
             (Mode::SqliteFile { wal, writers, .. } | Mode::SqliteGroup { wal, writers, .. }, _) => {
