@@ -309,13 +309,28 @@ struct Needs {
 
 impl From<ContactSpec> for Needs {
     fn from(spec: ContactSpec) -> Needs {
+        let ContactSpec {
+            channel,
+            queue,
+            priority,
+            skills,
+            language,
+            preferred_agents,
+            preferred_for: _,
+            attributes,
+        } = spec;
+        // Dropping even an empty map walks it (some 50 instructions a contact); an empty
+        // one owns no memory, so there is nothing to free.
+        if attributes.is_empty() {
+            std::mem::forget(attributes);
+        }
         Needs {
-            skills: spec.skills,
-            preferred_agents: spec.preferred_agents,
-            priority: spec.priority,
-            queue: spec.queue,
-            language: spec.language,
-            channel: spec.channel,
+            skills,
+            preferred_agents,
+            priority,
+            queue,
+            language,
+            channel,
         }
     }
 }
