@@ -1203,7 +1203,10 @@ impl Engine {
                 if queue.as_ref().is_none_or(|q| q.0 != entry.queue) {
                     queue = self.queues.get_mut(&entry.queue).map(|q| (entry.queue, q));
                 }
-                if let Some((_, q)) = &mut queue {
+                if let Some((_, q)) = &mut queue
+                    // Not even a call when the list is not kept (see `ReadySet::new`).
+                    && (entry.list != ALL || q.ready.keeps_all())
+                {
                     in_tree |= q.ready.insert(id, entry, filing, tickets);
                 }
             }
@@ -1233,10 +1236,10 @@ impl Engine {
                 let strategy = q.spec.strategy;
                 idle_keyed &= fifo_keys(strategy);
                 let key = ready_key(strategy, m, a.handled, a.talk_us, idle, util);
-                let entry = ReadyEntry::new(m.queue, ALL, key);
+                let mut entry = ReadyEntry::new(m.queue, ALL, key);
                 // Not even a call when the list is not kept (see `ReadySet::new`).
                 if q.ready.keeps_all() {
-                    in_tree |= q.ready.insert(id, &entry, filing, tickets);
+                    in_tree |= q.ready.insert(id, &mut entry, filing, tickets);
                 }
                 filed.push(entry);
                 if strategy == Strategy::BestSkill {
@@ -1251,8 +1254,8 @@ impl Engine {
                         }
                         if ranked[r].0 == skill {
                             let key = (m.tier, u64::from(u8::MAX - prof), idle);
-                            let entry = ReadyEntry::new(m.queue, ranked[r].1, key);
-                            in_tree |= q.ready.insert(id, &entry, filing, tickets);
+                            let mut entry = ReadyEntry::new(m.queue, ranked[r].1, key);
+                            in_tree |= q.ready.insert(id, &mut entry, filing, tickets);
                             filed.push(entry);
                         }
                     }
@@ -1326,7 +1329,7 @@ impl Engine {
             let filing = self.tickets.issue(slot);
             let tickets = &self.tickets;
             let mut queue: Option<(QueueId, &mut Queue)> = None;
-            for entry in &want {
+            for entry in &mut want {
                 if queue.as_ref().is_none_or(|q| q.0 != entry.queue) {
                     queue = self.queues.get_mut(&entry.queue).map(|q| (entry.queue, q));
                 }
@@ -1850,8 +1853,8 @@ impl Engine {
             return;
         };
         q.ready.keep_all();
-        for (aid, filing, entry) in filed {
-            let in_tree = q.ready.insert(aid, &entry, filing, &self.tickets);
+        for (aid, filing, mut entry) in filed {
+            let in_tree = q.ready.insert(aid, &mut entry, filing, &self.tickets);
             if let Some(a) = self.agents.at_mut(filing.slot as usize, &aid) {
                 a.in_tree |= in_tree;
             }
@@ -1893,8 +1896,8 @@ impl Engine {
             return;
         };
         for (aid, filing, key) in filed {
-            let entry = ReadyEntry::new(queue, list, key);
-            let in_tree = q.ready.insert(aid, &entry, filing, &self.tickets);
+            let mut entry = ReadyEntry::new(queue, list, key);
+            let in_tree = q.ready.insert(aid, &mut entry, filing, &self.tickets);
             if let Some(a) = self.agents.at_mut(filing.slot as usize, &aid) {
                 a.in_tree |= in_tree;
                 a.indexed.push(entry);

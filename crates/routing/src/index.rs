@@ -475,6 +475,10 @@ pub(crate) struct ReadyEntry {
     /// [`ALL`], or the index of a skill's list in [`ReadySet`] (which identifies the skill
     /// for the life of the set).
     pub list: u32,
+    /// Where the entry's FIFO group was in its list when it was last filed there: a
+    /// hint, checked against the group's key before use (groups only move when one is
+    /// created before them), so that filing it again costs no scan for the group.
+    group: u16,
     /// The key's first part, the tier.
     tier: u8,
 }
@@ -486,6 +490,7 @@ impl ReadyEntry {
             last: key.2,
             queue,
             list,
+            group: 0,
             tier: key.0,
         }
     }
@@ -637,12 +642,13 @@ impl ReadySet {
 
     /// Files an agent in the list `entry` names, under `filing` (the agent's current one);
     /// returns whether the list is a tree (whose entries must be removed one by one).
-    /// Nothing is filed in the list of every ready member unless it is kept.
+    /// Nothing is filed in the list of every ready member unless it is kept. The entry
+    /// remembers where its FIFO group is, to be filed there again without a scan.
     #[inline]
     pub fn insert(
         &mut self,
         agent: AgentId,
-        entry: &ReadyEntry,
+        entry: &mut ReadyEntry,
         filing: Filing,
         tickets: &Tickets,
     ) -> bool {
@@ -651,7 +657,7 @@ impl ReadySet {
         }
         let key = entry.key();
         match self.list_mut(entry.list) {
-            Some(list) => list.insert((key, agent), filing, tickets),
+            Some(list) => list.insert((key, agent), filing, tickets, &mut entry.group),
             None => false,
         }
     }
@@ -759,10 +765,23 @@ impl Fifo {
 
     /// Files an entry: nearly always at the end of a group that exists and needs no
     /// sweep, which is done here (inlined into the caller); anything else is left to
-    /// [`Fifo::insert_elsewhere`].
+    /// [`Fifo::insert_elsewhere`]. `hint` is where the group was last time (see
+    /// [`ReadyEntry`]); it is set to where the group is now.
     #[inline]
-    fn insert(&mut self, item: (ReadyKey, AgentId), filing: Filing, tickets: &Tickets) {
-        if let Ok(gi) = self.group((item.0.0, item.0.1)) {
+    fn insert(
+        &mut self,
+        item: (ReadyKey, AgentId),
+        filing: Filing,
+        tickets: &Tickets,
+        hint: &mut u16,
+    ) {
+        let gk = (item.0.0, item.0.1);
+        let found = match self.groups.get(usize::from(*hint)) {
+            Some(g) if g.key == gk => Ok(usize::from(*hint)),
+            _ => self.group(gk),
+        };
+        if let Ok(gi) = found {
+            *hint = gi as u16;
             let group = &mut self.groups[gi];
             let filed = Filed {
                 idle: item.0.2,
@@ -779,14 +798,20 @@ impl Fifo {
                 return;
             }
         }
-        self.insert_elsewhere(item, filing, tickets);
+        *hint = self.insert_elsewhere(item, filing, tickets);
     }
 
     /// [`Fifo::insert`] for an entry that needs a new group, a sweep first, or a place
-    /// before the end of its group.
+    /// before the end of its group; returns the index of the group (as a hint, see
+    /// [`ReadyEntry`]).
     #[cold]
     #[inline(never)]
-    fn insert_elsewhere(&mut self, item: (ReadyKey, AgentId), filing: Filing, tickets: &Tickets) {
+    fn insert_elsewhere(
+        &mut self,
+        item: (ReadyKey, AgentId),
+        filing: Filing,
+        tickets: &Tickets,
+    ) -> u16 {
         let gk = (item.0.0, item.0.1);
         let gi = match self.group(gk) {
             Ok(i) => i,
@@ -815,9 +840,11 @@ impl Fifo {
         let head = group.head.get();
         // Nearly every agent goes last; one that belongs elsewhere is placed by binary
         // search among the entries from the head on (sorted, dead ones included).
+        // A hint that does not fit is only a scan more the next time.
+        let hint = gi as u16;
         if group.entries[head..].last().is_none_or(|e| e.rank() < r) {
             group.entries.push(filed);
-            return;
+            return hint;
         }
         let at = head + group.entries[head..].partition_point(|e| e.rank() < r);
         // The same agent under the same key and filing is there already: nothing to do.
@@ -826,9 +853,10 @@ impl Fifo {
             .take_while(|e| e.rank() == r)
             .any(|e| e.slot == filed.slot && e.ticket == filed.ticket)
         {
-            return;
+            return hint;
         }
         group.entries.insert(at, filed);
+        hint
     }
 }
 
@@ -839,16 +867,23 @@ impl ReadyList {
     }
 
     /// Adds an entry under `filing` (its agent's current one); returns whether the list
-    /// is a tree.
+    /// is a tree. `hint` is where the entry's FIFO group was last time (see
+    /// [`ReadyEntry`]), and is set to where it is now.
     #[inline]
-    pub fn insert(&mut self, item: (ReadyKey, AgentId), filing: Filing, tickets: &Tickets) -> bool {
+    pub fn insert(
+        &mut self,
+        item: (ReadyKey, AgentId),
+        filing: Filing,
+        tickets: &Tickets,
+        hint: &mut u16,
+    ) -> bool {
         match self {
             ReadyList::Tree(set) => {
                 set.insert(item);
                 true
             }
             ReadyList::Fifo(fifo) => {
-                fifo.insert(item, filing, tickets);
+                fifo.insert(item, filing, tickets, hint);
                 false
             }
         }
@@ -1167,12 +1202,14 @@ mod tests {
                         },
                     );
                     let item = (item, agent);
-                    fifos[list].insert(item, filing, &tickets);
+                    // Any hint will do, right or wrong: it is checked before use.
+                    let mut hint = ((x >> 30) % 4) as u16;
+                    fifos[list].insert(item, filing, &tickets, &mut hint);
                     if x % 7 == 0 {
                         // Filing the same item twice under one ticket keeps one.
-                        fifos[list].insert(item, filing, &tickets);
+                        fifos[list].insert(item, filing, &tickets, &mut hint);
                     }
-                    trees[list].insert(item, filing, &tickets);
+                    trees[list].insert(item, filing, &tickets, &mut hint);
                     filed[slot][list] = Some(item);
                 }
             }
