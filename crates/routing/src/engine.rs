@@ -13,7 +13,7 @@ use rustc_hash::FxHashMap;
 use crate::error::RoutingError;
 use crate::event::{AgentState, Event, EventKind, Input, OfferEnd, Outcome};
 use crate::index::{
-    ALL, ClassKey, Classes, Filing, Line, ReadyEntry, ReadyKey, ReadyList, ReadySet, Tickets,
+    ALL, ClassKey, Classes, Filing, Line, Need, ReadyEntry, ReadyKey, ReadyList, ReadySet, Tickets,
     WaitKey, Waiter, simple_key,
 };
 use crate::model::{
@@ -226,12 +226,12 @@ impl Agent {
     }
 
     /// Whether the agent meets `key`'s skills, language and capacity (not presence).
-    fn qualifies(&self, key: &ClassKey) -> bool {
+    fn qualifies(&self, key: &Need) -> bool {
         self.spec.capacity.fits(&self.in_use, key.channel) && self.meets(key)
     }
 
     /// Whether the agent meets `key`'s skills and language (not capacity or presence).
-    fn meets(&self, key: &ClassKey) -> bool {
+    fn meets(&self, key: &Need) -> bool {
         key.language
             .is_none_or(|l| self.spec.languages.contains(&l))
             && key
@@ -390,10 +390,22 @@ enum Pick {
 enum Joined {
     /// It joined its class.
     Yes,
-    /// Nothing: it waits under one key, whose class is not live.
-    NoClass,
+    /// Nothing: it waits under one key (this one), whose class is not live.
+    NoClass(Simple),
     /// Nothing: the general path decides.
     No,
+}
+
+/// The one class key of a contact whose keys are not worked out, when that key requires
+/// exactly one skill (see [`Engine::simple_needs`]): the parts of the key, without its
+/// skill list.
+#[derive(Debug, Clone, Copy)]
+struct Simple {
+    queue: QueueId,
+    skill: SkillRequirement,
+    language: Option<LanguageId>,
+    channel: Channel,
+    max_tier: u8,
 }
 
 /// One escalation step, accumulated: what applies once a contact has waited `after`.
@@ -1578,12 +1590,30 @@ impl Engine {
         };
         // With no live class at all (agents mostly idle) there is none to join.
         let none_live = self.classes.len() == 0;
-        let no_class = none_live
-            || match self.join_known_class(slot, id, wait, search) {
+        let mut simple = None;
+        let no_class = if none_live {
+            simple = self.simple_needs(slot, id);
+            true
+        } else {
+            match self.join_known_class(slot, id, wait, search) {
                 Joined::Yes => return,
-                Joined::NoClass => true,
+                Joined::NoClass(needs) => {
+                    simple = Some(needs);
+                    true
+                }
                 Joined::No => false,
-            };
+            }
+        };
+        // A contact whose one key requires one skill and has no live class is searched
+        // for without building the key; if nobody takes it, it is listed below without a
+        // second search.
+        let mut search = search;
+        if search && let Some(needs) = simple {
+            if self.search_simple(slot, id, needs) {
+                return;
+            }
+            search = false;
+        }
         // The class keys are cached on the contact until its stage, channel or queue
         // configuration changes; they are lent out here and put back below, with the
         // contact's list of classes.
@@ -1682,44 +1712,28 @@ impl Engine {
         wait: WaitKey,
         search: bool,
     ) -> Joined {
+        let Some(needs) = self.simple_needs(slot, id) else {
+            return Joined::No;
+        };
         let Some(c) = self.contacts.at(slot, &id) else {
             return Joined::No;
         };
-        if !c.keys_stale || c.spec.skills.len() > 1 {
-            return Joined::No;
-        }
-        let home = c.spec.queue;
-        let Some(q) = self.queues.get(&home) else {
-            return Joined::No;
-        };
-        let stage = &q.stages[c.stage.min(q.stages.len() - 1)];
-        let Some(first) = c.spec.skills.first() else {
-            return Joined::No;
-        };
-        if !stage.overflow.is_empty()
-            || q.spec.strategy == Strategy::RingAll
-            || (stage.relax > 0 && first.min <= stage.relax)
-        {
-            return Joined::No;
-        }
-        let language = if stage.drop_language {
-            None
-        } else {
-            c.spec.language
-        };
-        let skill = SkillRequirement {
-            skill: first.skill,
-            min: first.min - stage.relax,
-        };
-        let key = simple_key(home, Some(skill), language, c.spec.channel, stage.max_tier);
+        let home = needs.queue;
+        let key = simple_key(
+            home,
+            Some(needs.skill),
+            needs.language,
+            needs.channel,
+            needs.max_tier,
+        );
         let Some(class) = self.classes.find_simple(key) else {
-            return Joined::NoClass;
+            return Joined::NoClass(needs);
         };
         if search && self.classes.head_of(class).is_none_or(|head| head.declines) {
             return Joined::No;
         }
         let declines = !c.declined.is_empty();
-        let primary = first.skill;
+        let primary = needs.skill.skill;
         // As on the general path (a best-skill queue starts ranking on the skill).
         self.rank_on(home, primary);
         self.line_up(slot, id, wait);
@@ -1736,6 +1750,77 @@ impl Engine {
             c.placed.push(class);
         }
         Joined::Yes
+    }
+
+    /// The one class key of the contact in table slot `slot`, when its keys are not worked
+    /// out (a new contact, nearly always) and it waits under one key requiring exactly one
+    /// skill: no overflow queue at its stage, home queue not ring-all, its only skill not
+    /// relaxed away. Such a contact's search does not read the list of every ready member
+    /// (see [`Contact::reads_all`]).
+    #[inline(always)]
+    fn simple_needs(&self, slot: usize, id: ContactId) -> Option<Simple> {
+        let c = self.contacts.at(slot, &id)?;
+        if !c.keys_stale || c.spec.skills.len() != 1 {
+            return None;
+        }
+        let home = c.spec.queue;
+        let q = self.queues.get(&home)?;
+        let stage = &q.stages[c.stage.min(q.stages.len() - 1)];
+        let first = c.spec.skills[0];
+        if !stage.overflow.is_empty()
+            || q.spec.strategy == Strategy::RingAll
+            || (stage.relax > 0 && first.min <= stage.relax)
+        {
+            return None;
+        }
+        Some(Simple {
+            queue: home,
+            skill: SkillRequirement {
+                skill: first.skill,
+                min: first.min - stage.relax,
+            },
+            language: if stage.drop_language {
+                None
+            } else {
+                c.spec.language
+            },
+            channel: c.spec.channel,
+            max_tier: stage.max_tier,
+        })
+    }
+
+    /// The search of [`Engine::list_contact`] for a contact whose one key is `needs` (see
+    /// [`Engine::simple_needs`]) and has no live class, made without building the key
+    /// (which stays to be worked out when needed): the same agent is found, by the same
+    /// steps, as [`Engine::pick_agents`] would find. Offers the contact to it and returns
+    /// true, or returns false (nobody: the contact is still to be listed).
+    fn search_simple(&mut self, slot: usize, id: ContactId, needs: Simple) -> bool {
+        // As on the general path (a best-skill queue starts ranking on the skill).
+        self.rank_on(needs.queue, needs.skill.skill);
+        let Some(c) = self.contacts.at(slot, &id) else {
+            return false;
+        };
+        let skills = [needs.skill];
+        let key = Need {
+            queue: needs.queue,
+            skills: &skills,
+            language: needs.language,
+            channel: needs.channel,
+            max_tier: needs.max_tier,
+        };
+        let Some((aid, cursor)) = self.find_agent(&key, Some(needs.skill.skill), c) else {
+            return false;
+        };
+        if let Some(c) = self.contacts.at_mut(slot, &id) {
+            c.placed.clear();
+        }
+        if let Some(q) = self.queues.get_mut(&needs.queue)
+            && q.spec.strategy == Strategy::RoundRobin
+        {
+            q.rr_cursor = Some(cursor);
+        }
+        self.offer_at(slot, id, aid);
+        true
     }
 
     /// Puts the waiting contact in table slot `slot` in its home queue's line under
@@ -1786,7 +1871,7 @@ impl Engine {
             {
                 continue;
             }
-            if let Some((aid, cursor)) = self.find_agent(key, primary, c) {
+            if let Some((aid, cursor)) = self.find_agent(&key.need(), primary, c) {
                 let round_robin = self
                     .queues
                     .get(&key.queue)
@@ -1908,7 +1993,7 @@ impl Engine {
     /// The best ready agent of `key.queue` for a contact, by the queue's strategy.
     fn find_agent(
         &self,
-        key: &ClassKey,
+        key: &Need,
         primary: Option<SkillId>,
         c: &Contact,
     ) -> Option<(AgentId, (ReadyKey, AgentId))> {
@@ -1989,7 +2074,10 @@ impl Engine {
         for (rk, aid) in q.ready.all().iter(&self.tickets) {
             if rk.0 <= key.max_tier
                 && !c.skips(aid, self.now)
-                && self.agents.get(&aid).is_some_and(|a| a.qualifies(key))
+                && self
+                    .agents
+                    .get(&aid)
+                    .is_some_and(|a| a.qualifies(&key.need()))
             {
                 out.push(aid);
             }
@@ -2441,7 +2529,7 @@ impl Engine {
                 };
                 let meets = match (brief.simple_min, prof) {
                     (Some(min), Some(prof)) => prof >= min,
-                    _ => classes.get(class).is_some_and(|c| a.meets(&c.key)),
+                    _ => classes.get(class).is_some_and(|c| a.meets(&c.key.need())),
                 };
                 if m.tier <= brief.max_tier && meets {
                     list.push(Candidate {

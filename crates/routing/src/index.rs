@@ -34,10 +34,40 @@ pub(crate) struct ClassKey {
     pub max_tier: u8,
 }
 
-impl ClassKey {
-    /// Whether the key requires `skill` (at any level).
+/// What a [`ClassKey`] asks of an agent, borrowed: a search reads a key through this, so
+/// that a contact whose key is not built yet can be searched for with its needs put
+/// together where they are (see `Engine::search_simple`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Need<'a> {
+    /// The queue whose members may take the contact.
+    pub queue: QueueId,
+    /// Effective requirements, sorted by skill.
+    pub skills: &'a [SkillRequirement],
+    /// Required language, if still required.
+    pub language: Option<LanguageId>,
+    /// The channel (decides which capacity is needed).
+    pub channel: Channel,
+    /// Highest member tier allowed.
+    pub max_tier: u8,
+}
+
+impl Need<'_> {
+    /// Whether the contact requires `skill` (at any level).
     pub fn has_skill(&self, skill: SkillId) -> bool {
         self.skills.iter().any(|r| r.skill == skill)
+    }
+}
+
+impl ClassKey {
+    /// The key as a [`Need`].
+    pub fn need(&self) -> Need<'_> {
+        Need {
+            queue: self.queue,
+            skills: &self.skills,
+            language: self.language,
+            channel: self.channel,
+            max_tier: self.max_tier,
+        }
     }
 
     /// The key packed into one number, when it requires at most one skill (see
