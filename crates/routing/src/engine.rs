@@ -42,6 +42,47 @@ impl Best {
     }
 }
 
+/// The best waiting contact found so far by a free agent's search when every candidate
+/// class has the same weight (see [`Engine::consider_uniform`]): the least wait key, kept
+/// as one number for its priority and entry time (see [`Leader::rank`]) and the id.
+struct Leader {
+    rank: u128,
+    id: ContactId,
+    waiter: Option<Waiter>,
+}
+
+impl Leader {
+    /// Nobody yet: a rank above every contact's.
+    const NONE: Leader = Leader {
+        rank: 1 << 100,
+        id: ContactId(0),
+        waiter: None,
+    };
+
+    /// A wait key's priority and entry time as one number below 2^96, in the same order:
+    /// the priority's bits (flipped so that a higher one is less) above the time's.
+    #[inline(always)]
+    fn rank(key: &WaitKey) -> u128 {
+        let priority = !((key.0.0 as u32) ^ 0x8000_0000);
+        u128::from(priority) << 64 | u128::from(key.1.0)
+    }
+
+    /// Whether `key` is less than the leader's: a lesser rank, or the same rank and a
+    /// lower id. Written as one comparison, `rank(key) < rank + (key's id < id)`, which
+    /// is exact because ranks are whole numbers below 2^96 (so the sum cannot overflow).
+    #[inline(always)]
+    fn beaten_by(&self, key: &WaitKey) -> bool {
+        Leader::rank(key) < self.rank + u128::from(key.2 < self.id)
+    }
+
+    #[inline(always)]
+    fn set(&mut self, waiter: Waiter) {
+        self.rank = Leader::rank(&waiter.key);
+        self.id = waiter.key.2;
+        self.waiter = Some(waiter);
+    }
+}
+
 /// The live classes a free agent may take contacts from: those of its queues whose tier
 /// limit, skills and language it meets, each with its queue's weight.
 ///
@@ -2601,11 +2642,11 @@ impl Engine {
         let fits: [bool; 4] =
             std::array::from_fn(|slot| a.spec.capacity.fits_slot(&a.in_use, slot));
         if a.candidates.uniform {
-            let mut best: Option<Waiter> = None;
+            let mut best = Leader::NONE;
             for c in &a.candidates.list {
                 self.consider_uniform(id, &fits, c.class as usize, &mut best);
             }
-            return best.map(|b| (b.key.2, Some(b.slot as usize)));
+            return best.waiter.map(|b| (b.key.2, Some(b.slot as usize)));
         }
         let mut best: Option<Best> = None;
         for c in &a.candidates.list {
@@ -2620,13 +2661,7 @@ impl Engine {
     /// entered after `now`), so the score order (priority, then weighted wait, then lower
     /// id) is the order of wait keys, and the best head is the one with the least key.
     #[inline(always)]
-    fn consider_uniform(
-        &self,
-        id: AgentId,
-        fits: &[bool; 4],
-        class: usize,
-        best: &mut Option<Waiter>,
-    ) {
+    fn consider_uniform(&self, id: AgentId, fits: &[bool; 4], class: usize, best: &mut Leader) {
         let Some(brief) = self.classes.brief(class) else {
             return;
         };
@@ -2634,19 +2669,19 @@ impl Engine {
             return;
         };
         // No member of a class ranks above its head.
-        if best.is_some_and(|b| first.key >= b.key) || !fits[usize::from(brief.slot)] {
+        if !best.beaten_by(&first.key) || !fits[usize::from(brief.slot)] {
             return;
         }
         if !first.declines {
-            *best = Some(first);
+            best.set(first);
             return;
         }
         // The head skips some agents: look further down for one that does not skip
         // this one.
         if let Some(head) = self.first_taker(class, id)
-            && best.is_none_or(|b| head.key < b.key)
+            && best.beaten_by(&head.key)
         {
-            *best = Some(head);
+            best.set(head);
         }
     }
 
