@@ -209,7 +209,13 @@ struct Agent {
     spec: Profile,
     presence: Presence,
     state: AgentState,
+    /// Capacity units in use per capacity slot (see [`Channel::slot`]); changed only by
+    /// [`Agent::take_unit`] and [`Agent::return_unit`], which keep `room` with it.
     in_use: [u8; 4],
+    /// One bit per capacity slot: whether one more contact using it fits next to
+    /// `in_use` ([`Capacity::room`]), worked out whenever `in_use` or the capacity
+    /// changes, so that the many checks of a search cost one bit test each.
+    room: u8,
     offers: Small<OfferId, 2>,
     active: Small<ContactId, 2>,
     wrapping: Small<ContactId, 2>,
@@ -236,8 +242,27 @@ struct Agent {
 }
 
 impl Agent {
+    /// Logged in, available, and some contact fits (one of the capacity slots has room).
     fn ready(&self) -> bool {
-        self.presence == Presence::Available && self.spec.capacity.any_fits(&self.in_use)
+        self.presence == Presence::Available && self.room != 0
+    }
+
+    /// Whether one more contact on `channel` fits ([`Capacity::fits`]).
+    #[inline(always)]
+    fn fits(&self, channel: Channel) -> bool {
+        self.room >> channel.slot() & 1 != 0
+    }
+
+    /// One more unit of capacity slot `slot` in use.
+    fn take_unit(&mut self, slot: usize) {
+        self.in_use[slot] += 1;
+        self.room = self.spec.capacity.room(&self.in_use);
+    }
+
+    /// One unit of capacity slot `slot` returned.
+    fn return_unit(&mut self, slot: usize) {
+        self.in_use[slot] = self.in_use[slot].saturating_sub(1);
+        self.room = self.spec.capacity.room(&self.in_use);
     }
 
     /// The state its presence, contacts and offers make, when it is not away (`None`:
@@ -268,7 +293,7 @@ impl Agent {
 
     /// Whether the agent meets `key`'s skills, language and capacity (not presence).
     fn qualifies(&self, key: &Need) -> bool {
-        self.spec.capacity.fits(&self.in_use, key.channel) && self.meets(key)
+        self.fits(key.channel) && self.meets(key)
     }
 
     /// Whether the agent meets `key`'s skills and language (not capacity or presence).
@@ -1003,6 +1028,7 @@ impl Engine {
                 self.set_staffed(id, false);
                 if let Some(a) = self.agents.get_mut(&id) {
                     a.spec = spec.into();
+                    a.room = a.spec.capacity.room(&a.in_use);
                     a.candidates.epoch = None;
                 }
                 let staffed = self
@@ -1019,6 +1045,7 @@ impl Engine {
                         q.members.push(id);
                     }
                 }
+                let empty_room = spec.capacity.room(&[0; 4]);
                 self.agents.insert(
                     id,
                     Agent {
@@ -1026,6 +1053,7 @@ impl Engine {
                         presence: Presence::Offline,
                         state: AgentState::Offline,
                         in_use: [0; 4],
+                        room: empty_room,
                         offers: Small::default(),
                         active: Small::default(),
                         wrapping: Small::default(),
@@ -1591,10 +1619,10 @@ impl Engine {
                 let channel = c.spec.channel;
                 let free = c.spec.preferred_agents.iter().copied().find(|aid| {
                     !c.skips(*aid, now)
-                        && self.agents.get(aid).is_some_and(|a| {
-                            a.presence == Presence::Available
-                                && a.spec.capacity.fits(&a.in_use, channel)
-                        })
+                        && self
+                            .agents
+                            .get(aid)
+                            .is_some_and(|a| a.presence == Presence::Available && a.fits(channel))
                 });
                 if let Some(aid) = free {
                     self.offer(id, aid);
@@ -2198,7 +2226,7 @@ impl Engine {
         let Some(a) = self.agents.get_mut(&agent) else {
             return;
         };
-        a.in_use[channel.slot()] += 1;
+        a.take_unit(channel.slot());
         a.offers.push(offer);
         self.offers.insert(
             offer,
@@ -2298,7 +2326,7 @@ impl Engine {
         let mut auto_away = false;
         if let Some(a) = self.agents.get_mut(&o.agent) {
             a.offers.retain(|&x| x != offer);
-            a.in_use[channel.slot()] = a.in_use[channel.slot()].saturating_sub(1);
+            a.return_unit(channel.slot());
             if missed {
                 a.missed_in_row = a.missed_in_row.saturating_add(1);
                 auto_away = a
@@ -2489,7 +2517,7 @@ impl Engine {
         }
         if let Some(a) = self.agents.get_mut(&agent) {
             a.wrapping.retain(|&x| x != id);
-            a.in_use[channel.slot()] = a.in_use[channel.slot()].saturating_sub(1);
+            a.return_unit(channel.slot());
             a.idle_since = now;
         }
         self.events.push_back(Event {
@@ -2630,28 +2658,27 @@ impl Engine {
             && let Some(set) = self.preferred.get(&id)
         {
             let found = set.iter().find(|w| {
-                self.contacts.get(&w.2).is_some_and(|c| {
-                    !c.skips(id, self.now) && a.spec.capacity.fits(&a.in_use, c.spec.channel)
-                })
+                self.contacts
+                    .get(&w.2)
+                    .is_some_and(|c| !c.skips(id, self.now) && a.fits(c.spec.channel))
             });
             if let Some(w) = found {
                 return Some((w.2, None));
             }
         }
-        // Whether one more contact fits, per capacity slot, worked out once.
-        let fits: [bool; 4] =
-            std::array::from_fn(|slot| a.spec.capacity.fits_slot(&a.in_use, slot));
+        // Whether one more contact fits, per capacity slot.
+        let fits = a.room;
         if a.candidates.uniform {
             let mut best = Leader::NONE;
             for c in &a.candidates.list {
-                self.consider_uniform(id, &fits, c.class as usize, &mut best);
+                self.consider_uniform(id, fits, c.class as usize, &mut best);
             }
             return best.waiter.map(|b| (b.key.2, Some(b.slot as usize)));
         }
         let mut best: Option<Best> = None;
         for c in &a.candidates.list {
             let weight = u128::from(c.weight);
-            self.consider(id, &fits, c.class as usize, weight, &mut best);
+            self.consider(id, fits, c.class as usize, weight, &mut best);
         }
         best.map(|b| (b.waiter.key.2, Some(b.waiter.slot as usize)))
     }
@@ -2661,7 +2688,7 @@ impl Engine {
     /// entered after `now`), so the score order (priority, then weighted wait, then lower
     /// id) is the order of wait keys, and the best head is the one with the least key.
     #[inline(always)]
-    fn consider_uniform(&self, id: AgentId, fits: &[bool; 4], class: usize, best: &mut Leader) {
+    fn consider_uniform(&self, id: AgentId, fits: u8, class: usize, best: &mut Leader) {
         let Some(brief) = self.classes.brief(class) else {
             return;
         };
@@ -2669,7 +2696,7 @@ impl Engine {
             return;
         };
         // No member of a class ranks above its head.
-        if !best.beaten_by(&first.key) || !fits[usize::from(brief.slot)] {
+        if !best.beaten_by(&first.key) || fits >> brief.slot & 1 == 0 {
             return;
         }
         if !first.declines {
@@ -2699,17 +2726,11 @@ impl Engine {
     }
 
     /// Offers the head of one of a free agent's candidate classes to its search (see
-    /// [`Engine::best_contact_for`]), keeping the best in `best`. `fits` tells, per
-    /// capacity slot, whether one more contact fits; `weight` is the class's queue's.
+    /// [`Engine::best_contact_for`]), keeping the best in `best`. `fits` has one bit
+    /// per capacity slot, set when one more contact fits (see [`Agent::room`]); `weight`
+    /// is the class's queue's.
     #[inline(always)]
-    fn consider(
-        &self,
-        id: AgentId,
-        fits: &[bool; 4],
-        class: usize,
-        weight: u128,
-        best: &mut Option<Best>,
-    ) {
+    fn consider(&self, id: AgentId, fits: u8, class: usize, weight: u128, best: &mut Option<Best>) {
         let now = self.now.0;
         let Some(brief) = self.classes.brief(class) else {
             return;
@@ -2727,7 +2748,7 @@ impl Engine {
         {
             return;
         }
-        if !fits[usize::from(brief.slot)] {
+        if fits >> brief.slot & 1 == 0 {
             return;
         }
         if !first.declines {

@@ -170,16 +170,20 @@ impl Default for Capacity {
 }
 
 impl Capacity {
+    #[cfg(test)]
     fn limit(&self, slot: usize) -> u8 {
         [self.voice, self.chat, self.email, self.sms][slot]
     }
 
     /// Whether one more contact on `channel` fits next to what is `in_use` (per slot).
+    #[cfg(test)]
     pub(crate) fn fits(&self, in_use: &[u8; 4], channel: Channel) -> bool {
         self.fits_slot(in_use, channel.slot())
     }
 
-    /// Whether one more contact using capacity slot `slot` (see [`Channel::slot`]) fits.
+    /// Whether one more contact using capacity slot `slot` (see [`Channel::slot`]) fits:
+    /// the rule [`Capacity::room`] applies to every slot at once, one slot at a time.
+    #[cfg(test)]
     pub(crate) fn fits_slot(&self, in_use: &[u8; 4], slot: usize) -> bool {
         let total: u32 = in_use.iter().map(|&n| u32::from(n)).sum();
         if in_use[slot] >= self.limit(slot) || total >= u32::from(self.total) {
@@ -192,11 +196,30 @@ impl Capacity {
         }
     }
 
-    /// Whether any contact at all fits (the agent is routable).
-    pub(crate) fn any_fits(&self, in_use: &[u8; 4]) -> bool {
-        [Channel::Voice, Channel::Chat, Channel::Email, Channel::Sms]
-            .into_iter()
-            .any(|c| self.fits(in_use, c))
+    /// Whether one more contact fits next to what is `in_use`, for every capacity slot
+    /// (see [`Channel::slot`]) at once: bit `s` is set when one more contact using slot
+    /// `s` fits, so 0 means no contact at all fits. A contact fits when neither its
+    /// slot's limit nor the total is reached and, with `voice_exclusive`, it is voice
+    /// into an agent holding nothing or another channel next to no voice.
+    pub(crate) fn room(&self, in_use: &[u8; 4]) -> u8 {
+        let total: u32 = in_use.iter().map(|&n| u32::from(n)).sum();
+        if total >= u32::from(self.total) {
+            return 0;
+        }
+        let mut room = u8::from(in_use[0] < self.voice)
+            | u8::from(in_use[1] < self.chat) << 1
+            | u8::from(in_use[2] < self.email) << 2
+            | u8::from(in_use[3] < self.sms) << 3;
+        if self.voice_exclusive {
+            // Voice only into an empty agent; nothing else next to voice.
+            if total > 0 {
+                room &= !1;
+            }
+            if in_use[0] > 0 {
+                room &= 1;
+            }
+        }
+        room
     }
 
     /// Units in use as a share of total capacity, in thousandths (for least-occupied).
@@ -417,6 +440,32 @@ mod tests {
         };
         assert!(shared.fits(&[0, 1, 0, 0], Channel::Voice));
         assert!(shared.fits(&[1, 0, 0, 0], Channel::Email));
+    }
+
+    #[test]
+    fn room_has_a_bit_for_each_slot_that_fits() {
+        for limits in 0..3u32.pow(6) {
+            let digit = |i: u32| (limits / 3u32.pow(i) % 3) as u8;
+            let cap = Capacity {
+                voice: digit(0),
+                chat: digit(1),
+                email: digit(2),
+                sms: digit(3),
+                total: digit(4) + 1,
+                voice_exclusive: digit(5) > 0,
+            };
+            for used in 0..3u32.pow(4) {
+                let in_use = [0, 1, 2, 3].map(|i| (used / 3u32.pow(i) % 3) as u8);
+                let room = cap.room(&in_use);
+                for slot in 0..4 {
+                    assert_eq!(
+                        room >> slot & 1 == 1,
+                        cap.fits_slot(&in_use, slot),
+                        "{cap:?} {in_use:?} slot {slot}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
