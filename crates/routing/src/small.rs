@@ -98,6 +98,7 @@ impl<T: Blank, const N: usize> Small<T, N> {
     }
 
     /// Keeps the items for which `keep` is true, in order.
+    #[inline]
     pub fn retain(&mut self, mut keep: impl FnMut(&T) -> bool) {
         match self {
             Small::Heap(heap) => heap.retain(keep),
@@ -127,6 +128,7 @@ impl<T: Blank, const N: usize> Small<T, N> {
 impl<T: Blank, const N: usize> Deref for Small<T, N> {
     type Target = [T];
 
+    #[inline]
     fn deref(&self) -> &[T] {
         match self {
             Small::Heap(heap) => heap,
