@@ -966,19 +966,20 @@ impl Iterator for ReadyIter<'_> {
                 at,
             } => loop {
                 let g = fifo.groups.get(*group)?;
-                let Some(e) = g.entries.get(*at) else {
-                    *group += 1;
-                    *at = fifo.groups.get(*group).map_or(0, |g| g.head.get());
-                    continue;
-                };
-                *at += 1;
-                if tickets.live(e.slot, e.ticket) {
-                    return Some(((g.key.0, g.key.1, e.idle), e.agent));
+                // The rest of the group in one pass (searches skip runs of dead entries).
+                let from = *at;
+                for (i, e) in g.entries.get(from..).unwrap_or_default().iter().enumerate() {
+                    if tickets.live(e.slot, e.ticket) {
+                        *at = from + i + 1;
+                        return Some(((g.key.0, g.key.1, e.idle), e.agent));
+                    }
+                    // A dead entry at the front is dropped for every later search.
+                    if g.head.get() == from + i {
+                        g.head.set(from + i + 1);
+                    }
                 }
-                // A dead entry at the front is dropped for every later search.
-                if g.head.get() == *at - 1 {
-                    g.head.set(*at);
-                }
+                *group += 1;
+                *at = fifo.groups.get(*group).map_or(0, |g| g.head.get());
             },
         }
     }
