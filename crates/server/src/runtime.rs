@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::json;
 use switchboard_flow::interp::FieldValue;
 use switchboard_routing::Channel;
-use switchboard_store::{ContactFilter, Customer, NewContact, Store, StoreError};
+use switchboard_store::{ContactFilter, Customer, NewContact, NewEvent, Store, StoreError};
 use switchboard_voice::{CallCommand, VoiceHandle};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::time::Instant;
@@ -144,8 +144,8 @@ struct Owner {
     http: reqwest::Client,
     calls: Calls,
     dialer: VoiceHandle,
-    /// Notices stored but not yet durable: published after the next sync.
-    held: Vec<Arc<Notice>>,
+    /// Notices of the group, appended to the event log and published at its sync.
+    held: Vec<Notice>,
     /// Something was written since the last sync.
     dirty: bool,
     /// The group's writes share a transaction, committed at the sync.
@@ -207,24 +207,49 @@ impl Owner {
         }
     }
 
-    /// Makes what was stored durable, then publishes the notices held meanwhile. Jobs that
-    /// wrote nothing (reads of the center) need no flush.
+    /// Appends the notices held meanwhile to the event log (one statement for the whole
+    /// group), makes what was stored durable, then publishes them. Jobs that wrote
+    /// nothing (reads of the center) need no flush.
     async fn sync(&mut self) -> Result<(), String> {
         if !std::mem::take(&mut self.dirty) {
             return Ok(());
         }
+        // Published only once in the log and durable.
+        let mut notices = std::mem::take(&mut self.held);
+        let events: Vec<NewEvent> = notices
+            .iter()
+            .map(|n| NewEvent {
+                at_ms: n.at_ms,
+                kind: &n.kind,
+                contact: n.contact,
+                agent: n.agent.as_deref(),
+                queue: n.queue.as_deref(),
+                data: &n.data,
+            })
+            .collect();
+        let appended = match self.store.append_events(&events).await {
+            Ok(seqs) => {
+                for (n, seq) in notices.iter_mut().zip(seqs) {
+                    n.seq = seq;
+                }
+                Ok(())
+            }
+            Err(e) => Err(e),
+        };
         let committed = if std::mem::take(&mut self.open) {
             self.store.commit_group().await
         } else {
             Ok(())
         };
-        let synced = match committed {
+        let synced = match appended.and(committed) {
             Ok(()) => self.store.sync().await,
             Err(e) => Err(e),
         }
         .map_err(|e| format!("store: {e}"));
-        for notice in self.held.drain(..) {
-            let _ = self.notices.send(notice);
+        if synced.is_ok() {
+            for notice in notices {
+                let _ = self.notices.send(Arc::new(notice));
+            }
         }
         synced
     }
@@ -341,24 +366,9 @@ impl Owner {
                         .await
                         .unwrap_or_else(|e| json!({ "error": e.to_string() }));
                 }
-                let seq = s
-                    .append_event(
-                        n.at_ms,
-                        &n.kind,
-                        n.contact,
-                        n.agent.as_deref(),
-                        n.queue.as_deref(),
-                        &n.data,
-                    )
-                    .await;
-                match seq {
-                    Ok(seq) => {
-                        n.seq = seq;
-                        self.held.push(Arc::new(n));
-                        Ok(())
-                    }
-                    Err(e) => Err(e),
-                }
+                // Appended to the log with the group's others at its sync.
+                self.held.push(n);
+                Ok(())
             }
         };
         r.map_err(|e| format!("store: {e}"))

@@ -40,7 +40,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use sqlx::{ConnectOptions, Connection};
 
 pub use contacts::{
-    CallLeg, Callback, Contact, ContactFilter, ContactStatus, Event, Line, NewContact, WrapUp,
+    CallLeg, Callback, Contact, ContactFilter, ContactStatus, EVENTS_PER_STATEMENT, Event, Line,
+    NewContact, NewEvent, WrapUp,
 };
 pub use customers::{Case, Customer, NewCustomer};
 pub use directory::{FlowVersion, Role, Token, User};

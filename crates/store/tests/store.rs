@@ -5,8 +5,8 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use switchboard_store::{
-    ContactFilter, ContactStatus, NewArticle, NewContact, NewCustomer, Owner, Role, Store,
-    StoreError, Token, User, WrapUp,
+    ContactFilter, ContactStatus, EVENTS_PER_STATEMENT, NewArticle, NewContact, NewCustomer,
+    NewEvent, Owner, Role, Store, StoreError, Token, User, WrapUp,
 };
 
 /// A test's database, which can be opened again as after a restart.
@@ -71,6 +71,7 @@ on_both_databases!(
     tokens_expire_and_die_with_their_user,
     customers_are_found_by_any_part_of_name_number_or_email,
     one_server_at_a_time_owns_a_tenant,
+    events_are_appended_in_order,
 );
 
 fn contact(address: &str, customer: Option<i64>) -> NewContact {
@@ -496,18 +497,54 @@ async fn two_servers_share_one_postgres_database() {
         a.contact(id).await.unwrap().queue.as_deref(),
         Some("support")
     );
-    let seq = a
-        .append_event(
-            3,
-            "contact.queued",
-            Some(id),
-            None,
-            Some("support"),
-            &serde_json::json!({}),
-        )
+    let seqs = a
+        .append_events(&[NewEvent {
+            at_ms: 3,
+            kind: "contact.queued",
+            contact: Some(id),
+            agent: None,
+            queue: Some("support"),
+            data: &serde_json::json!({}),
+        }])
         .await
         .unwrap();
-    assert_eq!(b.last_event_seq().await.unwrap(), seq);
+    assert_eq!(b.last_event_seq().await.unwrap(), seqs[0]);
+}
+
+/// A batch of events (more than one statement holds) lands in the log in the order given,
+/// and each is answered its own position.
+async fn events_are_appended_in_order(db: Db) {
+    let store = db.open().await;
+    let data: Vec<serde_json::Value> = (0..EVENTS_PER_STATEMENT + 5)
+        .map(|i| serde_json::json!({ "i": i }))
+        .collect();
+    let kinds = ["agent.state", "contact.queued", "flow.step"];
+    let events: Vec<NewEvent> = data
+        .iter()
+        .enumerate()
+        .map(|(i, data)| NewEvent {
+            at_ms: 1_000 - i as i64,
+            kind: kinds[i % 3],
+            contact: (i % 2 == 0).then_some(i as i64),
+            agent: (i % 3 == 0).then_some("ada"),
+            queue: None,
+            data,
+        })
+        .collect();
+    assert!(store.append_events(&[]).await.unwrap().is_empty());
+    let seqs = store.append_events(&events).await.unwrap();
+    assert_eq!(seqs.len(), events.len());
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+    let stored = store.events(0, None, 10_000).await.unwrap();
+    assert_eq!(stored.len(), events.len());
+    for ((e, got), seq) in events.iter().zip(&stored).zip(&seqs) {
+        assert_eq!(got.seq, *seq);
+        assert_eq!(got.at_ms, e.at_ms);
+        assert_eq!(got.kind, e.kind);
+        assert_eq!(got.contact_id, e.contact);
+        assert_eq!(got.agent.as_deref(), e.agent);
+        assert_eq!(&got.data, e.data);
+    }
 }
 
 #[tokio::test]
