@@ -235,6 +235,14 @@ struct Bench<'a> {
 }
 
 /// What one step measured.
+/// What became of a step's contacts: see `Bench::contacts_since`.
+struct StepContacts {
+    handled: usize,
+    waits: Vec<u64>,
+    others: Vec<String>,
+    recorded_per_s: Option<f64>,
+}
+
 struct Step {
     kind: StepKind,
     concurrency: u32,
@@ -778,7 +786,18 @@ impl<'a> Bench<'a> {
             ));
         } else {
             // Every call reached an agent: its contact was answered and ended handled.
-            let (handled, waits, unhandled) = self.contacts_since(start_ms)?;
+            let StepContacts {
+                handled,
+                waits,
+                others: unhandled,
+                recorded_per_s,
+            } = self.contacts_since(start_ms)?;
+            // The nominal rate holds only while calls end as fast as they start: SIPp keeps
+            // at most `concurrency` calls up, and a call lasts its answer time plus `hold`.
+            fields.push((
+                "calls_per_s_recorded".into(),
+                recorded_per_s.map_or(Json::Null, Json::num),
+            ));
             if handled != calls as usize {
                 problems.push(format!(
                     "{handled} of {calls} contacts answered by an agent and handled; others: {}",
@@ -975,9 +994,9 @@ impl<'a> Bench<'a> {
     }
 
     /// Contacts started since `since_ms`: how many an agent answered and that ended
-    /// `handled`, the milliseconds from queued to answered of each, and what became of
-    /// the others.
-    fn contacts_since(&self, since_ms: u64) -> Result<(usize, Vec<u64>, Vec<String>)> {
+    /// `handled`, the milliseconds from queued to answered of each, what became of the
+    /// others, and the rate at which they were recorded (from the first to the last).
+    fn contacts_since(&self, since_ms: u64) -> Result<StepContacts> {
         // Newest first, at most 1000 a page: page back through `until_ms` (the oldest
         // start seen, plus one so that contacts started in that same millisecond are not
         // skipped; ids seen twice are dropped).
@@ -1013,8 +1032,13 @@ impl<'a> Bench<'a> {
         let mut handled = 0;
         let mut waits = Vec::new();
         let mut others: BTreeMap<String, u32> = BTreeMap::new();
+        let (mut first, mut last) = (f64::MAX, f64::MIN);
         for c in &contacts {
             let num = |k: &str| c.get(k).and_then(Json::as_f64);
+            if let Some(created) = num("created_ms") {
+                first = first.min(created);
+                last = last.max(created);
+            }
             let reason = c.get("end_reason").and_then(Json::as_str).unwrap_or("none");
             match (num("queued_ms"), num("answered_ms")) {
                 (Some(q), Some(a))
@@ -1042,7 +1066,14 @@ impl<'a> Bench<'a> {
             .into_iter()
             .map(|(k, n)| format!("{n} × {k}"))
             .collect();
-        Ok((handled, waits, others))
+        let recorded_per_s = (contacts.len() > 1 && last > first)
+            .then(|| (contacts.len() - 1) as f64 * 1000.0 / (last - first));
+        Ok(StepContacts {
+            handled,
+            waits,
+            others,
+            recorded_per_s,
+        })
     }
 
     fn summary(&self, best: Option<u32>, failed: Option<u32>, stopped_by: &str) -> Summary {
@@ -1069,6 +1100,13 @@ impl<'a> Bench<'a> {
             ("stopped_by".into(), Json::Str(stopped_by.into())),
         ];
         if let Some(s) = best_step(StepKind::Search) {
+            result.push((
+                "calls_per_s_recorded_at_it".into(),
+                s.json
+                    .get("calls_per_s_recorded")
+                    .cloned()
+                    .unwrap_or(Json::Null),
+            ));
             result.push((
                 "switchboard_cpu_percent_of_one_core_at_full_concurrency".into(),
                 s.cpu_steady.map_or(Json::Null, Json::num),
@@ -1144,6 +1182,11 @@ impl<'a> Bench<'a> {
                      the agent's echo, back to the caller), SIPp-to-SIPp two; the callers' \
                      SIPp never reads the audio sent back to it, so about 50 per call-second \
                      are dropped there in every kind of step (machine_receive_buffer_errors)",
+                    "calls_per_s is the step's nominal rate (concurrency / hold); SIPp keeps at \
+                     most `concurrency` calls up and a call lasts its answer time plus the \
+                     hold, so the rate sustained is lower when answers are slow: \
+                     calls_per_s_recorded is the rate Switchboard recorded the step's new \
+                     contacts at, from the first to the last",
                 ]
                 .iter()
                 .map(|n| Json::Str((*n).into()))
