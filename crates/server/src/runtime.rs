@@ -12,7 +12,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::json;
 use switchboard_flow::interp::FieldValue;
 use switchboard_routing::Channel;
-use switchboard_store::{ContactFilter, Customer, NewContact, NewEvent, Store, StoreError};
+use switchboard_store::{
+    Article, ContactFilter, Customer, NewContact, NewEvent, Store, StoreError, Write,
+};
 use switchboard_voice::{CallCommand, VoiceHandle};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::time::Instant;
@@ -68,6 +70,9 @@ impl Runtime {
             calls: Arc::clone(&calls),
             dialer,
             held: Vec::new(),
+            writes: Vec::new(),
+            job: None,
+            failed: Vec::new(),
             dirty: false,
             open: false,
         };
@@ -146,6 +151,13 @@ struct Owner {
     dialer: VoiceHandle,
     /// Notices of the group, appended to the event log and published at its sync.
     held: Vec<Notice>,
+    /// Writes of the group not yet run, each with the job it is for (none for a timer's):
+    /// run together before the group's next read of the store, or at its sync.
+    writes: Vec<(Option<usize>, Write)>,
+    /// The job of the group that is running (its position in the group).
+    job: Option<usize>,
+    /// Jobs of the group whose writes failed, and why.
+    failed: Vec<(usize, String)>,
     /// Something was written since the last sync.
     dirty: bool,
     /// The group's writes share a transaction, committed at the sync.
@@ -186,13 +198,30 @@ impl Owner {
                     let mut replies = Vec::new();
                     let mut next = Some(job);
                     while let Some(job) = next.take() {
-                        let reply = job(&mut self.center, now_ms());
+                        let now = now_ms();
+                        // Timers that are due go first, each time: while jobs keep
+                        // coming, the timer's branch below would be taken only now and
+                        // then (e.g. agents kept in a finished wrap-up).
+                        if self.center.next_deadline().is_some_and(|at| at <= now) {
+                            self.job = None;
+                            self.center.tick(now);
+                            // Each failed effect is logged.
+                            let _ = self.apply().await;
+                        }
+                        self.job = Some(replies.len());
+                        let reply = job(&mut self.center, now);
                         replies.push((reply, self.apply().await));
                         if replies.len() < GROUP {
                             next = jobs.try_recv().ok();
                         }
                     }
+                    self.job = None;
                     let synced = self.sync().await;
+                    for (job, e) in self.failed.drain(..) {
+                        if let Some((_, applied @ Ok(()))) = replies.get_mut(job) {
+                            *applied = Err(e);
+                        }
+                    }
                     for (reply, applied) in replies {
                         reply(applied.and(synced.clone()));
                     }
@@ -207,15 +236,27 @@ impl Owner {
         }
     }
 
-    /// Appends the notices held meanwhile to the event log (one statement for the whole
-    /// group), makes what was stored durable, then publishes them. Jobs that wrote
-    /// nothing (reads of the center) need no flush.
+    /// Runs the group's writes, fills in the screen pops of its offers, appends its
+    /// notices to the event log (one statement for the whole group), makes all that
+    /// durable, then publishes the notices. Jobs that wrote nothing (reads of the center)
+    /// need no flush.
     async fn sync(&mut self) -> Result<(), String> {
         if !std::mem::take(&mut self.dirty) {
             return Ok(());
         }
+        self.flush().await;
         // Published only once in the log and durable.
         let mut notices = std::mem::take(&mut self.held);
+        let mut articles = HashMap::new();
+        for n in &mut notices {
+            if n.kind == "contact.offered"
+                && let Some(id) = n.contact
+            {
+                n.data["screen_pop"] = screen_pop(&self.store, id, &mut articles)
+                    .await
+                    .unwrap_or_else(|e| json!({ "error": e.to_string() }));
+            }
+        }
         let events: Vec<NewEvent> = notices
             .iter()
             .map(|n| NewEvent {
@@ -254,6 +295,36 @@ impl Owner {
         synced
     }
 
+    /// Opens the group's transaction (where the store has them) and runs the writes
+    /// collected so far, in one round trip where the store can; the store then has
+    /// everything the group did so far. A failed write fails its job's answer.
+    async fn flush(&mut self) {
+        if !self.open {
+            match self.store.begin_group().await {
+                Ok(open) => self.open = open,
+                Err(e) => tracing::warn!("no transaction for the group ({e}): writing one by one"),
+            }
+        }
+        if self.writes.is_empty() {
+            return;
+        }
+        let (jobs, writes): (Vec<_>, Vec<_>) = std::mem::take(&mut self.writes).into_iter().unzip();
+        for (job, result) in jobs.into_iter().zip(self.store.write_all(&writes).await) {
+            if let Err(e) = result {
+                tracing::error!("store: {e}");
+                if let Some(job) = job {
+                    self.failed.push((job, format!("store: {e}")));
+                }
+            }
+        }
+    }
+
+    /// Holds a write of the group's until its next [`Owner::flush`].
+    fn write(&mut self, w: Write) -> Result<(), StoreError> {
+        self.writes.push((self.job, w));
+        Ok(())
+    }
+
     /// Applies the center's effects until none are left (lookups produce more).
     async fn apply(&mut self) -> Result<(), String> {
         let mut first_error = None;
@@ -262,16 +333,7 @@ impl Owner {
             if effects.is_empty() {
                 break;
             }
-            if !self.dirty {
-                self.dirty = true;
-                // The group's writes go in one transaction (where the store has them).
-                match self.store.begin_group().await {
-                    Ok(open) => self.open = open,
-                    Err(e) => {
-                        tracing::warn!("no transaction for the group ({e}): writing one by one")
-                    }
-                }
-            }
+            self.dirty = true;
             for effect in effects {
                 if let Err(e) = self.apply_one(effect).await {
                     tracing::error!("{e}");
@@ -283,12 +345,25 @@ impl Owner {
     }
 
     async fn apply_one(&mut self, effect: Effect) -> Result<(), String> {
+        // Effects that read the store see the group's writes so far.
+        if matches!(
+            effect,
+            Effect::RouteCallback { .. } | Effect::Callback { .. } | Effect::Lookup { .. }
+        ) {
+            self.flush().await;
+        }
         let s = &self.store;
         let r = match effect {
-            Effect::Queued { contact, queue } => s.contact_queued(contact, &queue, now_ms()).await,
-            Effect::Dequeued { contact } => s.contact_dequeued(contact).await,
-            Effect::Transferred { contact, queue } => s.contact_transferred(contact, &queue).await,
-            Effect::Forwarded { contact, number } => s.contact_forwarded(contact, &number).await,
+            Effect::Queued { contact, queue } => {
+                self.write(Write::contact_queued(contact, &queue, now_ms()))
+            }
+            Effect::Dequeued { contact } => self.write(Write::contact_dequeued(contact)),
+            Effect::Transferred { contact, queue } => {
+                self.write(Write::contact_transferred(contact, &queue))
+            }
+            Effect::Forwarded { contact, number } => {
+                self.write(Write::contact_forwarded(contact, &number))
+            }
             Effect::RouteCallback { id } => match s.pending_callback(id).await {
                 Ok(Some(cb)) => route_callback(s, &mut self.center, &cb).await,
                 // Cancelled or done meanwhile.
@@ -296,11 +371,11 @@ impl Owner {
                 Err(e) => Err(e),
             },
             Effect::Connected { contact, agent } => {
-                s.contact_connected(contact, &agent, now_ms()).await
+                self.write(Write::contact_connected(contact, &agent, now_ms()))
             }
             Effect::Ended { contact, reason } => {
                 self.calls.lock().expect("not poisoned").remove(&contact);
-                s.contact_ended(contact, &reason, now_ms()).await
+                self.write(Write::contact_ended(contact, &reason, now_ms()))
             }
             Effect::Dial { contact, number } => {
                 let (commands, rx) = mpsc::unbounded_channel();
@@ -320,12 +395,12 @@ impl Owner {
                 }
                 Ok(())
             }
-            Effect::Leg(leg) => s.add_call_leg(&leg).await,
+            Effect::Leg(leg) => self.write(Write::call_leg(&leg)),
             Effect::Progress {
                 contact,
                 path,
                 lines,
-            } => s.contact_progress(contact, &path, &lines).await,
+            } => Write::contact_progress(contact, &path, &lines).and_then(|w| self.write(w)),
             Effect::Callback {
                 contact,
                 queue,
@@ -358,15 +433,9 @@ impl Owner {
                     .lookup_result(contact, record.as_ref(), now_ms());
                 Ok(())
             }
-            Effect::Notice(mut n) => {
-                if n.kind == "contact.offered"
-                    && let Some(id) = n.contact
-                {
-                    n.data["screen_pop"] = screen_pop(s, id)
-                        .await
-                        .unwrap_or_else(|e| json!({ "error": e.to_string() }));
-                }
-                // Appended to the log with the group's others at its sync.
+            Effect::Notice(n) => {
+                // Appended to the log with the group's others at its sync (an offer's
+                // screen pop filled in there).
                 self.held.push(n);
                 Ok(())
             }
@@ -568,10 +637,11 @@ pub async fn profile(
 }
 
 /// What an agent sees when a contact is offered: who, why, their history and suggested
-/// articles.
-pub async fn screen_pop(
+/// articles (those found for the same words are kept in `articles`, for the group).
+async fn screen_pop(
     store: &Store,
     contact: i64,
+    articles: &mut HashMap<String, Vec<Article>>,
 ) -> Result<serde_json::Value, switchboard_store::StoreError> {
     let c = store.contact(contact).await?;
     let customer = match c.customer_id {
@@ -602,7 +672,13 @@ pub async fn screen_pop(
         .map(String::as_str)
         .collect::<Vec<_>>()
         .join(" ");
-    let articles = store.search_articles(&words, 3).await?;
+    let articles = match articles.get(&words) {
+        Some(found) => found.clone(),
+        None => {
+            let found = store.search_articles(&words, 3).await?;
+            articles.entry(words).or_insert(found).clone()
+        }
+    };
     Ok(json!({
         "contact": { "id": c.id, "channel": c.channel, "address": c.address, "dialed": c.dialed, "queue": c.queue },
         "customer": customer,

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Result, Store, StoreError, exec, fetch, fetch_written, from_json, on_pool};
+use crate::{Result, Store, StoreError, Write, exec, fetch, fetch_written, from_json, on_pool};
 
 /// Where a contact is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -381,61 +381,22 @@ impl Store {
 
     /// The contact entered `queue`.
     pub async fn contact_queued(&self, id: i64, queue: &str, now_ms: i64) -> Result<()> {
-        updated(
-            exec!(
-                self,
-                sqlx::query(
-                    "UPDATE contacts SET status = 'queued', queue = $1, \
-                 queued_ms = COALESCE(queued_ms, $2) WHERE id = $3",
-                )
-                .bind(queue)
-                .bind(now_ms)
-                .bind(id)
-            )?,
-            id,
-        )
+        self.write(&Write::contact_queued(id, queue, now_ms)).await
     }
 
     /// The contact left the queue but goes on in the flow.
     pub async fn contact_dequeued(&self, id: i64) -> Result<()> {
-        updated(
-            exec!(
-                self,
-                sqlx::query("UPDATE contacts SET status = 'ivr' WHERE id = $1").bind(id)
-            )?,
-            id,
-        )
+        self.write(&Write::contact_dequeued(id)).await
     }
 
     /// The contact was transferred into `queue`: it waits there again, for another agent.
     pub async fn contact_transferred(&self, id: i64, queue: &str) -> Result<()> {
-        updated(
-            exec!(
-                self,
-                sqlx::query(
-                    "UPDATE contacts SET status = 'queued', queue = $1, agent = NULL, \
-                 transferred = TRUE WHERE id = $2",
-                )
-                .bind(queue)
-                .bind(id)
-            )?,
-            id,
-        )
+        self.write(&Write::contact_transferred(id, queue)).await
     }
 
     /// The contact's call was transferred out to `number` (through the trunk).
     pub async fn contact_forwarded(&self, id: i64, number: &str) -> Result<()> {
-        updated(
-            exec!(
-                self,
-                sqlx::query(
-                    "UPDATE contacts SET forwarded_to = $1, transferred = TRUE WHERE id = $2"
-                )
-                .bind(number)
-                .bind(id)
-            )?,
-            id,
-        )
+        self.write(&Write::contact_forwarded(id, number)).await
     }
 
     /// The contact's voicemail is in `file`.
@@ -503,45 +464,18 @@ impl Store {
 
     /// An agent answered the contact.
     pub async fn contact_connected(&self, id: i64, agent: &str, now_ms: i64) -> Result<()> {
-        updated(exec!(self, sqlx::query(
-                "UPDATE contacts SET status = 'connected', agent = $1, answered_ms = $2 WHERE id = $3",
-            )
-            .bind(agent)
-            .bind(now_ms)
-            .bind(id))?, id)
+        self.write(&Write::contact_connected(id, agent, now_ms))
+            .await
     }
 
     /// The contact ended: into wrap-up when an agent handled it, closed otherwise.
     pub async fn contact_ended(&self, id: i64, reason: &str, now_ms: i64) -> Result<()> {
-        updated(
-            exec!(
-                self,
-                sqlx::query(
-                    "UPDATE contacts SET ended_ms = COALESCE(ended_ms, $1), \
-                 end_reason = COALESCE(end_reason, $2), \
-                 status = CASE WHEN agent IS NULL THEN 'closed' ELSE 'wrap_up' END \
-                 WHERE id = $3 AND status <> 'closed'",
-                )
-                .bind(now_ms)
-                .bind(reason)
-                .bind(id)
-            )?,
-            id,
-        )
+        self.write(&Write::contact_ended(id, reason, now_ms)).await
     }
 
     /// Records the IVR path and conversation so far.
     pub async fn contact_progress(&self, id: i64, path: &[String], lines: &[Line]) -> Result<()> {
-        updated(
-            exec!(
-                self,
-                sqlx::query("UPDATE contacts SET ivr_path = $1, transcript = $2 WHERE id = $3")
-                    .bind(serde_json::to_string(path)?)
-                    .bind(serde_json::to_string(lines)?)
-                    .bind(id)
-            )?,
-            id,
-        )
+        self.write(&Write::contact_progress(id, path, lines)?).await
     }
 
     /// The agent's wrap-up: the contact is closed.
@@ -804,19 +738,7 @@ impl Store {
 
     /// Closes out one leg of a call.
     pub async fn add_call_leg(&self, leg: &CallLeg) -> Result<()> {
-        exec!(self, sqlx::query(
-            "INSERT INTO call_legs (contact_id, kind, party, started_ms, answered_ms, ended_ms, \
-             reason, quality) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(leg.contact_id)
-        .bind(&leg.kind)
-        .bind(&leg.party)
-        .bind(leg.started_ms)
-        .bind(leg.answered_ms)
-        .bind(leg.ended_ms)
-        .bind(&leg.reason)
-        .bind(leg.quality.as_ref().map(serde_json::Value::to_string)))?;
-        Ok(())
+        self.write(&Write::call_leg(leg)).await
     }
 
     /// The legs of `contact`'s call, in the order they started.

@@ -28,6 +28,7 @@ mod customers;
 mod directory;
 mod knowledge;
 mod owners;
+mod writes;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -47,6 +48,7 @@ pub use customers::{Case, Customer, NewCustomer};
 pub use directory::{FlowVersion, Role, Token, User};
 pub use knowledge::{Article, NewArticle};
 pub use owners::Owner;
+pub use writes::{WRITES_PER_STATEMENT, Write};
 
 /// What can go wrong in the store.
 #[derive(Debug, thiserror::Error)]
@@ -290,7 +292,10 @@ impl Store {
                     .min_connections(1)
                     .max_lifetime(None)
                     .idle_timeout(None)
-                    .connect_with(options.clone())
+                    // A statement's rows and a statement list's results come back
+                    // through a buffer: room for a whole group's, so the database's
+                    // thread does not wait for the owner to read them.
+                    .connect_with(options.clone().row_buffer_size(EVENTS_PER_STATEMENT))
                     .await?;
                 Ok(Store {
                     pool: Pool::Sqlite(pool),

@@ -5,8 +5,9 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use switchboard_store::{
-    ContactFilter, ContactStatus, EVENTS_PER_STATEMENT, NewArticle, NewContact, NewCustomer,
-    NewEvent, Owner, Role, Store, StoreError, Token, User, WrapUp,
+    CallLeg, ContactFilter, ContactStatus, EVENTS_PER_STATEMENT, NewArticle, NewContact,
+    NewCustomer, NewEvent, Owner, Role, Store, StoreError, Token, User, WRITES_PER_STATEMENT,
+    WrapUp, Write,
 };
 
 /// A test's database, which can be opened again as after a restart.
@@ -72,6 +73,7 @@ on_both_databases!(
     customers_are_found_by_any_part_of_name_number_or_email,
     one_server_at_a_time_owns_a_tenant,
     events_are_appended_in_order,
+    writes_run_together_in_order_past_failures,
 );
 
 fn contact(address: &str, customer: Option<i64>) -> NewContact {
@@ -648,4 +650,71 @@ async fn a_postgres_group_writer_commits_for_everyone_and_syncs() {
         db.open().await.contact(id).await.unwrap().status,
         ContactStatus::Queued
     );
+}
+
+/// A group's writes run in order, more than one statement list holds; a write that fails
+/// (a contact that does not exist, a leg of one) fails alone, and the writes after it
+/// still run.
+async fn writes_run_together_in_order_past_failures(db: Db) {
+    let store = db.open().await;
+    let writer = store.group_writer().await.unwrap();
+    let a = store.create_contact(&contact("+1", None), 1).await.unwrap();
+    let b = store.create_contact(&contact("+2", None), 1).await.unwrap();
+    let leg = |contact_id: i64, started_ms: i64| CallLeg {
+        contact_id,
+        kind: "customer".into(),
+        party: "+2".into(),
+        started_ms,
+        answered_ms: None,
+        ended_ms: started_ms + 1,
+        reason: "hung_up".into(),
+        quality: Some(serde_json::json!({ "lost": started_ms })),
+    };
+    let mut writes = vec![
+        Write::contact_queued(a, "support", 2),
+        Write::contact_connected(a, "ada", 3),
+        Write::contact_queued(a + b + 100, "support", 2),
+        Write::call_leg(&leg(a + b + 100, 4)),
+        Write::contact_progress(b, &["menu".into(), "2".into()], &[]).unwrap(),
+    ];
+    writes.extend((0..WRITES_PER_STATEMENT as i64 + 10).map(|i| Write::call_leg(&leg(b, i))));
+    writes.push(Write::contact_ended(a, "handled", 9));
+    writes.push(Write::contact_ended(b, "abandoned", 10));
+    writes.push(Write::contact_ended(b, "again", 11));
+
+    let open = writer.begin_group().await.unwrap();
+    let results = writer.write_all(&writes).await;
+    if open {
+        writer.commit_group().await.unwrap();
+    }
+    writer.sync().await.unwrap();
+
+    let failed: Vec<usize> = results
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| r.is_err().then_some(i))
+        .collect();
+    // The missing contact, its leg, and ending a contact already closed.
+    assert_eq!(failed, [2, 3, writes.len() - 1], "{results:?}");
+    assert!(matches!(results[2], Err(StoreError::NotFound(_))));
+    let a = store.contact(a).await.unwrap();
+    assert_eq!(
+        (a.status, a.queue.as_deref(), a.agent.as_deref(), a.ended_ms),
+        (ContactStatus::WrapUp, Some("support"), Some("ada"), Some(9))
+    );
+    let b_row = store.contact(b).await.unwrap();
+    assert_eq!(
+        (b_row.status, b_row.ivr_path, b_row.end_reason.as_deref()),
+        (
+            ContactStatus::Closed,
+            vec!["menu".to_string(), "2".to_string()],
+            Some("abandoned")
+        )
+    );
+    let legs = store.call_legs(b).await.unwrap();
+    assert_eq!(legs.len(), WRITES_PER_STATEMENT + 10);
+    for (i, l) in legs.iter().enumerate() {
+        assert_eq!(l.started_ms, i as i64);
+        assert_eq!(l.quality, Some(serde_json::json!({ "lost": i })));
+    }
 }
