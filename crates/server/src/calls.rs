@@ -461,8 +461,9 @@ async fn incoming(
 ) {
     let (commands, rx) = mpsc::unbounded_channel();
     let attach = commands.clone();
-    let started = start_contact(runtime, store, Channel::Voice, from, to, |id| {
-        runtime.attach_call(id, attach);
+    let calls = runtime.clone();
+    let started = start_contact(runtime, store, Channel::Voice, from, to, move |id| {
+        calls.attach_call(id, attach);
     })
     .await;
     // No flow answers: an agent's direct line, perhaps.

@@ -28,7 +28,28 @@ pub fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-type Job = Box<dyn FnOnce(&mut Center, i64) -> Box<dyn FnOnce(Result<(), String>) + Send> + Send>;
+/// Work for the owner.
+enum Job {
+    /// A function of the center, answered through its reply once its effects are durable.
+    Run(Box<dyn FnOnce(&mut Center, i64) -> Reply + Send>),
+    /// A new contact, recorded and started in the group ([`start_contact`]).
+    Start(Start),
+}
+
+/// Answers a job once its group's effects are durable (or could not be made so).
+type Reply = Box<dyn FnOnce(Result<(), String>) + Send>;
+
+/// A contact to record and start.
+struct Start {
+    channel: Channel,
+    from: String,
+    to: String,
+    customer_id: Option<i64>,
+    /// The customer as the flow sees them.
+    data: Option<BTreeMap<String, FieldValue>>,
+    before_start: Box<dyn FnOnce(i64) + Send>,
+    answer: oneshot::Sender<Result<i64, StartError>>,
+}
 
 /// A handle to the owner task.
 #[derive(Clone)]
@@ -121,12 +142,12 @@ impl Runtime {
         f: impl FnOnce(&mut Center, i64) -> R + Send + 'static,
     ) -> impl Future<Output = Result<R, RunError>> + Send + 'static {
         let (tx, rx) = oneshot::channel();
-        let job: Job = Box::new(move |center, now| {
+        let job = Job::Run(Box::new(move |center, now| {
             let r = f(center, now);
             Box::new(move |durable: Result<(), String>| {
                 let _ = tx.send(durable.map(|()| r));
             })
-        });
+        }));
         let queued = self.jobs.send(job).await;
         async move {
             queued.map_err(|_| RunError::Stopped)?;
@@ -209,7 +230,10 @@ impl Owner {
                             let _ = self.apply().await;
                         }
                         self.job = Some(replies.len());
-                        let reply = job(&mut self.center, now);
+                        let reply = match job {
+                            Job::Run(f) => f(&mut self.center, now),
+                            Job::Start(start) => self.start(start, now).await,
+                        };
                         replies.push((reply, self.apply().await));
                         if replies.len() < GROUP {
                             next = jobs.try_recv().ok();
@@ -317,6 +341,50 @@ impl Owner {
                 }
             }
         }
+    }
+
+    /// Records and starts a new contact; answers once that is durable.
+    async fn start(&mut self, start: Start, now: i64) -> Reply {
+        let Start {
+            channel,
+            from,
+            to,
+            customer_id,
+            data,
+            before_start,
+            answer,
+        } = start;
+        let started = match self.center.flow_for(&to) {
+            None => Err(StartError::NoFlow(to.clone())),
+            Some(flow) => {
+                let new = NewContact {
+                    channel: crate::center::channel_name(channel).into(),
+                    address: from.clone(),
+                    dialed: to.clone(),
+                    customer_id,
+                    flow: Some(flow.to_string()),
+                };
+                // Its id comes from the insert: the group's writes so far go first.
+                self.flush().await;
+                match self.store.create_contact(&new, now).await {
+                    Ok(id) => {
+                        before_start(id);
+                        self.center
+                            .start(id, channel, &from, &to, data, now)
+                            .map(|()| id)
+                            .map_err(StartError::from)
+                    }
+                    Err(e) => Err(e.into()),
+                }
+            }
+        };
+        Box::new(move |durable: Result<(), String>| {
+            let _ = answer.send(
+                durable
+                    .map_err(|e| StartError::Run(RunError::Store(e)))
+                    .and(started),
+            );
+        })
     }
 
     /// Holds a write of the group's until its next [`Owner::flush`].
@@ -462,41 +530,38 @@ pub enum StartError {
 }
 
 /// Starts a contact on `channel` from `from` (a number or handle) to the address `to`:
-/// finds the flow that answers `to`, identifies the customer, records the contact
-/// (durable before the customer hears anything), calls `before_start` with its id, and
-/// starts the flow.
+/// identifies the customer, then, in one job of the owner, finds the flow that answers
+/// `to`, records the contact, calls `before_start` with its id and starts the flow;
+/// answers once the contact is durable (before the customer hears anything).
 pub async fn start_contact(
     runtime: &Runtime,
     store: &Store,
     channel: Channel,
     from: &str,
     to: &str,
-    before_start: impl FnOnce(i64),
+    before_start: impl FnOnce(i64) + Send + 'static,
 ) -> Result<i64, StartError> {
-    let address = to.to_string();
-    let flow = runtime
-        .run(move |center, _| center.flow_for(&address).map(str::to_string))
-        .await?
-        .ok_or_else(|| StartError::NoFlow(to.to_string()))?;
     let customer = store.customer_by_address(from).await?;
     let data = match &customer {
         Some(c) => Some(profile(store, c).await?),
         None => None,
     };
-    let new = NewContact {
-        channel: crate::center::channel_name(channel).into(),
-        address: from.to_string(),
-        dialed: to.to_string(),
+    let (answer, started) = oneshot::channel();
+    let start = Start {
+        channel,
+        from: from.to_string(),
+        to: to.to_string(),
         customer_id: customer.map(|c| c.id),
-        flow: Some(flow),
+        data,
+        before_start: Box::new(before_start),
+        answer,
     };
-    let id = store.create_contact(&new, now_ms()).await?;
-    before_start(id);
-    let (from, to) = (from.to_string(), to.to_string());
     runtime
-        .run(move |center, now| center.start(id, channel, &from, &to, data, now))
-        .await??;
-    Ok(id)
+        .jobs
+        .send(Job::Start(start))
+        .await
+        .map_err(|_| RunError::Stopped)?;
+    started.await.map_err(|_| RunError::Stopped)?
 }
 
 /// Answers a flow's lookup: the customer store, or a web service returning a JSON object

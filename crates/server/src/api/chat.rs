@@ -114,8 +114,9 @@ pub async fn start_chat(
     }
     let token = new_token();
     let hash = token_hash(&token);
-    let id = start_contact(&s.runtime, &s.store, Channel::Chat, &r.from, &r.to, |id| {
-        let mut chats = s.chats.lock().expect("not poisoned");
+    let chats = s.chats.clone();
+    let id = start_contact(&s.runtime, &s.store, Channel::Chat, &r.from, &r.to, move |id| {
+        let mut chats = chats.lock().expect("not poisoned");
         // Chats older than a day are over; their tokens go (bounded memory).
         if chats.len() >= 10_000 {
             let now = now_ms();
