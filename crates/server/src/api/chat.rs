@@ -115,15 +115,22 @@ pub async fn start_chat(
     let token = new_token();
     let hash = token_hash(&token);
     let chats = s.chats.clone();
-    let id = start_contact(&s.runtime, &s.store, Channel::Chat, &r.from, &r.to, move |id| {
-        let mut chats = chats.lock().expect("not poisoned");
-        // Chats older than a day are over; their tokens go (bounded memory).
-        if chats.len() >= 10_000 {
-            let now = now_ms();
-            chats.retain(|_, (_, issued)| now - *issued < CHAT_TOKEN_MS);
-        }
-        chats.insert(id, (hash, now_ms()));
-    })
+    let id = start_contact(
+        &s.runtime,
+        &s.store,
+        Channel::Chat,
+        &r.from,
+        &r.to,
+        move |id| {
+            let mut chats = chats.lock().expect("not poisoned");
+            // Chats older than a day are over; their tokens go (bounded memory).
+            if chats.len() >= 10_000 {
+                let now = now_ms();
+                chats.retain(|_, (_, issued)| now - *issued < CHAT_TOKEN_MS);
+            }
+            chats.insert(id, (hash, now_ms()));
+        },
+    )
     .await?;
     Ok((
         StatusCode::CREATED,
