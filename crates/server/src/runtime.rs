@@ -31,10 +31,13 @@ pub fn now_ms() -> i64 {
 /// Work for the owner.
 enum Job {
     /// A function of the center, answered through its reply once its effects are durable.
-    Run(Box<dyn FnOnce(&mut Center, i64) -> Reply + Send>),
+    Run(Work),
     /// A new contact, recorded and started in the group ([`start_contact`]).
     Start(Start),
 }
+
+/// A job's function of the center: what it does now, and its reply.
+type Work = Box<dyn FnOnce(&mut Center, i64) -> Reply + Send>;
 
 /// Answers a job once its group's effects are durable (or could not be made so).
 type Reply = Box<dyn FnOnce(Result<(), String>) + Send>;
