@@ -13,7 +13,7 @@ use serde_json::json;
 use switchboard_flow::interp::FieldValue;
 use switchboard_routing::Channel;
 use switchboard_store::{
-    Article, ContactFilter, Customer, NewContact, NewEvent, Store, StoreError, Write,
+    Article, Contact, ContactFilter, Customer, NewContact, NewEvent, Store, StoreError, Write,
 };
 use switchboard_voice::{CallCommand, VoiceHandle};
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -41,6 +41,32 @@ type Work = Box<dyn FnOnce(&mut Center, i64) -> Reply + Send>;
 
 /// Answers a job once its group's effects are durable (or could not be made so).
 type Reply = Box<dyn FnOnce(Result<(), String>) + Send>;
+
+/// A new contact of the group's, recorded and started at the end of the group.
+struct Starting {
+    /// The job that asked for it (its position in the group).
+    job: usize,
+    new: NewContact,
+    channel: Channel,
+    data: Option<BTreeMap<String, FieldValue>>,
+    before_start: Box<dyn FnOnce(i64) + Send>,
+    answer: oneshot::Sender<Result<i64, StartError>>,
+}
+
+/// The reply to a [`Job::Start`]: the contact's id (or why it did not start) once the
+/// group is durable.
+fn started(
+    answer: oneshot::Sender<Result<i64, StartError>>,
+    result: Result<i64, StartError>,
+) -> Reply {
+    Box::new(move |durable: Result<(), String>| {
+        let _ = answer.send(
+            durable
+                .map_err(|e| StartError::Run(RunError::Store(e)))
+                .and(result),
+        );
+    })
+}
 
 /// A contact to record and start.
 struct Start {
@@ -97,6 +123,7 @@ impl Runtime {
             writes: Vec::new(),
             job: None,
             failed: Vec::new(),
+            starts: Vec::new(),
             dirty: false,
             open: false,
         };
@@ -182,6 +209,8 @@ struct Owner {
     job: Option<usize>,
     /// Jobs of the group whose writes failed, and why.
     failed: Vec<(usize, String)>,
+    /// The group's new contacts, recorded and started together before its sync.
+    starts: Vec<Starting>,
     /// Something was written since the last sync.
     dirty: bool,
     /// The group's writes share a transaction, committed at the sync.
@@ -235,7 +264,7 @@ impl Owner {
                         self.job = Some(replies.len());
                         let reply = match job {
                             Job::Run(f) => f(&mut self.center, now),
-                            Job::Start(start) => self.start(start, now).await,
+                            Job::Start(start) => self.start(start),
                         };
                         replies.push((reply, self.apply().await));
                         if replies.len() < GROUP {
@@ -243,6 +272,7 @@ impl Owner {
                         }
                     }
                     self.job = None;
+                    self.start_all(&mut replies).await;
                     let synced = self.sync().await;
                     for (job, e) in self.failed.drain(..) {
                         if let Some((_, applied @ Ok(()))) = replies.get_mut(job) {
@@ -274,15 +304,29 @@ impl Owner {
         self.flush().await;
         // Published only once in the log and durable.
         let mut notices = std::mem::take(&mut self.held);
+        let offered = |n: &Notice| n.contact.filter(|_| n.kind == "contact.offered");
+        let ids: Vec<i64> = notices.iter().filter_map(offered).collect();
+        // Read in one statement, after the group's writes.
+        let contacts: Result<HashMap<i64, Contact>, String> = if ids.is_empty() {
+            Ok(HashMap::new())
+        } else {
+            self.store
+                .contacts_by_id(&ids)
+                .await
+                .map(|found| found.into_iter().map(|c| (c.id, c)).collect())
+                .map_err(|e| e.to_string())
+        };
         let mut articles = HashMap::new();
         for n in &mut notices {
-            if n.kind == "contact.offered"
-                && let Some(id) = n.contact
-            {
-                n.data["screen_pop"] = screen_pop(&self.store, id, &mut articles)
+            let Some(id) = offered(n) else { continue };
+            let pop = match contacts.as_ref().map(|found| found.get(&id)) {
+                Ok(Some(c)) => screen_pop(&self.store, c, &mut articles)
                     .await
-                    .unwrap_or_else(|e| json!({ "error": e.to_string() }));
-            }
+                    .map_err(|e| e.to_string()),
+                Ok(None) => Err(format!("contact {id} not found")),
+                Err(e) => Err(e.clone()),
+            };
+            n.data["screen_pop"] = pop.unwrap_or_else(|e| json!({ "error": e }));
         }
         let events: Vec<NewEvent> = notices
             .iter()
@@ -346,48 +390,67 @@ impl Owner {
         }
     }
 
-    /// Records and starts a new contact; answers once that is durable.
-    async fn start(&mut self, start: Start, now: i64) -> Reply {
-        let Start {
-            channel,
-            from,
-            to,
-            customer_id,
-            data,
-            before_start,
-            answer,
-        } = start;
-        let started = match self.center.flow_for(&to) {
-            None => Err(StartError::NoFlow(to.clone())),
-            Some(flow) => {
-                let new = NewContact {
-                    channel: crate::center::channel_name(channel).into(),
-                    address: from.clone(),
-                    dialed: to.clone(),
-                    customer_id,
-                    flow: Some(flow.to_string()),
-                };
-                // Its id comes from the insert: the group's writes so far go first.
-                self.flush().await;
-                match self.store.create_contact(&new, now).await {
-                    Ok(id) => {
-                        before_start(id);
-                        self.center
-                            .start(id, channel, &from, &to, data, now)
-                            .map(|()| id)
-                            .map_err(StartError::from)
-                    }
-                    Err(e) => Err(e.into()),
-                }
-            }
+    /// Takes a new contact into the group, to be recorded and started with the group's
+    /// others ([`Owner::start_all`]), which sets its reply.
+    fn start(&mut self, start: Start) -> Reply {
+        let (Some(job), Some(flow)) = (self.job, self.center.flow_for(&start.to)) else {
+            return started(start.answer, Err(StartError::NoFlow(start.to)));
         };
-        Box::new(move |durable: Result<(), String>| {
-            let _ = answer.send(
-                durable
-                    .map_err(|e| StartError::Run(RunError::Store(e)))
-                    .and(started),
-            );
-        })
+        self.starts.push(Starting {
+            job,
+            new: NewContact {
+                channel: crate::center::channel_name(start.channel).into(),
+                address: start.from,
+                dialed: start.to,
+                customer_id: start.customer_id,
+                flow: Some(flow.to_string()),
+            },
+            channel: start.channel,
+            data: start.data,
+            before_start: start.before_start,
+            answer: start.answer,
+        });
+        Box::new(|_| {})
+    }
+
+    /// Records the group's new contacts (in one statement where the store can), starts
+    /// them in their flows in the order they came, and sets their jobs' replies.
+    async fn start_all(&mut self, replies: &mut [(Reply, Result<(), String>)]) {
+        if self.starts.is_empty() {
+            return;
+        }
+        let starts = std::mem::take(&mut self.starts);
+        // In the group's transaction.
+        self.flush().await;
+        let new: Vec<NewContact> = starts.iter().map(|s| s.new.clone()).collect();
+        let ids = self.store.create_contacts(&new, now_ms()).await;
+        for (i, s) in starts.into_iter().enumerate() {
+            let result = match ids.as_ref().map(|ids| ids.get(i)) {
+                Ok(Some(&id)) => {
+                    (s.before_start)(id);
+                    self.job = Some(s.job);
+                    let result = self.center.start(
+                        id,
+                        s.channel,
+                        &s.new.address,
+                        &s.new.dialed,
+                        s.data,
+                        now_ms(),
+                    );
+                    let applied = self.apply().await;
+                    if let (Err(e), Some((_, ok @ Ok(())))) = (applied, replies.get_mut(s.job)) {
+                        *ok = Err(e);
+                    }
+                    result.map(|()| id).map_err(StartError::from)
+                }
+                Ok(None) => Err(StartError::Run(RunError::Store("no id recorded".into()))),
+                Err(e) => Err(StartError::Run(RunError::Store(format!("store: {e}")))),
+            };
+            if let Some((reply, _)) = replies.get_mut(s.job) {
+                *reply = started(s.answer, result);
+            }
+        }
+        self.job = None;
     }
 
     /// Holds a write of the group's until its next [`Owner::flush`].
@@ -708,10 +771,9 @@ pub async fn profile(
 /// articles (those found for the same words are kept in `articles`, for the group).
 async fn screen_pop(
     store: &Store,
-    contact: i64,
+    c: &Contact,
     articles: &mut HashMap<String, Vec<Article>>,
 ) -> Result<serde_json::Value, switchboard_store::StoreError> {
-    let c = store.contact(contact).await?;
     let customer = match c.customer_id {
         Some(id) => Some(store.customer(id).await?),
         None => None,
@@ -726,7 +788,7 @@ async fn screen_pop(
                 })
                 .await?
                 .into_iter()
-                .filter(|h| h.id != contact)
+                .filter(|h| h.id != c.id)
                 .take(5)
                 .collect(),
             store.cases_of(k.id).await?,

@@ -379,6 +379,54 @@ impl Store {
         .bind(now_ms))?)
     }
 
+    /// Records new contacts (in their flows) and returns their ids, in the order given. On
+    /// SQLite, one statement for up to [`EVENTS_PER_STATEMENT`] of them: a row's id is one
+    /// more than the largest before it, and a statement inserts its VALUES in order.
+    /// PostgreSQL's sequence promises no order among a statement's rows, so there each is
+    /// inserted alone.
+    pub async fn create_contacts(&self, new: &[NewContact], now_ms: i64) -> Result<Vec<i64>> {
+        let crate::Pool::Sqlite(p) = &self.pool else {
+            let mut ids = Vec::with_capacity(new.len());
+            for c in new {
+                ids.push(self.create_contact(c, now_ms).await?);
+            }
+            return Ok(ids);
+        };
+        let mut ids = Vec::with_capacity(new.len());
+        for chunk in new.chunks(EVENTS_PER_STATEMENT) {
+            let done = {
+                let _turn = self.turn().await;
+                let mut q = sqlx::QueryBuilder::new(
+                    "INSERT INTO contacts (channel, address, dialed, customer_id, flow, status, \
+                     created_ms) ",
+                );
+                q.push_values(chunk, |mut row, c| {
+                    row.push_bind(&c.channel)
+                        .push_bind(&c.address)
+                        .push_bind(&c.dialed)
+                        .push_bind(c.customer_id)
+                        .push_bind(&c.flow)
+                        .push_bind("ivr")
+                        .push_bind(now_ms);
+                });
+                q.push(" RETURNING id");
+                q.build_query_scalar::<i64>().fetch_all(p).await
+            };
+            let mut got = self.durable(done).await?;
+            if got.len() != chunk.len() {
+                return Err(StoreError::Io(format!(
+                    "{} contacts inserted, {} ids answered",
+                    chunk.len(),
+                    got.len()
+                )));
+            }
+            // RETURNING need not answer in the order of the rows.
+            got.sort_unstable();
+            ids.extend(got);
+        }
+        Ok(ids)
+    }
+
     /// The contact entered `queue`.
     pub async fn contact_queued(&self, id: i64, queue: &str, now_ms: i64) -> Result<()> {
         self.write(&Write::contact_queued(id, queue, now_ms)).await
@@ -506,6 +554,27 @@ impl Store {
         )?
         .ok_or_else(|| StoreError::NotFound(format!("contact {id}")))?;
         row.try_into()
+    }
+
+    /// The contacts with these ids (those that exist), in no particular order: one
+    /// statement for up to [`EVENTS_PER_STATEMENT`] of them.
+    pub async fn contacts_by_id(&self, ids: &[i64]) -> Result<Vec<Contact>> {
+        let mut found = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(EVENTS_PER_STATEMENT) {
+            let rows: Vec<ContactRow> = on_pool!(self, |p| {
+                let mut q = sqlx::QueryBuilder::new(format!("{CONTACT} WHERE id IN ("));
+                let mut list = q.separated(", ");
+                for id in chunk {
+                    list.push_bind(*id);
+                }
+                q.push(")");
+                q.build_query_as().fetch_all(p).await
+            })?;
+            for row in rows {
+                found.push(row.try_into()?);
+            }
+        }
+        Ok(found)
     }
 
     /// Contacts matching `f`, newest first.

@@ -74,6 +74,7 @@ on_both_databases!(
     one_server_at_a_time_owns_a_tenant,
     events_are_appended_in_order,
     writes_run_together_in_order_past_failures,
+    contacts_are_recorded_and_read_together,
 );
 
 fn contact(address: &str, customer: Option<i64>) -> NewContact {
@@ -717,4 +718,36 @@ async fn writes_run_together_in_order_past_failures(db: Db) {
         assert_eq!(l.started_ms, i as i64);
         assert_eq!(l.quality, Some(serde_json::json!({ "lost": i })));
     }
+}
+
+/// Contacts recorded together (more than one statement holds) get their ids in the order
+/// given, and are read back together by id.
+async fn contacts_are_recorded_and_read_together(db: Db) {
+    let store = db.open().await;
+    let writer = store.group_writer().await.unwrap();
+    let new: Vec<NewContact> = (0..EVENTS_PER_STATEMENT + 5)
+        .map(|i| contact(&format!("+{i}"), None))
+        .collect();
+    assert!(writer.create_contacts(&[], 1).await.unwrap().is_empty());
+    let open = writer.begin_group().await.unwrap();
+    let ids = writer.create_contacts(&new, 7).await.unwrap();
+    if open {
+        writer.commit_group().await.unwrap();
+    }
+    writer.sync().await.unwrap();
+    assert_eq!(ids.len(), new.len());
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+
+    let mut asked: Vec<i64> = ids.iter().rev().copied().collect();
+    asked.push(ids[ids.len() - 1] + 1_000);
+    let found = store.contacts_by_id(&asked).await.unwrap();
+    assert_eq!(found.len(), ids.len());
+    for c in found {
+        let i = ids.iter().position(|&id| id == c.id).unwrap();
+        assert_eq!(
+            (c.address.as_str(), c.created_ms, c.status),
+            (new[i].address.as_str(), 7, ContactStatus::Ivr)
+        );
+    }
+    assert!(store.contacts_by_id(&[]).await.unwrap().is_empty());
 }
