@@ -264,7 +264,7 @@ impl Owner {
                         self.job = Some(replies.len());
                         let reply = match job {
                             Job::Run(f) => f(&mut self.center, now),
-                            Job::Start(start) => self.start(start),
+                            Job::Start(start) => self.start(start, replies.len()),
                         };
                         replies.push((reply, self.apply().await));
                         if replies.len() < GROUP {
@@ -307,15 +307,12 @@ impl Owner {
         let offered = |n: &Notice| n.contact.filter(|_| n.kind == "contact.offered");
         let ids: Vec<i64> = notices.iter().filter_map(offered).collect();
         // Read in one statement, after the group's writes.
-        let contacts: Result<HashMap<i64, Contact>, String> = if ids.is_empty() {
-            Ok(HashMap::new())
-        } else {
-            self.store
-                .contacts_by_id(&ids)
-                .await
-                .map(|found| found.into_iter().map(|c| (c.id, c)).collect())
-                .map_err(|e| e.to_string())
-        };
+        let contacts: Result<HashMap<i64, Contact>, String> = self
+            .store
+            .contacts_by_id(&ids)
+            .await
+            .map(|found| found.into_iter().map(|c| (c.id, c)).collect())
+            .map_err(|e| e.to_string());
         let mut articles = HashMap::new();
         for n in &mut notices {
             let Some(id) = offered(n) else { continue };
@@ -392,8 +389,8 @@ impl Owner {
 
     /// Takes a new contact into the group, to be recorded and started with the group's
     /// others ([`Owner::start_all`]), which sets its reply.
-    fn start(&mut self, start: Start) -> Reply {
-        let (Some(job), Some(flow)) = (self.job, self.center.flow_for(&start.to)) else {
+    fn start(&mut self, start: Start, job: usize) -> Reply {
+        let Some(flow) = self.center.flow_for(&start.to) else {
             return started(start.answer, Err(StartError::NoFlow(start.to)));
         };
         self.starts.push(Starting {

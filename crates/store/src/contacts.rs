@@ -557,7 +557,7 @@ impl Store {
     }
 
     /// The contacts with these ids (those that exist), in no particular order: one
-    /// statement for up to [`EVENTS_PER_STATEMENT`] of them.
+    /// statement for up to [`EVENTS_PER_STATEMENT`] of them (none for no ids).
     pub async fn contacts_by_id(&self, ids: &[i64]) -> Result<Vec<Contact>> {
         let mut found = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(EVENTS_PER_STATEMENT) {
