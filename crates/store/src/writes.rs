@@ -197,7 +197,10 @@ impl Store {
     /// stop the ones after it. On SQLite, up to [`WRITES_PER_STATEMENT`] go to the
     /// database as one statement list, in one round trip to its thread (the arguments
     /// renumbered to follow on); PostgreSQL prepares one statement at a time, so there
-    /// each is a round trip of its own.
+    /// each is a round trip of its own. (sqlx runs a SQLite query of several statements
+    /// and binds its arguments across them, and answers each statement's result; it
+    /// calls that behaviour deprecated on `Query::fetch_many`, and the store's tests
+    /// would show if it went.)
     pub async fn write_all(&self, writes: &[Write]) -> Vec<Result<()>> {
         let Pool::Sqlite(p) = &self.pool else {
             let mut results = Vec::with_capacity(writes.len());
