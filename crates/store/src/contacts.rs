@@ -359,6 +359,20 @@ fn updated(rows: u64, id: i64) -> Result<()> {
     Ok(())
 }
 
+/// The keys an `INSERT … RETURNING` answered for `rows` rows, in the order of its VALUES
+/// list: the rows are inserted in that order, each with a higher key than the one
+/// before, but RETURNING need not answer in that order.
+fn in_row_order(mut keys: Vec<i64>, rows: usize) -> Result<Vec<i64>> {
+    if keys.len() != rows {
+        return Err(StoreError::Io(format!(
+            "{rows} rows inserted, {} keys answered",
+            keys.len()
+        )));
+    }
+    keys.sort_unstable();
+    Ok(keys)
+}
+
 /// The columns of a [`Callback`].
 const CALLBACK: &str =
     "id, contact_id, queue, number, requested_ms, status, attempt_contact, failed_attempts, due_ms";
@@ -412,17 +426,7 @@ impl Store {
                 q.push(" RETURNING id");
                 q.build_query_scalar::<i64>().fetch_all(p).await
             };
-            let mut got = self.durable(done).await?;
-            if got.len() != chunk.len() {
-                return Err(StoreError::Io(format!(
-                    "{} contacts inserted, {} ids answered",
-                    chunk.len(),
-                    got.len()
-                )));
-            }
-            // RETURNING need not answer in the order of the rows.
-            got.sort_unstable();
-            ids.extend(got);
+            ids.extend(in_row_order(self.durable(done).await?, chunk.len())?);
         }
         Ok(ids)
     }
@@ -639,18 +643,7 @@ impl Store {
                     q.build_query_scalar::<i64>().fetch_all(p).await
                 })
             };
-            let mut got = self.durable(done).await?;
-            if got.len() != chunk.len() {
-                return Err(StoreError::Io(format!(
-                    "{} events appended, {} positions answered",
-                    chunk.len(),
-                    got.len()
-                )));
-            }
-            // The rows are inserted in the order of the VALUES list, each at a higher
-            // position than the one before, but RETURNING need not answer in that order.
-            got.sort_unstable();
-            seqs.extend(got);
+            seqs.extend(in_row_order(self.durable(done).await?, chunk.len())?);
         }
         Ok(seqs)
     }
