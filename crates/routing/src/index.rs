@@ -746,6 +746,9 @@ struct Group {
     /// The number of entries after the last sweep: the next one comes once the group
     /// has doubled, so that sweeping costs O(1) per entry filed.
     swept: usize,
+    /// The rank of the last entry, when there is one: filing an agent compares against
+    /// it without reading the entries' end, which is rarely in the cache.
+    last: (u64, AgentId),
 }
 
 /// A FIFO entry: the key's last part, the agent, and the filing it belongs to.
@@ -778,6 +781,22 @@ impl Group {
         });
         self.head.set(0);
         self.swept = self.entries.len();
+        if let Some(e) = self.entries.last() {
+            self.last = e.rank();
+        }
+    }
+
+    /// Whether `rank` belongs after every entry from the head on.
+    #[inline(always)]
+    fn goes_last(&self, rank: (u64, AgentId)) -> bool {
+        self.head.get() == self.entries.len() || self.last < rank
+    }
+
+    /// Files an entry at the end.
+    #[inline(always)]
+    fn push(&mut self, filed: Filed) {
+        self.last = filed.rank();
+        self.entries.push(filed);
     }
 }
 
@@ -820,11 +839,9 @@ impl Fifo {
                 slot: filing.slot,
             };
             if group.entries.len() < 2 * group.swept + SWEEP_SLACK
-                && group.entries[group.head.get()..]
-                    .last()
-                    .is_none_or(|e| e.rank() < filed.rank())
+                && group.goes_last(filed.rank())
             {
-                group.entries.push(filed);
+                group.push(filed);
                 return;
             }
         }
@@ -851,6 +868,7 @@ impl Fifo {
                     entries: Vec::new(),
                     head: Cell::new(0),
                     swept: 0,
+                    last: (0, AgentId(0)),
                 };
                 self.groups.insert(i, group);
                 i
@@ -872,8 +890,8 @@ impl Fifo {
         // search among the entries from the head on (sorted, dead ones included).
         // A hint that does not fit is only a scan more the next time.
         let hint = gi as u16;
-        if group.entries[head..].last().is_none_or(|e| e.rank() < r) {
-            group.entries.push(filed);
+        if group.goes_last(r) {
+            group.push(filed);
             return hint;
         }
         let at = head + group.entries[head..].partition_point(|e| e.rank() < r);
