@@ -838,8 +838,7 @@ impl Fifo {
                 agent: item.1,
                 slot: filing.slot,
             };
-            if group.entries.len() < 2 * group.swept + SWEEP_SLACK
-                && group.goes_last(filed.rank())
+            if group.entries.len() < 2 * group.swept + SWEEP_SLACK && group.goes_last(filed.rank())
             {
                 group.push(filed);
                 return;
