@@ -222,6 +222,9 @@ impl Store {
     ) -> Result<Store> {
         let pool = SqlitePoolOptions::new()
             .max_connections(connections)
+            // An embedded database's connection cannot be lost, so the ping a pool sends
+            // before lending one out is only a wasted round trip to the database's thread.
+            .test_before_acquire(false)
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
@@ -292,6 +295,7 @@ impl Store {
                     .min_connections(1)
                     .max_lifetime(None)
                     .idle_timeout(None)
+                    .test_before_acquire(false)
                     // A statement's rows and a statement list's results come back
                     // through a buffer: room for a whole group's, so the database's
                     // thread does not wait for the owner to read them.
