@@ -1236,7 +1236,11 @@ mod tests {
             x ^= x >> 7;
             x ^= x << 17;
             let p = (x % 4 == 0) as i32 + (x % 16 == 0) as i32 + (x % 64 == 0) as i32;
-            let t = if x % 8 == 0 { step - (x >> 8) % step.max(1) } else { step };
+            let t = if x % 8 == 0 {
+                step - (x >> 8) % step.max(1)
+            } else {
+                step
+            };
             let key = (Reverse(p), Timestamp(t), ContactId((x >> 20) % 500));
             if (x >> 40) % 3 == 0 {
                 if let Some(&old) = reference.get((x >> 12) as usize % reference.len().max(1)) {
