@@ -232,9 +232,10 @@ struct Bench<'a> {
     runs: usize,
     /// Measurements before the steps.
     facts: Vec<(String, Json)>,
+    /// The server's resident memory idle, agents registered (KiB).
+    idle_rss_kib: u64,
 }
 
-/// What one step measured.
 /// What became of a step's contacts: see `Bench::contacts_since`.
 struct StepContacts {
     handled: usize,
@@ -243,6 +244,7 @@ struct StepContacts {
     recorded_per_s: Option<f64>,
 }
 
+/// What one step measured.
 struct Step {
     kind: StepKind,
     concurrency: u32,
@@ -252,6 +254,9 @@ struct Step {
     cpu_steady: Option<f64>,
     /// Switchboard's CPU time per call, ms.
     cpu_ms_per_call: Option<f64>,
+    /// Switchboard's resident memory at its highest over its idle memory, per call up
+    /// at once, KiB.
+    kib_per_call: Option<f64>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -424,6 +429,7 @@ impl<'a> Bench<'a> {
             steps: Vec::new(),
             runs: 0,
             facts: Vec::new(),
+            idle_rss_kib: 0,
         };
         let available = bench.available_agents()?;
         if available != opts.agents {
@@ -448,6 +454,7 @@ impl<'a> Bench<'a> {
         let after = cpu_ticks(server_pid).unwrap_or(0);
         let idle_cpu = percent(after - before, bench.ticks_per_sec, idle.as_secs_f64());
         let rss = status_kib(server_pid, "VmRSS:").unwrap_or(0);
+        bench.idle_rss_kib = rss;
         bench.facts = vec![
             ("start_to_http_s".into(), Json::num(boot_secs)),
             (
@@ -690,6 +697,8 @@ impl<'a> Bench<'a> {
             std::thread::sleep(Duration::from_millis(250));
         };
         let wall = t0.elapsed().as_secs_f64();
+        let kib_per_call = (kind != StepKind::Baseline && concurrency > 0)
+            .then(|| rss_max.saturating_sub(self.idle_rss_kib) as f64 / f64::from(concurrency));
         let caller_ticks = children_ticks().saturating_sub(children_before);
         let machine_ticks = machine_busy_ticks().saturating_sub(machine_before);
         samples.push(self.sample(t0));
@@ -853,6 +862,10 @@ impl<'a> Bench<'a> {
                     ),
                     ("rss_max_mib", Json::num(rss_max as f64 / 1024.0)),
                     (
+                        "rss_kib_per_call_over_idle",
+                        kib_per_call.map_or(Json::Null, Json::num),
+                    ),
+                    (
                         "rss_peak_since_start_mib",
                         Json::num(
                             status_kib(self.server_pid, "VmHWM:").unwrap_or(0) as f64 / 1024.0,
@@ -990,6 +1003,7 @@ impl<'a> Bench<'a> {
             passed,
             cpu_steady,
             cpu_ms_per_call,
+            kib_per_call,
         })
     }
 
@@ -1115,6 +1129,10 @@ impl<'a> Bench<'a> {
                 "switchboard_cpu_ms_per_call".into(),
                 s.cpu_ms_per_call.map_or(Json::Null, Json::num),
             ));
+            result.push((
+                "switchboard_rss_kib_per_call_over_idle".into(),
+                s.kib_per_call.map_or(Json::Null, Json::num),
+            ));
             if let Some(r) = best_step(StepKind::Recorded) {
                 result.push((
                     "recording_cpu_ratio".into(),
@@ -1172,6 +1190,9 @@ impl<'a> Bench<'a> {
                 [
                     "cpu percentages are of one core; at_full_concurrency is measured while \
                      `concurrency` calls are up, ms_per_call over the whole step",
+                    "rss_kib_per_call_over_idle: the server's highest resident memory in the \
+                     step less its memory idle with the agents registered, per call up at \
+                     once (the allocator keeps some freed memory, so this is an upper bound)",
                     "kernel_floor: one thread relays datagrams of a call's size between two \
                      loopback UDP sockets (a recv and a send each, as Switchboard does for \
                      every packet of a conversation: 100 a call-second); the CPU that costs \
