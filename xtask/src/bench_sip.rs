@@ -257,6 +257,11 @@ struct Step {
     /// Switchboard's resident memory at its highest over its idle memory, per call up
     /// at once, KiB.
     kib_per_call: Option<f64>,
+    /// What each call up at once above the last step's added to Switchboard's highest
+    /// resident memory, KiB.
+    kib_per_added_call: Option<f64>,
+    /// Switchboard's highest resident memory in the step, KiB (none for a baseline).
+    rss_max_kib: Option<u64>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -699,6 +704,15 @@ impl<'a> Bench<'a> {
         let wall = t0.elapsed().as_secs_f64();
         let kib_per_call = (kind != StepKind::Baseline && concurrency > 0)
             .then(|| rss_max.saturating_sub(self.idle_rss_kib) as f64 / f64::from(concurrency));
+        // The idle server's memory varies from run to run by more than a thousand calls
+        // take; the slope between two steps of one run does not include it.
+        let kib_per_added_call = self
+            .steps
+            .iter()
+            .rev()
+            .find(|s| s.kind == kind && s.concurrency < concurrency)
+            .and_then(|s| Some((s.concurrency, s.rss_max_kib?)))
+            .map(|(c, rss)| (rss_max as f64 - rss as f64) / f64::from(concurrency - c));
         let caller_ticks = children_ticks().saturating_sub(children_before);
         let machine_ticks = machine_busy_ticks().saturating_sub(machine_before);
         samples.push(self.sample(t0));
@@ -837,6 +851,9 @@ impl<'a> Bench<'a> {
                     self.opts.agents
                 ));
             }
+            // Memory that stays once the calls are over grows with the calls made, not
+            // with the calls up at once.
+            let rest_rss_kib = status_kib(self.server_pid, "VmRSS:");
             let first = samples.first().map_or(0, |s| s.server);
             let last = samples.last().map_or(0, |s| s.server);
             let ticks = last.saturating_sub(first);
@@ -862,8 +879,16 @@ impl<'a> Bench<'a> {
                     ),
                     ("rss_max_mib", Json::num(rss_max as f64 / 1024.0)),
                     (
+                        "rss_after_the_calls_mib",
+                        rest_rss_kib.map_or(Json::Null, |k| Json::num(k as f64 / 1024.0)),
+                    ),
+                    (
                         "rss_kib_per_call_over_idle",
                         kib_per_call.map_or(Json::Null, Json::num),
+                    ),
+                    (
+                        "rss_kib_per_call_over_the_last_step",
+                        kib_per_added_call.map_or(Json::Null, Json::num),
                     ),
                     (
                         "rss_peak_since_start_mib",
@@ -1004,6 +1029,8 @@ impl<'a> Bench<'a> {
             cpu_steady,
             cpu_ms_per_call,
             kib_per_call,
+            kib_per_added_call,
+            rss_max_kib: (kind != StepKind::Baseline).then_some(rss_max),
         })
     }
 
@@ -1133,6 +1160,10 @@ impl<'a> Bench<'a> {
                 "switchboard_rss_kib_per_call_over_idle".into(),
                 s.kib_per_call.map_or(Json::Null, Json::num),
             ));
+            result.push((
+                "switchboard_rss_kib_per_call_over_the_last_step".into(),
+                s.kib_per_added_call.map_or(Json::Null, Json::num),
+            ));
             if let Some(r) = best_step(StepKind::Recorded) {
                 result.push((
                     "recording_cpu_ratio".into(),
@@ -1193,6 +1224,9 @@ impl<'a> Bench<'a> {
                     "rss_kib_per_call_over_idle: the server's highest resident memory in the \
                      step less its memory idle with the agents registered, per call up at \
                      once (the allocator keeps some freed memory, so this is an upper bound)",
+                    "rss_kib_per_call_over_the_last_step: the growth of the server's highest \
+                     resident memory from the last step of the same kind to this one, per call \
+                     added at once; the idle memory, which varies from run to run, is not in it",
                     "kernel_floor: one thread relays datagrams of a call's size between two \
                      loopback UDP sockets (a recv and a send each, as Switchboard does for \
                      every packet of a conversation: 100 a call-second); the CPU that costs \

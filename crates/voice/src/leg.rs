@@ -1,6 +1,10 @@
 //! The agent leg of a call: an outbound INVITE to the agent's registered phone while the
 //! routing engine's offer stands, then, once answered, the phone's RTP, relayed to and
 //! from the caller (transcoded when the two sides chose different G.711 laws).
+//!
+//! rsipstack's requests (CANCEL, BYE, NOTIFY) are awaited boxed: their futures take
+//! kilobytes, and unboxed, every call's task would keep room for the largest of them for
+//! as long as the call lasts.
 
 use std::fs::File;
 use std::future::Future;
@@ -24,7 +28,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
 use crate::call::new_ssrc;
-use crate::line::{Line, Peer};
+use crate::line::{Line, Peer, room};
 use crate::rtcp;
 use crate::sdp::Description;
 use crate::sip::{Live, Shared, Signal};
@@ -44,16 +48,15 @@ pub(crate) fn accept_media(remote: &mut SocketAddr, latched: &mut bool, from: So
 }
 
 /// The agent leg's state.
-// A call holds two of these at most and moves them rarely: boxing buys nothing.
-#[allow(clippy::large_enum_variant)]
 pub(crate) enum Leg {
     /// No agent phone involved.
     Idle,
     /// Phones ring: every registered phone of the agent offered the call (forking), and
     /// of several agents at once in a ring-all queue. The first to answer takes the call.
     Ringing(Vec<Ringing>),
-    /// A phone answered: media is relayed.
-    Up(Up),
+    /// A phone answered: media is relayed. (Boxed: a leg is moved in and out of the call
+    /// task's futures, each of which would otherwise keep room for it.)
+    Up(Box<Up>),
 }
 
 /// What a ringing phone's final answer means for the call.
@@ -144,7 +147,7 @@ pub(crate) struct Up {
     gone: CancellationToken,
     /// `gone`'s wait, kept across the call task's wake-ups.
     pub hung_up: Pin<Box<dyn Future<Output = ()> + Send>>,
-    /// Room for an RTCP datagram from the phone.
+    /// Room for an RTCP datagram from the phone (made when first needed).
     report: Vec<u8>,
     /// The phone asked for a transfer: it is told the outcome (NOTIFY) before the BYE.
     pub refer_pending: bool,
@@ -189,8 +192,9 @@ pub(crate) enum LegEvent {
 }
 
 impl Leg {
-    /// The next thing that happens on the leg (never, when idle).
-    pub async fn next(&mut self, buf: &mut [u8]) -> LegEvent {
+    /// The next thing that happens on the leg (never, when idle); a datagram received is
+    /// in `buf` (given room when the leg is up).
+    pub async fn next(&mut self, buf: &mut Vec<u8>) -> LegEvent {
         match self {
             Leg::Idle => std::future::pending().await,
             Leg::Ringing(phones) => {
@@ -214,12 +218,12 @@ impl Leg {
                 tokio::select! {
                     biased;
                     () = up.hung_up.as_mut() => return LegEvent::Gone,
-                    r = up.line.recv(buf) => return match r {
+                    r = up.line.recv(room(buf)) => return match r {
                         Ok((n, from)) => LegEvent::Received(n, from),
                         // A transient socket error (e.g. ICMP unreachable): skip it.
                         Err(_) => LegEvent::Received(0, up.line.remote),
                     },
-                    r = up.line.recv_rtcp(&mut up.report) => {
+                    r = up.line.recv_rtcp(room(&mut up.report)) => {
                         if let Ok((n, from)) = r {
                             up.line.control.handle(&up.report[..n], from);
                         }
@@ -235,16 +239,16 @@ impl Leg {
             Leg::Idle => {}
             Leg::Ringing(phones) => {
                 for r in phones {
-                    let _ = r.dialog.cancel().await;
+                    let _ = Box::pin(r.dialog.cancel()).await;
                     r.log.closed(shared, None, "cancelled", None);
                 }
             }
             Leg::Up(mut up) => {
                 if up.refer_pending {
                     let done = "terminated;reason=noresource";
-                    let _ = up.dialog.notify_refer(StatusCode::OK, done).await;
+                    let _ = Box::pin(up.dialog.notify_refer(StatusCode::OK, done)).await;
                 }
-                let _ = up.dialog.hangup().await;
+                let _ = Box::pin(up.dialog.hangup()).await;
                 up.line.bye().await;
                 up.closed(shared, "ended");
             }
@@ -418,7 +422,7 @@ impl Ringing {
         result: InviteAsyncResult,
         shared: &Shared,
         signals: mpsc::UnboundedSender<Signal>,
-    ) -> Result<Up, String> {
+    ) -> Result<Box<Up>, String> {
         let log = self.log.clone();
         let up = self.take_answer(result, shared, signals).await;
         if let Err(reason) = &up {
@@ -432,7 +436,7 @@ impl Ringing {
         result: InviteAsyncResult,
         shared: &Shared,
         signals: mpsc::UnboundedSender<Signal>,
-    ) -> Result<Up, String> {
+    ) -> Result<Box<Up>, String> {
         let (id, response) = result.map_err(|e| e.to_string())?;
         let response = response.ok_or_else(|| "no answer".to_string())?;
         if response.status_code.kind() != rsipstack::sip::StatusCodeKind::Successful {
@@ -441,14 +445,14 @@ impl Ringing {
         let answer = match Description::parse(&response.body) {
             Ok(a) => a,
             Err(e) => {
-                let _ = self.dialog.hangup().await;
+                let _ = Box::pin(self.dialog.hangup()).await;
                 return Err(e.to_string());
             }
         };
         let (payload_type, codec) = answer.codec();
         let ssrc = new_ssrc();
         let Ok(sender) = RtpSender::new(ssrc, payload_type, ssrc as u16, ssrc) else {
-            let _ = self.dialog.hangup().await;
+            let _ = Box::pin(self.dialog.hangup()).await;
             return Err(format!("payload type {payload_type}"));
         };
         let peer = Peer {
@@ -476,7 +480,7 @@ impl Ringing {
                 acked: None,
             },
         );
-        Ok(Up {
+        Ok(Box::new(Up {
             contact: self.contact,
             agent: self.agent,
             recording,
@@ -491,9 +495,9 @@ impl Ringing {
                 .and_then(|pt| EventSender::new(pt).ok()),
             hung_up: Box::pin(gone.clone().cancelled_owned()),
             gone,
-            report: vec![0; 1500],
+            report: Vec::new(),
             refer_pending: false,
-        })
+        }))
     }
 }
 
@@ -572,11 +576,16 @@ impl Up {
         true
     }
 
+    /// Lets go of the leg's buffer while a relay thread reads its sockets.
+    pub fn free_buffer(&mut self) {
+        self.report = Vec::new();
+    }
+
     /// Tells the phone its transfer (REFER) was refused; the call goes on.
     pub async fn transfer_refused(&mut self) {
         if std::mem::take(&mut self.refer_pending) {
             let done = "terminated;reason=rejected";
-            let _ = self.dialog.notify_refer(StatusCode::Decline, done).await;
+            let _ = Box::pin(self.dialog.notify_refer(StatusCode::Decline, done)).await;
         }
     }
 

@@ -18,6 +18,20 @@ use tokio::net::UdpSocket;
 use crate::leg::accept_media;
 use crate::rtcp::{self, Control};
 
+/// The most a datagram read by a call's task may hold: an RTP or RTCP packet of any
+/// common size.
+const DATAGRAM: usize = 2048;
+
+/// `buf`, given room for one datagram if it has none. A call's buffers are made only when
+/// its task reads a socket itself: a conversation lent to a relay thread needs none, and
+/// they are a good part of a call's memory.
+pub(crate) fn room(buf: &mut Vec<u8>) -> &mut [u8] {
+    if buf.is_empty() {
+        buf.resize(DATAGRAM, 0);
+    }
+    buf
+}
+
 /// One party's media stream, over sockets of type `S`.
 pub(crate) struct Line<S = UdpSocket> {
     pub rtp: S,

@@ -65,9 +65,9 @@ async fn agent_answers(
     contact: i64,
     number: &str,
     commands: &mut mpsc::UnboundedReceiver<CallCommand>,
-) -> Option<Up> {
+) -> Option<Box<Up>> {
     let mut ringing = Leg::Idle;
-    let mut buf = vec![0u8; 2048];
+    let mut buf = Vec::new();
     // Before the customer is on the line there is nobody to hold or transfer.
     let (signals, _) = mpsc::unbounded_channel();
     let emit = |e: EdgeEvent| {
@@ -117,9 +117,9 @@ async fn customer_answers(
     shared: &Arc<Shared>,
     contact: i64,
     number: &str,
-    agent: Up,
+    agent: Box<Up>,
     commands: &mut mpsc::UnboundedReceiver<CallCommand>,
-) -> Option<(Up, Up)> {
+) -> Option<(Box<Up>, Box<Up>)> {
     let trunk = shared.trunk().unwrap_or_default().to_string();
     let target = format!("sip:{number}@{trunk}");
     let mut agent = Leg::Up(agent);
@@ -146,7 +146,7 @@ async fn customer_answers(
     let mut at = 0;
     let mut tick = tokio::time::interval(Duration::from_millis(20));
     tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
-    let (mut buf, mut agent_buf) = (vec![0u8; 2048], vec![0u8; 2048]);
+    let (mut buf, mut agent_buf) = (Vec::new(), Vec::new());
     let failure = loop {
         tokio::select! {
             () = shared.hangups.cancelled() => break None,

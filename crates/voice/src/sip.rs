@@ -285,7 +285,8 @@ async fn dispatch(shared: Arc<Shared>, mut incoming: TransactionReceiver) {
         }
         match tx.original.method {
             Method::Invite => {
-                tokio::spawn(new_call(Arc::clone(&shared), tx));
+                // Boxed: the call's task keeps room for it for as long as the call lasts.
+                tokio::spawn(new_call(Arc::clone(&shared), Box::new(tx)));
             }
             Method::Options => {
                 let allow = Header::Allow(ALLOW.into());
@@ -640,7 +641,7 @@ impl Shared {
 }
 
 /// A new INVITE: checks it, asks the runtime, answers, and runs the call to its end.
-async fn new_call(shared: Arc<Shared>, mut tx: Transaction) {
+async fn new_call(shared: Arc<Shared>, mut tx: Box<Transaction>) {
     let started_ms = unix_ms();
     // An address locked out for guessing phone passwords may not call either.
     let source = source_ip(&tx.original).unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
@@ -655,7 +656,7 @@ async fn new_call(shared: Arc<Shared>, mut tx: Transaction) {
         let _ = tx.reply(StatusCode::ServiceUnavailable).await;
         return;
     };
-    let request = tx.original.clone();
+    let request = &tx.original;
     let to = user(&request.uri);
     let from = request
         .from_header()
@@ -670,9 +671,13 @@ async fn new_call(shared: Arc<Shared>, mut tx: Transaction) {
     // A late offer (RFC 3261 §13.2.1, RFC 3264 §5): an INVITE without SDP gets
     // Switchboard's offer in the 200, and the caller's answer comes in the ACK.
     let late = request.body.iter().all(u8::is_ascii_whitespace);
-    let offer = match Description::parse(&request.body) {
-        _ if late => None,
-        Ok(offer) => Some(offer),
+    let offer = if late {
+        Ok(None)
+    } else {
+        Description::parse(&request.body).map(Some)
+    };
+    let offer = match offer {
+        Ok(offer) => offer,
         Err(e) => {
             tracing::info!(%call_id, "call refused: {e}");
             let _ = tx
@@ -849,7 +854,8 @@ async fn new_call(shared: Arc<Shared>, mut tx: Transaction) {
 }
 
 async fn hang_up(dialog: &InviteDialog) {
-    if let Err(e) = dialog.hangup().await {
+    // Boxed: the call's task would otherwise keep room for it all along (see `leg`).
+    if let Err(e) = Box::pin(dialog.hangup()).await {
         tracing::debug!("hang-up: {e}");
     }
 }
