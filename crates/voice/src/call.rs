@@ -397,7 +397,8 @@ async fn run_legs(
     let mut events = EventReceiver::new();
     // The agent's key presses on their way to the caller.
     let mut agent_keys = EventRelay::new();
-    let mut detector = DtmfDetector::new();
+    // In-band key detection, only for a caller who sends no telephone-events.
+    let mut detector: Option<DtmfDetector> = None;
     let mut tick = tokio::time::interval(Duration::from_millis(20));
     tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
     // Room for datagrams, made when a socket is read here (see `room`).
@@ -945,7 +946,10 @@ async fn run_legs(
                     {
                         decoded.clear();
                         codec.decode(packet.payload, &mut decoded);
-                        for key in detector.feed(&decoded) {
+                        for key in detector
+                            .get_or_insert_with(DtmfDetector::new)
+                            .feed(&decoded)
+                        {
                             emit(media.key(key, now));
                         }
                     }
