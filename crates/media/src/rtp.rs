@@ -115,9 +115,18 @@ impl RtpSender {
     /// Writes a media packet carrying `samples` samples of audio, then advances the
     /// sequence number by 1 and the clock by `samples` (both wrapping).
     pub fn packet(&mut self, payload: &[u8], samples: u32, marker: bool) -> Vec<u8> {
-        let bytes = self.write_raw(self.payload_type, self.timestamp, payload, marker);
-        self.timestamp = self.timestamp.wrapping_add(samples);
+        let mut bytes = Vec::new();
+        self.packet_into(payload, samples, marker, &mut bytes);
         bytes
+    }
+
+    /// As [`RtpSender::packet`], written over `out`, whose room is reused: a relay that
+    /// sends thousands of packets a second allocates nothing per packet.
+    pub fn packet_into(&mut self, payload: &[u8], samples: u32, marker: bool, out: &mut Vec<u8>) {
+        out.clear();
+        self.builder(self.payload_type, self.timestamp, payload, marker)
+            .write_into_vec_unchecked(out);
+        self.timestamp = self.timestamp.wrapping_add(samples);
     }
 
     /// Writes a packet with its own payload type and timestamp (every packet of one RFC
@@ -148,6 +157,22 @@ impl RtpSender {
         payload: &[u8],
         marker: bool,
     ) -> Vec<u8> {
+        // The builder's only checks are a 7-bit payload type (checked by every caller
+        // of `write_raw`), at most 15 CSRCs, padded extensions and non-zero padding; this
+        // packet has no CSRCs, extension or padding.
+        self.builder(payload_type, timestamp, payload, marker)
+            .write_vec_unchecked()
+    }
+
+    /// The next packet's builder (unchecked: see `write_raw`); takes its sequence number
+    /// and counts it sent.
+    fn builder<'a>(
+        &mut self,
+        payload_type: u8,
+        timestamp: u32,
+        payload: &'a [u8],
+        marker: bool,
+    ) -> RtpPacketBuilder<&'a [u8], &'a [u8]> {
         let builder = RtpPacketBuilder::<&[u8], &[u8]>::new()
             .payload_type(payload_type)
             .sequence_number(self.seq)
@@ -158,10 +183,7 @@ impl RtpSender {
         self.seq = self.seq.wrapping_add(1);
         self.packets = self.packets.wrapping_add(1);
         self.octets = self.octets.wrapping_add(payload.len() as u32);
-        // The builder's only checks are a 7-bit payload type (checked by every caller
-        // of `write_raw`), at most 15 CSRCs, padded extensions and non-zero padding; this
-        // packet has no CSRCs, extension or padding.
-        builder.write_vec_unchecked()
+        builder
     }
 }
 

@@ -116,6 +116,7 @@ impl Relays {
                 free: Vec::new(),
                 by_id: HashMap::new(),
                 buf: vec![0; 2048],
+                packet: Vec::new(),
             };
             std::thread::Builder::new()
                 .name(format!("media-relay-{i}"))
@@ -225,6 +226,8 @@ struct Relay {
     free: Vec<usize>,
     by_id: HashMap<u64, usize>,
     buf: Vec<u8>,
+    /// The packet being sent on, its room reused.
+    packet: Vec<u8>,
 }
 
 impl Relay {
@@ -367,7 +370,7 @@ impl Relay {
         let Ok((n, source)) = from.rtp.recv_from(&mut self.buf) else {
             return;
         };
-        if !relay(from, to, &self.buf[..n], source) {
+        if !relay(from, to, &self.buf[..n], source, &mut self.packet) {
             let datagram = self.buf[..n].to_vec();
             self.give(i, Some((party, datagram, source)));
         }
@@ -396,6 +399,7 @@ fn relay(
     to: &mut Line<UdpSocket>,
     datagram: &[u8],
     source: SocketAddr,
+    out: &mut Vec<u8>,
 ) -> bool {
     let Ok(packet) = rtp::parse(datagram) else {
         return true;
@@ -408,7 +412,7 @@ fn relay(
     }
     from.control.received(&packet, true);
     if from.order.pass(packet.ssrc, packet.sequence) {
-        pass_on(from.codec, to, packet.payload);
+        pass_on(from.codec, to, packet.payload, out);
         return true;
     }
     from.order
@@ -417,18 +421,19 @@ fn relay(
     // held), so whatever is due now is passed on the same way.
     while let Some(due) = from.order.pop() {
         if let Ok(packet) = rtp::parse(&due) {
-            pass_on(from.codec, to, packet.payload);
+            pass_on(from.codec, to, packet.payload, out);
         }
     }
     true
 }
 
-/// Sends `payload`, audio in the law `codec`, in `to`'s stream.
-fn pass_on(codec: Codec, to: &mut Line<UdpSocket>, payload: &[u8]) {
+/// Sends `payload`, audio in the law `codec`, in `to`'s stream (written in `out`).
+fn pass_on(codec: Codec, to: &mut Line<UdpSocket>, payload: &[u8], out: &mut Vec<u8>) {
     let payload = transcode(payload, codec, to.codec);
-    let out = to.sender.packet(&payload, payload.len() as u32, false);
+    to.sender
+        .packet_into(&payload, payload.len() as u32, false, out);
     // A full socket buffer drops the packet, as the network may.
-    let _ = to.rtp.send_to(&out, to.remote);
+    let _ = to.rtp.send_to(out, to.remote);
 }
 
 #[cfg(test)]

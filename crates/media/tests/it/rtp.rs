@@ -22,6 +22,24 @@ fn sender_writes_the_rfc_3550_header() {
 }
 
 #[test]
+fn a_packet_written_over_a_used_buffer_is_the_same_packet() {
+    let (mut fresh, mut reused) = (
+        RtpSender::new(0xDEAD_BEEF, 0, 0x1234, 0x0001_0000).unwrap(),
+        RtpSender::new(0xDEAD_BEEF, 0, 0x1234, 0x0001_0000).unwrap(),
+    );
+    // A longer packet first, so that the second must not keep any of its bytes.
+    let mut out = Vec::new();
+    for (payload, marker) in [(&[0x55; 160][..], true), (&[0xFF, 0x7F][..], false)] {
+        reused.packet_into(payload, payload.len() as u32, marker, &mut out);
+        assert_eq!(out, fresh.packet(payload, payload.len() as u32, marker));
+    }
+    assert_eq!(out.len(), 14);
+    assert_eq!(reused.next_sequence(), 0x1236);
+    assert_eq!(reused.timestamp(), 0x0001_0000 + 162);
+    assert_eq!(reused.packets_sent(), 2);
+}
+
+#[test]
 fn parse_reads_every_field() {
     let datagram = [
         0x80, 0x08, 0xFF, 0xFF, 0x00, 0x00, 0x03, 0x20, 0x01, 0x02, 0x03, 0x04, 0xD5, 0xD5,
