@@ -851,8 +851,8 @@ impl<'a> Bench<'a> {
                     self.opts.agents
                 ));
             }
-            // Memory that stays once the calls are over grows with the calls made, not
-            // with the calls up at once.
+            // What stays once the calls are over: memory that grows with the calls made,
+            // not with the calls up at once, shows here.
             let rest_rss_kib = status_kib(self.server_pid, "VmRSS:");
             let first = samples.first().map_or(0, |s| s.server);
             let last = samples.last().map_or(0, |s| s.server);

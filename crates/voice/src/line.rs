@@ -22,9 +22,9 @@ use crate::rtcp::{self, Control};
 /// common size.
 const DATAGRAM: usize = 2048;
 
-/// `buf`, given room for one datagram if it has none. A call's buffers are made only when
-/// its task reads a socket itself: a conversation lent to a relay thread needs none, and
-/// they are a good part of a call's memory.
+/// `buf`, given room for one datagram if it has none. A call's buffers (8 KB for four) are
+/// made only when its task reads a socket itself: a conversation lent to a relay thread
+/// needs none.
 pub(crate) fn room(buf: &mut Vec<u8>) -> &mut [u8] {
     if buf.is_empty() {
         buf.resize(DATAGRAM, 0);
