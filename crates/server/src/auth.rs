@@ -2,15 +2,22 @@
 //! and a limit on failed logins.
 //!
 //! Tokens are 256 random bits, shown once; the store keeps only their SHA-256.
+//!
+//! An Argon2 hash takes tens of milliseconds of CPU and 19 MiB of memory. Hashing and
+//! checking passwords run on tokio's blocking threads, a few at a time (see
+//! [`off_runtime`]): on a runtime worker they would stall the calls' signalling and
+//! media for as long, and a flood of logins could not hold more memory than those few.
 
 use std::collections::HashMap;
 use std::sync::{LazyLock, Mutex};
+use std::thread::available_parallelism;
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use rand::TryRngCore;
 use sha2::{Digest, Sha256};
 use switchboard_store::{Role, Store, Token, User};
+use tokio::sync::Semaphore;
 
 /// Failed logins allowed per name within [`LOCKOUT_MS`].
 pub const MAX_FAILURES: u32 = 5;
@@ -52,8 +59,44 @@ pub enum LoginError {
     Locked(u64),
 }
 
-/// Hashes a password with Argon2id and a random salt (PHC string).
-pub fn hash_password(password: &str) -> String {
+/// Hashes a password with Argon2id and a random salt (PHC string), off the runtime
+/// (`None`: the runtime is shutting down).
+pub async fn hash_password(password: String) -> Option<String> {
+    off_runtime(move || hash_now(&password)).await
+}
+
+/// Whether `password` matches the PHC string `hash` (Argon2), checked off the runtime.
+/// Without a hash (an unknown name) it is checked against a real one all the same, so
+/// that timing tells nothing.
+async fn verify_password(hash: Option<String>, password: String) -> bool {
+    off_runtime(move || {
+        let hash = hash.as_deref().unwrap_or(&DUMMY_HASH);
+        PasswordHash::new(hash).is_ok_and(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// Runs `work` (Argon2) on a blocking thread, at most one per core at once (`None`: the
+/// runtime is shutting down).
+async fn off_runtime<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    static HASHERS: LazyLock<Semaphore> =
+        LazyLock::new(|| Semaphore::new(available_parallelism().map_or(1, std::num::NonZero::get)));
+    // The semaphore is never closed, so a permit always comes.
+    let _permit = HASHERS.acquire().await;
+    match tokio::task::spawn_blocking(work).await {
+        Ok(done) => Some(done),
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(_) => None,
+    }
+}
+
+/// [`hash_password`], on the thread that calls it.
+fn hash_now(password: &str) -> String {
     let mut bytes = [0u8; 16];
     fill(&mut bytes);
     let salt = SaltString::encode_b64(&bytes).expect("16 bytes make a valid salt");
@@ -104,15 +147,8 @@ impl Logins {
             return Err(LoginError::Locked(wait));
         }
         let user = store.user(name).await.ok().flatten();
-        // Verify against a real hash even for unknown names, so timing tells nothing.
-        let hash = user
-            .as_ref()
-            .map_or(DUMMY_HASH.as_str(), |u| u.password_hash.as_str());
-        let ok = PasswordHash::new(hash).ok().is_some_and(|h| {
-            Argon2::default()
-                .verify_password(password.as_bytes(), &h)
-                .is_ok()
-        });
+        let hash = user.as_ref().map(|u| u.password_hash.clone());
+        let ok = verify_password(hash, password.to_string()).await;
         match user {
             Some(user) if ok => {
                 self.failures.lock().expect("not poisoned").remove(name);
@@ -153,7 +189,7 @@ impl Logins {
 }
 
 /// An Argon2 hash of a random password, checked when the name is unknown.
-static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| hash_password(&new_token()));
+static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| hash_now(&new_token()));
 
 /// The caller a bearer token signs in.
 pub async fn caller(store: &Store, token: &str, now_ms: i64) -> Option<Caller> {
@@ -164,4 +200,24 @@ pub async fn caller(store: &Store, token: &str, now_ms: i64) -> Option<Caller> {
         role: user.role,
         agent: user.agent,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn passwords_are_hashed_and_checked_on_a_thread_other_than_the_runtime_s() {
+        let runtime = std::thread::current().id();
+        let elsewhere = off_runtime(|| std::thread::current().id()).await;
+        assert!(elsewhere.is_some_and(|t| t != runtime));
+
+        let hash = hash_password("correct horse".into()).await.unwrap();
+        assert!(hash.starts_with("$argon2id$"), "{hash}");
+        assert!(verify_password(Some(hash.clone()), "correct horse".into()).await);
+        assert!(!verify_password(Some(hash), "correct horsE".into()).await);
+        assert!(!verify_password(Some("not a hash".into()), "x".into()).await);
+        // An unknown name is checked against a real hash, and fails.
+        assert!(!verify_password(None, "correct horse".into()).await);
+    }
 }

@@ -310,7 +310,9 @@ pub async fn import(store: &Store, path: &Path, realm: &str) -> anyhow::Result<(
                     name: u.name.clone(),
                     role: u.role,
                     agent: u.agent.clone(),
-                    password_hash: auth::hash_password(&u.password),
+                    password_hash: auth::hash_password(u.password.clone())
+                        .await
+                        .ok_or_else(|| anyhow::anyhow!("the server is shutting down"))?,
                 })
                 .await?;
         }

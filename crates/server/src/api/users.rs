@@ -88,7 +88,13 @@ pub async fn put_user(
                 "a password has at least {MIN_PASSWORD} characters"
             )));
         }
-        (Some(p), _) => hash_password(&p),
+        (Some(p), _) => hash_password(p).await.ok_or_else(|| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the server is shutting down",
+            )
+        })?,
         (None, Some(old)) => old.password_hash,
         (None, None) => return Err(ApiError::invalid("a new user needs a password")),
     };
