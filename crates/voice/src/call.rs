@@ -446,7 +446,11 @@ async fn run_legs(
             (buf, leg_buf, rtcp_buf) = Default::default();
             up.free_buffer();
             let talk = match (caller.into_std(), up.line.into_std()) {
-                (Ok(caller), Ok(agent)) => Box::new(Talk { caller, agent }),
+                (Ok(caller), Ok(agent)) => Box::new(Talk {
+                    caller,
+                    agent,
+                    recording: up.recording.take(),
+                }),
                 (Err(e), _) | (_, Err(e)) => {
                     tracing::error!(contact, "call media lost: {e}");
                     return (Ending::Hangup, None);
@@ -484,7 +488,9 @@ async fn run_legs(
             let Talk {
                 caller: c,
                 agent: a,
+                recording,
             } = *talk;
+            up.recording = recording;
             match (c.into_tokio(), a.into_tokio()) {
                 (Ok(c), Ok(a)) => {
                     caller = c;

@@ -20,6 +20,7 @@ use rsipstack::dialog::invitation::{InviteAsyncResult, InviteOption};
 use rsipstack::dialog::invite_dialog::InviteDialog;
 use rsipstack::platform::{CancellationToken, JoinHandle};
 use rsipstack::sip::StatusCode;
+use switchboard_media::MediaError;
 use switchboard_media::audio::{Side, StereoRecorder};
 use switchboard_media::dtmf::{EventRelay, EventSender};
 use switchboard_media::g711::Codec;
@@ -132,7 +133,8 @@ pub(crate) struct Ringing {
 pub(crate) struct Up {
     contact: i64,
     pub agent: String,
-    recording: Option<Recording>,
+    /// The conversation's recording (lent with the lines to a relay thread).
+    pub recording: Option<Recording>,
     dialog: InviteDialog,
     id: String,
     /// The phone's media.
@@ -153,8 +155,10 @@ pub(crate) struct Up {
     pub refer_pending: bool,
 }
 
-/// A conversation being recorded.
-struct Recording {
+/// A conversation being recorded: by the call's task, or by the relay thread that carries
+/// the conversation (see [`crate::relay::Talk`]).
+pub(crate) struct Recording {
+    contact: i64,
     recorder: StereoRecorder<BufWriter<File>>,
     file: String,
     started: Instant,
@@ -162,8 +166,19 @@ struct Recording {
 }
 
 impl Recording {
+    /// Records `packet` (in `codec`) as `side`'s audio, placed by its timestamp.
+    pub fn record(&mut self, side: Side, packet: &Rtp<'_>, codec: Codec) {
+        self.scratch.clear();
+        codec.decode(packet.payload, &mut self.scratch);
+        let now = self.started.elapsed().as_micros() as u64 * 8 / 1000;
+        let (ssrc, ts) = (packet.ssrc, packet.timestamp);
+        if let Err(e) = self.recorder.push_rtp(side, ssrc, ts, now, &self.scratch) {
+            tracing::debug!(contact = self.contact, "recording: {e}");
+        }
+    }
+
     /// Starts `contact`'s recording with `agent` in `dir`.
-    fn start(dir: &Path, contact: i64, agent: &str) -> std::io::Result<Recording> {
+    pub fn start(dir: &Path, contact: i64, agent: &str) -> std::io::Result<Recording> {
         std::fs::create_dir_all(dir)?;
         let stamp = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -172,11 +187,18 @@ impl Recording {
         let writer = BufWriter::new(File::create(dir.join(&file))?);
         let recorder = StereoRecorder::new(writer).map_err(std::io::Error::other)?;
         Ok(Recording {
+            contact,
             recorder,
             file,
             started: Instant::now(),
             scratch: Vec::with_capacity(160),
         })
+    }
+
+    /// Completes the file; returns its name (in the directory it was started in).
+    pub fn finish(self) -> Result<String, MediaError> {
+        self.recorder.finish()?;
+        Ok(self.file)
     }
 }
 
@@ -540,11 +562,11 @@ impl Up {
         self.log
             .closed(shared, Some(self.answered_ms), reason, quality);
         if let Some(r) = self.recording {
-            match r.recorder.finish() {
-                Ok(_) => {
+            match r.finish() {
+                Ok(file) => {
                     let _ = shared.events.send(EdgeEvent::Recorded {
                         contact: self.contact,
-                        file: r.file,
+                        file,
                     });
                 }
                 Err(e) => tracing::error!(contact = self.contact, "recording failed: {e}"),
@@ -552,16 +574,10 @@ impl Up {
         }
     }
 
-    /// Records `packet` (in `codec`) as `side`'s audio, placed by its timestamp.
+    /// Records `packet` (in `codec`) as `side`'s audio, if the leg is recorded.
     pub fn record(&mut self, side: Side, packet: &Rtp<'_>, codec: Codec) {
         if let Some(r) = &mut self.recording {
-            r.scratch.clear();
-            codec.decode(packet.payload, &mut r.scratch);
-            let now = r.started.elapsed().as_micros() as u64 * 8 / 1000;
-            let (ssrc, ts) = (packet.ssrc, packet.timestamp);
-            if let Err(e) = r.recorder.push_rtp(side, ssrc, ts, now, &r.scratch) {
-                tracing::debug!(contact = self.contact, "recording: {e}");
-            }
+            r.record(side, packet, codec);
         }
     }
 
@@ -626,12 +642,10 @@ impl Up {
         }
     }
 
-    /// Whether the leg's packets need nothing but relaying: not recorded, no key being
+    /// Whether the leg's packets need nothing but relaying (and recording): no key being
     /// sent, none waiting in the reorder buffer (see [`crate::relay`]).
     pub fn plain(&self) -> bool {
-        self.recording.is_none()
-            && self.keys.as_ref().is_none_or(EventSender::is_idle)
-            && self.line.order.is_empty()
+        self.keys.as_ref().is_none_or(EventSender::is_idle) && self.line.order.is_empty()
     }
 
     /// Sends the caller's audio (already in the phone's law) to the phone (held back

@@ -30,10 +30,12 @@ use std::time::{Duration, Instant};
 
 use rustix::buffer::spare_capacity;
 use rustix::event::{EventfdFlags, Timespec, epoll, eventfd};
+use switchboard_media::audio::Side;
 use switchboard_media::g711::{Codec, transcode};
 use switchboard_media::rtp;
 use tokio::sync::oneshot;
 
+use crate::leg::Recording;
 use crate::line::Line;
 
 /// How often a relay thread looks for RTCP reports due (each stream's is every 5 s).
@@ -43,10 +45,12 @@ const WAKE: u64 = u64::MAX;
 /// Readiness events taken per wait.
 const EVENTS: usize = 1024;
 
-/// A conversation's two lines, lent to a relay thread.
+/// A conversation's two lines, lent to a relay thread, and its recording if it is
+/// recorded (both parties' audio is written to it as it is passed on).
 pub(crate) struct Talk {
     pub caller: Line<UdpSocket>,
     pub agent: Line<UdpSocket>,
+    pub recording: Option<Recording>,
 }
 
 /// Which party of a conversation a packet came from.
@@ -54,6 +58,16 @@ pub(crate) struct Talk {
 pub(crate) enum Party {
     Caller,
     Agent,
+}
+
+impl Party {
+    /// The party's channel in a recording.
+    fn side(self) -> Side {
+        match self {
+            Party::Caller => Side::Caller,
+            Party::Agent => Side::Agent,
+        }
+    }
 }
 
 /// A conversation given back, with the RTP datagram (and its source) the relay left to
@@ -354,11 +368,15 @@ impl Relay {
         let Some(Some(slot)) = self.slots.get_mut(i) else {
             return;
         };
-        let talk = &mut *slot.talk;
+        let Talk {
+            caller,
+            agent,
+            recording,
+        } = &mut *slot.talk;
         let (from, to, party) = if k < 2 {
-            (&mut talk.caller, &mut talk.agent, Party::Caller)
+            (caller, agent, Party::Caller)
         } else {
-            (&mut talk.agent, &mut talk.caller, Party::Agent)
+            (agent, caller, Party::Agent)
         };
         if k % 2 == 1 {
             if let Ok((n, source)) = from.rtcp.recv_from(&mut self.buf) {
@@ -370,7 +388,15 @@ impl Relay {
         let Ok((n, source)) = from.rtp.recv_from(&mut self.buf) else {
             return;
         };
-        if !relay(from, to, &self.buf[..n], source, &mut self.packet) {
+        let recording = recording.as_mut().map(|r| (r, party.side()));
+        if !relay(
+            from,
+            to,
+            &self.buf[..n],
+            source,
+            &mut self.packet,
+            recording,
+        ) {
             let datagram = self.buf[..n].to_vec();
             self.give(i, Some((party, datagram, source)));
         }
@@ -390,8 +416,9 @@ impl Relay {
 }
 
 /// Passes a datagram `from` one party's line (from `source`) `to` the other's, as the
-/// call task does with a conversation's packets. Garbage and datagrams from anyone but
-/// the party are dropped, as there; audio out of order goes through the line's reorder
+/// call task does with a conversation's packets, recording what it passes on as the
+/// given side's audio if there is a recording. Garbage and datagrams from anyone but the
+/// party are dropped, as there; audio out of order goes through the line's reorder
 /// buffer, as there. False leaves the packet to the task, with nothing changed but
 /// latching: anything but the party's own audio.
 fn relay(
@@ -400,6 +427,7 @@ fn relay(
     datagram: &[u8],
     source: SocketAddr,
     out: &mut Vec<u8>,
+    mut recording: Option<(&mut Recording, Side)>,
 ) -> bool {
     let Ok(packet) = rtp::parse(datagram) else {
         return true;
@@ -412,7 +440,7 @@ fn relay(
     }
     from.control.received(&packet, true);
     if from.order.pass(packet.ssrc, packet.sequence) {
-        pass_on(from.codec, to, packet.payload, out);
+        pass_on(from.codec, to, &packet, out, recording);
         return true;
     }
     from.order
@@ -421,15 +449,26 @@ fn relay(
     // held), so whatever is due now is passed on the same way.
     while let Some(due) = from.order.pop() {
         if let Ok(packet) = rtp::parse(&due) {
-            pass_on(from.codec, to, packet.payload, out);
+            let recording = recording.as_mut().map(|(r, side)| (&mut **r, *side));
+            pass_on(from.codec, to, &packet, out, recording);
         }
     }
     true
 }
 
-/// Sends `payload`, audio in the law `codec`, in `to`'s stream (written in `out`).
-fn pass_on(codec: Codec, to: &mut Line<UdpSocket>, payload: &[u8], out: &mut Vec<u8>) {
-    let payload = transcode(payload, codec, to.codec);
+/// Sends `packet`'s audio, in the law `codec`, in `to`'s stream (written in `out`), and
+/// records it as `side`'s if there is a recording.
+fn pass_on(
+    codec: Codec,
+    to: &mut Line<UdpSocket>,
+    packet: &rtp::Rtp<'_>,
+    out: &mut Vec<u8>,
+    recording: Option<(&mut Recording, Side)>,
+) {
+    if let Some((r, side)) = recording {
+        r.record(side, packet, codec);
+    }
+    let payload = transcode(packet.payload, codec, to.codec);
     to.sender
         .packet_into(&payload, payload.len() as u32, false, out);
     // A full socket buffer drops the packet, as the network may.
@@ -482,7 +521,14 @@ mod tests {
             caller.rtp.local_addr().unwrap(),
             agent.rtp.local_addr().unwrap(),
         );
-        let mut lent = lend(&relays, Box::new(Talk { caller, agent }));
+        let mut lent = lend(
+            &relays,
+            Box::new(Talk {
+                caller,
+                agent,
+                recording: None,
+            }),
+        );
         let mut buf = [0u8; 2048];
 
         // The caller's A-law reaches the agent's phone in µ-law, in the agent line's own
@@ -574,5 +620,74 @@ mod tests {
         let quality = back.talk.caller.control.quality().unwrap();
         assert_eq!(quality.received, 3 + depth as u32 + 2);
         back.talk.agent.into_tokio().unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_recorded_conversation_is_relayed_and_both_parties_land_in_their_channels() {
+        let relays = Relays::start(1).unwrap();
+        let (caller_phone, caller) = party(Codec::Pcma, 0x1111).await;
+        let (agent_phone, agent) = party(Codec::Pcmu, 0x2222).await;
+        let (to_caller, to_agent) = (
+            caller.rtp.local_addr().unwrap(),
+            agent.rtp.local_addr().unwrap(),
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let recording = Recording::start(dir.path(), 7, "alice").unwrap();
+        let mut lent = lend(
+            &relays,
+            Box::new(Talk {
+                caller,
+                agent,
+                recording: Some(recording),
+            }),
+        );
+
+        // Each side says one thing for 60 ms, each heard by the other through the relay.
+        let (said, answered) = (vec![0x2au8; 160], vec![0x9cu8; 160]);
+        let mut callers = RtpSender::new(0xAAAA, 8, 500, 0).unwrap();
+        let mut agents = RtpSender::new(0xBBBB, 0, 7, 0).unwrap();
+        let mut buf = [0u8; 2048];
+        for _ in 0..3 {
+            let packet = callers.packet(&said, 160, false);
+            caller_phone.send_to(&packet, to_caller).await.unwrap();
+            agent_phone.recv_from(&mut buf).await.unwrap();
+            let packet = agents.packet(&answered, 160, false);
+            agent_phone.send_to(&packet, to_agent).await.unwrap();
+            caller_phone.recv_from(&mut buf).await.unwrap();
+        }
+
+        // The recording comes back with the lines; finished, it holds the caller's audio
+        // on the left and the agent's on the right.
+        let back = lent.recall().await.expect("given back");
+        let file = back
+            .talk
+            .recording
+            .expect("the recording")
+            .finish()
+            .unwrap();
+        let mut wav = hound::WavReader::open(dir.path().join(file)).unwrap();
+        assert_eq!(wav.spec().channels, 2);
+        let samples: Vec<i16> = wav.samples::<i16>().map(Result::unwrap).collect();
+        let channel =
+            |c: usize| -> Vec<i16> { samples.iter().skip(c).step_by(2).copied().collect() };
+        let decoded = |codec: Codec, payload: &[u8]| {
+            let mut pcm = Vec::new();
+            codec.decode(payload, &mut pcm);
+            pcm[0]
+        };
+        let (left, right) = (channel(0), channel(1));
+        let heard = |side: &[i16], sample: i16| side.iter().filter(|&&s| s == sample).count();
+        assert_eq!(
+            heard(&left, decoded(Codec::Pcma, &said)),
+            480,
+            "the caller, left"
+        );
+        assert_eq!(
+            heard(&right, decoded(Codec::Pcmu, &answered)),
+            480,
+            "the agent, right"
+        );
+        assert_eq!(heard(&left, decoded(Codec::Pcmu, &answered)), 0);
+        assert_eq!(heard(&right, decoded(Codec::Pcma, &said)), 0);
     }
 }
