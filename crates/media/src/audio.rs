@@ -447,12 +447,19 @@ impl<W: Write + Seek> StereoRecorder<W> {
         if ready == 0 {
             return Ok(());
         }
+        // Interleaved into the writer's reused buffer, then written with one call (the
+        // spec is 16-bit integer, as `get_i16_writer` requires; exactly the samples it
+        // was asked for are written).
+        let frames = u32::try_from(ready)
+            .ok()
+            .and_then(|n| n.checked_mul(2))
+            .ok_or_else(|| MediaError::InvalidArgument(format!("{ready} frames at once")))?;
+        let mut out = self.wav.get_i16_writer(frames);
         for i in 0..ready {
-            let left = caller.get(i).copied().unwrap_or(0);
-            let right = agent.get(i).copied().unwrap_or(0);
-            self.wav.write_sample(left).map_err(write_error)?;
-            self.wav.write_sample(right).map_err(write_error)?;
+            out.write_sample(caller.get(i).copied().unwrap_or(0));
+            out.write_sample(agent.get(i).copied().unwrap_or(0));
         }
+        out.flush().map_err(write_error)?;
         for pending in &mut self.pending {
             pending.drain(..ready.min(pending.len()));
         }
