@@ -2,15 +2,16 @@
 //!
 //! A call task wakes for every packet it relays: the runtime's reactor, the task's
 //! `select!` and its waits cost several times the two system calls that move the packet.
-//! While a conversation is plain (both parties talking; nothing to play, mix, record,
-//! hold back or time), its task lends both [`Line`]s to a relay thread, one per core, and
-//! waits only for what would change that: a command, a signal, either side hanging up.
+//! While a conversation is plain (both parties talking; nothing to play, mix, hold back or
+//! time), its task lends both [`Line`]s to a relay thread, one per core, with the
+//! conversation's recording if it is recorded, and waits only for what would change that:
+//! a command, a signal, either side hanging up.
 //!
 //! A relay thread waits on one level-triggered epoll set for every socket it carries,
 //! reads one datagram per ready socket, and passes each packet on exactly as the task
 //! would: latched, counted for RTCP, put in order (a packet after a hole waits in the
-//! line's reorder buffer, as in the task), transcoded and re-stamped in the other party's
-//! stream. It sends the RTCP reports as they fall due. It gives the lines back when the
+//! line's reorder buffer, as in the task), recorded as the task records it, transcoded
+//! and re-stamped in the other party's stream. It sends the RTCP reports as they fall due. It gives the lines back when the
 //! task asks, or by itself with a packet it leaves to the task (a telephone-event, another
 //! payload type), so the task's code stays the only place where anything but audio is
 //! handled. Audio out of order stays here: packets are lost often under load, and handing
