@@ -25,7 +25,7 @@ use crate::leg::{self, Leg, LegEvent, LegLog, Outcome};
 use crate::line::{Line, room};
 use crate::mix::{FRAME, Mixer, Party};
 use crate::prompts::Clip;
-use crate::relay::{self, Returned, Talk};
+use crate::relay::{Returned, Talk};
 use crate::sip::{Shared, Signal};
 use crate::{CallCommand, EdgeEvent, LegKind, MonitorMode};
 
@@ -504,13 +504,13 @@ async fn run_legs(
             *leg = Leg::Up(up);
             deferred = woke;
             match pending {
-                Some((relay::Party::Caller, datagram, from)) => {
+                Some((Side::Caller, datagram, from)) => {
                     let buf = room(&mut buf);
                     let n = datagram.len().min(buf.len());
                     buf[..n].copy_from_slice(&datagram[..n]);
                     Wake::Caller(Ok((n, from)))
                 }
-                Some((relay::Party::Agent, datagram, from)) => {
+                Some((Side::Agent, datagram, from)) => {
                     let leg_buf = room(&mut leg_buf);
                     let n = datagram.len().min(leg_buf.len());
                     leg_buf[..n].copy_from_slice(&datagram[..n]);

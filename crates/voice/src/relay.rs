@@ -11,11 +11,12 @@
 //! reads one datagram per ready socket, and passes each packet on exactly as the task
 //! would: latched, counted for RTCP, put in order (a packet after a hole waits in the
 //! line's reorder buffer, as in the task), recorded as the task records it, transcoded
-//! and re-stamped in the other party's stream. It sends the RTCP reports as they fall due. It gives the lines back when the
-//! task asks, or by itself with a packet it leaves to the task (a telephone-event, another
-//! payload type), so the task's code stays the only place where anything but audio is
-//! handled. Audio out of order stays here: packets are lost often under load, and handing
-//! each one to the task took all four sockets out of and back into both threads' polls.
+//! and re-stamped in the other party's stream. It sends the RTCP reports as they fall
+//! due. It gives the lines back when the task asks, or by itself with a packet it leaves
+//! to the task (a telephone-event, another payload type), so the task's code stays the
+//! only place where anything but audio is handled. Audio out of order stays here:
+//! packets are lost often under load, and handing each one to the task took all four
+//! sockets out of and back into both threads' polls.
 //!
 //! Architecture invariant: a relay thread never ends a call and never keeps a line: every
 //! line lent goes back to its task (or, if the task is gone, is closed), and only the task
@@ -54,28 +55,11 @@ pub(crate) struct Talk {
     pub recording: Option<Recording>,
 }
 
-/// Which party of a conversation a packet came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Party {
-    Caller,
-    Agent,
-}
-
-impl Party {
-    /// The party's channel in a recording.
-    fn side(self) -> Side {
-        match self {
-            Party::Caller => Side::Caller,
-            Party::Agent => Side::Agent,
-        }
-    }
-}
-
-/// A conversation given back, with the RTP datagram (and its source) the relay left to
-/// the task, if that is why.
+/// A conversation given back, with the RTP datagram (and its source and party) the relay
+/// left to the task, if that is why.
 pub(crate) struct Returned {
     pub talk: Box<Talk>,
-    pub pending: Option<(Party, Vec<u8>, SocketAddr)>,
+    pub pending: Option<(Side, Vec<u8>, SocketAddr)>,
 }
 
 /// What a call task asks of a relay thread.
@@ -339,7 +323,7 @@ impl Relay {
     }
 
     /// Gives conversation `i` back to its task, with the datagram left to it.
-    fn give(&mut self, i: usize, pending: Option<(Party, Vec<u8>, SocketAddr)>) {
+    fn give(&mut self, i: usize, pending: Option<(Side, Vec<u8>, SocketAddr)>) {
         let Some(slot) = self.slots.get_mut(i).and_then(Option::take) else {
             return;
         };
@@ -375,9 +359,9 @@ impl Relay {
             recording,
         } = &mut *slot.talk;
         let (from, to, party) = if k < 2 {
-            (caller, agent, Party::Caller)
+            (caller, agent, Side::Caller)
         } else {
-            (agent, caller, Party::Agent)
+            (agent, caller, Side::Agent)
         };
         if k % 2 == 1 {
             if let Ok((n, source)) = from.rtcp.recv_from(&mut self.buf) {
@@ -389,7 +373,7 @@ impl Relay {
         let Ok((n, source)) = from.rtp.recv_from(&mut self.buf) else {
             return;
         };
-        let recording = recording.as_mut().map(|r| (r, party.side()));
+        let recording = recording.as_mut().map(|r| (r, party));
         if !relay(
             from,
             to,
@@ -583,7 +567,7 @@ mod tests {
         caller_phone.send_to(&key, to_caller).await.unwrap();
         let back = lent.returned().await.expect("given back");
         let from = caller_phone.local_addr().unwrap();
-        assert_eq!(back.pending, Some((Party::Caller, key, from)));
+        assert_eq!(back.pending, Some((Side::Caller, key, from)));
         let quality = back.talk.caller.control.quality().unwrap();
         assert_eq!(
             quality.received, 3,
