@@ -490,6 +490,30 @@ mod tests {
         (phone, line.into_std().unwrap())
     }
 
+    /// An A-law caller and a µ-law agent: their phones, where Switchboard's lines to them
+    /// listen, and the lines.
+    struct Pair {
+        caller_phone: tokio::net::UdpSocket,
+        agent_phone: tokio::net::UdpSocket,
+        to_caller: SocketAddr,
+        to_agent: SocketAddr,
+        caller: Line<UdpSocket>,
+        agent: Line<UdpSocket>,
+    }
+
+    async fn pair() -> Pair {
+        let (caller_phone, caller) = party(Codec::Pcma, 0x1111).await;
+        let (agent_phone, agent) = party(Codec::Pcmu, 0x2222).await;
+        Pair {
+            caller_phone,
+            agent_phone,
+            to_caller: caller.rtp.local_addr().unwrap(),
+            to_agent: agent.rtp.local_addr().unwrap(),
+            caller,
+            agent,
+        }
+    }
+
     fn lend(relays: &Relays, talk: Box<Talk>) -> Lent<'_> {
         let Ok(lent) = relays.lend(talk) else {
             panic!("the relay threads are gone");
@@ -500,12 +524,14 @@ mod tests {
     #[tokio::test]
     async fn a_conversation_is_relayed_in_order_and_what_is_not_audio_goes_back_to_the_task() {
         let relays = Relays::start(1).unwrap();
-        let (caller_phone, caller) = party(Codec::Pcma, 0x1111).await;
-        let (agent_phone, agent) = party(Codec::Pcmu, 0x2222).await;
-        let (to_caller, to_agent) = (
-            caller.rtp.local_addr().unwrap(),
-            agent.rtp.local_addr().unwrap(),
-        );
+        let Pair {
+            caller_phone,
+            agent_phone,
+            to_caller,
+            to_agent,
+            caller,
+            agent,
+        } = pair().await;
         let mut lent = lend(
             &relays,
             Box::new(Talk {
@@ -610,12 +636,14 @@ mod tests {
     #[tokio::test]
     async fn a_recorded_conversation_is_relayed_and_both_parties_land_in_their_channels() {
         let relays = Relays::start(1).unwrap();
-        let (caller_phone, caller) = party(Codec::Pcma, 0x1111).await;
-        let (agent_phone, agent) = party(Codec::Pcmu, 0x2222).await;
-        let (to_caller, to_agent) = (
-            caller.rtp.local_addr().unwrap(),
-            agent.rtp.local_addr().unwrap(),
-        );
+        let Pair {
+            caller_phone,
+            agent_phone,
+            to_caller,
+            to_agent,
+            caller,
+            agent,
+        } = pair().await;
         let dir = tempfile::tempdir().unwrap();
         let recording = Recording::start(dir.path(), 7, "alice").unwrap();
         let mut lent = lend(
