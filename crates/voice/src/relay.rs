@@ -490,18 +490,17 @@ mod tests {
         (phone, line.into_std().unwrap())
     }
 
-    /// An A-law caller and a µ-law agent: their phones, where Switchboard's lines to them
-    /// listen, and the lines.
+    /// An A-law caller and a µ-law agent in a conversation (recorded into `recording`, if
+    /// given): their phones, where Switchboard's lines to them listen, and the lines.
     struct Pair {
         caller_phone: tokio::net::UdpSocket,
         agent_phone: tokio::net::UdpSocket,
         to_caller: SocketAddr,
         to_agent: SocketAddr,
-        caller: Line<UdpSocket>,
-        agent: Line<UdpSocket>,
+        talk: Box<Talk>,
     }
 
-    async fn pair() -> Pair {
+    async fn pair(recording: Option<Recording>) -> Pair {
         let (caller_phone, caller) = party(Codec::Pcma, 0x1111).await;
         let (agent_phone, agent) = party(Codec::Pcmu, 0x2222).await;
         Pair {
@@ -509,8 +508,11 @@ mod tests {
             agent_phone,
             to_caller: caller.rtp.local_addr().unwrap(),
             to_agent: agent.rtp.local_addr().unwrap(),
-            caller,
-            agent,
+            talk: Box::new(Talk {
+                caller,
+                agent,
+                recording,
+            }),
         }
     }
 
@@ -529,17 +531,9 @@ mod tests {
             agent_phone,
             to_caller,
             to_agent,
-            caller,
-            agent,
-        } = pair().await;
-        let mut lent = lend(
-            &relays,
-            Box::new(Talk {
-                caller,
-                agent,
-                recording: None,
-            }),
-        );
+            talk,
+        } = pair(None).await;
+        let mut lent = lend(&relays, talk);
         let mut buf = [0u8; 2048];
 
         // The caller's A-law reaches the agent's phone in µ-law, in the agent line's own
@@ -636,24 +630,16 @@ mod tests {
     #[tokio::test]
     async fn a_recorded_conversation_is_relayed_and_both_parties_land_in_their_channels() {
         let relays = Relays::start(1).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let recording = Recording::start(dir.path(), 7, "alice").unwrap();
         let Pair {
             caller_phone,
             agent_phone,
             to_caller,
             to_agent,
-            caller,
-            agent,
-        } = pair().await;
-        let dir = tempfile::tempdir().unwrap();
-        let recording = Recording::start(dir.path(), 7, "alice").unwrap();
-        let mut lent = lend(
-            &relays,
-            Box::new(Talk {
-                caller,
-                agent,
-                recording: Some(recording),
-            }),
-        );
+            talk,
+        } = pair(Some(recording)).await;
+        let mut lent = lend(&relays, talk);
 
         // Each side says one thing for 60 ms, each heard by the other through the relay.
         let (said, answered) = (vec![0x2au8; 160], vec![0x9cu8; 160]);
