@@ -187,6 +187,11 @@ impl<T> JitterBuffer<T> {
 
     fn release(&mut self) -> Option<(u16, T)> {
         let (ext, packet) = self.held.pop_first()?;
+        if self.held.is_empty() {
+            // An empty map keeps its node (hundreds of bytes) for good; packets are held
+            // only now and then, and a call lasts long.
+            self.held = BTreeMap::new();
+        }
         if let Some(next) = self.next {
             self.stats.lost += ext.saturating_sub(next);
         }
@@ -235,6 +240,9 @@ impl<T> Streams<T> {
                 if self.lines.len() == Self::MAX {
                     self.lines.remove(0);
                 }
+                // Most peers send one stream: room for one at a time, not the four a
+                // vector first makes.
+                self.lines.reserve_exact(1);
                 self.lines.push((ssrc, JitterBuffer::new(self.depth)));
                 self.lines.len() - 1
             }

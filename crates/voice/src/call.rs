@@ -337,7 +337,7 @@ pub(crate) enum Ending {
 /// caller hangs up (or at shutdown).
 pub(crate) async fn run(
     mut setup: CallSetup,
-    caller: Line,
+    caller: Box<Line>,
     gone: rsipstack::platform::CancellationToken,
     mut leg: Leg,
 ) -> Ending {
@@ -383,14 +383,15 @@ enum Wake {
 /// Steps taken once or twice a call (ringing, answering, hanging up a leg, a prompt
 /// spoken, a voicemail saved) are awaited boxed: the task keeps room for its largest
 /// await for as long as the call lasts (with the legs boxed too, an inbound call's task
-/// went from 17 KB to 7 KB).
+/// went from 17 KB to 7 KB). The caller's line is boxed for the same reason: an argument
+/// moved into an `async fn` takes room twice, as the argument and as the local.
 async fn run_legs(
     setup: &mut CallSetup,
-    mut caller: Line,
+    mut caller: Box<Line>,
     gone: &rsipstack::platform::CancellationToken,
     leg: &mut Leg,
     monitor: &mut Leg,
-) -> (Ending, Option<Line>) {
+) -> (Ending, Option<Box<Line>>) {
     let contact = setup.contact;
     let shared = Arc::clone(&setup.shared);
     let mut media = CallMedia::new(contact);
@@ -405,6 +406,8 @@ async fn run_legs(
     let (mut buf, mut leg_buf, mut rtcp_buf, mut monitor_buf) = Default::default();
     let mut encoded = Vec::with_capacity(FRAME);
     let mut decoded = Vec::with_capacity(FRAME);
+    // What a supervised call's agent and supervisor hear, encoded (made when first mixed).
+    let (mut to_agent, mut to_supervisor) = (Vec::new(), Vec::new());
     let mut first = true;
     let mut commands_open = true;
     let (signal_tx, signals) = (setup.signals.0.clone(), &mut setup.signals.1);
@@ -493,7 +496,7 @@ async fn run_legs(
             up.recording = recording;
             match (c.into_tokio(), a.into_tokio()) {
                 (Ok(c), Ok(a)) => {
-                    caller = c;
+                    caller = Box::new(c);
                     up.line = a;
                 }
                 (Err(e), _) | (_, Err(e)) => {
@@ -600,14 +603,14 @@ async fn run_legs(
                     CallCommand::Forward { number } => {
                         forwarded = true;
                         let target = format!("sip:{number}@{}", shared.trunk().unwrap_or_default());
-                        match leg::invite(
+                        match Box::pin(leg::invite(
                             &shared,
                             contact,
                             (&number, LegKind::External),
                             &target,
                             &setup.caller,
                             false,
-                        )
+                        ))
                         .await
                         {
                             Ok(ringing) => {
@@ -623,13 +626,13 @@ async fn run_legs(
                     CallCommand::Ring { agent, record } => {
                         // A new offer to the same agent replaces the old one.
                         Box::pin(leg.release(&agent, &shared)).await;
-                        match leg::ring(
+                        match Box::pin(leg::ring(
                             &shared,
                             contact,
                             (&agent, LegKind::Agent),
                             &setup.caller,
                             record,
-                        )
+                        ))
                         .await
                         {
                             Ok(phones) => Box::pin(leg.ring(phones, &shared)).await,
@@ -672,13 +675,13 @@ async fn run_legs(
                                 mode: Some(mode),
                             })),
                             Leg::Ringing(_) => {}
-                            Leg::Idle => match leg::ring(
+                            Leg::Idle => match Box::pin(leg::ring(
                                 &shared,
                                 contact,
                                 (&user, LegKind::Supervisor),
                                 &setup.caller,
                                 false,
-                            )
+                            ))
                             .await
                             {
                                 Ok(phones) => *monitor = Leg::Ringing(phones),
@@ -978,26 +981,39 @@ async fn run_legs(
                 if let Leg::Up(up) = leg {
                     up.send_keys().await;
                 }
-                let (frame, event) = media.frame(Instant::now());
-                emit(event);
-                // Talking: the agent's audio is relayed instead, unless the caller is on
-                // hold, who hears music.
-                let mut frame = if held { media.hold_frame() } else { frame };
-                if let (Leg::Up(agent), Leg::Up(supervisor)) = (&mut *leg, &mut *monitor) {
-                    let mixed = mixer.mix(mode);
-                    if !held {
-                        frame = mixed.to_caller;
+                // Every frame is encoded in this block, before anything is sent: the task
+                // keeps room for what lives across an await for as long as the call lasts,
+                // and a frame is 320 bytes.
+                let to_caller = {
+                    let (frame, event) = media.frame(Instant::now());
+                    emit(event);
+                    // Talking: the agent's audio is relayed instead, unless the caller is
+                    // on hold, who hears music.
+                    let mut frame = if held { media.hold_frame() } else { frame };
+                    if let (Leg::Up(agent), Leg::Up(supervisor)) = (&*leg, &*monitor) {
+                        let mixed = mixer.mix(mode);
+                        if !held {
+                            frame = mixed.to_caller;
+                        }
+                        to_agent.clear();
+                        agent.line.codec.encode(&mixed.to_agent, &mut to_agent);
+                        to_supervisor.clear();
+                        let codec = &supervisor.line.codec;
+                        codec.encode(&mixed.to_supervisor, &mut to_supervisor);
                     }
-                    for (up, audio) in [(agent, mixed.to_agent), (supervisor, mixed.to_supervisor)]
-                    {
+                    let to_caller =
+                        held || !matches!(leg, Leg::Up(_)) || matches!(monitor, Leg::Up(_));
+                    if to_caller {
                         encoded.clear();
-                        up.line.codec.encode(&audio, &mut encoded);
-                        up.send(&encoded, FRAME as u32).await;
+                        caller.codec.encode(&frame, &mut encoded);
                     }
+                    to_caller
+                };
+                if let (Leg::Up(agent), Leg::Up(supervisor)) = (&mut *leg, &mut *monitor) {
+                    agent.send(&to_agent, FRAME as u32).await;
+                    supervisor.send(&to_supervisor, FRAME as u32).await;
                 }
-                if held || !matches!(leg, Leg::Up(_)) || matches!(monitor, Leg::Up(_)) {
-                    encoded.clear();
-                    caller.codec.encode(&frame, &mut encoded);
+                if to_caller {
                     let packet = caller.sender.packet(&encoded, FRAME as u32, first);
                     first = false;
                     let _ = caller.send(&packet).await;

@@ -205,8 +205,9 @@ impl Recording {
 /// Something that happened on the agent leg.
 pub(crate) enum LegEvent {
     /// The INVITE to one of the ringing phones (its index) got its final answer (or
-    /// failed).
-    Answered(usize, InviteAsyncResult),
+    /// failed). Boxed: the call's task keeps room for its wake-up for as long as the
+    /// call lasts, and this answer comes once a phone.
+    Answered(usize, Box<InviteAsyncResult>),
     /// A datagram arrived on the leg's RTP socket (its length and source).
     Received(usize, SocketAddr),
     /// The agent hung up.
@@ -233,7 +234,7 @@ impl Leg {
                     Ok(result) => result,
                     Err(e) => Err(rsipstack::Error::Error(e.to_string())),
                 };
-                LegEvent::Answered(i, result)
+                LegEvent::Answered(i, Box::new(result))
             }
             // RTCP is read here; only media and the end are reported.
             Leg::Up(up) => loop {
@@ -329,7 +330,7 @@ impl Leg {
     pub async fn answer(
         &mut self,
         i: usize,
-        result: InviteAsyncResult,
+        result: Box<InviteAsyncResult>,
         shared: &Shared,
         signals: mpsc::UnboundedSender<Signal>,
     ) -> Option<Outcome> {
@@ -338,7 +339,7 @@ impl Leg {
         };
         let phone = phones.swap_remove(i);
         let agent = phone.agent.clone();
-        match phone.answered(result, shared, signals).await {
+        match phone.answered(*result, shared, signals).await {
             Ok(up) => {
                 Leg::Ringing(phones).end(shared).await;
                 *self = Leg::Up(up);

@@ -48,7 +48,13 @@ pub(crate) async fn run(
         shared: Arc::clone(&shared),
     };
     tracing::info!(contact, agent = %agent_name, "callback connected");
-    let ending = call::run(setup, parts.line, parts.gone.clone(), Leg::Up(agent)).await;
+    let ending = call::run(
+        setup,
+        Box::new(parts.line),
+        parts.gone.clone(),
+        Leg::Up(agent),
+    )
+    .await;
     if ending == Ending::CallerLeft && !shared.hangups.is_cancelled() {
         let _ = shared.events.send(EdgeEvent::HungUp { contact });
     } else {

@@ -641,7 +641,49 @@ impl Shared {
 }
 
 /// A new INVITE: checks it, asks the runtime, answers, and runs the call to its end.
-async fn new_call(shared: Arc<Shared>, mut tx: Box<Transaction>) {
+async fn new_call(shared: Arc<Shared>, tx: Box<Transaction>) {
+    // Boxed: the call's task keeps room for its largest await for as long as the call
+    // lasts, and answering needs far more than the call then does.
+    let Some(call) = Box::pin(answer_call(&shared, tx)).await else {
+        return;
+    };
+    let Call {
+        setup,
+        line,
+        gone,
+        dialog,
+        id,
+        load,
+    } = call;
+    let contact = setup.contact;
+    match call::run(setup, line, gone, Leg::Idle).await {
+        Ending::CallerLeft if !shared.hangups.is_cancelled() => {
+            let _ = shared.events.send(EdgeEvent::HungUp { contact });
+        }
+        // Asked to, or shutting down.
+        _ => hang_up(&dialog).await,
+    }
+    shared.forget(&id);
+    shared.dialogs.remove_dialog(&dialog.id());
+    drop(load);
+}
+
+/// An answered call, ready to run.
+struct Call<'a> {
+    setup: CallSetup,
+    line: Box<Line>,
+    /// Fires when the caller hangs up (or at shutdown).
+    gone: CancellationToken,
+    dialog: InviteDialog,
+    /// The dialog's id, as the edge's table of live calls knows it.
+    id: String,
+    /// The call counted in the edge's load until it ends.
+    load: Load<'a>,
+}
+
+/// Checks a new INVITE, asks the runtime, and answers it (`None`: refused, or gone
+/// before it could be answered, each already dealt with).
+async fn answer_call(shared: &Arc<Shared>, mut tx: Box<Transaction>) -> Option<Call<'_>> {
     let started_ms = unix_ms();
     // An address locked out for guessing phone passwords may not call either.
     let source = source_ip(&tx.original).unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
@@ -650,11 +692,11 @@ async fn new_call(shared: Arc<Shared>, mut tx: Box<Transaction>) {
         .locked_out(source, tokio::time::Instant::now().into_std())
     {
         let _ = tx.reply(StatusCode::Forbidden).await;
-        return;
+        return None;
     }
-    let Some(_load) = shared.admit() else {
+    let Some(load) = shared.admit() else {
         let _ = tx.reply(StatusCode::ServiceUnavailable).await;
-        return;
+        return None;
     };
     let request = &tx.original;
     let to = user(&request.uri);
@@ -687,7 +729,7 @@ async fn new_call(shared: Arc<Shared>, mut tx: Box<Transaction>) {
                     None,
                 )
                 .await;
-            return;
+            return None;
         }
     };
     let dialog =
@@ -699,7 +741,7 @@ async fn new_call(shared: Arc<Shared>, mut tx: Box<Transaction>) {
             Err(e) => {
                 tracing::info!(%call_id, "call refused: {e}");
                 let _ = tx.reply(StatusCode::BadRequest).await;
-                return;
+                return None;
             }
         };
     let id = dialog.id().to_string();
@@ -728,21 +770,23 @@ async fn new_call(shared: Arc<Shared>, mut tx: Box<Transaction>) {
             tracing::info!(%call_id, code, "call refused: {reason}");
             let _ = dialog.reject(Some(StatusCode::from(code)), Some(reason));
             shared.dialogs.remove_dialog(&dialog.id());
-            return;
+            return None;
         }
         Err(_) => {
             let _ = dialog.reject(Some(StatusCode::ServiceUnavailable), None);
             shared.dialogs.remove_dialog(&dialog.id());
-            return;
+            return None;
         }
     };
+    // The runtime hears that the caller is gone, which no call task will tell it.
     let hung_up = |shared: &Shared| {
         let _ = shared.events.send(EdgeEvent::HungUp { contact });
+        None
     };
     if shared.hangups.is_cancelled() {
         let _ = dialog.reject(Some(StatusCode::ServiceUnavailable), None);
         shared.dialogs.remove_dialog(&dialog.id());
-        return;
+        return None;
     }
     let sockets = match rtcp::bind_pair(shared.media_ip).await {
         Ok(pair) => pair,
@@ -750,11 +794,11 @@ async fn new_call(shared: Arc<Shared>, mut tx: Box<Transaction>) {
             tracing::error!(%call_id, "no RTP port: {e}");
             let _ = dialog.reject(Some(StatusCode::ServiceUnavailable), None);
             shared.dialogs.remove_dialog(&dialog.id());
-            return hung_up(&shared);
+            return hung_up(shared);
         }
     };
     let Ok(addr) = sockets.0.local_addr() else {
-        return hung_up(&shared);
+        return hung_up(shared);
     };
     let mut local = match &offer {
         Some(offer) => offer.answer(addr),
@@ -788,7 +832,7 @@ async fn new_call(shared: Arc<Shared>, mut tx: Box<Transaction>) {
                 () = gone.cancelled() => {
                     shared.forget(&id);
                     shared.dialogs.remove_dialog(&dialog.id());
-                    return hung_up(&shared);
+                    return hung_up(shared);
                 }
                 _ = ack => {}
             }
@@ -810,7 +854,7 @@ async fn new_call(shared: Arc<Shared>, mut tx: Box<Transaction>) {
                     hang_up(&dialog).await;
                     shared.forget(&id);
                     shared.dialogs.remove_dialog(&dialog.id());
-                    return hung_up(&shared);
+                    return hung_up(shared);
                 }
             }
         }
@@ -820,7 +864,7 @@ async fn new_call(shared: Arc<Shared>, mut tx: Box<Transaction>) {
     let ssrc = new_ssrc();
     let Ok(sender) = RtpSender::new(ssrc, payload_type, ssrc as u16, ssrc) else {
         hang_up(&dialog).await;
-        return hung_up(&shared);
+        return hung_up(shared);
     };
     let peer = Peer {
         rtp: peer.addr,
@@ -843,14 +887,14 @@ async fn new_call(shared: Arc<Shared>, mut tx: Box<Transaction>) {
         commands,
         shared: Arc::clone(&shared),
     };
-    let line = Line::new(sockets, peer, sender);
-    match call::run(setup, line, gone, Leg::Idle).await {
-        Ending::CallerLeft if !shared.hangups.is_cancelled() => hung_up(&shared),
-        // Asked to, or shutting down.
-        _ => hang_up(&dialog).await,
-    }
-    shared.forget(&id);
-    shared.dialogs.remove_dialog(&dialog.id());
+    Some(Call {
+        setup,
+        line: Box::new(Line::new(sockets, peer, sender)),
+        gone,
+        dialog,
+        id,
+        load,
+    })
 }
 
 async fn hang_up(dialog: &InviteDialog) {
