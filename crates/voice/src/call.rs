@@ -26,7 +26,7 @@ use crate::line::{Line, room};
 use crate::mix::{FRAME, Mixer, Party};
 use crate::prompts::Clip;
 use crate::relay::{Returned, Talk};
-use crate::sip::{Shared, Signal};
+use crate::sip::{Shared, Signal, SignalSender, Signals};
 use crate::{CallCommand, EdgeEvent, LegKind, MonitorMode};
 
 /// Most keys remembered while no collection is open (typed ahead during prompts).
@@ -314,11 +314,8 @@ pub(crate) struct CallSetup {
     pub log: LegLog,
     pub answered_ms: i64,
     /// The call's requests from its legs: the agent's hold and transfer, the caller's
-    /// keys sent as SIP INFO (one channel: the call task polls it at every wake-up).
-    pub signals: (
-        mpsc::UnboundedSender<Signal>,
-        mpsc::UnboundedReceiver<Signal>,
-    ),
+    /// keys sent as SIP INFO (one queue: the call task polls it at every wake-up).
+    pub signals: Arc<Signals>,
     pub commands: mpsc::UnboundedReceiver<CallCommand>,
     pub shared: Arc<Shared>,
 }
@@ -410,7 +407,7 @@ async fn run_legs(
     let (mut to_agent, mut to_supervisor) = (Vec::new(), Vec::new());
     let mut first = true;
     let mut commands_open = true;
-    let (signal_tx, signals) = (setup.signals.0.clone(), &mut setup.signals.1);
+    let (signal_tx, signals) = (setup.signals.sender(), &*setup.signals);
     let mut held = false;
     // Transferred out (see `CallCommand::Forward`): the far end is no agent.
     let mut forwarded = false;
@@ -466,7 +463,7 @@ async fn run_legs(
                         () = &mut caller_gone => Ok(Wake::CallerGone),
                         () = up.hung_up.as_mut() => Ok(Wake::Leg(LegEvent::Gone)),
                         command = setup.commands.recv(), if commands_open => Ok(Wake::Command(command)),
-                        Some(signal) = signals.recv() => Ok(Wake::Signal(signal)),
+                        signal = signals.recv() => Ok(Wake::Signal(signal)),
                     };
                     match woke {
                         Err(back) => (back, None),
@@ -532,7 +529,7 @@ async fn run_legs(
             tokio::select! {
                 () = &mut caller_gone => Wake::CallerGone,
                 command = setup.commands.recv(), if commands_open => Wake::Command(command),
-                Some(signal) = signals.recv() => Wake::Signal(signal),
+                signal = signals.recv() => Wake::Signal(signal),
                 event = monitor.next(&mut monitor_buf) => Wake::Monitor(event),
                 event = leg.next(&mut leg_buf) => Wake::Leg(event),
                 received = caller.recv(room(&mut buf)) => Wake::Caller(received),
@@ -648,7 +645,7 @@ async fn run_legs(
                     }
                     // The same as the agent's phone asking for it.
                     CallCommand::Hold { held } => {
-                        let _ = signal_tx.send(Signal::Hold(held));
+                        signal_tx.send(Signal::Hold(held));
                     }
                     CallCommand::TransferRefused { agent } => {
                         if let Leg::Up(up) = leg
@@ -742,7 +739,7 @@ async fn run_legs(
                 (LegEvent::Answered(i, result), ringing) => {
                     *monitor = ringing;
                     // The supervisor's own hold requests mean nothing to the call.
-                    let (ignored, _) = mpsc::unbounded_channel();
+                    let ignored = SignalSender::nowhere();
                     match Box::pin(monitor.answer(i, result, &shared, ignored)).await {
                         Some(Outcome::Answered(user)) => {
                             emit(Some(EdgeEvent::Monitoring {

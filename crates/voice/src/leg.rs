@@ -26,13 +26,12 @@ use switchboard_media::dtmf::{EventRelay, EventSender};
 use switchboard_media::g711::Codec;
 use switchboard_media::rtp::{Rtp, RtpSender};
 use tokio::net::UdpSocket;
-use tokio::sync::mpsc;
 
 use crate::call::new_ssrc;
 use crate::line::{Line, Peer, room};
 use crate::rtcp;
 use crate::sdp::Description;
-use crate::sip::{Live, Shared, Signal};
+use crate::sip::{Live, Shared, SignalSender};
 use crate::{EdgeEvent, LegKind, LegRecord, Quality};
 
 /// Symmetric RTP with a guard: the first datagram's source becomes the address media is
@@ -332,7 +331,7 @@ impl Leg {
         i: usize,
         result: Box<InviteAsyncResult>,
         shared: &Shared,
-        signals: mpsc::UnboundedSender<Signal>,
+        signals: SignalSender,
     ) -> Option<Outcome> {
         let Leg::Ringing(mut phones) = std::mem::replace(self, Leg::Idle) else {
             return None;
@@ -444,7 +443,7 @@ impl Ringing {
         self,
         result: InviteAsyncResult,
         shared: &Shared,
-        signals: mpsc::UnboundedSender<Signal>,
+        signals: SignalSender,
     ) -> Result<Box<Up>, String> {
         let log = self.log.clone();
         let up = self.take_answer(result, shared, signals).await;
@@ -458,7 +457,7 @@ impl Ringing {
         self,
         result: InviteAsyncResult,
         shared: &Shared,
-        signals: mpsc::UnboundedSender<Signal>,
+        signals: SignalSender,
     ) -> Result<Box<Up>, String> {
         let (id, response) = result.map_err(|e| e.to_string())?;
         let response = response.ok_or_else(|| "no answer".to_string())?;

@@ -11,7 +11,7 @@ use tokio::time::MissedTickBehavior;
 
 use crate::call::{self, CallSetup, Ending};
 use crate::leg::{self, Leg, LegEvent, Outcome, Up};
-use crate::sip::Shared;
+use crate::sip::{Shared, SignalSender, Signals};
 use crate::{CallCommand, EdgeEvent, LegKind};
 
 /// Runs the callback of `contact` to `number`, driven by `commands`.
@@ -28,7 +28,12 @@ pub(crate) async fn run(
             .send(EdgeEvent::CustomerUnreachable { contact, reason });
         return;
     };
-    let Some(agent) = agent_answers(&shared, contact, &number, &mut commands).await else {
+    // The agent's hold and transfer requests, for the conversation once the customer is
+    // on the line.
+    let signals = Signals::new();
+    let Some(agent) =
+        agent_answers(&shared, contact, &number, &mut commands, signals.sender()).await
+    else {
         return;
     };
     let agent_name = agent.agent.clone();
@@ -43,7 +48,7 @@ pub(crate) async fn run(
         caller: number,
         log: parts.log,
         answered_ms: parts.answered_ms,
-        signals: mpsc::unbounded_channel(),
+        signals,
         commands,
         shared: Arc::clone(&shared),
     };
@@ -71,11 +76,10 @@ async fn agent_answers(
     contact: i64,
     number: &str,
     commands: &mut mpsc::UnboundedReceiver<CallCommand>,
+    signals: SignalSender,
 ) -> Option<Box<Up>> {
     let mut ringing = Leg::Idle;
     let mut buf = Vec::new();
-    // Before the customer is on the line there is nobody to hold or transfer.
-    let (signals, _) = mpsc::unbounded_channel();
     let emit = |e: EdgeEvent| {
         let _ = shared.events.send(e);
     };
@@ -172,8 +176,7 @@ async fn customer_answers(
             }
             event = customer.next(&mut buf) => {
                 let LegEvent::Answered(i, result) = event else { continue };
-                let (ignored, _) = mpsc::unbounded_channel();
-                match customer.answer(i, result, shared, ignored).await {
+                match customer.answer(i, result, shared, SignalSender::nowhere()).await {
                     Some(Outcome::Answered(_)) => {
                         match (std::mem::replace(&mut customer, Leg::Idle), std::mem::replace(&mut agent, Leg::Idle)) {
                             (Leg::Up(up), Leg::Up(agent)) => return Some((up, agent)),
