@@ -1,9 +1,10 @@
 //! Agent legs of real calls, with real peers (SIPp, baresip): an unanswered phone passes
 //! the call on to the next agent, ring-all rings every phone, an agent hanging up first
 //! ends the call for the caller, a caller hanging up stops the ringing, transfers (to an
-//! agent, out to a number), callbacks through a trunk and their retries, direct lines, an
-//! offer accepted on the desktop, and phones must authenticate to register (guessing
-//! locks the guesser out; admins set their passwords through the API).
+//! agent, out to a number), callbacks through a trunk (held and resumed) and their
+//! retries, direct lines, an offer accepted on the desktop, and phones must authenticate
+//! to register (guessing locks the guesser out; admins set their passwords through the
+//! API).
 
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -637,9 +638,18 @@ async fn an_agent_transfers_a_call_blind_to_another_agent_and_it_stays_one_conta
     h.stop().await;
 }
 
-#[tokio::test]
-async fn a_callback_rings_the_agent_first_then_dials_the_customer_through_the_trunk() {
-    // The trunk: the customer's phone behind it answers and talks with a 1000 Hz tone.
+/// A callback through a trunk, up to the agent and the customer talking: the customer's
+/// phone behind the trunk answers after 1.5 s and talks with a 1000 Hz tone for
+/// `talk_ms`; Alice's phone rings first and hears ringback while the customer's rings.
+struct Callback {
+    h: Harness,
+    events: Events,
+    agent: Phone,
+    customer: tokio::task::JoinHandle<crate::voice::SippRun>,
+    contact: i64,
+}
+
+async fn callback_connected(talk_ms: &'static str) -> Callback {
     let trunk = free_port();
     let media = tempfile::tempdir().unwrap();
     let stream = tone_stream(media.path(), 1000.0);
@@ -648,6 +658,7 @@ async fn a_callback_rings_the_agent_first_then_dials_the_customer_through_the_tr
     let mut events = h.events(&admin).await;
     let target = sip_addr(&h);
     let customer = tokio::spawn(async move {
+        let _media = media;
         sipp_on(
             "customer-answers.xml",
             target,
@@ -655,7 +666,7 @@ async fn a_callback_rings_the_agent_first_then_dials_the_customer_through_the_tr
             "customer",
             &[
                 ("ring_ms", "1500"),
-                ("talk_ms", "4000"),
+                ("talk_ms", talk_ms),
                 ("stream", &stream),
             ],
         )
@@ -681,9 +692,28 @@ async fn a_callback_rings_the_agent_first_then_dials_the_customer_through_the_tr
     available(&h, "alice").await;
     let offered = events.next_named("contact.offered").await;
     assert_eq!(offered["agent"], "alice", "{offered}");
-    let callback = offered["contact"].as_i64().unwrap();
-    let connected = next_about(&mut events, "contact.connected", callback).await;
+    let contact = offered["contact"].as_i64().unwrap();
+    let connected = next_about(&mut events, "contact.connected", contact).await;
     assert_eq!(connected["agent"], "alice", "{connected}");
+    Callback {
+        h,
+        events,
+        agent,
+        customer,
+        contact,
+    }
+}
+
+#[tokio::test]
+async fn a_callback_rings_the_agent_first_then_dials_the_customer_through_the_trunk() {
+    let Callback {
+        h,
+        mut events,
+        agent,
+        customer,
+        contact: callback,
+    } = callback_connected("4000").await;
+    let admin = h.login("admin", "admin").await;
     let ended = next_about(&mut events, "contact.ended", callback).await;
     assert_eq!(ended["data"]["reason"], "handled", "{ended}");
     customer
@@ -706,6 +736,31 @@ async fn a_callback_rings_the_agent_first_then_dials_the_customer_through_the_tr
         ringback > 0.01,
         "Alice heard ringback while the customer's phone rang: {ringback}"
     );
+    no_calls_left(&h).await;
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn the_agent_of_a_callback_puts_the_customer_on_hold_and_takes_them_off_it() {
+    let Callback {
+        h,
+        mut events,
+        agent,
+        customer,
+        contact,
+    } = callback_connected("6000").await;
+    // As on an inbound call: the phone's re-INVITEs reach the conversation.
+    for held in [true, false] {
+        agent.command(if held { "hold" } else { "resume" }).await;
+        let hold = next_about(&mut events, "contact.hold", contact).await;
+        assert_eq!(hold["data"]["held"], held, "{hold}");
+    }
+    let ended = next_about(&mut events, "contact.ended", contact).await;
+    assert_eq!(ended["data"]["reason"], "handled", "{ended}");
+    customer
+        .await
+        .unwrap()
+        .assert_success("the customer's phone");
     no_calls_left(&h).await;
     h.stop().await;
 }
