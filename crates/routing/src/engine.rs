@@ -3,6 +3,7 @@
 use std::cell::RefCell;
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap, VecDeque};
+use std::num::NonZeroU64;
 use std::ops::Bound;
 use std::time::Duration;
 
@@ -13,8 +14,8 @@ use rustc_hash::FxHashMap;
 use crate::error::RoutingError;
 use crate::event::{AgentState, Event, EventKind, Input, OfferEnd, Outcome};
 use crate::index::{
-    ALL, ClassKey, Classes, Filing, Line, Need, ReadyEntry, ReadyKey, ReadyList, ReadySet, Tickets,
-    WaitKey, Waiter, simple_key,
+    ALL, ClassKey, Classes, Filing, Line, Need, Rank, ReadyEntry, ReadyKey, ReadyList, ReadySet,
+    Tickets, WaitKey, Waiter, simple_key,
 };
 use crate::model::{
     AgentId, AgentSpec, Capacity, Channel, ContactId, ContactSpec, Escalation, LanguageId,
@@ -224,16 +225,19 @@ struct Agent {
     talk_us: u64,
     missed_in_row: u32,
     indexed: Vec<ReadyEntry>,
+    /// The idle time the keys of `indexed` end with, where they end with one (see
+    /// [`ReadyEntry`]): its `idle_since` when it was filed.
+    filed_idle: u64,
     /// The [`Engine::layout`] `indexed` was worked out in by the reindexing of a freed
     /// agent whose queues all key ready agents by idle time last (longest-idle and
     /// best-skill, see [`fifo_keys`]); `None` otherwise.
-    indexed_layout: Option<u64>,
+    indexed_layout: Option<NonZeroU64>,
     /// The entries it was last filed under, kept when it stopped being ready, if they
     /// came with an `indexed_layout`: when it frees up again in the same layout, it is
     /// filed under them again with the new idle time (see [`Engine::reindex`]).
     replay: Vec<ReadyEntry>,
     /// The layout `replay` was worked out in (`None`: nothing to replay).
-    replay_layout: Option<u64>,
+    replay_layout: Option<NonZeroU64>,
     /// Whether any of `indexed` is in a tree list (taken out one by one; FIFO entries
     /// die with the agent's ticket, see [`Tickets`]).
     in_tree: bool,
@@ -683,7 +687,7 @@ pub struct Engine {
     /// changed for some agent: a queue configured, an agent configured, a best-skill
     /// queue's new list for a skill. Entries kept from before a change are not replayed
     /// (see [`Agent::replay`]).
-    layout: u64,
+    layout: NonZeroU64,
     /// Reused by [`Engine::list_contact`]: the live class of each of a contact's keys.
     scratch_found: Vec<Option<usize>>,
     /// Buffers of contacts gone, reused by new ones (see [`Spare`]).
@@ -742,7 +746,7 @@ impl Engine {
             events: VecDeque::new(),
             tickets: Tickets::default(),
             scratch_entries: Vec::new(),
-            layout: 0,
+            layout: NonZeroU64::MIN,
             scratch_found: Vec::new(),
             spare: Spare::default(),
         }
@@ -907,7 +911,7 @@ impl Engine {
     // ----- configuration -----
 
     fn configure_queue(&mut self, id: QueueId, spec: QueueSpec) -> Result<(), RoutingError> {
-        self.layout += 1;
+        self.layout = self.layout.saturating_add(1);
         if spec.ring_timeout.is_zero() {
             return Err(RoutingError::InvalidSpec(format!(
                 "queue {id}: the ring timeout must be positive"
@@ -1007,7 +1011,7 @@ impl Engine {
         spec.skills.dedup_by_key(|s| s.0);
         spec.queues.sort_by_key(|m| m.queue);
         spec.queues.dedup_by_key(|m| m.queue);
-        self.layout += 1;
+        self.layout = self.layout.saturating_add(1);
         match self.agents.get(&id) {
             Some(a) => {
                 let old: Vec<QueueId> = a.spec.queues.iter().map(|m| m.queue).collect();
@@ -1062,6 +1066,7 @@ impl Engine {
                         talk_us: 0,
                         missed_in_row: 0,
                         indexed: Vec::new(),
+                        filed_idle: 0,
                         indexed_layout: None,
                         replay: Vec::new(),
                         replay_layout: None,
@@ -1280,7 +1285,6 @@ impl Engine {
             let mut in_tree = false;
             let mut queue: Option<(QueueId, &mut Queue)> = None;
             for entry in &mut filed {
-                entry.set_last(idle);
                 if queue.as_ref().is_none_or(|q| q.0 != entry.queue) {
                     queue = self.queues.get_mut(&entry.queue).map(|q| (entry.queue, q));
                 }
@@ -1288,10 +1292,11 @@ impl Engine {
                     // Not even a call when the list is not kept (see `ReadySet::new`).
                     && (entry.list != ALL || q.ready.keeps_all())
                 {
-                    in_tree |= q.ready.insert(id, entry, filing, tickets);
+                    in_tree |= q.ready.insert(id, entry, idle, filing, tickets);
                 }
             }
             a.in_tree = in_tree;
+            a.filed_idle = idle;
             a.indexed_layout = a.replay_layout.take();
             a.replay = std::mem::replace(&mut a.indexed, filed);
             return;
@@ -1316,11 +1321,11 @@ impl Engine {
                 };
                 let strategy = q.spec.strategy;
                 idle_keyed &= fifo_keys(strategy);
-                let key = ready_key(strategy, m, a.handled, a.talk_us, idle, util);
-                let mut entry = ReadyEntry::new(m.queue, ALL, key);
+                let rank = ready_rank(strategy, m, a.handled, a.talk_us, util);
+                let mut entry = ReadyEntry::new(m.queue, ALL, rank);
                 // Not even a call when the list is not kept (see `ReadySet::new`).
                 if q.ready.keeps_all() {
-                    in_tree |= q.ready.insert(id, &mut entry, filing, tickets);
+                    in_tree |= q.ready.insert(id, &mut entry, idle, filing, tickets);
                 }
                 filed.push(entry);
                 if strategy == Strategy::BestSkill {
@@ -1334,31 +1339,32 @@ impl Engine {
                             break;
                         }
                         if ranked[r].0 == skill {
-                            let key = (m.tier, u64::from(u8::MAX - prof), idle);
-                            let mut entry = ReadyEntry::new(m.queue, ranked[r].1, key);
-                            in_tree |= q.ready.insert(id, &mut entry, filing, tickets);
+                            let rank = skill_rank(m.tier, prof);
+                            let mut entry = ReadyEntry::new(m.queue, ranked[r].1, rank);
+                            in_tree |= q.ready.insert(id, &mut entry, idle, filing, tickets);
                             filed.push(entry);
                         }
                     }
                 }
             }
             a.in_tree = in_tree;
+            a.filed_idle = idle;
             a.indexed_layout = idle_keyed.then_some(self.layout);
             self.scratch_entries = std::mem::replace(&mut a.indexed, filed);
             return;
         }
         let mut want = std::mem::take(&mut self.scratch_entries);
         want.clear();
+        let idle = a.idle_since.0;
         if ready {
             let util = a.spec.capacity.utilisation_permille(&a.in_use);
-            let idle = a.idle_since.0;
             for m in &a.spec.queues {
                 let Some(q) = self.queues.get(&m.queue) else {
                     continue;
                 };
                 let strategy = q.spec.strategy;
-                let key = ready_key(strategy, m, a.handled, a.talk_us, idle, util);
-                want.push(ReadyEntry::new(m.queue, ALL, key));
+                let rank = ready_rank(strategy, m, a.handled, a.talk_us, util);
+                want.push(ReadyEntry::new(m.queue, ALL, rank));
                 if strategy == Strategy::BestSkill {
                     // Best-skill queues index agents by the skills contacts have been
                     // ranked on (built on first use, so agents are not indexed by skills
@@ -1377,7 +1383,7 @@ impl Engine {
                             want.push(ReadyEntry::new(
                                 m.queue,
                                 ranked[r].1,
-                                (m.tier, u64::from(u8::MAX - prof), idle),
+                                skill_rank(m.tier, prof),
                             ));
                         }
                     }
@@ -1385,7 +1391,10 @@ impl Engine {
             }
         }
         if want.len() == a.indexed.len()
-            && want.iter().zip(&a.indexed).all(|(w, i)| w.same_place(i))
+            && want
+                .iter()
+                .zip(&a.indexed)
+                .all(|(w, i)| w.same_place(idle, i, a.filed_idle))
         {
             self.scratch_entries = want;
             return;
@@ -1401,7 +1410,7 @@ impl Engine {
                     queue = self.queues.get_mut(&entry.queue).map(|q| (entry.queue, q));
                 }
                 if let Some((_, q)) = &mut queue {
-                    q.ready.remove(id, entry);
+                    q.ready.remove(id, entry, a.filed_idle);
                 }
             }
         }
@@ -1415,11 +1424,12 @@ impl Engine {
                     queue = self.queues.get_mut(&entry.queue).map(|q| (entry.queue, q));
                 }
                 if let Some((_, q)) = &mut queue {
-                    in_tree |= q.ready.insert(id, entry, filing, tickets);
+                    in_tree |= q.ready.insert(id, entry, idle, filing, tickets);
                 }
             }
         }
         a.in_tree = in_tree;
+        a.filed_idle = idle;
         if want.is_empty() && !a.indexed.is_empty() && a.indexed_layout.is_some() {
             // No longer ready: its entries are kept to be filed under again (see
             // `Agent::replay`).
@@ -1997,18 +2007,18 @@ impl Engine {
         let Some(q) = self.queues.get(&queue) else {
             return;
         };
-        let mut filed: Vec<(AgentId, Filing, ReadyEntry)> = self
+        let mut filed: Vec<(AgentId, Filing, ReadyEntry, u64)> = self
             .ready_members(q, queue)
-            .map(|(aid, filing, _, entry)| (aid, filing, entry))
+            .map(|(aid, filing, a, entry)| (aid, filing, entry, a.filed_idle))
             .collect();
         // In key order, so that each is filed at the end of its group.
-        filed.sort_unstable_by_key(|(aid, _, entry)| (entry.key(), *aid));
+        filed.sort_unstable_by_key(|(aid, _, entry, idle)| (entry.key(*idle), *aid));
         let Some(q) = self.queues.get_mut(&queue) else {
             return;
         };
         q.ready.keep_all();
-        for (aid, filing, mut entry) in filed {
-            let in_tree = q.ready.insert(aid, &mut entry, filing, &self.tickets);
+        for (aid, filing, mut entry, idle) in filed {
+            let in_tree = q.ready.insert(aid, &mut entry, idle, filing, &self.tickets);
             if let Some(a) = self.agents.at_mut(filing.slot as usize, &aid) {
                 a.in_tree |= in_tree;
             }
@@ -2026,7 +2036,7 @@ impl Engine {
             return;
         }
         if let Some(list) = q.ready.rank(skill) {
-            self.layout += 1;
+            self.layout = self.layout.saturating_add(1);
             self.build_ranked(queue, skill, list);
         }
     }
@@ -2038,20 +2048,19 @@ impl Engine {
         let Some(q) = self.queues.get(&queue) else {
             return;
         };
-        let filed: Vec<(AgentId, Filing, ReadyKey)> = self
+        let filed: Vec<(AgentId, Filing, Rank, u64)> = self
             .ready_members(q, queue)
             .filter_map(|(aid, filing, a, entry)| {
                 let prof = a.proficiency(skill)?;
-                let key = (entry.key().0, u64::from(u8::MAX - prof), a.idle_since.0);
-                Some((aid, filing, key))
+                Some((aid, filing, skill_rank(entry.tier(), prof), a.filed_idle))
             })
             .collect();
         let Some(q) = self.queues.get_mut(&queue) else {
             return;
         };
-        for (aid, filing, key) in filed {
-            let mut entry = ReadyEntry::new(queue, list, key);
-            let in_tree = q.ready.insert(aid, &mut entry, filing, &self.tickets);
+        for (aid, filing, rank, idle) in filed {
+            let mut entry = ReadyEntry::new(queue, list, rank);
+            let in_tree = q.ready.insert(aid, &mut entry, idle, filing, &self.tickets);
             if let Some(a) = self.agents.at_mut(filing.slot as usize, &aid) {
                 a.in_tree |= in_tree;
                 a.indexed.push(entry);
@@ -2947,26 +2956,28 @@ fn ready_set(strategy: Strategy) -> ReadySet {
     ReadySet::new(fifo_keys(strategy), strategy == Strategy::BestSkill)
 }
 
-/// The strategy's ordering key for a ready member (lower is offered first).
-fn ready_key(
-    strategy: Strategy,
-    m: &Membership,
-    handled: u64,
-    talk_us: u64,
-    idle: u64,
-    util: u64,
-) -> ReadyKey {
+/// A best-skill queue's ordering of a ready member in its list for a skill the member has
+/// at `proficiency`: higher proficiency first, then longest idle.
+fn skill_rank(tier: u8, proficiency: u8) -> Rank {
+    (tier, u32::from(u8::MAX - proficiency), true)
+}
+
+/// The strategy's ordering of a ready member (lower is offered first), less its idle
+/// time (see [`Rank`]). Counts and times saturate at `u32::MAX` (talk time counts in
+/// milliseconds, 49 days), so that entries stay small (see [`ReadyEntry`]).
+fn ready_rank(strategy: Strategy, m: &Membership, handled: u64, talk_us: u64, util: u64) -> Rank {
     let tier = m.tier;
+    let at_most = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
     match strategy {
-        Strategy::RingAll | Strategy::Linear => (tier, u64::from(m.order), 0),
-        Strategy::RoundRobin => (0, u64::from(m.order), 0),
+        Strategy::RingAll | Strategy::Linear => (tier, m.order, false),
+        Strategy::RoundRobin => (0, m.order, false),
         // Idle time last, so that agents of a tier form one FIFO group (see `ReadyList`).
-        Strategy::LongestIdle | Strategy::BestSkill => (tier, 0, idle),
-        Strategy::FewestContacts => (tier, handled, idle),
-        Strategy::LeastTalkTime => (tier, talk_us, idle),
-        Strategy::LeastOccupied => (tier, util, idle),
+        Strategy::LongestIdle | Strategy::BestSkill => (tier, 0, true),
+        Strategy::FewestContacts => (tier, at_most(handled), true),
+        Strategy::LeastTalkTime => (tier, at_most(talk_us / 1000), true),
+        Strategy::LeastOccupied => (tier, at_most(util), true),
         // Drawn among all eligible agents at decision time (see `draw_agent`).
-        Strategy::Random | Strategy::WeightedRandom => (tier, u64::from(m.order), 0),
+        Strategy::Random | Strategy::WeightedRandom => (tier, m.order, false),
     }
 }
 
@@ -2980,4 +2991,31 @@ fn estimate_wait(q: &Queue, ahead: u32) -> Option<Duration> {
     let staffed = q.staffed_milli as f64 / 1000.0;
     let secs = f64::from(ahead + 1) * q.aht_s / staffed;
     Some(Duration::from_secs_f64(secs.clamp(0.0, 1e9)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ready_ranks_count_talk_time_in_milliseconds_and_saturate() {
+        let m = Membership {
+            queue: QueueId(1),
+            tier: 2,
+            order: 7,
+            weight: 1,
+        };
+        let talk = |us| ready_rank(Strategy::LeastTalkTime, &m, 0, us, 0);
+        assert_eq!(talk(1_999), (2, 1, true));
+        assert!(talk(5_000) < talk(6_000));
+        assert_eq!(talk(u64::MAX), (2, u32::MAX, true));
+        let handled = ready_rank(Strategy::FewestContacts, &m, 1 << 40, 0, 0);
+        assert_eq!(handled, (2, u32::MAX, true));
+        assert_eq!(ready_rank(Strategy::Linear, &m, 0, 0, 0), (2, 7, false));
+        assert_eq!(skill_rank(2, 5), (2, 250, true));
+        let entry = ReadyEntry::new(QueueId(1), ALL, talk(3_000));
+        assert_eq!(entry.key(42), (2, 3, 42));
+        let linear = ReadyEntry::new(QueueId(1), ALL, (2, 7, false));
+        assert_eq!(linear.key(42), (2, 7, 0));
+    }
 }

@@ -519,12 +519,17 @@ pub(crate) struct ReadySet {
 /// The list index of an entry in [`ReadySet::all`].
 pub(crate) const ALL: u32 = u32::MAX;
 
-/// Where an agent sits in the ready sets, so it can be taken out again.
+/// Where an agent sits in the ready sets, so it can be taken out again: 16 bytes, so that
+/// the entries an agent is filed under (often nine or more) take few cache lines. They
+/// are read back each time it frees up again, long after they were written (see
+/// `Agent::replay` in the engine).
+///
+/// The key's last part is not kept here: it is 0, or the idle time the agent was filed
+/// with, which is the same for all of an agent's entries and kept once in its record.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ReadyEntry {
-    /// The key's second and third parts (see [`ReadyEntry::key`]).
-    mid: u64,
-    last: u64,
+    /// The key's second part (see [`Rank`]).
+    mid: u32,
     pub queue: QueueId,
     /// [`ALL`], or the index of a skill's list in [`ReadySet`] (which identifies the skill
     /// for the life of the set).
@@ -535,33 +540,45 @@ pub(crate) struct ReadyEntry {
     group: u16,
     /// The key's first part, the tier.
     tier: u8,
+    /// Whether the key ends with the idle time (else with 0).
+    by_idle: bool,
 }
 
+/// A ready member's place in a list, less the idle time: `(tier, middle part, whether
+/// the key ends with the idle time)`. The [`ReadyKey`] is `(tier, middle, idle or 0)`.
+pub(crate) type Rank = (u8, u32, bool);
+
 impl ReadyEntry {
-    pub fn new(queue: QueueId, list: u32, key: ReadyKey) -> ReadyEntry {
+    pub fn new(queue: QueueId, list: u32, (tier, mid, by_idle): Rank) -> ReadyEntry {
         ReadyEntry {
-            mid: key.1,
-            last: key.2,
+            mid,
             queue,
             list,
             group: 0,
-            tier: key.0,
+            tier,
+            by_idle,
         }
     }
 
-    pub fn key(&self) -> ReadyKey {
-        (self.tier, self.mid, self.last)
+    /// The key, for an agent filed with idle time `idle`.
+    #[inline(always)]
+    pub fn key(&self, idle: u64) -> ReadyKey {
+        (
+            self.tier,
+            u64::from(self.mid),
+            if self.by_idle { idle } else { 0 },
+        )
     }
 
-    /// Changes the key's last part (an idle time, for the strategies that end their keys
-    /// with one).
-    pub fn set_last(&mut self, last: u64) {
-        self.last = last;
+    /// The key's first part.
+    pub fn tier(&self) -> u8 {
+        self.tier
     }
 
-    /// Whether both entries file the agent under the same key (wherever it was stored).
-    pub fn same_place(&self, other: &ReadyEntry) -> bool {
-        (self.queue, self.list, self.key()) == (other.queue, other.list, other.key())
+    /// Whether both entries file the agent under the same key (wherever it was stored),
+    /// the first filed with idle time `idle`, the second with `other_idle`.
+    pub fn same_place(&self, idle: u64, other: &ReadyEntry, other_idle: u64) -> bool {
+        (self.queue, self.list, self.key(idle)) == (other.queue, other.list, other.key(other_idle))
     }
 }
 
@@ -694,32 +711,33 @@ impl ReadySet {
         }
     }
 
-    /// Files an agent in the list `entry` names, under `filing` (the agent's current one);
-    /// returns whether the list is a tree (whose entries must be removed one by one).
-    /// Nothing is filed in the list of every ready member unless it is kept. The entry
+    /// Files an agent, idle since `idle`, in the list `entry` names, under `filing` (its
+    /// current one); returns whether the list is a tree (whose entries must be removed
+    /// one by one). Nothing is filed in the list of every ready member unless it is kept. The entry
     /// remembers where its FIFO group is, to be filed there again without a scan.
     #[inline]
     pub fn insert(
         &mut self,
         agent: AgentId,
         entry: &mut ReadyEntry,
+        idle: u64,
         filing: Filing,
         tickets: &Tickets,
     ) -> bool {
         if entry.list == ALL && !self.keeps_all {
             return false;
         }
-        let key = entry.key();
+        let key = entry.key(idle);
         match self.list_mut(entry.list) {
             Some(list) => list.insert((key, agent), filing, tickets, &mut entry.group),
             None => false,
         }
     }
 
-    /// Takes an agent out of a tree list; FIFO lists drop the entries of retired
-    /// tickets by themselves (see [`Tickets`]).
-    pub fn remove(&mut self, agent: AgentId, entry: ReadyEntry) {
-        let key = entry.key();
+    /// Takes an agent, filed with idle time `idle`, out of a tree list; FIFO lists drop
+    /// the entries of retired tickets by themselves (see [`Tickets`]).
+    pub fn remove(&mut self, agent: AgentId, entry: ReadyEntry, idle: u64) {
+        let key = entry.key(idle);
         if let Some(list) = self.list_mut(entry.list) {
             list.remove((key, agent));
         }
