@@ -7,7 +7,7 @@
 
 use switchboard_routing::Channel;
 use switchboard_store::{CallLeg, Line, NewContact, Store};
-use switchboard_voice::{Answer, CallCommand, EdgeEvent};
+use switchboard_voice::{Answer, CallCommand, CommandSender, EdgeEvent, command_channel};
 use tokio::sync::mpsc;
 
 use crate::center::Reach;
@@ -290,7 +290,7 @@ async fn direct_call(
     store: &Store,
     from: &str,
     to: &str,
-    commands: mpsc::UnboundedSender<CallCommand>,
+    commands: CommandSender,
 ) -> Result<i64, DirectError> {
     let login = to.to_string();
     let reach = runtime
@@ -459,7 +459,7 @@ async fn incoming(
     call_id: &str,
     reply: tokio::sync::oneshot::Sender<Answer>,
 ) {
-    let (commands, rx) = mpsc::unbounded_channel();
+    let (commands, rx) = command_channel();
     let attach = commands.clone();
     let calls = runtime.clone();
     let started = start_contact(runtime, store, Channel::Voice, from, to, move |id| {

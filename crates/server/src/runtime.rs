@@ -15,7 +15,7 @@ use switchboard_routing::Channel;
 use switchboard_store::{
     Article, Contact, ContactFilter, Customer, NewContact, NewEvent, Store, StoreError, Write,
 };
-use switchboard_voice::{CallCommand, VoiceHandle};
+use switchboard_voice::{CallCommand, CommandSender, VoiceHandle, command_channel};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::time::Instant;
 
@@ -89,7 +89,7 @@ pub struct Runtime {
 }
 
 /// The phone calls of voice contacts: where their commands go.
-type Calls = Arc<Mutex<HashMap<i64, mpsc::UnboundedSender<CallCommand>>>>;
+type Calls = Arc<Mutex<HashMap<i64, CommandSender>>>;
 
 /// Why a job could not be done.
 #[derive(Debug, thiserror::Error)]
@@ -143,12 +143,12 @@ impl Runtime {
     /// Sends `command` to voice contact `contact`'s call, if it is still on.
     pub fn command(&self, contact: i64, command: CallCommand) {
         if let Some(call) = self.calls.lock().expect("not poisoned").get(&contact) {
-            let _ = call.send(command);
+            let _ = call.unbounded_send(command);
         }
     }
 
     /// Sends the call commands of voice contact `contact` to `commands` from now on.
-    pub fn attach_call(&self, contact: i64, commands: mpsc::UnboundedSender<CallCommand>) {
+    pub fn attach_call(&self, contact: i64, commands: CommandSender) {
         self.calls
             .lock()
             .expect("not poisoned")
@@ -509,7 +509,7 @@ impl Owner {
                 self.write(Write::contact_ended(contact, &reason, now_ms()))
             }
             Effect::Dial { contact, number } => {
-                let (commands, rx) = mpsc::unbounded_channel();
+                let (commands, rx) = command_channel();
                 self.calls
                     .lock()
                     .expect("not poisoned")
@@ -522,7 +522,7 @@ impl Owner {
             Effect::Call { contact, command } => {
                 if let Some(call) = self.calls.lock().expect("not poisoned").get(&contact) {
                     // A call that has gone no longer listens; its contact ends separately.
-                    let _ = call.send(command);
+                    let _ = call.unbounded_send(command);
                 }
                 Ok(())
             }

@@ -12,13 +12,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use switchboard_media::audio::{Side, beep, rms, wav_bytes};
 use switchboard_media::dtmf::{EventReceiver, EventRelay};
 use switchboard_media::g711::{Codec, transcode};
 use switchboard_media::goertzel::DtmfDetector;
 use switchboard_media::player::Player;
 use switchboard_media::rtp;
-use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::leg::{self, Leg, LegEvent, LegLog, Outcome};
@@ -27,7 +27,7 @@ use crate::mix::{FRAME, Mixer, Party};
 use crate::prompts::Clip;
 use crate::relay::{Returned, Talk};
 use crate::sip::{Shared, Signal, SignalSender, Signals};
-use crate::{CallCommand, EdgeEvent, LegKind, MonitorMode};
+use crate::{CallCommand, Commands, EdgeEvent, LegKind, MonitorMode};
 
 /// Most keys remembered while no collection is open (typed ahead during prompts).
 const TYPE_AHEAD: usize = 32;
@@ -316,7 +316,7 @@ pub(crate) struct CallSetup {
     /// The call's requests from its legs: the agent's hold and transfer, the caller's
     /// keys sent as SIP INFO (one queue: the call task polls it at every wake-up).
     pub signals: Arc<Signals>,
-    pub commands: mpsc::UnboundedReceiver<CallCommand>,
+    pub commands: Commands,
     pub shared: Arc<Shared>,
 }
 
@@ -462,7 +462,7 @@ async fn run_legs(
                         back = lent.returned() => Err(back),
                         () = &mut caller_gone => Ok(Wake::CallerGone),
                         () = up.hung_up.as_mut() => Ok(Wake::Leg(LegEvent::Gone)),
-                        command = setup.commands.recv(), if commands_open => Ok(Wake::Command(command)),
+                        command = setup.commands.next(), if commands_open => Ok(Wake::Command(command)),
                         signal = signals.recv() => Ok(Wake::Signal(signal)),
                     };
                     match woke {
@@ -528,7 +528,7 @@ async fn run_legs(
         } else {
             tokio::select! {
                 () = &mut caller_gone => Wake::CallerGone,
-                command = setup.commands.recv(), if commands_open => Wake::Command(command),
+                command = setup.commands.next(), if commands_open => Wake::Command(command),
                 signal = signals.recv() => Wake::Signal(signal),
                 event = monitor.next(&mut monitor_buf) => Wake::Monitor(event),
                 event = leg.next(&mut leg_buf) => Wake::Leg(event),

@@ -6,21 +6,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use futures_util::StreamExt;
 use tokio::time::MissedTickBehavior;
 
 use crate::call::{self, CallSetup, Ending};
 use crate::leg::{self, Leg, LegEvent, Outcome, Up};
 use crate::sip::{Shared, SignalSender, Signals};
-use crate::{CallCommand, EdgeEvent, LegKind};
+use crate::{CallCommand, Commands, EdgeEvent, LegKind};
 
 /// Runs the callback of `contact` to `number`, driven by `commands`.
-pub(crate) async fn run(
-    shared: Arc<Shared>,
-    contact: i64,
-    number: String,
-    mut commands: mpsc::UnboundedReceiver<CallCommand>,
-) {
+pub(crate) async fn run(shared: Arc<Shared>, contact: i64, number: String, mut commands: Commands) {
     let Some(_load) = shared.admit() else {
         let reason = "the voice edge is full or stopping".to_string();
         let _ = shared
@@ -75,7 +70,7 @@ async fn agent_answers(
     shared: &Arc<Shared>,
     contact: i64,
     number: &str,
-    commands: &mut mpsc::UnboundedReceiver<CallCommand>,
+    commands: &mut Commands,
     signals: SignalSender,
 ) -> Option<Box<Up>> {
     let mut ringing = Leg::Idle;
@@ -86,7 +81,7 @@ async fn agent_answers(
     loop {
         tokio::select! {
             () = shared.hangups.cancelled() => break,
-            command = commands.recv() => match command {
+            command = commands.next() => match command {
                 None | Some(CallCommand::Hangup) => break,
                 Some(CallCommand::Ring { agent, record }) => {
                     ringing.release(&agent, shared).await;
@@ -128,7 +123,7 @@ async fn customer_answers(
     contact: i64,
     number: &str,
     agent: Box<Up>,
-    commands: &mut mpsc::UnboundedReceiver<CallCommand>,
+    commands: &mut Commands,
 ) -> Option<(Box<Up>, Box<Up>)> {
     let trunk = shared.trunk().unwrap_or_default().to_string();
     let target = format!("sip:{number}@{trunk}");
@@ -160,7 +155,7 @@ async fn customer_answers(
     let failure = loop {
         tokio::select! {
             () = shared.hangups.cancelled() => break None,
-            command = commands.recv() => match command {
+            command = commands.next() => match command {
                 None | Some(CallCommand::Hangup) => break None,
                 Some(_) => {}
             },
