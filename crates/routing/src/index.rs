@@ -15,7 +15,7 @@ use crate::model::{
 pub(crate) type WaitKey = (Reverse<i32>, Timestamp, ContactId);
 
 /// Orders ready agents within a queue: `(tier, strategy key, tie-break)`; lower is better.
-pub(crate) type ReadyKey = (u8, u64, u64);
+pub(crate) type ReadyKey = (u8, u32, u64);
 
 /// What an agent must offer to take a contact at its current escalation step, as seen from
 /// one queue. Contacts with equal keys are interchangeable for eligibility, so a free agent
@@ -563,11 +563,7 @@ impl ReadyEntry {
     /// The key, for an agent filed with idle time `idle`.
     #[inline(always)]
     pub fn key(&self, idle: u64) -> ReadyKey {
-        (
-            self.tier,
-            u64::from(self.mid),
-            if self.by_idle { idle } else { 0 },
-        )
+        (self.tier, self.mid, if self.by_idle { idle } else { 0 })
     }
 
     /// The key's first part.
@@ -777,10 +773,11 @@ pub(crate) struct Fifo {
 }
 
 /// The entries, live and dead, of the ready agents sharing `(key.0, key.1)`, in
-/// `(key.2, agent)` order.
+/// `(key.2, agent)` order. A group takes one cache line: filing an agent reads all of it.
 #[derive(Debug)]
+#[repr(align(64))]
 struct Group {
-    key: (u8, u64),
+    key: (u8, u32),
     entries: Vec<Filed>,
     /// Entries before this one are dead; searches move it past dead entries they find at
     /// the front (a search only reads the engine, hence the cell).
@@ -845,7 +842,7 @@ impl Group {
 impl Fifo {
     /// The index of group `key`, or where it would go: groups are few (tiers ×
     /// proficiency levels), so a scan from the front beats a binary search.
-    fn group(&self, key: (u8, u64)) -> Result<usize, usize> {
+    fn group(&self, key: (u8, u32)) -> Result<usize, usize> {
         for (i, g) in self.groups.iter().enumerate() {
             if g.key >= key {
                 return if g.key == key { Ok(i) } else { Err(i) };
@@ -1319,7 +1316,7 @@ mod tests {
                     }
                     let item = (
                         ((x >> 4) % 2) as u8,
-                        (x >> 6) % 3,
+                        ((x >> 6) % 3) as u32,
                         // Mostly rising idle times, some from the past.
                         if (x >> 20) % 4 == 0 {
                             (x >> 24) % 50
