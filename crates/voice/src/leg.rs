@@ -420,10 +420,17 @@ pub(crate) async fn invite(
         credential: shared.trunk_credential(target),
         ..Default::default()
     };
-    let (dialog, result) = shared
-        .dialogs
-        .do_invite_async(option, shared.states.clone())
-        .map_err(|e| e.to_string())?;
+    let states = shared.states.clone();
+    let (dialog, result) = match kind {
+        // Sent straight to the phone's registered address: nothing forks it.
+        LegKind::Agent | LegKind::Supervisor => {
+            shared.invites.call_phone(&shared.dialogs, option, states)
+        }
+        LegKind::Customer | LegKind::External => shared
+            .dialogs
+            .do_invite_async(option, states)
+            .map_err(|e| e.to_string()),
+    }?;
     Ok(Ringing {
         log: LegLog::new(contact, kind, who),
         contact,
@@ -557,7 +564,7 @@ impl Up {
     /// anywhere, its recording is complete, and it is closed out.
     pub fn closed(self, shared: &Shared, reason: &str) {
         shared.forget(&self.id);
-        shared.dialogs.remove_dialog(&self.dialog.id());
+        shared.remove_dialog(&self.dialog.id());
         let quality = self.line.control.quality();
         self.log
             .closed(shared, Some(self.answered_ms), reason, quality);

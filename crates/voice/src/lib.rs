@@ -13,6 +13,7 @@
 //! conversation's sockets, and the task takes them back before the call ends.
 
 pub mod call;
+mod invites;
 mod leg;
 mod line;
 pub mod mix;
@@ -83,6 +84,12 @@ impl VoiceHandle {
     /// Answered legs with a dialog (callers, agents' and supervisors' phones, customers).
     pub fn legs(&self) -> usize {
         self.shared.upgrade().map_or(0, |s| s.legs())
+    }
+
+    /// SIP dialogs kept, and callers' INVITE transactions their dialogs still answer
+    /// through (both come and go with calls; either left over is a leak).
+    pub fn dialogs(&self) -> (usize, usize) {
+        self.shared.upgrade().map_or((0, 0), |s| s.dialogs())
     }
 
     /// Starts the call of contact `contact` to `number`, agent first: the agent's phone

@@ -61,7 +61,7 @@ pub(crate) async fn run(shared: Arc<Shared>, contact: i64, number: String, mut c
         let _ = parts.dialog.hangup().await;
     }
     shared.forget(&parts.id);
-    shared.dialogs.remove_dialog(&parts.dialog.id());
+    shared.remove_dialog(&parts.dialog.id());
 }
 
 /// Rings agents as the routing engine offers the callback, until one answers (`None`:

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use rsipstack::EndpointBuilder;
+use rsipstack::dialog::DialogId;
 use rsipstack::dialog::authenticate::Credential;
 use rsipstack::dialog::dialog::{Dialog, DialogState, DialogStateReceiver, DialogStateSender};
 use rsipstack::dialog::dialog_layer::DialogLayer;
@@ -27,6 +28,7 @@ use switchboard_media::rtp::RtpSender;
 use tokio::sync::{Notify, mpsc, oneshot};
 
 use crate::call::{self, CallSetup, Ending, new_ssrc};
+use crate::invites::{self, Invites};
 use crate::leg::{Leg, LegLog, unix_ms};
 use crate::line::{Line, Peer};
 use crate::prompts::Prompts;
@@ -162,6 +164,8 @@ pub(crate) struct Shared {
     /// The address RTP sockets bind to and SDP announces.
     pub media_ip: IpAddr,
     pub dialogs: Arc<DialogLayer>,
+    /// The INVITE dialogs made without keeping their transaction's channel.
+    pub invites: Arc<Invites>,
     pub states: DialogStateSender,
     pub events: mpsc::UnboundedSender<EdgeEvent>,
     pub prompts: Prompts,
@@ -199,6 +203,11 @@ impl Shared {
         self.calls.lock().expect("not poisoned").remove(id);
     }
 
+    /// Takes a dialog that has ended (or will not be answered) out of every list.
+    pub fn remove_dialog(&self, id: &DialogId) {
+        self.invites.remove(&self.dialogs, id);
+    }
+
     /// Calls in progress.
     pub fn calls(&self) -> u64 {
         self.load.load(Ordering::SeqCst)
@@ -207,6 +216,13 @@ impl Shared {
     /// Live legs.
     pub fn legs(&self) -> usize {
         self.calls.lock().expect("not poisoned").len()
+    }
+
+    /// Dialogs listed (by the dialog layer, and the phones' here), and callers' INVITE
+    /// transactions listed for their dialogs' events.
+    pub fn dialogs(&self) -> (usize, usize) {
+        let (phones, transactions) = self.invites.listed();
+        (self.dialogs.len() + phones, transactions)
     }
 }
 
@@ -250,6 +266,7 @@ pub async fn start(
     let incoming = endpoint.incoming_transactions().map_err(io)?;
     let dialogs = Arc::new(DialogLayer::new(endpoint.inner.clone()));
     let (states, state_rx) = dialogs.new_dialog_state_channel();
+    let (invites, invite_events) = Invites::new();
     let media_ip = config.media_ip.unwrap_or(match addr.ip() {
         ip if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
         ip => ip,
@@ -270,6 +287,7 @@ pub async fn start(
         addr,
         media_ip,
         dialogs,
+        invites: Arc::new(invites),
         states,
         events,
         prompts,
@@ -288,6 +306,7 @@ pub async fn start(
             () = endpoint.serve() => {}
             () = dispatch(Arc::clone(&edge), incoming) => {}
             () = follow(Arc::clone(&edge), state_rx) => {}
+            () = invites::forward(&edge.invites, invite_events) => {}
             () = token.cancelled() => {}
         }
         endpoint.shutdown();
@@ -320,7 +339,8 @@ async fn dispatch(shared: Arc<Shared>, mut incoming: TransactionReceiver) {
             .and_then(|t| t.tag().ok().flatten())
             .is_some();
         if in_dialog {
-            match shared.dialogs.match_dialog(&tx) {
+            let dialog = shared.dialogs.match_dialog(&tx);
+            match dialog.or_else(|| shared.invites.find(&tx).map(Dialog::Invite)) {
                 Some(Dialog::Invite(mut dialog)) => {
                     tokio::spawn(async move {
                         if let Err(e) = dialog.handle(&mut tx).await {
@@ -717,7 +737,7 @@ async fn new_call(shared: Arc<Shared>, tx: Box<Transaction>) {
         _ => hang_up(&dialog).await,
     }
     shared.forget(&id);
-    shared.dialogs.remove_dialog(&dialog.id());
+    shared.remove_dialog(&dialog.id());
     drop(load);
 }
 
@@ -785,18 +805,17 @@ async fn answer_call(shared: &Arc<Shared>, mut tx: Box<Transaction>) -> Option<C
             return None;
         }
     };
-    let dialog =
-        match shared
-            .dialogs
-            .get_or_create_server_invite(&tx, shared.states.clone(), None, None)
-        {
-            Ok(d) => d,
-            Err(e) => {
-                tracing::info!(%call_id, "call refused: {e}");
-                let _ = tx.reply(StatusCode::BadRequest).await;
-                return None;
-            }
-        };
+    let answered = shared
+        .invites
+        .answer(&shared.dialogs, &mut tx, shared.states.clone());
+    let (dialog, listed) = match answered {
+        Ok(made) => made,
+        Err(e) => {
+            tracing::info!(%call_id, "call refused: {e}");
+            let _ = tx.reply(StatusCode::BadRequest).await;
+            return None;
+        }
+    };
     let id = dialog.id().to_string();
     let gone = shared.hangups.child_token();
     // The INVITE transaction runs in its own task (provisional responses, CANCEL, ACK).
@@ -805,6 +824,7 @@ async fn answer_call(shared: &Arc<Shared>, mut tx: Box<Transaction>) -> Option<C
         if let Err(e) = handler.handle(&mut tx).await {
             tracing::debug!("INVITE transaction: {e}");
         }
+        drop(listed);
     });
     // Ringing while the runtime records the contact.
     if let Err(e) = dialog.ringing(None, None) {
@@ -822,12 +842,12 @@ async fn answer_call(shared: &Arc<Shared>, mut tx: Box<Transaction>) -> Option<C
         Ok(Answer::Reject { code, reason }) => {
             tracing::info!(%call_id, code, "call refused: {reason}");
             let _ = dialog.reject(Some(StatusCode::from(code)), Some(reason));
-            shared.dialogs.remove_dialog(&dialog.id());
+            shared.remove_dialog(&dialog.id());
             return None;
         }
         Err(_) => {
             let _ = dialog.reject(Some(StatusCode::ServiceUnavailable), None);
-            shared.dialogs.remove_dialog(&dialog.id());
+            shared.remove_dialog(&dialog.id());
             return None;
         }
     };
@@ -838,7 +858,7 @@ async fn answer_call(shared: &Arc<Shared>, mut tx: Box<Transaction>) -> Option<C
     };
     if shared.hangups.is_cancelled() {
         let _ = dialog.reject(Some(StatusCode::ServiceUnavailable), None);
-        shared.dialogs.remove_dialog(&dialog.id());
+        shared.remove_dialog(&dialog.id());
         return None;
     }
     let sockets = match rtcp::bind_pair(shared.media_ip).await {
@@ -846,7 +866,7 @@ async fn answer_call(shared: &Arc<Shared>, mut tx: Box<Transaction>) -> Option<C
         Err(e) => {
             tracing::error!(%call_id, "no RTP port: {e}");
             let _ = dialog.reject(Some(StatusCode::ServiceUnavailable), None);
-            shared.dialogs.remove_dialog(&dialog.id());
+            shared.remove_dialog(&dialog.id());
             return hung_up(shared);
         }
     };
@@ -884,7 +904,7 @@ async fn answer_call(shared: &Arc<Shared>, mut tx: Box<Transaction>) -> Option<C
             tokio::select! {
                 () = gone.cancelled() => {
                     shared.forget(&id);
-                    shared.dialogs.remove_dialog(&dialog.id());
+                    shared.remove_dialog(&dialog.id());
                     return hung_up(shared);
                 }
                 _ = ack => {}
@@ -906,7 +926,7 @@ async fn answer_call(shared: &Arc<Shared>, mut tx: Box<Transaction>) -> Option<C
                     tracing::info!(%call_id, "late-offer call without a usable answer: {e}");
                     hang_up(&dialog).await;
                     shared.forget(&id);
-                    shared.dialogs.remove_dialog(&dialog.id());
+                    shared.remove_dialog(&dialog.id());
                     return hung_up(shared);
                 }
             }

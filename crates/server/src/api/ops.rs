@@ -222,14 +222,21 @@ pub async fn metrics(State(s): State<AppState>) -> Result<Response, ApiError> {
             a.handled
         );
     }
+    let (dialogs, answering) = s.voice.dialogs();
     let _ = writeln!(
         out,
         "# HELP switchboard_sip_calls Calls in progress (being set up or answered).\n\
          # TYPE switchboard_sip_calls gauge\nswitchboard_sip_calls {}\n\
          # HELP switchboard_sip_legs Answered call legs (callers' and phones').\n\
-         # TYPE switchboard_sip_legs gauge\nswitchboard_sip_legs {}",
+         # TYPE switchboard_sip_legs gauge\nswitchboard_sip_legs {}\n\
+         # HELP switchboard_sip_dialogs SIP dialogs kept.\n\
+         # TYPE switchboard_sip_dialogs gauge\nswitchboard_sip_dialogs {}\n\
+         # HELP switchboard_sip_invites_answering Callers' INVITE transactions still answering.\n\
+         # TYPE switchboard_sip_invites_answering gauge\nswitchboard_sip_invites_answering {}",
         s.voice.calls(),
-        s.voice.legs()
+        s.voice.legs(),
+        dialogs,
+        answering,
     );
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response())
 }

@@ -216,9 +216,9 @@ async fn read_netstring(s: &mut tokio::net::TcpStream) -> Option<Value> {
     )
 }
 
-/// Waits until the voice edge has no call and no leg left (calls end a moment after their
-/// contacts: BYEs are exchanged), paced by the event stream's `kpis` every second; fails
-/// with the metrics if some call or leg never goes (a leak).
+/// Waits until the voice edge has no call, leg, dialog or answering INVITE left (calls
+/// end a moment after their contacts: BYEs are exchanged), paced by the event stream's
+/// `kpis` every second; fails with the metrics if one never goes (a leak).
 pub async fn no_calls_left(h: &Harness) {
     let token = h.login("admin", "admin").await;
     let mut events = h.events(&token).await;
@@ -235,6 +235,8 @@ pub async fn no_calls_left(h: &Harness) {
             .unwrap();
         if metrics.contains("\nswitchboard_sip_calls 0\n")
             && metrics.contains("\nswitchboard_sip_legs 0\n")
+            && metrics.contains("\nswitchboard_sip_dialogs 0\n")
+            && metrics.contains("\nswitchboard_sip_invites_answering 0\n")
         {
             return;
         }
