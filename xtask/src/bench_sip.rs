@@ -132,7 +132,8 @@ pub fn run(root: &Path, args: &[&str]) -> Result<()> {
         }
     }
     let binary = match &opts.binary {
-        Some(binary) => binary.clone(),
+        // The server runs in a directory of its own: a relative path is made absolute.
+        Some(binary) => std::path::absolute(binary)?,
         None => {
             super::run(root, "cargo", &["build", "--release", "-p", "switchboard"])?;
             let target = std::env::var_os("CARGO_TARGET_DIR")
