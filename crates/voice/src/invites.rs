@@ -96,17 +96,25 @@ impl Invites {
         tx: &mut Transaction,
         states: DialogStateSender,
     ) -> Result<(InviteDialog, Listed), String> {
-        let own = std::mem::replace(&mut tx.tu_sender, self.sender.clone());
-        let made = dialogs.get_or_create_server_invite(tx, states, None, None);
-        tx.tu_sender = own;
-        let dialog = made.map_err(|e| e.to_string())?;
         let route = route(&tx.original);
-        if let Some(route) = &route {
-            self.routes
-                .lock()
-                .expect("not poisoned")
-                .insert(route.clone(), tx.tu_sender.clone());
-        }
+        let made = match &route {
+            Some(route) => {
+                let own = std::mem::replace(&mut tx.tu_sender, self.sender.clone());
+                let made = dialogs.get_or_create_server_invite(tx, states, None, None);
+                tx.tu_sender = own;
+                if made.is_ok() {
+                    self.routes
+                        .lock()
+                        .expect("not poisoned")
+                        .insert(route.clone(), tx.tu_sender.clone());
+                }
+                made
+            }
+            // No From tag (an RFC 2543 peer): nothing to find the transaction by, so the
+            // dialog keeps the transaction's own sender, as the layer makes it.
+            None => dialogs.get_or_create_server_invite(tx, states, None, None),
+        };
+        let dialog = made.map_err(|e| e.to_string())?;
         let listed = Listed {
             route,
             routes: Arc::clone(&self.routes),
