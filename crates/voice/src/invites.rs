@@ -19,9 +19,11 @@
 //!   outside it, so the confirmed ones are listed here ([`Invites::find`]) and taken out
 //!   with the layer's ([`Invites::remove`]).
 //!
-//! Only calls to registered phones are made here: Switchboard sends them straight to the
-//! phone, so no proxy can fork them. Calls through a trunk keep the layer's
-//! `do_invite_async`, which also ends the extra branches of a forked 2xx.
+//! Of the calls Switchboard makes, only those to registered phones are made here: they go
+//! straight to the phone, so no proxy can fork them. Calls through a trunk keep the
+//! layer's `do_invite_async`, which also ends the extra branches of a forked 2xx. A
+//! caller's INVITE without a From tag keeps the layer's own way too: nothing would find
+//! its transaction.
 //!
 //! Architecture invariant: everything a dialog sends through the shared channel reaches
 //! its own transaction while it lasts, or nothing (after the transaction ended, as with
@@ -45,6 +47,9 @@ use tokio::sync::mpsc::UnboundedReceiver;
 /// the From tag and the CSeq number, which its responses and its ACK carry alike.
 type Route = (String, String, u32);
 
+/// The callers' transactions listed, by route.
+type Routes = Arc<Mutex<HashMap<Route, TransactionEventSender>>>;
+
 /// The route of a request or response.
 fn route(message: &impl HeadersExt) -> Option<Route> {
     let call_id = message.call_id_header().ok()?.value().to_string();
@@ -57,7 +62,7 @@ fn route(message: &impl HeadersExt) -> Option<Route> {
 /// confirmed dialogs.
 pub(crate) struct Invites {
     sender: TransactionEventSender,
-    routes: Arc<Mutex<HashMap<Route, TransactionEventSender>>>,
+    routes: Routes,
     phones: Mutex<HashMap<String, InviteDialog>>,
 }
 
@@ -65,7 +70,7 @@ pub(crate) struct Invites {
 /// (when the transaction has ended).
 pub(crate) struct Listed {
     route: Option<Route>,
-    routes: Arc<Mutex<HashMap<Route, TransactionEventSender>>>,
+    routes: Routes,
 }
 
 impl Drop for Listed {
