@@ -3,9 +3,8 @@
 // and its screen pop, the wallboard on a desk and on the wall, the admin's flows,
 // staffing and users.
 
-import { test } from "node:test";
 import assert from "node:assert/strict";
-import { demoAndBrowser, newPage, signIn, startChat, accessibilityProblems } from "./harness.mjs";
+import { test, demoAndBrowser, newPage, signIn, startChat, accessibilityProblems } from "./harness.mjs";
 
 const env = demoAndBrowser();
 

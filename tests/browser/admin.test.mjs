@@ -3,9 +3,8 @@
 // out staffing with the Erlang calculator and a what-if simulation; an admin adds a user
 // who then signs in.
 
-import { test } from "node:test";
 import assert from "node:assert/strict";
-import { demoAndBrowser, newPage, signIn, client, startChat, shoot } from "./harness.mjs";
+import { test, demoAndBrowser, newPage, signIn, client, startChat, shoot } from "./harness.mjs";
 
 const env = demoAndBrowser();
 

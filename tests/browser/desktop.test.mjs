@@ -4,9 +4,8 @@
 // caller and as Alice's desk phone) shows on the desktop, is held, resumed and hung up
 // from it. Also: an agent cannot open the admin, and a wrong password is refused.
 
-import { test } from "node:test";
 import assert from "node:assert/strict";
-import { demoAndBrowser, newPage, signIn, client, startChat, shoot, freePort, sipp } from "./harness.mjs";
+import { test, demoAndBrowser, newPage, signIn, client, startChat, shoot, freePort, sipp } from "./harness.mjs";
 
 const env = demoAndBrowser();
 

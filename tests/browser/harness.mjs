@@ -1,6 +1,7 @@
 // What every browser test shares: a real `switchboard demo` on free ports with a fresh
 // data directory, Debian's Chromium driven by playwright-core, sign-in, API calls as an
-// integration would make them, screenshots, and a check that no page logged an error.
+// integration would make them, screenshots, a check that no page logged an error, and the
+// end of the server's log printed when a test fails.
 //
 // The binary is `SWITCHBOARD_BIN` (set by `cargo xtask test`), else target/debug/switchboard.
 
@@ -10,12 +11,31 @@ import { createSocket } from "node:dgram";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { before, after } from "node:test";
+import { before, after, test as nodeTest } from "node:test";
 import { chromium } from "playwright-core";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "..", "..");
 export const screenshots = process.env.SWITCHBOARD_SCREENSHOTS || join(here, "screenshots");
+
+/** The demo server started last in this file's process (its log is shown on a failure). */
+let current = null;
+
+/**
+ * `node:test`'s `test`, but a test that fails prints the end of the demo server's log
+ * first, so that a failure seen only in CI can be read.
+ */
+export function test(name, fn) {
+  return nodeTest(name, async (t) => {
+    try {
+      await fn(t);
+    } catch (e) {
+      const tail = (current?.log() ?? "").split("\n").slice(-200).join("\n");
+      process.stderr.write(`\n--- the end of switchboard demo's log when "${name}" failed:\n${tail}\n---\n`);
+      throw e;
+    }
+  });
+}
 
 /** Starts the demo server; resolves when it prints its address. */
 export async function startServer() {
@@ -38,7 +58,7 @@ export async function startServer() {
     child.on("exit", (code) => reject(new Error(`switchboard demo exited (${code}):\n${log}`)));
     child.on("error", reject);
   });
-  return {
+  current = {
     url,
     /** The SIP address (host:port). */
     sip,
@@ -50,6 +70,7 @@ export async function startServer() {
       rmSync(data, { recursive: true, force: true });
     },
   };
+  return current;
 }
 
 /**

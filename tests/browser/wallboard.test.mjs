@@ -4,11 +4,12 @@
 // recent contacts and the charts. Alerts follow a queue nobody serves and an agent away
 // past the threshold Sam sets on the page; a chat offers no monitoring; big-screen mode
 // toggles. On a real call (SIPp as caller and as Alice's and Sam's desk phones) Sam
-// listens, then whispers, then stops. Also: an agent is refused the wallboard.
+// listens, then whispers, then stops. A wallboard opened as a contact is answered shows it
+// answered even when the store trails the live figures. Also: an agent is refused the
+// wallboard.
 
-import { test } from "node:test";
 import assert from "node:assert/strict";
-import { demoAndBrowser, newPage, signIn, client, startChat, shoot, freePort, sipp } from "./harness.mjs";
+import { test, demoAndBrowser, newPage, signIn, client, startChat, shoot, freePort, sipp } from "./harness.mjs";
 
 const env = demoAndBrowser();
 
@@ -174,6 +175,47 @@ test("an agent opening the wallboard sees that it is not for their role", async 
   assert.equal(await page.getByRole("link", { name: "Wallboard" }).count(), 0, "no wallboard link for agents");
   assert.deepEqual(page.errors(), []);
   await page.context().close();
+});
+
+test("a wallboard opened as a contact is answered shows it answered, though the store trails", async () => {
+  // A second wallboard, live, tells when the offer and the answer have happened.
+  const watcher = await newPage(env.browser);
+  await signIn(watcher, env.server.url, "sam", "demo", "/wallboard");
+  await watcher.locator("#link", { hasText: "Live" }).waitFor();
+  const alice = await client(env.server.url, "alice", "demo");
+  await alice("POST", "/agents/alice/state", { state: "available" });
+  const chat = await startChat(env.server.url, "support", "+441632960002");
+  await chat.as("POST", `/chat/${chat.contact}/messages`, { text: "0" });
+  await watcher.locator('#agents tr[data-agent="alice"] .badge.reserved').waitFor();
+  await alice("POST", `/agents/alice/offers/${chat.contact}/accept`);
+  const answered = (id) => /^\d+:\d\d$/.test(document.querySelector(`[data-contact-time="${id}"]`)?.textContent || "");
+  await watcher.waitForFunction(answered, chat.contact);
+
+  // This wallboard opens after the answer, so it learns of the contact from the live
+  // figures and asks the contacts API about it; the first answer it gets is the store's
+  // from before the answer was written (as when the store trails the live figures).
+  const page = await newPage(env.browser);
+  let asked = 0;
+  await page.route(`**/api/v1/contacts/${chat.contact}`, async (route) => {
+    asked += 1;
+    const response = await route.fetch();
+    const contact = await response.json();
+    if (asked === 1) contact.answered_ms = null;
+    await route.fulfill({ response, json: contact });
+  });
+  await signIn(page, env.server.url, "sam", "demo", "/wallboard");
+  const chip = page.locator(`#agents tr[data-agent="alice"] .wb-contact[data-contact="${chat.contact}"]`);
+  await chip.getByText("chat · support").waitFor();
+  // It asks again, and shows the time on the contact rather than "offered".
+  await page.waitForFunction(answered, chat.contact);
+  assert.ok(asked >= 2, `the contact was asked about again (${asked} times)`);
+
+  await alice("POST", `/contacts/${chat.contact}/end`);
+  await alice("POST", `/contacts/${chat.contact}/wrapup`, { code: "resolved", resolved: true });
+  assert.deepEqual(page.errors(), []);
+  assert.deepEqual(watcher.errors(), []);
+  await page.context().close();
+  await watcher.context().close();
 });
 
 test("a supervisor listens to a live call, whispers, and plays its recording back from the wallboard", async () => {

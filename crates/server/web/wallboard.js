@@ -309,17 +309,23 @@ function run(me) {
     renderAgents();
   }
 
-  /** Learns what a contact is (its channel, queue, answer time) once. */
+  /**
+   * Learns what a contact an agent holds is (its channel, queue, answer time). The
+   * contacts API reads the store, whose writes may trail the live figures a moment: a
+   * contact it does not show answered yet (or at all) is asked about again when the
+   * figures next list it, each second.
+   */
   const asked = new Set();
+  const complete = (c) => c && c.channel && c.queued_ms !== undefined && c.answered_ms != null;
   function learn(id) {
-    const known = view.contacts.get(id);
-    if ((known && known.channel && known.queued_ms !== undefined) || asked.has(id)) return;
+    if (complete(view.contacts.get(id)) || asked.has(id)) return;
     asked.add(id);
     api("GET", `/contacts/${id}`).then((c) => {
       view.contacts.set(id, { ...c, ...(view.contacts.get(id) || {}), ...pick(c) });
+      if (!complete(view.contacts.get(id))) asked.delete(id);
       renderAgents();
       tick();
-    }).catch(() => {});
+    }).catch(() => asked.delete(id));
   }
   const pick = (c) => Object.fromEntries(Object.entries(c).filter(([, v]) => v != null));
 
