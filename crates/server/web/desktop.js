@@ -178,9 +178,12 @@ async function run(agent) {
   });
 
   // ---- the contact in hand ----
-  async function take(contact, reloaded = false) {
+  // `answeredMs`: when the contact was answered, as its `contact.connected` said (the store
+  // the contacts API reads may not show it yet).
+  async function take(contact, reloaded = false, answeredMs = null) {
     const c = await attempt(() => api("GET", `/contacts/${contact}`));
     if (!c) return;
+    c.answered_ms ??= answeredMs;
     const notes = view.current && view.current.contact.id === contact ? view.current.notes : c.notes || "";
     view.current = { contact: c, ended_ms: c.ended_ms, notes };
     renderCurrent();
@@ -339,7 +342,7 @@ async function run(agent) {
     "agent.state": (n) => { if (mineOnly(n)) { view.changes += 1; skew = n.at_ms - Date.now(); showState(n.data.state); renderOffers(); } },
     "contact.offered": (n) => { if (mineOnly(n)) { skew = n.at_ms - Date.now(); showOffer(n.contact, n.data, n.at_ms); } },
     "contact.offer_ended": (n) => { if (mineOnly(n)) endOffer(n.contact); },
-    "contact.connected": (n) => { if (mineOnly(n)) { endOffer(n.contact); take(n.contact); } },
+    "contact.connected": (n) => { if (mineOnly(n)) { endOffer(n.contact); take(n.contact, false, n.at_ms); } },
     "contact.message": (n) => {
       const cur = view.current;
       if (cur && cur.contact.id === n.contact) {

@@ -231,9 +231,30 @@ impl Shared {
 /// 100 datagrams) while the edge waits for a core.
 const SIP_RECEIVE_BUFFER: usize = 4 << 20;
 
-/// The UDP socket SIP is served on, bound to `addr`.
+/// Ports the kernel picks for SIP's UDP socket before one is also free for TCP.
+const SIP_PORT_TRIES: usize = 32;
+
+/// The UDP socket SIP is served on, bound to `addr`, at a port where SIP's TCP listener
+/// can listen too. rsipstack binds that listener later and only logs a failure, so it is
+/// checked here: a port the kernel picks is picked again while TCP's is taken (as by a
+/// connection's own port, from the same range), and a port configured whose TCP side is
+/// taken is an error.
 fn sip_socket(addr: SocketAddr) -> std::io::Result<tokio::net::UdpSocket> {
-    let socket = std::net::UdpSocket::bind(addr)?;
+    let mut tries = 0;
+    let socket = loop {
+        let socket = std::net::UdpSocket::bind(addr)?;
+        let bound = socket.local_addr()?;
+        match std::net::TcpListener::bind(bound) {
+            Ok(_) => break socket,
+            Err(_) if addr.port() == 0 && tries < SIP_PORT_TRIES => tries += 1,
+            Err(e) => {
+                return Err(std::io::Error::new(
+                    e.kind(),
+                    format!("SIP over TCP cannot listen on {bound}: {e}"),
+                ));
+            }
+        }
+    };
     socket.set_nonblocking(true)?;
     rustix::net::sockopt::set_socket_recv_buffer_size(&socket, SIP_RECEIVE_BUFFER)?;
     tokio::net::UdpSocket::from_std(socket)
@@ -1020,6 +1041,20 @@ mod tests {
         // The kernel grants at most its cap (and reports twice what it grants).
         let room = rustix::net::sockopt::socket_recv_buffer_size(&socket).unwrap();
         assert!(room >= SIP_RECEIVE_BUFFER.min(cap), "{room} bytes");
+    }
+
+    #[tokio::test]
+    async fn a_sip_port_whose_tcp_side_is_taken_is_refused_with_the_reason() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = taken.local_addr().unwrap();
+        let Err(e) = sip_socket(addr) else {
+            panic!("SIP served on {addr}, whose TCP port is taken");
+        };
+        assert_eq!(e.kind(), std::io::ErrorKind::AddrInUse);
+        assert!(e.to_string().contains("SIP over TCP cannot listen"), "{e}");
+        // A port the kernel picks is one where TCP can listen too.
+        let socket = sip_socket("127.0.0.1:0".parse().unwrap()).unwrap();
+        std::net::TcpListener::bind(socket.local_addr().unwrap()).unwrap();
     }
 
     #[test]
