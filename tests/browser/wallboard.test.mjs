@@ -18,6 +18,11 @@ function cell(page, selector, i) {
   return page.locator(selector).evaluate((row, i) => row.cells[i].textContent.trim(), i);
 }
 
+/** Waits until contact `id`'s time on the call runs (`m:ss`, not "offered"). */
+function timeRuns(page, id) {
+  return page.waitForFunction((id) => /^\d+:\d\d$/.test(document.querySelector(`[data-contact-time="${id}"]`)?.textContent || ""), id);
+}
+
 /** Waits until cell `i` of row `selector` reads `text`. */
 function cellReads(page, selector, i, text) {
   return page.waitForFunction(([selector, i, text]) => {
@@ -57,7 +62,7 @@ test("a supervisor follows a contact, the queues and alerts live on the wallboar
   const chip = aliceRow.locator(`.wb-contact[data-contact="${chat.contact}"]`);
   await chip.getByText(`#${chat.contact}`).waitFor();
   await chip.getByText("chat · support").waitFor();
-  await page.waitForFunction((id) => /^\d+:\d\d$/.test(document.querySelector(`[data-contact-time="${id}"]`)?.textContent || ""), chat.contact);
+  await timeRuns(page, chat.contact);
   // A chat cannot be listened to: no monitoring buttons on it.
   assert.equal(await chip.getByRole("button").count(), 0, "no listen/whisper/barge on a chat");
   assert.equal(await page.getByRole("button", { name: /^(Listen|Whisper|Barge) to contact/ }).count(), 0);
@@ -188,8 +193,7 @@ test("a wallboard opened as a contact is answered shows it answered, though the 
   await chat.as("POST", `/chat/${chat.contact}/messages`, { text: "0" });
   await watcher.locator('#agents tr[data-agent="alice"] .badge.reserved').waitFor();
   await alice("POST", `/agents/alice/offers/${chat.contact}/accept`);
-  const answered = (id) => /^\d+:\d\d$/.test(document.querySelector(`[data-contact-time="${id}"]`)?.textContent || "");
-  await watcher.waitForFunction(answered, chat.contact);
+  await timeRuns(watcher, chat.contact);
 
   // This wallboard opens after the answer, so it learns of the contact from the live
   // figures and asks the contacts API about it; the first answer it gets is the store's
@@ -207,7 +211,7 @@ test("a wallboard opened as a contact is answered shows it answered, though the 
   const chip = page.locator(`#agents tr[data-agent="alice"] .wb-contact[data-contact="${chat.contact}"]`);
   await chip.getByText("chat · support").waitFor();
   // It asks again, and shows the time on the contact rather than "offered".
-  await page.waitForFunction(answered, chat.contact);
+  await timeRuns(page, chat.contact);
   assert.ok(asked >= 2, `the contact was asked about again (${asked} times)`);
 
   await alice("POST", `/contacts/${chat.contact}/end`);
