@@ -27,6 +27,8 @@ const SYSTEM_PACKAGES: &[(&str, &str)] = &[
     ),
     ("node", "nodejs"),
     ("npm", "npm"),
+    // Builds the kernel media path (crates/voice/bpf), which the voice tests use.
+    ("clang", "clang"),
 ];
 // PostgreSQL's server (Debian's `postgresql`) is needed too: the store's and the server's
 // tests run on it as well as on SQLite. Its programs are not on PATH; see

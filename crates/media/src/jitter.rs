@@ -163,6 +163,25 @@ impl<T> JitterBuffer<T> {
         true
     }
 
+    /// The packets before `next` were passed on elsewhere (by the kernel's media path),
+    /// in order as far as this buffer knows: `next` is the one due now. Anything held is
+    /// kept, and given up as lost or late by the usual rules.
+    pub fn resume(&mut self, next: u16) {
+        let last = next.wrapping_sub(1);
+        let ext = match self.next {
+            None => (1u64 << 32) + u64::from(last),
+            Some(_) => {
+                let delta = i64::from(last.wrapping_sub(self.highest as u16) as i16);
+                self.highest.wrapping_add_signed(delta)
+            }
+        };
+        if self.next.is_none_or(|n| ext + 1 > n) {
+            self.highest = self.highest.max(ext);
+            self.next = Some(ext + 1);
+            self.probe = None;
+        }
+    }
+
     fn start(&mut self, ext: u64, seq: u16, packet: T) {
         self.next = Some(ext);
         self.highest = ext;
@@ -231,6 +250,12 @@ impl<T> Streams<T> {
     /// [`JitterBuffer::pass`]): the caller handles it at once, without handing it over.
     pub fn pass(&mut self, ssrc: u32, seq: u16) -> bool {
         self.line(ssrc).pass(seq)
+    }
+
+    /// Stream `ssrc`'s packets before `next` were passed on elsewhere (see
+    /// [`JitterBuffer::resume`]).
+    pub fn resume(&mut self, ssrc: u32, next: u16) {
+        self.line(ssrc).resume(next);
     }
 
     fn line(&mut self, ssrc: u32) -> &mut JitterBuffer<T> {

@@ -113,9 +113,9 @@ impl Reception {
         i64::from(self.expected()) - i64::from(self.received)
     }
 
-    fn update(&mut self, seq: u16, timestamp: u32, arrival: u32, timed: bool) {
-        // A later sequence number (less than half the space ahead) moves the maximum on;
-        // an earlier one is a late or repeated packet.
+    /// A later sequence number (less than half the space ahead) moves the maximum on;
+    /// an earlier one is a late or repeated packet.
+    fn highest(&mut self, seq: u16) {
         let ahead = seq.wrapping_sub(self.max_seq);
         if ahead != 0 && ahead < 0x8000 {
             if seq < self.max_seq {
@@ -123,6 +123,10 @@ impl Reception {
             }
             self.max_seq = seq;
         }
+    }
+
+    fn update(&mut self, seq: u16, timestamp: u32, arrival: u32, timed: bool) {
+        self.highest(seq);
         self.received = self.received.wrapping_add(1);
         if timed {
             let transit = arrival.wrapping_sub(timestamp);
@@ -207,6 +211,27 @@ impl RtcpSession {
             other => other.insert(Reception::new(packet.ssrc, packet.sequence)),
         };
         reception.update(packet.sequence, packet.timestamp, arrival, timed);
+    }
+
+    /// `packets` RTP packets of stream `ssrc`, the highest numbered `max_seq`, were
+    /// received and passed on elsewhere (by the kernel's media path) since the last report,
+    /// after those given to [`received`](Self::received). They count as received; jitter is measured only on
+    /// the packets seen here.
+    pub fn received_elsewhere(&mut self, ssrc: u32, max_seq: u16, packets: u32) {
+        if packets == 0 {
+            return;
+        }
+        let reception = match &mut self.reception {
+            Some(r) if r.ssrc == ssrc => r,
+            other => {
+                let first = max_seq.wrapping_sub((packets - 1) as u16);
+                other.insert(Reception::new(ssrc, first))
+            }
+        };
+        // Asked at each report, every few seconds: far less than half the sequence space
+        // passes between two.
+        reception.highest(max_seq);
+        reception.received = reception.received.wrapping_add(packets);
     }
 
     /// The compound report to send at `now`: a sender report once `sender` has sent

@@ -142,6 +142,19 @@ impl RtpSender {
         Ok(self.write_raw(payload_type, timestamp, payload, marker))
     }
 
+    /// Takes in `packets` packets with `octets` of payload that were written in this
+    /// stream elsewhere (by the kernel's media path, from this stream's SSRC and offsets):
+    /// the next packet carries `next_seq` and, unless it is earlier than the clock,
+    /// `next_timestamp`.
+    pub fn forwarded(&mut self, packets: u32, octets: u32, next_seq: u16, next_timestamp: u32) {
+        self.packets = self.packets.wrapping_add(packets);
+        self.octets = self.octets.wrapping_add(octets);
+        self.seq = next_seq;
+        if (next_timestamp.wrapping_sub(self.timestamp) as i32) > 0 {
+            self.timestamp = next_timestamp;
+        }
+    }
+
     /// Advances the clock by `samples` without sending (silence suppression, or time spent
     /// sending an event).
     pub fn advance(&mut self, samples: u32) {

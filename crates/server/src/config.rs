@@ -81,6 +81,9 @@ pub struct VoiceSettings {
     /// Threads that relay plain conversations, without waking the call's task for each
     /// packet (default: one per core; 0: each call's task relays its own).
     pub relay_threads: Option<usize>,
+    /// Whether the relay threads hand conversations between parties on this host to the
+    /// kernel media path, where it can be loaded (default: yes).
+    pub kernel_media: bool,
     /// The espeak-ng voice that speaks the flows' `say` prompts.
     pub tts_voice: String,
     /// A speech-to-text service for voicemails: the WAV is POSTed (`audio/wav`) and the
@@ -104,6 +107,7 @@ impl Default for VoiceSettings {
             media_ip: None,
             max_calls: 500,
             relay_threads: None,
+            kernel_media: true,
             tts_voice: "en".into(),
             realm: "switchboard".into(),
             transcribe_url: None,

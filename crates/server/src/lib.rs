@@ -147,6 +147,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Server> {
             voice: config.voice.tts_voice.clone(),
             max_calls: config.voice.max_calls,
             relay_threads: config.voice.relay_threads,
+            kernel_media: config.voice.kernel_media,
             realm: config.voice.realm.clone(),
             trunk: config.voice.trunk.clone(),
             trunk_auth: config.trunk_auth().map_err(|e| anyhow::anyhow!(e))?,

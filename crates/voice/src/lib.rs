@@ -14,6 +14,7 @@
 
 pub mod call;
 mod invites;
+mod kernel;
 mod leg;
 mod line;
 pub mod mix;
@@ -57,6 +58,9 @@ pub struct VoiceConfig {
     /// Threads that relay plain conversations (default: one per core; 0: each call's
     /// task relays its own).
     pub relay_threads: Option<usize>,
+    /// Whether they hand conversations between parties on this host to the kernel media
+    /// path, where it can be loaded (it needs root, or `CAP_BPF` and `CAP_NET_ADMIN`).
+    pub kernel_media: bool,
     /// The digest realm phones register in.
     pub realm: String,
     /// Where calls to customers' numbers go: `host:port` of a SIP trunk or gateway
@@ -90,6 +94,12 @@ impl VoiceHandle {
     /// through (both come and go with calls; either left over is a leak).
     pub fn dialogs(&self) -> (usize, usize) {
         self.shared.upgrade().map_or((0, 0), |s| s.dialogs())
+    }
+
+    /// Whether the kernel media path carries conversations between parties on this host,
+    /// and the audio packets the relay threads passed on themselves so far.
+    pub fn media(&self) -> (bool, u64) {
+        self.shared.upgrade().map_or((false, 0), |s| s.media())
     }
 
     /// Starts the call of contact `contact` to `number`, agent first: the agent's phone

@@ -18,13 +18,22 @@
 //! packets are lost often under load, and handing each one to the task took all four
 //! sockets out of and back into both threads' polls.
 //!
+//! Where both parties are on this host and the kernel media path is loaded (see
+//! [`crate::kernel`]), a relay thread hands each direction of a plain, unrecorded
+//! conversation without transcoding to the kernel once it has passed one of the party's
+//! packets itself: from that packet's numbers it knows how the party's stream maps onto
+//! the other line's. Any packet of that direction that still reaches the thread takes the
+//! direction back first (a key press, a new stream, a packet already queued), and so does
+//! giving the lines back; what the kernel passed on is then counted in both lines' RTCP,
+//! the party's reorder buffer and the other line's stream, as if the thread had passed it.
+//!
 //! Architecture invariant: a relay thread never ends a call and never keeps a line: every
 //! line lent goes back to its task (or, if the task is gone, is closed), and only the task
 //! ends the call.
 
 use std::collections::HashMap;
 use std::io;
-use std::net::{SocketAddr, UdpSocket};
+use std::net::{SocketAddr, SocketAddrV4, UdpSocket};
 use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
@@ -37,6 +46,7 @@ use switchboard_media::g711::{Codec, transcode};
 use switchboard_media::rtp;
 use tokio::sync::oneshot;
 
+use crate::kernel::{KernelPath, Progress, Route};
 use crate::leg::Recording;
 use crate::line::Line;
 
@@ -95,11 +105,34 @@ pub(crate) struct Relays {
     threads: Vec<Thread>,
     next: AtomicUsize,
     ids: AtomicU64,
+    /// Whether the kernel media path was loaded, or why not.
+    in_kernel: Result<(), String>,
+    /// Audio packets the threads themselves passed on.
+    relayed: Arc<AtomicU64>,
 }
 
 impl Relays {
-    /// Starts `n` relay threads (none: call tasks relay their own conversations).
-    pub fn start(n: usize) -> io::Result<Relays> {
+    /// Starts `n` relay threads (none: call tasks relay their own conversations), which
+    /// hand what they can to the kernel media path if `kernel` and it can be loaded.
+    pub fn start(n: usize, kernel: bool) -> io::Result<Relays> {
+        let loaded = match (kernel, n) {
+            (false, _) => Err("turned off".to_string()),
+            (true, 0) => Err("no relay threads".to_string()),
+            (true, _) => KernelPath::start().map(Arc::new),
+        };
+        match &loaded {
+            Ok(_) => {
+                tracing::info!("media: the kernel media path carries conversations on this host")
+            }
+            Err(e) => tracing::info!(
+                "media: no kernel media path ({e}); relay threads carry every conversation"
+            ),
+        }
+        let (kernel, in_kernel) = match loaded {
+            Ok(k) => (Some(k), Ok(())),
+            Err(e) => (None, Err(e)),
+        };
+        let relayed = Arc::new(AtomicU64::new(0));
         let mut threads = Vec::with_capacity(n);
         for i in 0..n {
             let epoll = epoll::create(epoll::CreateFlags::CLOEXEC)?;
@@ -116,6 +149,8 @@ impl Relays {
                 by_id: HashMap::new(),
                 buf: vec![0; 2048],
                 packet: Vec::new(),
+                kernel: kernel.clone(),
+                relayed: Arc::clone(&relayed),
             };
             std::thread::Builder::new()
                 .name(format!("media-relay-{i}"))
@@ -126,7 +161,19 @@ impl Relays {
             threads,
             next: AtomicUsize::new(0),
             ids: AtomicU64::new(0),
+            in_kernel,
+            relayed,
         })
+    }
+
+    /// Whether the kernel media path carries what it can, or why not.
+    pub fn in_kernel(&self) -> Result<(), &str> {
+        self.in_kernel.as_ref().map(|_| ()).map_err(String::as_str)
+    }
+
+    /// Audio packets the threads themselves passed on so far.
+    pub fn relayed_by_threads(&self) -> u64 {
+        self.relayed.load(Ordering::Relaxed)
     }
 
     /// Whether there are relay threads at all.
@@ -206,6 +253,16 @@ struct Slot {
     id: u64,
     talk: Box<Talk>,
     back: oneshot::Sender<Returned>,
+    /// The directions (from the caller, from the agent) the kernel carries.
+    armed: [Option<Armed>; 2],
+}
+
+/// A direction the kernel carries: the route written under the receiving socket, and how
+/// far its progress is counted in the lines.
+struct Armed {
+    socket: SocketAddrV4,
+    route: Route,
+    counted: Progress,
 }
 
 impl Slot {
@@ -227,6 +284,8 @@ struct Relay {
     buf: Vec<u8>,
     /// The packet being sent on, its room reused.
     packet: Vec<u8>,
+    kernel: Option<Arc<KernelPath>>,
+    relayed: Arc<AtomicU64>,
 }
 
 impl Relay {
@@ -274,7 +333,12 @@ impl Relay {
         let _ = rustix::io::read(&*self.wake, &mut word);
         loop {
             match self.inbox.try_recv() {
-                Ok(Order::Take(id, talk, back)) => self.take(Slot { id, talk, back }),
+                Ok(Order::Take(id, talk, back)) => self.take(Slot {
+                    id,
+                    talk,
+                    back,
+                    armed: [None, None],
+                }),
                 Ok(Order::Give(id)) => {
                     if let Some(&i) = self.by_id.get(&id) {
                         self.give(i, None);
@@ -324,9 +388,14 @@ impl Relay {
 
     /// Gives conversation `i` back to its task, with the datagram left to it.
     fn give(&mut self, i: usize, pending: Option<(Side, Vec<u8>, SocketAddr)>) {
-        let Some(slot) = self.slots.get_mut(i).and_then(Option::take) else {
+        let Some(mut slot) = self.slots.get_mut(i).and_then(Option::take) else {
             return;
         };
+        if let Some(kernel) = &self.kernel {
+            for d in 0..2 {
+                disarm(kernel, &mut slot, d);
+            }
+        }
         for socket in slot.sockets() {
             let _ = epoll::delete(&self.epoll, socket);
         }
@@ -353,43 +422,76 @@ impl Relay {
         let Some(Some(slot)) = self.slots.get_mut(i) else {
             return;
         };
-        let Talk {
-            caller,
-            agent,
-            recording,
-        } = &mut *slot.talk;
-        let (from, to, party) = if k < 2 {
-            (caller, agent, Side::Caller)
-        } else {
-            (agent, caller, Side::Agent)
-        };
+        let d = (k / 2) as usize;
         if k % 2 == 1 {
+            let from = if d == 0 {
+                &mut slot.talk.caller
+            } else {
+                &mut slot.talk.agent
+            };
             if let Ok((n, source)) = from.rtcp.recv_from(&mut self.buf) {
                 from.control.handle(&self.buf[..n], source);
             }
             return;
         }
         // Nothing waiting after all, or a transient error (e.g. ICMP unreachable).
-        let Ok((n, source)) = from.rtp.recv_from(&mut self.buf) else {
+        let Ok((n, source)) = slot.sockets()[k as usize].recv_from(&mut self.buf) else {
             return;
         };
+        let datagram = &self.buf[..n];
+        // A packet of a direction the kernel carries: the thread takes it back first.
+        if let Some(kernel) = &self.kernel {
+            disarm(kernel, slot, d);
+        }
+        let Slot { talk, armed, .. } = slot;
+        let Talk {
+            caller,
+            agent,
+            recording,
+        } = &mut **talk;
+        let (from, to, party) = if d == 0 {
+            (caller, agent, Side::Caller)
+        } else {
+            (agent, caller, Side::Agent)
+        };
+        // A plain conversation's direction goes to the kernel when one of its packets
+        // passes in order, before that packet is sent: the next may follow at once.
+        let kernel = self.kernel.as_deref().filter(|_| recording.is_none());
+        let in_order = |from: &Line<UdpSocket>, to: &Line<UdpSocket>, packet: &rtp::Rtp<'_>| {
+            if let Some(kernel) = kernel {
+                armed[d] = arm(kernel, from, to, datagram, packet);
+            }
+        };
         let recording = recording.as_mut().map(|r| (r, party));
+        let seq = to.sender.next_sequence();
         if !relay(
             from,
             to,
-            &self.buf[..n],
+            datagram,
             source,
             &mut self.packet,
             recording,
+            in_order,
         ) {
-            let datagram = self.buf[..n].to_vec();
+            let datagram = datagram.to_vec();
             self.give(i, Some((party, datagram, source)));
+            return;
         }
+        let passed = to.sender.next_sequence().wrapping_sub(seq);
+        self.relayed.fetch_add(u64::from(passed), Ordering::Relaxed);
     }
 
     /// Sends the RTCP reports due at `now`.
     fn tick(&mut self, now: Instant) {
         for slot in self.slots.iter_mut().flatten() {
+            if let Some(kernel) = &self.kernel {
+                let talk = &*slot.talk;
+                if talk.caller.control.due(now) || talk.agent.control.due(now) {
+                    for d in 0..2 {
+                        count(kernel, slot, d, false);
+                    }
+                }
+            }
             let talk = &mut *slot.talk;
             for line in [&mut talk.caller, &mut talk.agent] {
                 if let Some((report, to)) = line.control.tick(now, &line.sender) {
@@ -400,12 +502,121 @@ impl Relay {
     }
 }
 
+/// Hands a direction of a conversation to the kernel: `packet` (`datagram`), taken
+/// `from` the line it came in on, is about to be passed on in order `to` the other line,
+/// as the next packet of its stream. Only plain audio between parties on this host whose
+/// laws match goes to the kernel.
+fn arm(
+    kernel: &KernelPath,
+    from: &Line<UdpSocket>,
+    to: &Line<UdpSocket>,
+    datagram: &[u8],
+    packet: &rtp::Rtp<'_>,
+) -> Option<Armed> {
+    // Version 2 with no padding, extension or CSRCs: the program passes nothing else on.
+    if datagram.first() != Some(&0x80) || from.codec != to.codec || !from.order.is_empty() {
+        return None;
+    }
+    if !(from.latched && to.latched) {
+        return None;
+    }
+    let (seq, timestamp) = (to.sender.next_sequence(), to.sender.timestamp());
+    let v4 = |a: SocketAddr| match a {
+        SocketAddr::V4(a) => Some(a),
+        SocketAddr::V6(_) => None,
+    };
+    let (socket, out) = (
+        v4(from.rtp.local_addr().ok()?)?,
+        v4(to.rtp.local_addr().ok()?)?,
+    );
+    let (peer, other) = (v4(from.remote)?, v4(to.remote)?);
+    if ![socket, peer, out, other]
+        .iter()
+        .all(|a| kernel.reaches(*a.ip()))
+    {
+        return None;
+    }
+    let start = Progress {
+        max_seq: packet.sequence,
+        max_len: packet.payload.len() as u16,
+        max_ts: packet.timestamp,
+        ..Progress::default()
+    };
+    let route = Route {
+        peer: *peer.ip(),
+        in_ssrc: packet.ssrc,
+        from: out,
+        to: other,
+        ssrc: to.sender.ssrc(),
+        seq_delta: seq.wrapping_sub(packet.sequence),
+        ts_delta: timestamp.wrapping_sub(packet.timestamp),
+        payload_type: packet.payload_type,
+        start,
+    };
+    if let Err(e) = kernel.write(socket, &route) {
+        tracing::debug!("media relay: the kernel cannot carry {socket}: {e}");
+        return None;
+    }
+    Some(Armed {
+        socket,
+        route,
+        counted: start,
+    })
+}
+
+/// Takes direction `d` of `slot`'s conversation back from the kernel, if it has it.
+fn disarm(kernel: &KernelPath, slot: &mut Slot, d: usize) {
+    count(kernel, slot, d, true);
+}
+
+/// Counts what the kernel passed on in direction `d` of `slot`'s conversation since last
+/// asked, in the lines, as if the thread had passed it: in the party's reception
+/// statistics and reorder buffer, and in the other line's stream. `take_back` takes the
+/// direction back from the kernel too.
+fn count(kernel: &KernelPath, slot: &mut Slot, d: usize, take_back: bool) {
+    let Some(armed) = &mut slot.armed[d] else {
+        return;
+    };
+    let now = if take_back {
+        kernel.remove(armed.socket, &armed.route)
+    } else {
+        kernel.progress(armed.socket, &armed.route)
+    };
+    let talk = &mut *slot.talk;
+    let (from, to) = if d == 0 {
+        (&mut talk.caller, &mut talk.agent)
+    } else {
+        (&mut talk.agent, &mut talk.caller)
+    };
+    let packets = now.packets.wrapping_sub(armed.counted.packets) as u32;
+    if packets > 0 {
+        let octets = now.octets.wrapping_sub(armed.counted.octets) as u32;
+        let route = &armed.route;
+        from.control
+            .received_elsewhere(route.in_ssrc, now.max_seq, packets);
+        from.order
+            .resume(route.in_ssrc, now.max_seq.wrapping_add(1));
+        let next_seq = now.max_seq.wrapping_add(route.seq_delta).wrapping_add(1);
+        let next_timestamp = now
+            .max_ts
+            .wrapping_add(route.ts_delta)
+            .wrapping_add(u32::from(now.max_len));
+        to.sender
+            .forwarded(packets, octets, next_seq, next_timestamp);
+    }
+    armed.counted = now;
+    if take_back {
+        slot.armed[d] = None;
+    }
+}
+
 /// Passes a datagram `from` one party's line (from `source`) `to` the other's, as the
 /// call task does with a conversation's packets, recording what it passes on as the
 /// given side's audio if there is a recording. Garbage and datagrams from anyone but the
 /// party are dropped, as there; audio out of order goes through the line's reorder
 /// buffer, as there. False leaves the packet to the task, with nothing changed but
-/// latching: anything but the party's own audio.
+/// latching: anything but the party's own audio. `in_order` is told of a packet that
+/// passes straight on, in order, before it is sent.
 fn relay(
     from: &mut Line<UdpSocket>,
     to: &mut Line<UdpSocket>,
@@ -413,6 +624,7 @@ fn relay(
     source: SocketAddr,
     out: &mut Vec<u8>,
     mut recording: Option<(&mut Recording, Side)>,
+    in_order: impl FnOnce(&Line<UdpSocket>, &Line<UdpSocket>, &rtp::Rtp<'_>),
 ) -> bool {
     let Ok(packet) = rtp::parse(datagram) else {
         return true;
@@ -425,6 +637,7 @@ fn relay(
     }
     from.control.received(&packet, true);
     if from.order.pass(packet.ssrc, packet.sequence) {
+        in_order(from, to, &packet);
         pass_on(from.codec, to, &packet, out, recording);
         return true;
     }
@@ -501,8 +714,12 @@ mod tests {
     }
 
     async fn pair(recording: Option<Recording>) -> Pair {
-        let (caller_phone, caller) = party(Codec::Pcma, 0x1111).await;
-        let (agent_phone, agent) = party(Codec::Pcmu, 0x2222).await;
+        pair_of(Codec::Pcma, Codec::Pcmu, recording).await
+    }
+
+    async fn pair_of(caller: Codec, agent: Codec, recording: Option<Recording>) -> Pair {
+        let (caller_phone, caller) = party(caller, 0x1111).await;
+        let (agent_phone, agent) = party(agent, 0x2222).await;
         Pair {
             caller_phone,
             agent_phone,
@@ -525,7 +742,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_conversation_is_relayed_in_order_and_what_is_not_audio_goes_back_to_the_task() {
-        let relays = Relays::start(1).unwrap();
+        let relays = Relays::start(1, false).unwrap();
         let Pair {
             caller_phone,
             agent_phone,
@@ -629,7 +846,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_recorded_conversation_is_relayed_and_both_parties_land_in_their_channels() {
-        let relays = Relays::start(1).unwrap();
+        let relays = Relays::start(1, false).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let recording = Recording::start(dir.path(), 7, "alice").unwrap();
         let Pair {
@@ -688,5 +905,73 @@ mod tests {
         );
         assert_eq!(heard(&left, decoded(Codec::Pcmu, &answered)), 0);
         assert_eq!(heard(&right, decoded(Codec::Pcma, &said)), 0);
+    }
+
+    #[tokio::test]
+    async fn a_conversation_on_this_host_is_carried_by_the_kernel_and_counted_as_if_relayed() {
+        assert!(
+            rustix::process::geteuid().is_root(),
+            "the kernel media path needs root: run this test as root (`cargo xtask test` does)"
+        );
+        let relays = Relays::start(1, true).unwrap();
+        if let Err(e) = relays.in_kernel() {
+            panic!("the kernel media path did not load: {e}");
+        }
+        let Pair {
+            caller_phone,
+            agent_phone,
+            to_caller,
+            to_agent,
+            talk,
+        } = pair_of(Codec::Pcmu, Codec::Pcmu, None).await;
+        let mut lent = lend(&relays, talk);
+        let mut buf = [0u8; 2048];
+
+        // The agent's phone is heard first (both lines latch), then the caller speaks.
+        let mut agents = RtpSender::new(0xBBBB, 0, 7, 0).unwrap();
+        let packet = agents.packet(&[0x22; 160], 160, false);
+        agent_phone.send_to(&packet, to_agent).await.unwrap();
+        caller_phone.recv_from(&mut buf).await.unwrap();
+        let mut callers = RtpSender::new(0xAAAA, 0, 500, 0).unwrap();
+        const SPOKEN: u16 = 50;
+        for i in 0..SPOKEN {
+            let said = [i as u8; 160];
+            let packet = callers.packet(&said, 160, false);
+            caller_phone.send_to(&packet, to_caller).await.unwrap();
+            let (n, from) = agent_phone.recv_from(&mut buf).await.unwrap();
+            assert_eq!(from, to_agent, "from the agent line's socket");
+            let p = rtp::parse(&buf[..n]).unwrap();
+            assert_eq!(
+                (p.payload_type, p.ssrc, p.sequence, p.timestamp),
+                (0, 0x2222, 100 + i, 1000 + 160 * u32::from(i)),
+                "packet {i} in the agent line's stream"
+            );
+            assert_eq!(p.payload, &said[..]);
+        }
+        let by_threads = relays.relayed_by_threads();
+        assert!(
+            by_threads <= 3,
+            "the threads relayed {by_threads} packets: the kernel should have carried all but the first of each side"
+        );
+
+        // A key press reaches the task as before, and the stream the kernel carried is
+        // counted in the lines: the next packet to the agent follows the last one.
+        let key = callers
+            .packet_at(EVENT, 480, &[1, 0x0a, 0, 160], true)
+            .unwrap();
+        caller_phone.send_to(&key, to_caller).await.unwrap();
+        let back = lent.returned().await.expect("given back");
+        assert_eq!(back.pending.map(|p| p.1), Some(key));
+        let talk = back.talk;
+        assert_eq!(talk.agent.sender.next_sequence(), 100 + SPOKEN);
+        assert_eq!(
+            talk.agent.sender.timestamp(),
+            1000 + 160 * u32::from(SPOKEN)
+        );
+        assert_eq!(talk.agent.sender.packets_sent(), u32::from(SPOKEN));
+        assert_eq!(talk.agent.sender.octets_sent(), 160 * u32::from(SPOKEN));
+        let quality = talk.caller.control.quality().unwrap();
+        assert_eq!(quality.received, u32::from(SPOKEN));
+        assert_eq!(quality.lost, 0);
     }
 }

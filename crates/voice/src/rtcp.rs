@@ -111,9 +111,22 @@ impl Control {
         }
     }
 
+    /// Packets of the peer's stream `ssrc` passed on by the kernel's media path (see
+    /// [`RtcpSession::received_elsewhere`]).
+    pub fn received_elsewhere(&mut self, ssrc: u32, max_seq: u16, packets: u32) {
+        if let Some(s) = &mut self.session {
+            s.received_elsewhere(ssrc, max_seq, packets);
+        }
+    }
+
+    /// Whether a report is due at `now`.
+    pub fn due(&self, now: Instant) -> bool {
+        now >= self.due
+    }
+
     /// The report about `sender`'s stream to send, and where, if one is due at `now`.
     pub fn tick(&mut self, now: Instant, sender: &RtpSender) -> Option<(Vec<u8>, SocketAddr)> {
-        if now < self.due {
+        if !self.due(now) {
             return None;
         }
         self.due = now + INTERVAL;

@@ -224,6 +224,15 @@ impl Shared {
         let (phones, transactions) = self.invites.listed();
         (self.dialogs.len() + phones, transactions)
     }
+
+    /// Whether the kernel media path carries what it can, and the audio packets the
+    /// relay threads passed on themselves.
+    pub fn media(&self) -> (bool, u64) {
+        (
+            self.relays.in_kernel().is_ok(),
+            self.relays.relayed_by_threads(),
+        )
+    }
 }
 
 /// The SIP socket's receive buffer, in bytes (the kernel caps it at `net.core.rmem_max`):
@@ -301,6 +310,7 @@ pub async fn start(
     let relay_threads = config
         .relay_threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
+    let kernel_media = config.kernel_media;
     let shared = Arc::new(Shared {
         recordings_dir: config.recordings_dir.clone(),
         voicemail_dir: config.voicemail_dir.clone(),
@@ -318,7 +328,7 @@ pub async fn start(
         idle: tokio::sync::Notify::new(),
         hangups: CancellationToken::new(),
         runtime: tokio::runtime::Handle::current(),
-        relays: Relays::start(relay_threads)?,
+        relays: Relays::start(relay_threads, kernel_media)?,
     });
     let token = cancel.clone();
     let edge = Arc::clone(&shared);

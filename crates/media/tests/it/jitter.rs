@@ -201,3 +201,22 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_stream_passed_on_elsewhere_resumes_after_the_last_packet_passed_there() {
+    let mut streams: Streams<u16> = Streams::new(3);
+    assert!(streams.pass(7, 10));
+    // 11..=65_535, 0..=4 passed on elsewhere (wrapping), told in steps of less than
+    // half the sequence space: 5 is due next.
+    for next in [30_000, 60_000, 5] {
+        streams.resume(7, next);
+    }
+    assert!(streams.pass(7, 5), "the next one due passes straight on");
+    assert!(!streams.pass(7, 7), "one after a hole waits");
+    // A stream first met there is due from there too.
+    streams.resume(8, 300);
+    assert!(streams.pass(8, 300));
+    // Resuming behind where the stream is changes nothing.
+    streams.resume(7, 2);
+    assert!(streams.pass(7, 6));
+}

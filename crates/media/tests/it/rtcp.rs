@@ -213,3 +213,24 @@ proptest! {
         let _ = s.handle(&version_2, at(0));
     }
 }
+
+#[test]
+fn packets_passed_on_elsewhere_count_as_received_and_move_the_highest_number_on() {
+    let mut s = RtcpSession::new(0x1111, "switchboard@example.com");
+    // 100..=102 seen here, then 103..=65_535 and 0..=9 (wrapping) passed on elsewhere,
+    // 65_443 packets less 3 lost there, told in steps of less than half the space.
+    feed(&mut s, &[0, 1, 2], 100);
+    s.received_elsewhere(0xAAAA, 30_000, 29_898);
+    s.received_elsewhere(0xAAAA, 60_000, 30_000);
+    s.received_elsewhere(0xAAAA, 9, 5_542);
+    let nothing_sent = RtpSender::new(0x1111, 0, 0, 0).unwrap();
+    let (_, blocks) = read(&s.report(at(0), &nothing_sent));
+    assert_eq!(blocks, [(0xAAAA, 0, 3, (1 << 16) + 9, 0)]);
+    let q = s.quality();
+    assert_eq!((q.received, q.lost), (3 + 29_898 + 30_000 + 5_542, 3));
+    // A stream first met there starts its statistics there.
+    let mut t = RtcpSession::new(0x1111, "switchboard@example.com");
+    t.received_elsewhere(0xBBBB, 509, 10);
+    let (_, blocks) = read(&t.report(at(0), &nothing_sent));
+    assert_eq!(blocks, [(0xBBBB, 0, 0, 509, 0)]);
+}

@@ -181,3 +181,19 @@ proptest! {
         prop_assert_eq!(sender.timestamp(), ts.wrapping_add(samples));
     }
 }
+
+#[test]
+fn packets_forwarded_elsewhere_count_and_the_stream_goes_on_after_them() {
+    let mut sender = RtpSender::new(0x1234, 0, 100, 1000).unwrap();
+    sender.packet(&[0xFF; 160], 160, false);
+    // 50 more written by the kernel's media path: 101..=150, the last at 9000.
+    sender.forwarded(50, 8000, 151, 9160);
+    assert_eq!((sender.packets_sent(), sender.octets_sent()), (51, 8160));
+    let next = parse(&sender.packet(&[0xFF; 160], 160, false))
+        .map(|p| (p.sequence, p.timestamp))
+        .unwrap();
+    assert_eq!(next, (151, 9160));
+    // The clock never goes back.
+    sender.forwarded(0, 0, 152, 0);
+    assert_eq!((sender.next_sequence(), sender.timestamp()), (152, 9320));
+}

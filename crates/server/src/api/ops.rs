@@ -223,6 +223,7 @@ pub async fn metrics(State(s): State<AppState>) -> Result<Response, ApiError> {
         );
     }
     let (dialogs, answering) = s.voice.dialogs();
+    let (in_kernel, by_threads) = s.voice.media();
     let _ = writeln!(
         out,
         "# HELP switchboard_sip_calls Calls in progress (being set up or answered).\n\
@@ -232,11 +233,17 @@ pub async fn metrics(State(s): State<AppState>) -> Result<Response, ApiError> {
          # HELP switchboard_sip_dialogs SIP dialogs kept.\n\
          # TYPE switchboard_sip_dialogs gauge\nswitchboard_sip_dialogs {}\n\
          # HELP switchboard_sip_invites_answering Callers' INVITE transactions still answering.\n\
-         # TYPE switchboard_sip_invites_answering gauge\nswitchboard_sip_invites_answering {}",
+         # TYPE switchboard_sip_invites_answering gauge\nswitchboard_sip_invites_answering {}\n\
+         # HELP switchboard_media_kernel_path 1 if the kernel media path carries conversations between parties on this host.\n\
+         # TYPE switchboard_media_kernel_path gauge\nswitchboard_media_kernel_path {}\n\
+         # HELP switchboard_media_packets_relayed_by_threads_total Audio packets the relay threads passed on themselves.\n\
+         # TYPE switchboard_media_packets_relayed_by_threads_total counter\nswitchboard_media_packets_relayed_by_threads_total {}",
         s.voice.calls(),
         s.voice.legs(),
         dialogs,
         answering,
+        u8::from(in_kernel),
+        by_threads,
     );
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response())
 }

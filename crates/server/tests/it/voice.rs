@@ -1062,6 +1062,16 @@ async fn two_real_phones_in_a_conversation_pass_keys_and_rtcp_reports() {
     let target = sip_addr(&h);
     let mut events = h.events(&admin).await;
     let agent = alice_answers_direct(&h, &admin, &mut events).await;
+    // Not recorded: a plain conversation, which the kernel media path may carry.
+    let (status, body) = h
+        .call(
+            reqwest::Method::PUT,
+            "/api/v1/queues/orders",
+            Some(&admin),
+            Some(json!({ "record": false })),
+        )
+        .await;
+    assert_eq!(status.as_u16(), 204, "{body}");
 
     // A customer on a baresip phone reaches Alice; each presses a key (an RFC 4733
     // telephone-event), and the other's phone reports it.
@@ -1140,6 +1150,37 @@ async fn two_real_phones_in_a_conversation_pass_keys_and_rtcp_reports() {
     );
     assert!(legs[1]["answered_ms"].as_i64() >= legs[0]["answered_ms"].as_i64());
     no_calls_left(&h).await;
+    // Both phones are on this host: run as root, the kernel media path carried most of
+    // the conversation (the quality above counts its packets); otherwise the relay
+    // threads carried it all.
+    let metrics = h
+        .http
+        .get(format!("{}/metrics", h.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let figure = |name: &str| -> u64 {
+        let line = metrics.lines().find(|l| l.starts_with(&format!("{name} ")));
+        line.and_then(|l| l.split(' ').nth(1)?.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {metrics}"))
+    };
+    let received: u64 = sides
+        .iter()
+        .map(|l| l["data"]["quality"]["received"].as_u64().unwrap())
+        .sum();
+    let by_threads = figure("switchboard_media_packets_relayed_by_threads_total");
+    if rustix::process::geteuid().is_root() {
+        assert_eq!(figure("switchboard_media_kernel_path"), 1, "{metrics}");
+        assert!(
+            by_threads * 4 < received,
+            "the threads relayed {by_threads} of {received} packets: the kernel should have carried most"
+        );
+    } else {
+        assert_eq!(figure("switchboard_media_kernel_path"), 0, "{metrics}");
+    }
     h.stop().await;
 }
 

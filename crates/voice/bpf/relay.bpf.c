@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Switchboard's media path in the kernel: a traffic-control program on the loopback
+ * interface's ingress. An RTP datagram arriving at the socket of a line whose
+ * conversation the relay has put in the `lines` table (see crates/voice/src/kernel.rs) is
+ * rewritten into the other party's stream, from the other line's socket, and sent out
+ * again, without waking Switchboard. Anything else (another payload type or stream, a
+ * stranger's packet, any other traffic) goes on as if the program were not there.
+ *
+ * Built by crates/voice/build.rs with clang; only the kernel's UAPI headers are needed.
+ */
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/in.h>
+#include <linux/udp.h>
+
+#define SEC(name) __attribute__((section(name), used))
+#define __uint(name, val) int (*name)[val]
+#define __type(name, val) typeof(val) *name
+
+static void *(*bpf_map_lookup_elem)(void *map, const void *key) = (void *)BPF_FUNC_map_lookup_elem;
+static long (*bpf_l3_csum_replace)(struct __sk_buff *skb, __u32 offset, __u64 from, __u64 to,
+				   __u64 size) = (void *)BPF_FUNC_l3_csum_replace;
+static long (*bpf_l4_csum_replace)(struct __sk_buff *skb, __u32 offset, __u64 from, __u64 to,
+				   __u64 flags) = (void *)BPF_FUNC_l4_csum_replace;
+static long (*bpf_redirect)(__u32 ifindex, __u64 flags) = (void *)BPF_FUNC_redirect;
+
+#define htons(x) __builtin_bswap16(x)
+#define htonl(x) __builtin_bswap32(x)
+
+/* A line's socket: its address and port, in network order. */
+struct key {
+	__u32 addr;
+	__u16 port;
+	__u16 pad;
+};
+
+/* Where a party's audio goes. Set by the relay; the last four fields by this program. */
+struct target {
+	__u32 peer;        /* the party's address: packets from anyone else go up */
+	__u32 in_ssrc;     /* the party's stream, network order */
+	__u32 saddr;       /* the other line's socket ... */
+	__u32 daddr;       /* ... and the other party, network order */
+	__u16 sport;
+	__u16 dport;
+	__u32 ssrc;        /* the other line's stream, network order */
+	__u32 ts_delta;    /* added to the party's timestamps */
+	__u16 seq_delta;   /* added to the party's sequence numbers */
+	__u8 payload_type; /* the only one passed here (0xff: none) */
+	__u8 pad;
+	__u32 ifindex;     /* where the other party is reached */
+	__u32 pad2;
+	__u64 packets;     /* passed on here */
+	__u64 octets;      /* their payload */
+	__u16 max_seq;     /* the party's highest sequence number passed on (host order), */
+	__u16 max_len;     /* that packet's payload length */
+	__u32 max_ts;      /* and its timestamp (host order) */
+};
+
+_Static_assert(sizeof(struct key) == 8, "kernel.rs reads a key of 8 bytes");
+_Static_assert(sizeof(struct target) == 64, "kernel.rs lays a target out in 64 bytes");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct key);
+	__type(value, struct target);
+} lines SEC(".maps");
+
+#define IP_OFF ETH_HLEN
+#define UDP_OFF (IP_OFF + sizeof(struct iphdr))
+#define RTP_OFF (UDP_OFF + sizeof(struct udphdr))
+#define IP_CSUM (IP_OFF + __builtin_offsetof(struct iphdr, check))
+#define UDP_CSUM (UDP_OFF + __builtin_offsetof(struct udphdr, check))
+#define RTP_HEADER 12
+/* Not this program's packet: the next program, or the stack (TCX_NEXT). */
+#define NEXT TC_ACT_UNSPEC
+
+SEC("classifier")
+int relay(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data;
+	void *end = (void *)(long)skb->data_end;
+	struct ethhdr *eth = data;
+	struct iphdr *ip = data + IP_OFF;
+	struct udphdr *udp = data + UDP_OFF;
+	__u8 *rtp = data + RTP_OFF;
+
+	if (data + RTP_OFF + RTP_HEADER > end)
+		return NEXT;
+	if (eth->h_proto != htons(ETH_P_IP) || ip->ihl != 5 || ip->protocol != IPPROTO_UDP)
+		return NEXT;
+	/* Fragments (offset or more-fragments set) are the stack's to reassemble. */
+	if (ip->frag_off & htons(0x3fff))
+		return NEXT;
+	struct key k = { .addr = ip->daddr, .port = udp->dest, .pad = 0 };
+	struct target *t = bpf_map_lookup_elem(&lines, &k);
+	if (!t)
+		return NEXT;
+	/* Version 2 without padding, extension or CSRCs: the plain audio the relay passes. */
+	if (rtp[0] != 0x80 || (rtp[1] & 0x7f) != t->payload_type || ip->saddr != t->peer ||
+	    *(__u32 *)(rtp + 8) != t->in_ssrc)
+		return NEXT;
+
+	__u32 old_saddr = ip->saddr, old_daddr = ip->daddr, old_ssrc = t->in_ssrc;
+	__u16 old_sport = udp->source, old_dport = udp->dest;
+	__u16 old_seq = *(__u16 *)(rtp + 2);
+	__u32 old_ts = *(__u32 *)(rtp + 4);
+	__u16 in_seq = htons(old_seq);
+	__u32 in_ts = htonl(old_ts);
+	__u16 seq = htons((__u16)(in_seq + t->seq_delta));
+	__u32 ts = htonl(in_ts + t->ts_delta);
+	__u32 saddr = t->saddr, daddr = t->daddr, ssrc = t->ssrc;
+	__u16 sport = t->sport, dport = t->dport;
+	__u32 ifindex = t->ifindex;
+	__u16 len = (__u16)(end - (void *)(rtp + RTP_HEADER));
+
+	__sync_fetch_and_add(&t->packets, 1);
+	__sync_fetch_and_add(&t->octets, len);
+	if ((__s16)(in_seq - t->max_seq) > 0) {
+		t->max_seq = in_seq;
+		t->max_len = len;
+		t->max_ts = in_ts;
+	}
+
+	ip->saddr = saddr;
+	ip->daddr = daddr;
+	udp->source = sport;
+	udp->dest = dport;
+	*(__u16 *)(rtp + 2) = seq;
+	*(__u32 *)(rtp + 4) = ts;
+	*(__u32 *)(rtp + 8) = ssrc;
+	/* The pointers above are not used after the first helper, which may move the data. */
+	bpf_l3_csum_replace(skb, IP_CSUM, old_saddr, saddr, 4);
+	bpf_l3_csum_replace(skb, IP_CSUM, old_daddr, daddr, 4);
+	__u64 pseudo = BPF_F_PSEUDO_HDR | BPF_F_MARK_MANGLED_0;
+	bpf_l4_csum_replace(skb, UDP_CSUM, old_saddr, saddr, pseudo | 4);
+	bpf_l4_csum_replace(skb, UDP_CSUM, old_daddr, daddr, pseudo | 4);
+	bpf_l4_csum_replace(skb, UDP_CSUM, old_sport, sport, BPF_F_MARK_MANGLED_0 | 2);
+	bpf_l4_csum_replace(skb, UDP_CSUM, old_dport, dport, BPF_F_MARK_MANGLED_0 | 2);
+	bpf_l4_csum_replace(skb, UDP_CSUM, old_seq, seq, BPF_F_MARK_MANGLED_0 | 2);
+	bpf_l4_csum_replace(skb, UDP_CSUM, old_ts, ts, BPF_F_MARK_MANGLED_0 | 4);
+	bpf_l4_csum_replace(skb, UDP_CSUM, old_ssrc, ssrc, BPF_F_MARK_MANGLED_0 | 4);
+	return bpf_redirect(ifindex, 0);
+}
+
+/* No helper used here is reserved to GPL programs. */
+char LICENSE[] SEC("license") = "Apache-2.0";
