@@ -116,14 +116,16 @@ int relay(struct __sk_buff *skb)
 	__u16 sport = t->sport, dport = t->dport;
 	__u32 ifindex = t->ifindex;
 	__u16 len = (__u16)(end - (void *)(rtp + RTP_HEADER));
+	/* A packet behind the highest passed on (late, or repeated) is the relay thread's,
+	 * whose reorder buffer drops it: nothing is passed on out of order. */
+	if ((__s16)(in_seq - t->max_seq) <= 0)
+		return NEXT;
 
 	__sync_fetch_and_add(&t->packets, 1);
 	__sync_fetch_and_add(&t->octets, len);
-	if ((__s16)(in_seq - t->max_seq) > 0) {
-		t->max_seq = in_seq;
-		t->max_len = len;
-		t->max_ts = in_ts;
-	}
+	t->max_seq = in_seq;
+	t->max_len = len;
+	t->max_ts = in_ts;
 
 	ip->saddr = saddr;
 	ip->daddr = daddr;
