@@ -137,6 +137,7 @@ impl KernelPath {
     /// if it cannot be.
     pub fn start() -> Result<KernelPath, String> {
         use aya::programs::{SchedClassifier, TcAttachType, tc};
+        use aya::util::KernelVersion;
         let object = OBJECT.ok_or("this build has none (clang was missing when it was built)")?;
         let ifindex = std::fs::read_to_string("/sys/class/net/lo/ifindex")
             .ok()
@@ -151,8 +152,13 @@ impl KernelPath {
         program
             .load()
             .map_err(|e| format!("the kernel refused it: {e}"))?;
-        // Kernels before 6.6 attach through a clsact qdisc, which may already be there.
-        let _ = tc::qdisc_add_clsact("lo");
+        // From 6.6 the program is attached as a TCX link, which goes with the process;
+        // older kernels attach it as a filter of a clsact qdisc (which may already be
+        // there), taken off when the server stops.
+        let tcx = KernelVersion::current().is_ok_and(|v| v >= KernelVersion::new(6, 6, 0));
+        if !tcx {
+            let _ = tc::qdisc_add_clsact("lo");
+        }
         program
             .attach("lo", TcAttachType::Ingress)
             .map_err(|e| format!("cannot attach it to lo: {e}"))?;
