@@ -138,7 +138,8 @@ impl KernelPath {
     pub fn start() -> Result<KernelPath, String> {
         use aya::programs::{SchedClassifier, TcAttachType, tc};
         use aya::util::KernelVersion;
-        let object = OBJECT.ok_or("this build has none (clang was missing when it was built)")?;
+        let object =
+            OBJECT.ok_or("this build has none: clang was missing or failed when it was built")?;
         let ifindex = std::fs::read_to_string("/sys/class/net/lo/ifindex")
             .ok()
             .and_then(|s| s.trim().parse().ok())

@@ -223,17 +223,7 @@ async fn a_chat_reaches_an_agent_and_lands_in_history_and_kpis() {
     let (_, theirs) = h.get("/api/v1/kpis/realtime", &alice).await;
     assert_eq!(theirs["agents"].as_array().unwrap().len(), 1);
 
-    let (_, metrics) = (
-        StatusCode::OK,
-        h.http
-            .get(format!("{}/metrics", h.base))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-    );
+    let metrics = h.metrics().await;
     assert!(
         metrics.contains("switchboard_queue_answered_today{queue=\"support\"} 1"),
         "{metrics}"

@@ -224,15 +224,7 @@ pub async fn no_calls_left(h: &Harness) {
     let mut events = h.events(&token).await;
     let mut metrics = String::new();
     for _ in 0..60 {
-        metrics = h
-            .http
-            .get(format!("{}/metrics", h.base))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        metrics = h.metrics().await;
         if metrics.contains("\nswitchboard_sip_calls 0\n")
             && metrics.contains("\nswitchboard_sip_legs 0\n")
             && metrics.contains("\nswitchboard_sip_dialogs 0\n")
@@ -1153,15 +1145,7 @@ async fn two_real_phones_in_a_conversation_pass_keys_and_rtcp_reports() {
     // Both phones are on this host: run as root, the kernel media path carried most of
     // the conversation (the quality above counts its packets); otherwise the relay
     // threads carried it all.
-    let metrics = h
-        .http
-        .get(format!("{}/metrics", h.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = h.metrics().await;
     let figure = |name: &str| -> u64 {
         let line = metrics.lines().find(|l| l.starts_with(&format!("{name} ")));
         line.and_then(|l| l.split(' ').nth(1)?.parse().ok())
