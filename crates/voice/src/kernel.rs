@@ -71,7 +71,7 @@ pub(crate) struct Progress {
 const NONE: u8 = 0xff;
 
 impl Route {
-    fn value(&self, ifindex: u32, payload_type: u8) -> Value {
+    fn value(&self, ifindex: u32) -> Value {
         let mut v = [0u8; 64];
         v[0..4].copy_from_slice(&self.peer.octets());
         v[4..8].copy_from_slice(&self.in_ssrc.to_be_bytes());
@@ -82,7 +82,7 @@ impl Route {
         v[20..24].copy_from_slice(&self.ssrc.to_be_bytes());
         v[24..28].copy_from_slice(&self.ts_delta.to_ne_bytes());
         v[28..30].copy_from_slice(&self.seq_delta.to_ne_bytes());
-        v[30] = payload_type;
+        v[30] = self.payload_type;
         v[32..36].copy_from_slice(&ifindex.to_ne_bytes());
         v[56..58].copy_from_slice(&self.start.max_seq.to_ne_bytes());
         v[58..60].copy_from_slice(&self.start.max_len.to_ne_bytes());
@@ -188,7 +188,7 @@ impl KernelPath {
 
     /// Passes the audio arriving at `socket` on by `route` from now on.
     pub fn write(&self, socket: SocketAddrV4, route: &Route) -> Result<(), String> {
-        let value = route.value(self.ifindex, route.payload_type);
+        let value = route.value(self.ifindex);
         self.table
             .lock()
             .map_err(|_| "poisoned".to_string())?

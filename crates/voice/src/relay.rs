@@ -588,9 +588,10 @@ fn count(kernel: &KernelPath, slot: &mut Slot, d: usize, take_back: bool) {
     } else {
         (&mut talk.agent, &mut talk.caller)
     };
-    let packets = now.packets.wrapping_sub(armed.counted.packets) as u32;
+    // (Saturating: a route gone from the table reads as its start.)
+    let packets = now.packets.saturating_sub(armed.counted.packets) as u32;
     if packets > 0 {
-        let octets = now.octets.wrapping_sub(armed.counted.octets) as u32;
+        let octets = now.octets.saturating_sub(armed.counted.octets) as u32;
         let route = &armed.route;
         from.control
             .received_elsewhere(route.in_ssrc, now.max_seq, packets);
