@@ -84,6 +84,9 @@ enum Order {
 struct Thread {
     orders: mpsc::Sender<Order>,
     wake: Arc<OwnedFd>,
+    /// Audio packets the thread passed on itself (its own counter: the threads share no
+    /// cache line per packet).
+    relayed: Arc<AtomicU64>,
 }
 
 impl Thread {
@@ -107,8 +110,6 @@ pub(crate) struct Relays {
     ids: AtomicU64,
     /// Whether the kernel media path was loaded, or why not.
     in_kernel: Result<(), String>,
-    /// Audio packets the threads themselves passed on.
-    relayed: Arc<AtomicU64>,
 }
 
 impl Relays {
@@ -132,7 +133,6 @@ impl Relays {
             Ok(k) => (Some(k), Ok(())),
             Err(e) => (None, Err(e)),
         };
-        let relayed = Arc::new(AtomicU64::new(0));
         let mut threads = Vec::with_capacity(n);
         for i in 0..n {
             let epoll = epoll::create(epoll::CreateFlags::CLOEXEC)?;
@@ -140,6 +140,7 @@ impl Relays {
             let data = epoll::EventData::new_u64(WAKE);
             epoll::add(&epoll, &*wake, data, epoll::EventFlags::IN)?;
             let (orders, inbox) = mpsc::channel();
+            let relayed = Arc::new(AtomicU64::new(0));
             let relay = Relay {
                 epoll,
                 wake: Arc::clone(&wake),
@@ -155,14 +156,17 @@ impl Relays {
             std::thread::Builder::new()
                 .name(format!("media-relay-{i}"))
                 .spawn(move || relay.run())?;
-            threads.push(Thread { orders, wake });
+            threads.push(Thread {
+                orders,
+                wake,
+                relayed,
+            });
         }
         Ok(Relays {
             threads,
             next: AtomicUsize::new(0),
             ids: AtomicU64::new(0),
             in_kernel,
-            relayed,
         })
     }
 
@@ -173,7 +177,11 @@ impl Relays {
 
     /// Audio packets the threads themselves passed on so far.
     pub fn relayed_by_threads(&self) -> u64 {
-        self.relayed.load(Ordering::Relaxed)
+        let counts = self
+            .threads
+            .iter()
+            .map(|t| t.relayed.load(Ordering::Relaxed));
+        counts.sum()
     }
 
     /// Whether there are relay threads at all.
@@ -208,7 +216,7 @@ impl Relays {
 impl Drop for Relays {
     fn drop(&mut self) {
         // Each thread stops once its orders' channel is closed and it is woken.
-        for Thread { orders, wake } in self.threads.drain(..) {
+        for Thread { orders, wake, .. } in self.threads.drain(..) {
             drop(orders);
             ring(&wake);
         }
