@@ -3,8 +3,8 @@
  * Switchboard's media path in the kernel: a traffic-control program on the loopback
  * interface's ingress. An RTP datagram arriving at the socket of a line whose
  * conversation the relay has put in the `lines` table (see crates/voice/src/kernel.rs) is
- * rewritten into the other party's stream, from the other line's socket, and sent out
- * again, without waking Switchboard. Anything else (another payload type or stream, a
+ * rewritten into the other party's stream, from the other line's socket, and delivered
+ * to the other party, without waking Switchboard. Anything else (another payload type or stream, a
  * stranger's packet, any other traffic) goes on as if the program were not there.
  *
  * Built by crates/voice/build.rs with clang; only the kernel's UAPI headers are needed.
@@ -145,6 +145,13 @@ int relay(struct __sk_buff *skb)
 	bpf_l4_csum_replace(skb, UDP_CSUM, old_seq, seq, BPF_F_MARK_MANGLED_0 | 2);
 	bpf_l4_csum_replace(skb, UDP_CSUM, old_ts, ts, BPF_F_MARK_MANGLED_0 | 4);
 	bpf_l4_csum_replace(skb, UDP_CSUM, old_ssrc, ssrc, BPF_F_MARK_MANGLED_0 | 4);
+	/* A party reached through the interface the packet came in on is on this host (the
+	 * program runs on the loopback interface): the rewritten packet goes on up the stack
+	 * in this same pass, straight to the other party's socket. Sent out again instead, it
+	 * would go through the interface's receive queue and this program a second time,
+	 * which costs as much again as everything above. */
+	if (ifindex == skb->ifindex)
+		return TC_ACT_OK;
 	return bpf_redirect(ifindex, 0);
 }
 
