@@ -7,6 +7,10 @@
  * to the other party, without waking Switchboard. Anything else (another payload type or stream, a
  * stranger's packet, any other traffic) goes on as if the program were not there.
  *
+ * A recorded conversation's audio is also copied, before it is passed on, into the ring
+ * buffer of the relay thread that carries the conversation, which writes it into the
+ * recording in batches.
+ *
  * Built by crates/voice/build.rs with clang; only the kernel's UAPI headers are needed.
  */
 #include <linux/bpf.h>
@@ -26,6 +30,12 @@ static long (*bpf_l3_csum_replace)(struct __sk_buff *skb, __u32 offset, __u64 fr
 static long (*bpf_l4_csum_replace)(struct __sk_buff *skb, __u32 offset, __u64 from, __u64 to,
 				   __u64 flags) = (void *)BPF_FUNC_l4_csum_replace;
 static long (*bpf_redirect)(__u32 ifindex, __u64 flags) = (void *)BPF_FUNC_redirect;
+static long (*bpf_skb_load_bytes)(const void *skb, __u32 offset, void *to,
+				  __u32 len) = (void *)BPF_FUNC_skb_load_bytes;
+static __u64 (*bpf_ktime_get_ns)(void) = (void *)BPF_FUNC_ktime_get_ns;
+static long (*bpf_ringbuf_output)(void *ringbuf, void *data, __u64 size,
+				  __u64 flags) = (void *)BPF_FUNC_ringbuf_output;
+static __u64 (*bpf_ringbuf_query)(void *ringbuf, __u64 flags) = (void *)BPF_FUNC_ringbuf_query;
 
 #define htons(x) __builtin_bswap16(x)
 #define htonl(x) __builtin_bswap32(x)
@@ -49,9 +59,9 @@ struct target {
 	__u32 ts_delta;    /* added to the party's timestamps */
 	__u16 seq_delta;   /* added to the party's sequence numbers */
 	__u8 payload_type; /* the only one passed here (0xff: none) */
-	__u8 pad;
+	__u8 ring;         /* recorded: the ring buffer the audio is copied to (0xff: none) */
 	__u32 ifindex;     /* where the other party is reached */
-	__u32 pad2;
+	__u32 tag;         /* recorded: the direction, for the relay thread */
 	__u64 packets;     /* passed on here */
 	__u64 octets;      /* their payload */
 	__u16 max_seq;     /* the party's highest sequence number passed on (host order), */
@@ -68,6 +78,69 @@ struct {
 	__type(key, struct key);
 	__type(value, struct target);
 } lines SEC(".maps");
+
+/*
+ * One ring buffer per relay thread (the thread that carries a recorded conversation
+ * drains its ring), sized by the loader: rings no thread uses keep the smallest size.
+ */
+#define RING(n)                                          \
+	struct {                                         \
+		__uint(type, BPF_MAP_TYPE_RINGBUF);      \
+		__uint(max_entries, 4096);               \
+	} ring##n SEC(".maps");
+RING(0) RING(1) RING(2) RING(3) RING(4) RING(5) RING(6) RING(7)
+RING(8) RING(9) RING(10) RING(11) RING(12) RING(13) RING(14) RING(15)
+
+/* The most audio one packet may carry to be recorded here (60 ms of G.711), and the room
+ * for it (a power of two: the length is masked with it below, for the verifier). */
+#define MAX_PAYLOAD 480
+#define PAYLOAD_ROOM 512
+
+/* A recorded packet's audio, as the relay thread reads it from the ring. */
+struct sample {
+	__u64 time;      /* when it arrived (CLOCK_MONOTONIC, ns) */
+	__u32 tag;       /* the direction (the route's tag) */
+	__u32 ssrc;      /* the party's stream, */
+	__u32 timestamp; /* and the packet's timestamp (host order) */
+	__u16 len;       /* the payload's length */
+	__u16 pad;
+	__u8 payload[PAYLOAD_ROOM];
+};
+
+_Static_assert(__builtin_offsetof(struct sample, payload) == 24,
+	       "kernel.rs reads a sample's header as 24 bytes");
+
+/* Where a sample is put together (too big for the program's stack). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sample);
+} scratch SEC(".maps");
+
+/*
+ * Copies `size` bytes of `data` into ring `ring`. The thread is not woken for each
+ * sample (it drains its ring on its own clock), only when the ring is a quarter full.
+ */
+#define OUTPUT(n)                                                                   \
+	case n: {                                                                   \
+		__u64 wake = bpf_ringbuf_query(&ring##n, BPF_RB_AVAIL_DATA) >       \
+					     bpf_ringbuf_query(&ring##n, BPF_RB_RING_SIZE) / 4 \
+				     ? BPF_RB_FORCE_WAKEUP                          \
+				     : BPF_RB_NO_WAKEUP;                            \
+		return bpf_ringbuf_output(&ring##n, data, size, wake);              \
+	}
+
+static __attribute__((always_inline)) long output(__u8 ring, void *data, __u64 size)
+{
+	switch (ring) {
+		OUTPUT(0) OUTPUT(1) OUTPUT(2) OUTPUT(3) OUTPUT(4) OUTPUT(5) OUTPUT(6) OUTPUT(7)
+		OUTPUT(8) OUTPUT(9) OUTPUT(10) OUTPUT(11) OUTPUT(12) OUTPUT(13) OUTPUT(14) OUTPUT(15)
+	}
+	return -1;
+}
+
+#define NO_RING 0xff
 
 #define IP_OFF ETH_HLEN
 #define UDP_OFF (IP_OFF + sizeof(struct iphdr))
@@ -120,6 +193,28 @@ int relay(struct __sk_buff *skb)
 	 * whose reorder buffer drops it: nothing is passed on out of order. */
 	if ((__s16)(in_seq - t->max_seq) <= 0)
 		return NEXT;
+	/* A recorded conversation's audio goes to its relay thread's ring first; if it cannot
+	 * (too long, or the ring is full), the packet goes up to the thread, which records it
+	 * and passes it on itself. */
+	__u8 ring = t->ring;
+	if (ring != NO_RING) {
+		__u32 zero = 0;
+		struct sample *sample = bpf_map_lookup_elem(&scratch, &zero);
+		if (!sample || len == 0 || len > MAX_PAYLOAD)
+			return NEXT;
+		sample->time = bpf_ktime_get_ns();
+		sample->tag = t->tag;
+		sample->ssrc = htonl(old_ssrc);
+		sample->timestamp = in_ts;
+		sample->len = len;
+		if (bpf_skb_load_bytes(skb, RTP_OFF + RTP_HEADER, sample->payload, len) < 0)
+			return NEXT;
+		/* (len is at most MAX_PAYLOAD already; the mask shows the verifier as much where
+		 * the compiler has let the check's bounds go.) */
+		__u64 size = __builtin_offsetof(struct sample, payload) + (len & (PAYLOAD_ROOM - 1));
+		if (output(ring, sample, size) < 0)
+			return NEXT;
+	}
 
 	__sync_fetch_and_add(&t->packets, 1);
 	__sync_fetch_and_add(&t->octets, len);

@@ -17,6 +17,12 @@
 //! task. Whatever the program does not pass on (key presses, another stream, anyone
 //! else's packets) reaches the socket as before.
 //!
+//! A recorded conversation's audio must reach the recording, in user space: the program
+//! copies each packet's audio, with its arrival time, into a ring buffer of the relay
+//! thread that carries the conversation (one ring per thread, see [`Ring`]) before it
+//! passes the packet on. The thread is not woken for each: it drains its ring in batches,
+//! on its own clock (or when the ring is a quarter full), with no system call per packet.
+//!
 //! Loading needs the rights to load BPF programs and attach them (root, or `CAP_BPF`
 //! with `CAP_NET_ADMIN`) and a build with clang (see `build.rs`). Without either, the
 //! server says why once and the relay threads carry everything.
@@ -26,6 +32,7 @@
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::Mutex;
 
 /// The table's key: a line's socket (address and port, network order), as the program
@@ -33,6 +40,19 @@ use std::sync::Mutex;
 type Key = [u8; 8];
 /// A route, as the program's `struct target` lays it out (see `bpf/relay.bpf.c`).
 type Value = [u8; 64];
+
+/// The ring buffers in the program (`ring0` to `ring15`): relay threads beyond these
+/// carry no recorded conversation in the kernel.
+pub(crate) const RINGS: usize = 16;
+/// Each relay thread's ring: 4 MiB holds about 20,000 packets' audio, 200 ms of a
+/// thousand recorded conversations' two directions (the program wakes the thread when it
+/// is a quarter full).
+const RING_BYTES: u32 = 4 << 20;
+/// The most audio one packet may carry to be recorded by the program (its `MAX_PAYLOAD`,
+/// 60 ms of G.711).
+pub(crate) const MAX_RECORDED: usize = 480;
+/// A sample's header in a ring, before the audio (the program's `struct sample`).
+const SAMPLE_HEADER: usize = 24;
 
 /// Where a party's audio goes, for the program.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +70,8 @@ pub(crate) struct Route {
     pub ts_delta: u32,
     /// The only payload type passed on.
     pub payload_type: u8,
+    /// Recorded: the ring the audio is copied to, and the tag its samples carry.
+    pub sample: Option<(u8, u32)>,
     /// Where the party's stream stood when the route was written: its last sequence
     /// number, that packet's payload length and timestamp.
     pub start: Progress,
@@ -68,7 +90,7 @@ pub(crate) struct Progress {
     pub max_ts: u32,
 }
 
-/// No payload type: the route passes nothing on (it is being taken out).
+/// No payload type (the route passes nothing on: it is being taken out), or no ring.
 const NONE: u8 = 0xff;
 
 impl Route {
@@ -84,7 +106,10 @@ impl Route {
         v[24..28].copy_from_slice(&self.ts_delta.to_ne_bytes());
         v[28..30].copy_from_slice(&self.seq_delta.to_ne_bytes());
         v[30] = self.payload_type;
+        let (ring, tag) = self.sample.unwrap_or((NONE, 0));
+        v[31] = ring;
         v[32..36].copy_from_slice(&ifindex.to_ne_bytes());
+        v[36..40].copy_from_slice(&tag.to_ne_bytes());
         v[56..58].copy_from_slice(&self.start.max_seq.to_ne_bytes());
         v[58..60].copy_from_slice(&self.start.max_len.to_ne_bytes());
         v[60..64].copy_from_slice(&self.start.max_ts.to_ne_bytes());
@@ -113,9 +138,83 @@ fn key(socket: SocketAddrV4) -> Key {
     k
 }
 
+/// A relay thread's ring buffer, where the program puts the audio of the recorded
+/// conversations the thread carries.
+pub(crate) struct Ring {
+    buf: aya::maps::RingBuf<aya::maps::MapData>,
+    /// The ring's map, for the thread's poll (readable when the program wakes it).
+    fd: OwnedFd,
+    index: u8,
+}
+
+/// A recorded packet's audio, as the program put it in a ring.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Sample<'a> {
+    /// When it arrived (`CLOCK_MONOTONIC`, ns).
+    pub time_ns: u64,
+    /// The route's tag (see [`Route::sample`]).
+    pub tag: u32,
+    /// The party's stream, and the packet's timestamp in it.
+    pub ssrc: u32,
+    pub timestamp: u32,
+    pub payload: &'a [u8],
+}
+
+impl<'a> Sample<'a> {
+    /// Reads a sample (`None` if it is cut short, which the program never does).
+    fn of(b: &'a [u8]) -> Option<Sample<'a>> {
+        let u32_at = |i: usize| Some(u32::from_ne_bytes(b.get(i..i + 4)?.try_into().ok()?));
+        let len = u16::from_ne_bytes(b.get(20..22)?.try_into().ok()?);
+        Some(Sample {
+            time_ns: u64::from_ne_bytes(b.get(0..8)?.try_into().ok()?),
+            tag: u32_at(8)?,
+            ssrc: u32_at(12)?,
+            timestamp: u32_at(16)?,
+            payload: b.get(SAMPLE_HEADER..SAMPLE_HEADER + usize::from(len))?,
+        })
+    }
+}
+
+impl Ring {
+    fn new(map: aya::maps::Map, index: u8) -> Result<Ring, String> {
+        let aya::maps::Map::RingBuf(data) = &map else {
+            return Err("not a ring buffer".into());
+        };
+        let fd = data
+            .fd()
+            .as_fd()
+            .try_clone_to_owned()
+            .map_err(|e| e.to_string())?;
+        let buf = aya::maps::RingBuf::try_from(map).map_err(|e| e.to_string())?;
+        Ok(Ring { buf, fd, index })
+    }
+
+    /// Which ring this is, for [`Route::sample`].
+    pub fn index(&self) -> u8 {
+        self.index
+    }
+
+    /// Hands every sample in the ring to `f`, oldest first, and empties it.
+    pub fn drain(&mut self, mut f: impl FnMut(Sample<'_>)) {
+        while let Some(item) = self.buf.next() {
+            if let Some(sample) = Sample::of(&item) {
+                f(sample);
+            }
+        }
+    }
+}
+
+impl AsFd for Ring {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
 /// The loaded program, attached to the loopback interface, and its table.
 pub(crate) struct KernelPath {
     table: Mutex<aya::maps::HashMap<aya::maps::MapData, Key, Value>>,
+    /// The rings not yet taken by their relay threads.
+    rings: Mutex<Vec<Option<Ring>>>,
     /// The loopback interface's index, where the program sends packets on.
     ifindex: u32,
     /// Addresses asked about: whether each is this host's.
@@ -134,9 +233,10 @@ const OBJECT: Option<&[u8]> = Some(aya::include_bytes_aligned!(concat!(
 const OBJECT: Option<&[u8]> = None;
 
 impl KernelPath {
-    /// Loads the program and attaches it to the loopback interface's ingress; the reason
-    /// if it cannot be.
-    pub fn start() -> Result<KernelPath, String> {
+    /// Loads the program, with a ring for each of `threads` relay threads (up to
+    /// [`RINGS`]), and attaches it to the loopback interface's ingress; the reason if it
+    /// cannot be.
+    pub fn start(threads: usize) -> Result<KernelPath, String> {
         use aya::programs::{SchedClassifier, TcAttachType, tc};
         use aya::util::KernelVersion;
         let object =
@@ -145,7 +245,16 @@ impl KernelPath {
             .ok()
             .and_then(|s| s.trim().parse().ok())
             .ok_or("no loopback interface")?;
-        let mut ebpf = aya::Ebpf::load(object).map_err(|e| format!("cannot load it: {e}"))?;
+        let names: Vec<String> = (0..threads.min(RINGS))
+            .map(|i| format!("ring{i}"))
+            .collect();
+        let mut loader = aya::EbpfLoader::new();
+        for name in &names {
+            loader.set_max_entries(name, RING_BYTES);
+        }
+        let mut ebpf = loader
+            .load(object)
+            .map_err(|e| format!("cannot load it: {e}"))?;
         let program: &mut SchedClassifier = ebpf
             .program_mut("relay")
             .ok_or("no program `relay`")?
@@ -166,12 +275,23 @@ impl KernelPath {
             .map_err(|e| format!("cannot attach it to lo: {e}"))?;
         let table = ebpf.take_map("lines").ok_or("no table `lines`")?;
         let table = aya::maps::HashMap::try_from(table).map_err(|e| format!("{e}"))?;
+        let mut rings = Vec::with_capacity(names.len());
+        for (i, name) in names.iter().enumerate() {
+            let map = ebpf.take_map(name).ok_or(format!("no ring `{name}`"))?;
+            rings.push(Some(Ring::new(map, i as u8)?));
+        }
         Ok(KernelPath {
             table: Mutex::new(table),
+            rings: Mutex::new(rings),
             ifindex,
             local: Mutex::new(HashMap::new()),
             _program: ebpf,
         })
+    }
+
+    /// Relay thread `i`'s ring (once; `None` for a thread beyond [`RINGS`]).
+    pub fn ring(&self, i: usize) -> Option<Ring> {
+        self.rings.lock().ok()?.get_mut(i)?.take()
     }
 
     /// Whether the program sees packets to and from `address`: it is one of this host's

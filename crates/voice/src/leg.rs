@@ -165,13 +165,30 @@ pub(crate) struct Recording {
 }
 
 impl Recording {
-    /// Records `packet` (in `codec`) as `side`'s audio, placed by its timestamp.
+    /// Records `packet` (in `codec`), arriving now, as `side`'s audio, placed by its
+    /// timestamp.
     pub fn record(&mut self, side: Side, packet: &Rtp<'_>, codec: Codec) {
-        self.scratch.clear();
-        codec.decode(packet.payload, &mut self.scratch);
-        let now = self.started.elapsed().as_micros() as u64 * 8 / 1000;
         let (ssrc, ts) = (packet.ssrc, packet.timestamp);
-        if let Err(e) = self.recorder.push_rtp(side, ssrc, ts, now, &self.scratch) {
+        self.record_at(side, ssrc, ts, packet.payload, codec, Instant::now());
+    }
+
+    /// Records the audio `payload` (in `codec`) of a packet of stream `ssrc` with
+    /// `timestamp`, which `arrived` then, as `side`'s audio, placed by its timestamp.
+    pub fn record_at(
+        &mut self,
+        side: Side,
+        ssrc: u32,
+        timestamp: u32,
+        payload: &[u8],
+        codec: Codec,
+        arrived: Instant,
+    ) {
+        self.scratch.clear();
+        codec.decode(payload, &mut self.scratch);
+        let since = arrived.saturating_duration_since(self.started);
+        let now = since.as_micros() as u64 * 8 / 1000;
+        let recorder = &mut self.recorder;
+        if let Err(e) = recorder.push_rtp(side, ssrc, timestamp, now, &self.scratch) {
             tracing::debug!(contact = self.contact, "recording: {e}");
         }
     }

@@ -19,10 +19,11 @@
 //! sockets out of and back into both threads' polls.
 //!
 //! Where both parties are on this host and the kernel media path is loaded (see
-//! [`crate::kernel`]), a relay thread hands each direction of a plain, unrecorded
-//! conversation without transcoding to the kernel once it has passed one of the party's
-//! packets itself: from that packet's numbers it knows how the party's stream maps onto
-//! the other line's. Any packet of that direction that still reaches the thread takes the
+//! [`crate::kernel`]), a relay thread hands each direction of a plain conversation
+//! without transcoding to the kernel once it has passed one of the party's packets
+//! itself: from that packet's numbers it knows how the party's stream maps onto the other
+//! line's. If the conversation is recorded, the kernel copies the audio it passes on into
+//! the thread's ring, which the thread drains into the recording. Any packet of that direction that still reaches the thread takes the
 //! direction back first (a key press, a new stream, a packet already queued), and so does
 //! giving the lines back; what the kernel passed on is then counted in both lines' RTCP,
 //! the party's reorder buffer and the other line's stream, as if the thread had passed it.
@@ -46,7 +47,7 @@ use switchboard_media::g711::{Codec, transcode};
 use switchboard_media::rtp;
 use tokio::sync::oneshot;
 
-use crate::kernel::{KernelPath, Progress, Route};
+use crate::kernel::{KernelPath, MAX_RECORDED, Progress, Ring, Route};
 use crate::leg::Recording;
 use crate::line::Line;
 
@@ -54,6 +55,8 @@ use crate::line::Line;
 const TICK: Duration = Duration::from_millis(100);
 /// The epoll token of a thread's wake-up eventfd (sockets' tokens are slot × 4 + socket).
 const WAKE: u64 = u64::MAX;
+/// The epoll token of a thread's ring (see [`Ring`]).
+const RING: u64 = u64::MAX - 1;
 /// Readiness events taken per wait.
 const EVENTS: usize = 1024;
 
@@ -119,7 +122,7 @@ impl Relays {
         let loaded = match (kernel, n) {
             (false, _) => Err("turned off".to_string()),
             (true, 0) => Err("no relay threads".to_string()),
-            (true, _) => KernelPath::start().map(Arc::new),
+            (true, _) => KernelPath::start(n).map(Arc::new),
         };
         match &loaded {
             Ok(_) => {
@@ -139,6 +142,15 @@ impl Relays {
             let wake = Arc::new(eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?);
             let data = epoll::EventData::new_u64(WAKE);
             epoll::add(&epoll, &*wake, data, epoll::EventFlags::IN)?;
+            let ring = kernel.as_ref().and_then(|k| k.ring(i));
+            if let Some(ring) = &ring {
+                epoll::add(
+                    &epoll,
+                    ring,
+                    epoll::EventData::new_u64(RING),
+                    epoll::EventFlags::IN,
+                )?;
+            }
             let (orders, inbox) = mpsc::channel();
             let relayed = Arc::new(AtomicU64::new(0));
             let relay = Relay {
@@ -151,6 +163,7 @@ impl Relays {
                 buf: vec![0; 2048],
                 packet: Vec::new(),
                 kernel: kernel.clone(),
+                ring,
                 relayed: Arc::clone(&relayed),
             };
             std::thread::Builder::new()
@@ -293,6 +306,9 @@ struct Relay {
     /// The packet being sent on, its room reused.
     packet: Vec<u8>,
     kernel: Option<Arc<KernelPath>>,
+    /// Where the kernel puts the audio of the recorded conversations it carries for this
+    /// thread (none: the thread carries them itself).
+    ring: Option<Ring>,
     relayed: Arc<AtomicU64>,
 }
 
@@ -323,6 +339,8 @@ impl Relay {
                     if !self.orders() {
                         return self.give_all();
                     }
+                } else if token == RING {
+                    self.drain();
                 } else {
                     self.ready(token);
                 }
@@ -396,14 +414,12 @@ impl Relay {
 
     /// Gives conversation `i` back to its task, with the datagram left to it.
     fn give(&mut self, i: usize, pending: Option<(Side, Vec<u8>, SocketAddr)>) {
-        let Some(mut slot) = self.slots.get_mut(i).and_then(Option::take) else {
+        for d in 0..2 {
+            self.take_back(i, d);
+        }
+        let Some(slot) = self.slots.get_mut(i).and_then(Option::take) else {
             return;
         };
-        if let Some(kernel) = &self.kernel {
-            for d in 0..2 {
-                disarm(kernel, &mut slot, d);
-            }
-        }
         for socket in slot.sockets() {
             let _ = epoll::delete(&self.epoll, socket);
         }
@@ -446,11 +462,12 @@ impl Relay {
         let Ok((n, source)) = slot.sockets()[k as usize].recv_from(&mut self.buf) else {
             return;
         };
-        let datagram = &self.buf[..n];
         // A packet of a direction the kernel carries: the thread takes it back first.
-        if let Some(kernel) = &self.kernel {
-            disarm(kernel, slot, d);
-        }
+        self.take_back(i, d);
+        let Some(Some(slot)) = self.slots.get_mut(i) else {
+            return;
+        };
+        let datagram = &self.buf[..n];
         let Slot { talk, armed, .. } = slot;
         let Talk {
             caller,
@@ -463,11 +480,17 @@ impl Relay {
             (agent, caller, Side::Agent)
         };
         // A plain conversation's direction goes to the kernel when one of its packets
-        // passes in order, before that packet is sent: the next may follow at once.
-        let kernel = self.kernel.as_deref().filter(|_| recording.is_none());
+        // passes in order, before that packet is sent: the next may follow at once. A
+        // recorded one's only if the kernel can put its audio in this thread's ring.
+        let sample = match (&recording, &self.ring) {
+            (None, _) => Some(None),
+            (Some(_), Some(ring)) => Some(Some((ring.index(), (i * 2 + d) as u32))),
+            (Some(_), None) => None,
+        };
+        let kernel = self.kernel.as_deref().zip(sample);
         let in_order = |from: &Line<UdpSocket>, to: &Line<UdpSocket>, packet: &rtp::Rtp<'_>| {
-            if let Some(kernel) = kernel {
-                armed[d] = arm(kernel, from, to, datagram, packet);
+            if let Some((kernel, sample)) = kernel {
+                armed[d] = arm(kernel, from, to, datagram, packet, sample);
             }
         };
         let recording = recording.as_mut().map(|r| (r, party));
@@ -489,8 +512,80 @@ impl Relay {
         self.relayed.fetch_add(u64::from(passed), Ordering::Relaxed);
     }
 
-    /// Sends the RTCP reports due at `now`.
+    /// Takes direction `d` of conversation `i` back from the kernel, if it has it: what
+    /// the kernel passed on is counted in the lines and, if the conversation is recorded,
+    /// written into the recording.
+    fn take_back(&mut self, i: usize, d: usize) {
+        let Some(kernel) = &self.kernel else {
+            return;
+        };
+        let Some(Some(slot)) = self.slots.get_mut(i) else {
+            return;
+        };
+        let Some(armed) = &slot.armed[d] else {
+            return;
+        };
+        let recorded = armed.route.sample.is_some();
+        count(kernel, slot, d, true);
+        // The route is out of the table: every sample of it is in the ring (but for the
+        // window `KernelPath::remove` tells of), and is recorded while it is still armed.
+        if recorded {
+            self.drain();
+        }
+        if let Some(Some(slot)) = self.slots.get_mut(i) {
+            slot.armed[d] = None;
+        }
+    }
+
+    /// Writes the audio the kernel put in this thread's ring into the recordings of the
+    /// directions it carries.
+    fn drain(&mut self) {
+        let Relay { ring, slots, .. } = self;
+        let Some(ring) = ring else {
+            return;
+        };
+        // Samples are stamped with the monotonic clock, which `Instant` reads too.
+        let now = Instant::now();
+        let now_ns = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+        let now_ns = (now_ns.tv_sec as u64)
+            .saturating_mul(1_000_000_000)
+            .saturating_add(now_ns.tv_nsec as u64);
+        ring.drain(|sample| {
+            let (i, d) = ((sample.tag / 2) as usize, (sample.tag % 2) as usize);
+            let Some(Some(slot)) = slots.get_mut(i) else {
+                return;
+            };
+            // (A sample of a direction since taken back, or of a conversation gone.)
+            if slot.armed[d]
+                .as_ref()
+                .is_none_or(|a| a.route.in_ssrc != sample.ssrc)
+            {
+                return;
+            }
+            let talk = &mut *slot.talk;
+            let (codec, side) = if d == 0 {
+                (talk.caller.codec, Side::Caller)
+            } else {
+                (talk.agent.codec, Side::Agent)
+            };
+            let age = Duration::from_nanos(now_ns.saturating_sub(sample.time_ns));
+            let arrived = now.checked_sub(age).unwrap_or(now);
+            if let Some(recording) = &mut talk.recording {
+                recording.record_at(
+                    side,
+                    sample.ssrc,
+                    sample.timestamp,
+                    sample.payload,
+                    codec,
+                    arrived,
+                );
+            }
+        });
+    }
+
+    /// Sends the RTCP reports due at `now`, and records what the kernel put in the ring.
     fn tick(&mut self, now: Instant) {
+        self.drain();
         for slot in self.slots.iter_mut().flatten() {
             if let Some(kernel) = &self.kernel {
                 let talk = &*slot.talk;
@@ -513,16 +608,22 @@ impl Relay {
 /// Hands a direction of a conversation to the kernel: `packet` (`datagram`), taken
 /// `from` the line it came in on, is about to be passed on in order `to` the other line,
 /// as the next packet of its stream. Only plain audio between parties on this host whose
-/// laws match goes to the kernel.
+/// laws match goes to the kernel. `sample`: recorded, the ring and tag of the audio (see
+/// [`Route::sample`]).
 fn arm(
     kernel: &KernelPath,
     from: &Line<UdpSocket>,
     to: &Line<UdpSocket>,
     datagram: &[u8],
     packet: &rtp::Rtp<'_>,
+    sample: Option<(u8, u32)>,
 ) -> Option<Armed> {
     // Version 2 with no padding, extension or CSRCs: the program passes nothing else on.
     if datagram.first() != Some(&0x80) || from.codec != to.codec || !from.order.is_empty() {
+        return None;
+    }
+    // The program records no longer packet (the thread would take each one back).
+    if sample.is_some() && packet.payload.len() > MAX_RECORDED {
         return None;
     }
     if !(from.latched && to.latched) {
@@ -559,6 +660,7 @@ fn arm(
         seq_delta: seq.wrapping_sub(packet.sequence),
         ts_delta: timestamp.wrapping_sub(packet.timestamp),
         payload_type: packet.payload_type,
+        sample,
         start,
     };
     if let Err(e) = kernel.write(socket, &route) {
@@ -572,15 +674,10 @@ fn arm(
     })
 }
 
-/// Takes direction `d` of `slot`'s conversation back from the kernel, if it has it.
-fn disarm(kernel: &KernelPath, slot: &mut Slot, d: usize) {
-    count(kernel, slot, d, true);
-}
-
 /// Counts what the kernel passed on in direction `d` of `slot`'s conversation since last
 /// asked, in the lines, as if the thread had passed it: in the party's reception
 /// statistics and reorder buffer, and in the other line's stream. `take_back` takes the
-/// direction back from the kernel too.
+/// route out of the table too (the caller then forgets it).
 fn count(kernel: &KernelPath, slot: &mut Slot, d: usize, take_back: bool) {
     let Some(armed) = &mut slot.armed[d] else {
         return;
@@ -614,9 +711,6 @@ fn count(kernel: &KernelPath, slot: &mut Slot, d: usize, take_back: bool) {
             .forwarded(packets, octets, next_seq, next_timestamp);
     }
     armed.counted = now;
-    if take_back {
-        slot.armed[d] = None;
-    }
 }
 
 /// Passes a datagram `from` one party's line (from `source`) `to` the other's, as the
@@ -890,18 +984,7 @@ mod tests {
             .expect("the recording")
             .finish()
             .unwrap();
-        let mut wav = hound::WavReader::open(dir.path().join(file)).unwrap();
-        assert_eq!(wav.spec().channels, 2);
-        let samples: Vec<i16> = wav.samples::<i16>().map(Result::unwrap).collect();
-        let channel =
-            |c: usize| -> Vec<i16> { samples.iter().skip(c).step_by(2).copied().collect() };
-        let decoded = |codec: Codec, payload: &[u8]| {
-            let mut pcm = Vec::new();
-            codec.decode(payload, &mut pcm);
-            pcm[0]
-        };
-        let (left, right) = (channel(0), channel(1));
-        let heard = |side: &[i16], sample: i16| side.iter().filter(|&&s| s == sample).count();
+        let (left, right) = channels(dir.path(), file);
         assert_eq!(
             heard(&left, decoded(Codec::Pcma, &said)),
             480,
@@ -916,8 +999,8 @@ mod tests {
         assert_eq!(heard(&right, decoded(Codec::Pcma, &said)), 0);
     }
 
-    #[tokio::test]
-    async fn a_conversation_on_this_host_is_carried_by_the_kernel_and_counted_as_if_relayed() {
+    /// One relay thread with the kernel media path (the tests that use it run as root).
+    fn kernel_relays() -> Relays {
         assert!(
             rustix::process::geteuid().is_root(),
             "the kernel media path needs root: run this test as root (`cargo xtask test` does)"
@@ -926,6 +1009,92 @@ mod tests {
         if let Err(e) = relays.in_kernel() {
             panic!("the kernel media path did not load: {e}");
         }
+        relays
+    }
+
+    /// The samples of a finished two-channel recording `file` in `dir`: (left, right).
+    fn channels(dir: &std::path::Path, file: String) -> (Vec<i16>, Vec<i16>) {
+        let mut wav = hound::WavReader::open(dir.join(file)).unwrap();
+        assert_eq!(wav.spec().channels, 2);
+        let samples: Vec<i16> = wav.samples::<i16>().map(Result::unwrap).collect();
+        let channel =
+            |c: usize| -> Vec<i16> { samples.iter().skip(c).step_by(2).copied().collect() };
+        (channel(0), channel(1))
+    }
+
+    /// The first sample of `payload` (in `codec`) decoded.
+    fn decoded(codec: Codec, payload: &[u8]) -> i16 {
+        let mut pcm = Vec::new();
+        codec.decode(payload, &mut pcm);
+        pcm[0]
+    }
+
+    /// How many of `side`'s samples are `sample`.
+    fn heard(side: &[i16], sample: i16) -> usize {
+        side.iter().filter(|&&s| s == sample).count()
+    }
+
+    #[tokio::test]
+    async fn a_recorded_conversation_on_this_host_is_carried_by_the_kernel_and_recorded_whole() {
+        let relays = kernel_relays();
+        let dir = tempfile::tempdir().unwrap();
+        let recording = Recording::start(dir.path(), 8, "bob").unwrap();
+        let Pair {
+            caller_phone,
+            agent_phone,
+            to_caller,
+            to_agent,
+            talk,
+        } = pair_of(Codec::Pcmu, Codec::Pcmu, Some(recording)).await;
+        let mut lent = lend(&relays, talk);
+        let mut buf = [0u8; 2048];
+
+        // Each side speaks 8 packets in turn, every one reaching the other side. (At
+        // once: 160 ms of audio in less. The recording places audio by its timestamps
+        // while they stay within 200 ms of the clock.)
+        const SPOKEN: usize = 8;
+        let (said, answered) = ([0x2au8; 160], [0x9cu8; 160]);
+        let mut callers = RtpSender::new(0xAAAA, 0, 500, 0).unwrap();
+        let mut agents = RtpSender::new(0xBBBB, 0, 7, 0).unwrap();
+        for _ in 0..SPOKEN {
+            let packet = agents.packet(&answered, 160, false);
+            agent_phone.send_to(&packet, to_agent).await.unwrap();
+            let (n, _) = caller_phone.recv_from(&mut buf).await.unwrap();
+            assert_eq!(rtp::parse(&buf[..n]).unwrap().payload, &answered[..]);
+            let packet = callers.packet(&said, 160, false);
+            caller_phone.send_to(&packet, to_caller).await.unwrap();
+            let (n, _) = agent_phone.recv_from(&mut buf).await.unwrap();
+            assert_eq!(rtp::parse(&buf[..n]).unwrap().payload, &said[..]);
+        }
+        // Given back (the thread has counted what it relayed by then): the thread
+        // relayed the caller's first packet and the agent's first two (a direction goes
+        // to the kernel once both lines are latched, the caller's by its first packet).
+        let back = lent.recall().await.expect("given back");
+        let by_threads = relays.relayed_by_threads();
+        assert_eq!(by_threads, 3, "the kernel carried the rest");
+
+        // The recording holds every packet of both sides, the kernel's too, each in its
+        // channel, one after the other: the kernel's arrival times place them as the
+        // thread's clock does.
+        let file = back.talk.recording.expect("the recording").finish();
+        let (left, right) = channels(dir.path(), file.unwrap());
+        let all = 160 * SPOKEN;
+        for (side, sample, who) in [
+            (&left, decoded(Codec::Pcmu, &said), "the caller"),
+            (&right, decoded(Codec::Pcmu, &answered), "the agent"),
+        ] {
+            assert_eq!(heard(side, sample), all, "{who}");
+            let first = side.iter().position(|&s| s == sample);
+            let last = side.iter().rposition(|&s| s == sample);
+            assert_eq!(last.zip(first).map(|(l, f)| l + 1 - f), Some(all), "{who}");
+        }
+        assert_eq!(heard(&left, decoded(Codec::Pcmu, &answered)), 0);
+        assert_eq!(heard(&right, decoded(Codec::Pcmu, &said)), 0);
+    }
+
+    #[tokio::test]
+    async fn a_conversation_on_this_host_is_carried_by_the_kernel_and_counted_as_if_relayed() {
+        let relays = kernel_relays();
         let Pair {
             caller_phone,
             agent_phone,
