@@ -4,8 +4,9 @@
 //! A relay thread spends about 5 µs of a core on each packet it relays, nearly all of it
 //! in the kernel's UDP path: waking, `recvfrom`, `sendto` and a new packet. The program
 //! rewrites the arriving packet where it is (addresses, ports, and the RTP header into the
-//! other party's stream) and sends it on: about 1 µs in a probe, and less than half the
-//! machine's time per call in the SIP benchmark (BENCHMARKS.md). It runs on the
+//! other party's stream) and lets it go on up the stack, in the same pass, to the other
+//! party's socket: about 0.5 µs in a probe, and less than half the machine's time per
+//! call in the SIP benchmark (BENCHMARKS.md). It runs on the
 //! loopback interface, which carries all traffic between this host's own addresses, so it
 //! carries conversations whose two parties are on this host (the demo, the tests, the
 //! benchmark, a media gateway beside the server). Conversations with a party elsewhere
