@@ -29,6 +29,9 @@ const SYSTEM_PACKAGES: &[(&str, &str)] = &[
     ("npm", "npm"),
     // Builds the kernel media path (crates/voice/bpf), which the voice tests use.
     ("clang", "clang"),
+    // `ip`: the kernel media path's tests put parties on other machines (network
+    // namespaces joined by veth pairs).
+    ("ip", "iproute2"),
 ];
 // PostgreSQL's server (Debian's `postgresql`) is needed too: the store's and the server's
 // tests run on it as well as on SQLite. Its programs are not on PATH; see

@@ -81,8 +81,8 @@ pub struct VoiceSettings {
     /// Threads that relay plain conversations, without waking the call's task for each
     /// packet (default: one per core; 0: each call's task relays its own).
     pub relay_threads: Option<usize>,
-    /// Whether the relay threads hand conversations between parties on this host to the
-    /// kernel media path, where it can be loaded (default: yes).
+    /// Whether the relay threads hand plain conversations to the kernel media path, where
+    /// it can be loaded (default: yes).
     pub kernel_media: bool,
     /// The espeak-ng voice that speaks the flows' `say` prompts.
     pub tts_voice: String,

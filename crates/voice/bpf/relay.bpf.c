@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Switchboard's media path in the kernel: a traffic-control program on the loopback
- * interface's ingress. An RTP datagram arriving at the socket of a line whose
- * conversation the relay has put in the `lines` table (see crates/voice/src/kernel.rs) is
- * rewritten into the other party's stream, from the other line's socket, and delivered
- * to the other party, without waking Switchboard. Anything else (another payload type or stream, a
+ * Switchboard's media path in the kernel: a traffic-control program on the ingress of the
+ * loopback and Ethernet interfaces. An RTP datagram arriving at the socket of a line
+ * whose conversation the relay has put in the `lines` table (see
+ * crates/voice/src/kernel.rs) is rewritten into the other party's stream, from the other
+ * line's socket, and delivered to the other party, on this host or elsewhere, without
+ * waking Switchboard. Anything else (another payload type or stream, a
  * stranger's packet, any other traffic) goes on as if the program were not there.
  *
  * A recorded conversation's audio is also copied, before it is passed on, into the ring
@@ -25,11 +26,14 @@
 #define __type(name, val) typeof(val) *name
 
 static void *(*bpf_map_lookup_elem)(void *map, const void *key) = (void *)BPF_FUNC_map_lookup_elem;
+static long (*bpf_map_update_elem)(void *map, const void *key, const void *value,
+				   __u64 flags) = (void *)BPF_FUNC_map_update_elem;
+static long (*bpf_redirect_neigh)(__u32 ifindex, void *params, int plen,
+				  __u64 flags) = (void *)BPF_FUNC_redirect_neigh;
 static long (*bpf_l3_csum_replace)(struct __sk_buff *skb, __u32 offset, __u64 from, __u64 to,
 				   __u64 size) = (void *)BPF_FUNC_l3_csum_replace;
 static long (*bpf_l4_csum_replace)(struct __sk_buff *skb, __u32 offset, __u64 from, __u64 to,
 				   __u64 flags) = (void *)BPF_FUNC_l4_csum_replace;
-static long (*bpf_redirect)(__u32 ifindex, __u64 flags) = (void *)BPF_FUNC_redirect;
 static long (*bpf_skb_load_bytes)(const void *skb, __u32 offset, void *to,
 				  __u32 len) = (void *)BPF_FUNC_skb_load_bytes;
 static __u64 (*bpf_ktime_get_ns)(void) = (void *)BPF_FUNC_ktime_get_ns;
@@ -60,7 +64,7 @@ struct target {
 	__u16 seq_delta;   /* added to the party's sequence numbers */
 	__u8 payload_type; /* the only one passed here (0xff: none) */
 	__u8 ring;         /* recorded: the ring buffer the audio is copied to (0xff: none) */
-	__u32 ifindex;     /* where the other party is reached */
+	__u32 loopback;    /* the loopback interface's index */
 	__u32 tag;         /* recorded: the direction, for the relay thread */
 	__u64 packets;     /* passed on here */
 	__u64 octets;      /* their payload */
@@ -78,6 +82,17 @@ struct {
 	__type(key, struct key);
 	__type(value, struct target);
 } lines SEC(".maps");
+
+/*
+ * The interface each party's packets last came in on (by the party's address), learned
+ * from the packets this program passes on: the other direction's packets go out there.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, __u32);
+} peers SEC(".maps");
 
 /*
  * One ring buffer per relay thread (the thread that carries a recorded conversation
@@ -187,8 +202,24 @@ int relay(struct __sk_buff *skb)
 	__u32 ts = htonl(in_ts + t->ts_delta);
 	__u32 saddr = t->saddr, daddr = t->daddr, ssrc = t->ssrc;
 	__u16 sport = t->sport, dport = t->dport;
-	__u32 ifindex = t->ifindex;
+	__u32 loopback = t->loopback;
 	__u16 len = (__u16)(end - (void *)(rtp + RTP_HEADER));
+	/* The party is reached where its packets come in. The other party's packets have
+	 * not come through here yet (their direction is not in the kernel yet): this one goes
+	 * up to the thread. */
+	__u32 in = skb->ifindex;
+	__u32 *seen = bpf_map_lookup_elem(&peers, &old_saddr);
+	if (!seen || *seen != in)
+		bpf_map_update_elem(&peers, &old_saddr, &in, BPF_ANY);
+	__u32 *out = bpf_map_lookup_elem(&peers, &daddr);
+	if (!out)
+		return NEXT;
+	__u32 egress = *out;
+	/* From elsewhere to a party on this host: the stack takes a packet to this host's
+	 * loopback addresses only from its own sockets, so it is the relay thread's (which
+	 * does not hand such a direction to the kernel). */
+	if (egress == loopback && in != loopback)
+		return NEXT;
 	/* A packet behind the highest passed on (late, or repeated) is the relay thread's,
 	 * whose reorder buffer drops it: nothing is passed on out of order. */
 	if ((__s16)(in_seq - t->max_seq) <= 0)
@@ -229,7 +260,12 @@ int relay(struct __sk_buff *skb)
 	*(__u16 *)(rtp + 2) = seq;
 	*(__u32 *)(rtp + 4) = ts;
 	*(__u32 *)(rtp + 8) = ssrc;
+	/* A new packet of Switchboard's, as if sent from the other line's socket. */
+	__u16 old_ttl = *(__u16 *)&ip->ttl;
+	ip->ttl = 64;
+	__u16 ttl = *(__u16 *)&ip->ttl;
 	/* The pointers above are not used after the first helper, which may move the data. */
+	bpf_l3_csum_replace(skb, IP_CSUM, old_ttl, ttl, 2);
 	bpf_l3_csum_replace(skb, IP_CSUM, old_saddr, saddr, 4);
 	bpf_l3_csum_replace(skb, IP_CSUM, old_daddr, daddr, 4);
 	__u64 pseudo = BPF_F_PSEUDO_HDR | BPF_F_MARK_MANGLED_0;
@@ -240,14 +276,14 @@ int relay(struct __sk_buff *skb)
 	bpf_l4_csum_replace(skb, UDP_CSUM, old_seq, seq, BPF_F_MARK_MANGLED_0 | 2);
 	bpf_l4_csum_replace(skb, UDP_CSUM, old_ts, ts, BPF_F_MARK_MANGLED_0 | 4);
 	bpf_l4_csum_replace(skb, UDP_CSUM, old_ssrc, ssrc, BPF_F_MARK_MANGLED_0 | 4);
-	/* A party reached through the interface the packet came in on is on this host (the
-	 * program runs on the loopback interface): the rewritten packet goes on up the stack
-	 * in this same pass, straight to the other party's socket. Sent out again instead, it
-	 * would go through the interface's receive queue and this program a second time,
-	 * which costs as much again as everything above. */
-	if (ifindex == skb->ifindex)
-		return TC_ACT_OK;
-	return bpf_redirect(ifindex, 0);
+	if (egress != loopback)
+		/* Out of the other party's interface, to its address or its gateway's. */
+		return bpf_redirect_neigh(egress, 0, 0, 0);
+	/* Both parties on this host: the rewritten packet goes on up the stack in this same
+	 * pass, straight to the other party's socket. Sent out again instead, it would go
+	 * through the interface's receive queue and this program a second time, which costs
+	 * as much again as everything above. */
+	return TC_ACT_OK;
 }
 
 /* No helper used here is reserved to GPL programs. */

@@ -1,16 +1,19 @@
-//! The media path in the kernel: plain audio between two parties on this host, passed on
-//! by a traffic-control program (`bpf/relay.bpf.c`) instead of by a relay thread.
+//! The media path in the kernel: plain audio between two parties, passed on by a
+//! traffic-control program (`bpf/relay.bpf.c`) instead of by a relay thread.
 //!
 //! A relay thread spends about 5 µs of a core on each packet it relays, nearly all of it
 //! in the kernel's UDP path: waking, `recvfrom`, `sendto` and a new packet. The program
 //! rewrites the arriving packet where it is (addresses, ports, and the RTP header into the
-//! other party's stream) and lets it go on up the stack, in the same pass, to the other
-//! party's socket: about 0.5 µs in a probe, and less than half the machine's time per
-//! call in the SIP benchmark (BENCHMARKS.md). It runs on the
-//! loopback interface, which carries all traffic between this host's own addresses, so it
-//! carries conversations whose two parties are on this host (the demo, the tests, the
-//! benchmark, a media gateway beside the server). Conversations with a party elsewhere
-//! stay with the relay threads.
+//! other party's stream) and sends it to the other party: between two parties on this
+//! host it lets it go on up the stack, in the same pass, to the other party's socket
+//! (about 0.5 µs in a probe, and less than half the machine's time per call in the SIP
+//! benchmark, BENCHMARKS.md). It runs on the ingress of the loopback interface, which
+//! carries all traffic between this host's own addresses, and of every Ethernet interface
+//! there is when the server starts, so it also carries conversations with parties
+//! elsewhere: their packets go out of the interface the other party's packets come in on
+//! (which the program learns from them, as a table of addresses), with the kernel's
+//! neighbour resolution (`bpf_redirect_neigh`). Parties reached through other interfaces
+//! (tunnels, interfaces added later) stay with the relay threads.
 //!
 //! The relay thread decides, per direction, when the kernel may carry a conversation
 //! (see [`crate::relay`]): it writes a [`Route`] under the receiving line's socket in
@@ -35,6 +38,11 @@ use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::Mutex;
+
+/// Consecutive take-backs in which the kernel carried nothing after which a direction is
+/// left with its relay thread for the rest of the loan: the party's packets do not come in
+/// where the program runs (see [`KernelPath::start`]).
+pub(crate) const BARREN: u8 = 8;
 
 /// The table's key: a line's socket (address and port, network order), as the program
 /// reads them from the packet.
@@ -95,7 +103,7 @@ pub(crate) struct Progress {
 const NONE: u8 = 0xff;
 
 impl Route {
-    fn value(&self, ifindex: u32) -> Value {
+    fn value(&self, loopback: u32) -> Value {
         let mut v = [0u8; 64];
         v[0..4].copy_from_slice(&self.peer.octets());
         v[4..8].copy_from_slice(&self.in_ssrc.to_be_bytes());
@@ -109,7 +117,7 @@ impl Route {
         v[30] = self.payload_type;
         let (ring, tag) = self.sample.unwrap_or((NONE, 0));
         v[31] = ring;
-        v[32..36].copy_from_slice(&ifindex.to_ne_bytes());
+        v[32..36].copy_from_slice(&loopback.to_ne_bytes());
         v[36..40].copy_from_slice(&tag.to_ne_bytes());
         v[56..58].copy_from_slice(&self.start.max_seq.to_ne_bytes());
         v[58..60].copy_from_slice(&self.start.max_len.to_ne_bytes());
@@ -130,6 +138,24 @@ impl Progress {
             max_ts: u32::from_ne_bytes([v[60], v[61], v[62], v[63]]),
         }
     }
+}
+
+/// A number the kernel gives interface `name` (its `ifindex` or `type`).
+fn interface_number(name: &str, what: &str) -> Option<u32> {
+    let text = std::fs::read_to_string(format!("/sys/class/net/{name}/{what}")).ok()?;
+    text.trim().parse().ok()
+}
+
+/// The names of the Ethernet interfaces (ARPHRD_ETHER: real NICs, bridges, veths, …),
+/// whose frames the program reads as it reads the loopback interface's.
+fn ethernet_interfaces() -> Vec<String> {
+    let Ok(dir) = std::fs::read_dir("/sys/class/net") else {
+        return Vec::new();
+    };
+    let names = dir.filter_map(|e| e.ok()?.file_name().into_string().ok());
+    names
+        .filter(|name| interface_number(name, "type") == Some(1))
+        .collect()
 }
 
 fn key(socket: SocketAddrV4) -> Key {
@@ -216,9 +242,12 @@ pub(crate) struct KernelPath {
     table: Mutex<aya::maps::HashMap<aya::maps::MapData, Key, Value>>,
     /// The rings not yet taken by their relay threads.
     rings: Mutex<Vec<Option<Ring>>>,
-    /// The loopback interface's index, where the program sends packets on.
-    ifindex: u32,
-    /// Addresses asked about: whether each is this host's.
+    /// The program's table of where each party is reached (address → interface).
+    peers: Mutex<aya::maps::HashMap<aya::maps::MapData, [u8; 4], u32>>,
+    /// The loopback interface's index.
+    loopback: u32,
+    /// Addresses seen so far: whether each is this host's (and so entered in `peers` as
+    /// reached through the loopback interface).
     local: Mutex<HashMap<Ipv4Addr, bool>>,
     /// Holds the program and its attachment (dropped, the program is detached).
     _program: aya::Ebpf,
@@ -235,17 +264,15 @@ const OBJECT: Option<&[u8]> = None;
 
 impl KernelPath {
     /// Loads the program, with a ring for each of `threads` relay threads (up to
-    /// [`RINGS`]), and attaches it to the loopback interface's ingress; the reason if it
-    /// cannot be.
+    /// [`RINGS`]), and attaches it to the ingress of the loopback interface and of every
+    /// Ethernet interface there is now; the reason if it cannot be (an Ethernet interface
+    /// it cannot be attached to is only logged).
     pub fn start(threads: usize) -> Result<KernelPath, String> {
         use aya::programs::{SchedClassifier, TcAttachType, tc};
         use aya::util::KernelVersion;
         let object =
             OBJECT.ok_or("this build has none: clang was missing or failed when it was built")?;
-        let ifindex = std::fs::read_to_string("/sys/class/net/lo/ifindex")
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
-            .ok_or("no loopback interface")?;
+        let loopback = interface_number("lo", "ifindex").ok_or("no loopback interface")?;
         let names: Vec<String> = (0..threads.min(RINGS))
             .map(|i| format!("ring{i}"))
             .collect();
@@ -268,14 +295,22 @@ impl KernelPath {
         // older kernels attach it as a filter of a clsact qdisc (which may already be
         // there), taken off when the server stops.
         let tcx = KernelVersion::current().is_ok_and(|v| v >= KernelVersion::new(6, 6, 0));
-        if !tcx {
-            let _ = tc::qdisc_add_clsact("lo");
+        let mut attach = |name: &str| {
+            if !tcx {
+                let _ = tc::qdisc_add_clsact(name);
+            }
+            program.attach(name, TcAttachType::Ingress).map(|_| ())
+        };
+        attach("lo").map_err(|e| format!("cannot attach it to lo: {e}"))?;
+        for name in ethernet_interfaces() {
+            if let Err(e) = attach(&name) {
+                tracing::warn!("media: the kernel media path does not see {name}: {e}");
+            }
         }
-        program
-            .attach("lo", TcAttachType::Ingress)
-            .map_err(|e| format!("cannot attach it to lo: {e}"))?;
         let table = ebpf.take_map("lines").ok_or("no table `lines`")?;
         let table = aya::maps::HashMap::try_from(table).map_err(|e| format!("{e}"))?;
+        let peers = ebpf.take_map("peers").ok_or("no table `peers`")?;
+        let peers = aya::maps::HashMap::try_from(peers).map_err(|e| format!("{e}"))?;
         let mut rings = Vec::with_capacity(names.len());
         for (i, name) in names.iter().enumerate() {
             let map = ebpf.take_map(name).ok_or(format!("no ring `{name}`"))?;
@@ -284,7 +319,8 @@ impl KernelPath {
         Ok(KernelPath {
             table: Mutex::new(table),
             rings: Mutex::new(rings),
-            ifindex,
+            peers: Mutex::new(peers),
+            loopback,
             local: Mutex::new(HashMap::new()),
             _program: ebpf,
         })
@@ -295,22 +331,28 @@ impl KernelPath {
         self.rings.lock().ok()?.get_mut(i)?.take()
     }
 
-    /// Whether the program sees packets to and from `address`: it is one of this host's
-    /// (traffic between them goes through the loopback interface). Asked once per
-    /// address: a socket can be bound to it only if it is this host's.
-    pub fn reaches(&self, address: Ipv4Addr) -> bool {
+    /// Whether `address` is this host's; if so, the program is told that a party there
+    /// is reached through the loopback interface. (The program learns where any party is
+    /// from its packets; told beforehand, it carries audio to a party on this host before
+    /// that party's own direction is in the kernel, e.g. while they are silent.) Worked
+    /// out once per address: a socket can be bound to it only if it is this host's.
+    pub fn locate(&self, address: Ipv4Addr) -> bool {
         let Ok(mut local) = self.local.lock() else {
             return false;
         };
         *local.entry(address).or_insert_with(|| {
-            !address.is_unspecified()
-                && (address.is_loopback() || std::net::UdpSocket::bind((address, 0)).is_ok())
+            let here = !address.is_unspecified()
+                && (address.is_loopback() || std::net::UdpSocket::bind((address, 0)).is_ok());
+            if here && let Ok(mut peers) = self.peers.lock() {
+                let _ = peers.insert(address.octets(), self.loopback, 0);
+            }
+            here
         })
     }
 
     /// Passes the audio arriving at `socket` on by `route` from now on.
     pub fn write(&self, socket: SocketAddrV4, route: &Route) -> Result<(), String> {
-        let value = route.value(self.ifindex);
+        let value = route.value(self.loopback);
         self.table
             .lock()
             .map_err(|_| "poisoned".to_string())?

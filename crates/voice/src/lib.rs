@@ -58,8 +58,8 @@ pub struct VoiceConfig {
     /// Threads that relay plain conversations (default: one per core; 0: each call's
     /// task relays its own).
     pub relay_threads: Option<usize>,
-    /// Whether they hand conversations between parties on this host to the kernel media
-    /// path, where it can be loaded (it needs root, or `CAP_BPF` and `CAP_NET_ADMIN`).
+    /// Whether they hand plain conversations to the kernel media path, where it can be
+    /// loaded (it needs root, or `CAP_BPF` and `CAP_NET_ADMIN`).
     pub kernel_media: bool,
     /// The digest realm phones register in.
     pub realm: String,
@@ -96,8 +96,7 @@ impl VoiceHandle {
         self.shared.upgrade().map_or((0, 0), |s| s.dialogs())
     }
 
-    /// Whether the kernel media path carries conversations between parties on this host,
-    /// and the audio packets the relay threads passed on themselves so far.
+    /// Whether the kernel media path carries plain conversations, and the audio packets the relay threads passed on themselves so far.
     pub fn media(&self) -> (bool, u64) {
         self.shared.upgrade().map_or((false, 0), |s| s.media())
     }

@@ -18,14 +18,14 @@
 //! packets are lost often under load, and handing each one to the task took all four
 //! sockets out of and back into both threads' polls.
 //!
-//! Where both parties are on this host and the kernel media path is loaded (see
-//! [`crate::kernel`]), a relay thread hands each direction of a plain conversation
-//! without transcoding to the kernel once it has passed one of the party's packets
-//! itself: from that packet's numbers it knows how the party's stream maps onto the other
-//! line's. If the conversation is recorded, the kernel copies the audio it passes on into
-//! the thread's ring, which the thread drains into the recording. Any packet of that direction that still reaches the thread takes the
-//! direction back first (a key press, a new stream, a packet already queued), and so does
-//! giving the lines back; what the kernel passed on is then counted in both lines' RTCP,
+//! Where the kernel media path is loaded (see [`crate::kernel`]), a relay thread hands
+//! each direction of a plain conversation without transcoding over IPv4 to the kernel
+//! once it has passed one of the party's packets itself: from that packet's numbers it
+//! knows how the party's stream maps onto the other line's. If the conversation is
+//! recorded, the kernel copies the audio it passes on into the thread's ring, which the
+//! thread drains into the recording. Any packet of that direction that still reaches the
+//! thread takes the direction back first (a key press, a new stream, a packet already
+//! queued), and so does giving the lines back; what the kernel passed on is then counted in both lines' RTCP,
 //! the party's reorder buffer and the other line's stream, as if the thread had passed it.
 //!
 //! Architecture invariant: a relay thread never ends a call and never keeps a line: every
@@ -47,7 +47,7 @@ use switchboard_media::g711::{Codec, transcode};
 use switchboard_media::rtp;
 use tokio::sync::oneshot;
 
-use crate::kernel::{KernelPath, MAX_RECORDED, Progress, Ring, Route};
+use crate::kernel::{BARREN, KernelPath, MAX_RECORDED, Progress, Ring, Route};
 use crate::leg::Recording;
 use crate::line::Line;
 
@@ -276,6 +276,9 @@ struct Slot {
     back: oneshot::Sender<Returned>,
     /// The directions (from the caller, from the agent) the kernel carries.
     armed: [Option<Armed>; 2],
+    /// Per direction, how many times in a row the thread took it back from the kernel
+    /// with nothing carried (see [`BARREN`]).
+    barren: [u8; 2],
 }
 
 /// A direction the kernel carries: the route written under the receiving socket, and how
@@ -364,6 +367,7 @@ impl Relay {
                     talk,
                     back,
                     armed: [None, None],
+                    barren: [0; 2],
                 }),
                 Ok(Order::Give(id)) => {
                     if let Some(&i) = self.by_id.get(&id) {
@@ -468,7 +472,12 @@ impl Relay {
             return;
         };
         let datagram = &self.buf[..n];
-        let Slot { talk, armed, .. } = slot;
+        let Slot {
+            talk,
+            armed,
+            barren,
+            ..
+        } = slot;
         let Talk {
             caller,
             agent,
@@ -487,7 +496,11 @@ impl Relay {
             (Some(_), Some(ring)) => Some(Some((ring.index(), (i * 2 + d) as u32))),
             (Some(_), None) => None,
         };
-        let kernel = self.kernel.as_deref().zip(sample);
+        let kernel = self
+            .kernel
+            .as_deref()
+            .zip(sample)
+            .filter(|_| barren[d] < BARREN);
         let in_order = |from: &Line<UdpSocket>, to: &Line<UdpSocket>, packet: &rtp::Rtp<'_>| {
             if let Some((kernel, sample)) = kernel {
                 armed[d] = arm(kernel, from, to, datagram, packet, sample);
@@ -527,6 +540,10 @@ impl Relay {
         };
         let recorded = armed.route.sample.is_some();
         count(kernel, slot, d, true);
+        let carried = slot.armed[d]
+            .as_ref()
+            .is_some_and(|a| a.counted.packets > 0);
+        slot.barren[d] = if carried { 0 } else { slot.barren[d] + 1 };
         // The route is out of the table: every sample of it is in the ring (but for the
         // window `KernelPath::remove` tells of), and is recorded while it is still armed.
         if recorded {
@@ -607,8 +624,8 @@ impl Relay {
 
 /// Hands a direction of a conversation to the kernel: `packet` (`datagram`), taken
 /// `from` the line it came in on, is about to be passed on in order `to` the other line,
-/// as the next packet of its stream. Only plain audio between parties on this host whose
-/// laws match goes to the kernel. `sample`: recorded, the ring and tag of the audio (see
+/// as the next packet of its stream. Only plain audio over IPv4 between parties whose laws
+/// match, and not from elsewhere to this host, goes to the kernel. `sample`: recorded, the ring and tag of the audio (see
 /// [`Route::sample`]).
 fn arm(
     kernel: &KernelPath,
@@ -639,10 +656,9 @@ fn arm(
         v4(to.rtp.local_addr().ok()?)?,
     );
     let (peer, other) = (v4(from.remote)?, v4(to.remote)?);
-    if ![socket, peer, out, other]
-        .iter()
-        .all(|a| kernel.reaches(*a.ip()))
-    {
+    // Audio from elsewhere to a party on this host stays with the thread: the stack takes
+    // a packet to this host's loopback addresses only from its own sockets.
+    if kernel.locate(*other.ip()) && !kernel.locate(*peer.ip()) {
         return None;
     }
     let start = Progress {
@@ -779,6 +795,7 @@ fn pass_on(
 #[cfg(test)]
 mod tests {
     use std::net::{IpAddr, Ipv4Addr};
+    use std::os::fd::AsFd;
 
     use switchboard_media::jitter::JitterBuffer;
     use switchboard_media::rtp::RtpSender;
@@ -1032,6 +1049,214 @@ mod tests {
     /// How many of `side`'s samples are `sample`.
     fn heard(side: &[i16], sample: i16) -> usize {
         side.iter().filter(|&&s| s == sample).count()
+    }
+
+    /// Machines elsewhere, for the kernel media path: network namespaces, each joined to
+    /// this host by a veth pair made before the path is loaded (so that the program runs
+    /// on this host's end). Machine `i` has [`Elsewhere::phone`], this host's end
+    /// [`Elsewhere::host`], in a /24 of the benchmarking range (RFC 2544).
+    struct Elsewhere {
+        namespaces: Vec<String>,
+        net: [u8; 2],
+    }
+
+    impl Elsewhere {
+        fn new(machines: usize) -> Elsewhere {
+            let pid = std::process::id();
+            let net = [18 + (pid % 2) as u8, (pid / 2 % 128) as u8 * 2];
+            let run = |args: &[&str]| {
+                let status = std::process::Command::new("ip").args(args).status();
+                assert!(
+                    status.as_ref().is_ok_and(|s| s.success()),
+                    "ip {args:?}: {status:?}"
+                );
+            };
+            let mut made = Elsewhere {
+                namespaces: Vec::new(),
+                net,
+            };
+            for i in 0..machines {
+                let (ns, link) = (format!("sb{pid}-{i}"), format!("sbv{}-{i}", pid % 100_000));
+                run(&["netns", "add", &ns]);
+                made.namespaces.push(ns.clone());
+                run(&[
+                    "link", "add", &link, "type", "veth", "peer", "name", "eth0", "netns", &ns,
+                ]);
+                let host = format!("{}/24", made.host(i));
+                run(&["addr", "add", &host, "dev", &link]);
+                run(&["link", "set", &link, "up"]);
+                let phone = format!("{}/24", made.phone(i));
+                run(&["-n", &ns, "addr", "add", &phone, "dev", "eth0"]);
+                run(&["-n", &ns, "link", "set", "eth0", "up"]);
+            }
+            made
+        }
+
+        fn address(&self, i: usize, last: u8) -> Ipv4Addr {
+            Ipv4Addr::new(198, self.net[0], self.net[1] + i as u8, last)
+        }
+
+        /// This host's address on machine `i`'s link.
+        fn host(&self, i: usize) -> Ipv4Addr {
+            self.address(i, 1)
+        }
+
+        /// Machine `i`'s address.
+        fn phone(&self, i: usize) -> Ipv4Addr {
+            self.address(i, 2)
+        }
+
+        /// A socket of machine `i`'s (made on a thread that moves into its namespace).
+        fn socket(&self, i: usize) -> tokio::net::UdpSocket {
+            let path = format!("/run/netns/{}", self.namespaces[i]);
+            let phone = self.phone(i);
+            let socket = std::thread::spawn(move || {
+                let ns = std::fs::File::open(path).unwrap();
+                let net = rustix::thread::LinkNameSpaceType::Network;
+                rustix::thread::move_into_link_name_space(ns.as_fd(), Some(net)).unwrap();
+                std::net::UdpSocket::bind((phone, 0)).unwrap()
+            });
+            let socket = socket.join().unwrap();
+            socket.set_nonblocking(true).unwrap();
+            tokio::net::UdpSocket::from_std(socket).unwrap()
+        }
+
+        /// A phone on machine `i` speaking µ-law, and Switchboard's line to it.
+        async fn party(&self, i: usize, ssrc: u32) -> (tokio::net::UdpSocket, Line<UdpSocket>) {
+            let phone = self.socket(i);
+            let rtp = phone.local_addr().unwrap();
+            let peer = Peer {
+                rtp,
+                rtcp: SocketAddr::new(rtp.ip(), rtp.port() + 1),
+                codec: Codec::Pcmu,
+                telephone_event: Some(EVENT),
+            };
+            let sender = RtpSender::new(ssrc, 0, 100, 1000).unwrap();
+            let sockets = bind_pair(IpAddr::V4(self.host(i))).await.unwrap();
+            let line = Line::new(sockets, peer, sender);
+            (phone, line.into_std().unwrap())
+        }
+    }
+
+    impl Drop for Elsewhere {
+        fn drop(&mut self) {
+            // (The veth pairs go with their namespaces.)
+            for ns in &self.namespaces {
+                let _ = std::process::Command::new("ip")
+                    .args(["netns", "del", ns])
+                    .status();
+            }
+        }
+    }
+
+    /// The two sides of a conversation speak `spoken` packets each, in turn, the agent
+    /// first; each packet reaches the other side whole, from the line's socket.
+    async fn converse(
+        (caller_phone, to_caller): (&tokio::net::UdpSocket, SocketAddr),
+        (agent_phone, to_agent): (&tokio::net::UdpSocket, SocketAddr),
+        (said, answered): (&[u8], &[u8]),
+        spoken: usize,
+    ) {
+        let mut callers = RtpSender::new(0xAAAA, 0, 500, 0).unwrap();
+        let mut agents = RtpSender::new(0xBBBB, 0, 7, 0).unwrap();
+        let mut buf = [0u8; 2048];
+        for i in 0..spoken {
+            let packet = agents.packet(answered, 160, false);
+            agent_phone.send_to(&packet, to_agent).await.unwrap();
+            let (n, from) = caller_phone.recv_from(&mut buf).await.unwrap();
+            assert_eq!(
+                from, to_caller,
+                "the agent's packet {i}, from the caller's line"
+            );
+            let p = rtp::parse(&buf[..n]).unwrap();
+            assert_eq!((p.ssrc, p.sequence), (0x1111, 100 + i as u16));
+            assert_eq!(p.payload, answered);
+            let packet = callers.packet(said, 160, false);
+            caller_phone.send_to(&packet, to_caller).await.unwrap();
+            let (n, from) = agent_phone.recv_from(&mut buf).await.unwrap();
+            assert_eq!(
+                from, to_agent,
+                "the caller's packet {i}, from the agent's line"
+            );
+            let p = rtp::parse(&buf[..n]).unwrap();
+            assert_eq!((p.ssrc, p.sequence), (0x2222, 100 + i as u16));
+            assert_eq!(p.payload, said);
+        }
+    }
+
+    #[tokio::test]
+    async fn conversations_with_parties_elsewhere_are_carried_by_the_kernel_too() {
+        let elsewhere = Elsewhere::new(2);
+        let relays = kernel_relays();
+        const SPOKEN: usize = 8;
+        let (said, answered) = ([0x2au8; 160], [0x9cu8; 160]);
+
+        // A caller and an agent on two other machines: the kernel sends each party's
+        // audio out of the other's interface.
+        let (caller_phone, caller) = elsewhere.party(0, 0x1111).await;
+        let (agent_phone, agent) = elsewhere.party(1, 0x2222).await;
+        let (to_caller, to_agent) = (
+            caller.rtp.local_addr().unwrap(),
+            agent.rtp.local_addr().unwrap(),
+        );
+        let talk = Box::new(Talk {
+            caller,
+            agent,
+            recording: None,
+        });
+        let mut lent = lend(&relays, talk);
+        converse(
+            (&caller_phone, to_caller),
+            (&agent_phone, to_agent),
+            (&said, &answered),
+            SPOKEN,
+        )
+        .await;
+        lent.recall().await.expect("given back");
+        // The thread relays each side's first packets, until the kernel has seen where
+        // each party is: the agent's first two and the caller's first two at most.
+        let by_threads = relays.relayed_by_threads();
+        assert!(
+            by_threads <= 4,
+            "the threads relayed {by_threads} of {}",
+            2 * SPOKEN
+        );
+
+        // A caller elsewhere and an agent on this host, recorded: the kernel sends the
+        // agent's audio out of the caller's interface, and puts it in the recording; the
+        // thread relays and records the caller's (see `arm`).
+        let dir = tempfile::tempdir().unwrap();
+        let recording = Recording::start(dir.path(), 9, "carol").unwrap();
+        let (caller_phone, caller) = elsewhere.party(0, 0x1111).await;
+        let (agent_phone, agent) = party(Codec::Pcmu, 0x2222).await;
+        let (to_caller, to_agent) = (
+            caller.rtp.local_addr().unwrap(),
+            agent.rtp.local_addr().unwrap(),
+        );
+        let talk = Box::new(Talk {
+            caller,
+            agent,
+            recording: Some(recording),
+        });
+        let mut lent = lend(&relays, talk);
+        converse(
+            (&caller_phone, to_caller),
+            (&agent_phone, to_agent),
+            (&said, &answered),
+            SPOKEN,
+        )
+        .await;
+        let back = lent.recall().await.expect("given back");
+        let relayed = relays.relayed_by_threads() - by_threads;
+        assert_eq!(
+            relayed,
+            SPOKEN as u64 + 2,
+            "the threads relay the caller's packets and the agent's first two"
+        );
+        let file = back.talk.recording.expect("the recording").finish();
+        let (left, right) = channels(dir.path(), file.unwrap());
+        assert_eq!(heard(&left, decoded(Codec::Pcmu, &said)), 160 * SPOKEN);
+        assert_eq!(heard(&right, decoded(Codec::Pcmu, &answered)), 160 * SPOKEN);
     }
 
     #[tokio::test]
