@@ -25,8 +25,9 @@
 //! recorded, the kernel copies the audio it passes on into the thread's ring, which the
 //! thread drains into the recording. Any packet of that direction that still reaches the
 //! thread takes the direction back first (a key press, a new stream, a packet already
-//! queued), and so does giving the lines back; what the kernel passed on is then counted in both lines' RTCP,
-//! the party's reorder buffer and the other line's stream, as if the thread had passed it.
+//! queued), and so does giving the lines back; what the kernel passed on is then counted
+//! in both lines' RTCP, the party's reorder buffer and the other line's stream, as if the
+//! thread had passed it.
 //!
 //! Architecture invariant: a relay thread never ends a call and never keeps a line: every
 //! line lent goes back to its task (or, if the task is gone, is closed), and only the task
@@ -625,8 +626,8 @@ impl Relay {
 /// Hands a direction of a conversation to the kernel: `packet` (`datagram`), taken
 /// `from` the line it came in on, is about to be passed on in order `to` the other line,
 /// as the next packet of its stream. Only plain audio over IPv4 between parties whose laws
-/// match, and not from elsewhere to this host, goes to the kernel. `sample`: recorded, the ring and tag of the audio (see
-/// [`Route::sample`]).
+/// match, and not from elsewhere to this host, goes to the kernel. `sample`: recorded,
+/// the ring and tag of the audio (see [`Route::sample`]).
 fn arm(
     kernel: &KernelPath,
     from: &Line<UdpSocket>,
