@@ -1150,6 +1150,26 @@ mod tests {
         }
     }
 
+    /// A phone (`from`) sends `payload` in `stream` to its line at `line`; the other
+    /// phone (`to`) receives it whole from `expected`, its line's socket, as packet `i` of
+    /// that line's stream `ssrc` (which starts at sequence 100).
+    async fn passes(
+        stream: &mut RtpSender,
+        payload: &[u8],
+        (from, line): (&tokio::net::UdpSocket, SocketAddr),
+        (to, expected): (&tokio::net::UdpSocket, SocketAddr),
+        (ssrc, i): (u32, usize),
+    ) {
+        let mut buf = [0u8; 2048];
+        let packet = stream.packet(payload, 160, false);
+        from.send_to(&packet, line).await.unwrap();
+        let (n, source) = to.recv_from(&mut buf).await.unwrap();
+        assert_eq!(source, expected, "packet {i} of {ssrc:#x}, from its line");
+        let p = rtp::parse(&buf[..n]).unwrap();
+        assert_eq!((p.ssrc, p.sequence), (ssrc, 100 + i as u16));
+        assert_eq!(p.payload, payload);
+    }
+
     /// The two sides of a conversation speak `spoken` packets each, in turn, the agent
     /// first; each packet reaches the other side whole, from the line's socket.
     async fn converse(
@@ -1160,28 +1180,10 @@ mod tests {
     ) {
         let mut callers = RtpSender::new(0xAAAA, 0, 500, 0).unwrap();
         let mut agents = RtpSender::new(0xBBBB, 0, 7, 0).unwrap();
-        let mut buf = [0u8; 2048];
+        let (caller, agent) = ((caller_phone, to_caller), (agent_phone, to_agent));
         for i in 0..spoken {
-            let packet = agents.packet(answered, 160, false);
-            agent_phone.send_to(&packet, to_agent).await.unwrap();
-            let (n, from) = caller_phone.recv_from(&mut buf).await.unwrap();
-            assert_eq!(
-                from, to_caller,
-                "the agent's packet {i}, from the caller's line"
-            );
-            let p = rtp::parse(&buf[..n]).unwrap();
-            assert_eq!((p.ssrc, p.sequence), (0x1111, 100 + i as u16));
-            assert_eq!(p.payload, answered);
-            let packet = callers.packet(said, 160, false);
-            caller_phone.send_to(&packet, to_caller).await.unwrap();
-            let (n, from) = agent_phone.recv_from(&mut buf).await.unwrap();
-            assert_eq!(
-                from, to_agent,
-                "the caller's packet {i}, from the agent's line"
-            );
-            let p = rtp::parse(&buf[..n]).unwrap();
-            assert_eq!((p.ssrc, p.sequence), (0x2222, 100 + i as u16));
-            assert_eq!(p.payload, said);
+            passes(&mut agents, answered, agent, caller, (0x1111, i)).await;
+            passes(&mut callers, said, caller, agent, (0x2222, i)).await;
         }
     }
 
@@ -1273,25 +1275,19 @@ mod tests {
             talk,
         } = pair_of(Codec::Pcmu, Codec::Pcmu, Some(recording)).await;
         let mut lent = lend(&relays, talk);
-        let mut buf = [0u8; 2048];
 
         // Each side speaks 8 packets in turn, every one reaching the other side. (At
         // once: 160 ms of audio in less. The recording places audio by its timestamps
         // while they stay within 200 ms of the clock.)
         const SPOKEN: usize = 8;
         let (said, answered) = ([0x2au8; 160], [0x9cu8; 160]);
-        let mut callers = RtpSender::new(0xAAAA, 0, 500, 0).unwrap();
-        let mut agents = RtpSender::new(0xBBBB, 0, 7, 0).unwrap();
-        for _ in 0..SPOKEN {
-            let packet = agents.packet(&answered, 160, false);
-            agent_phone.send_to(&packet, to_agent).await.unwrap();
-            let (n, _) = caller_phone.recv_from(&mut buf).await.unwrap();
-            assert_eq!(rtp::parse(&buf[..n]).unwrap().payload, &answered[..]);
-            let packet = callers.packet(&said, 160, false);
-            caller_phone.send_to(&packet, to_caller).await.unwrap();
-            let (n, _) = agent_phone.recv_from(&mut buf).await.unwrap();
-            assert_eq!(rtp::parse(&buf[..n]).unwrap().payload, &said[..]);
-        }
+        converse(
+            (&caller_phone, to_caller),
+            (&agent_phone, to_agent),
+            (&said, &answered),
+            SPOKEN,
+        )
+        .await;
         // Given back (the thread has counted what it relayed by then): the thread
         // relayed the caller's first packet and the agent's first two (a direction goes
         // to the kernel once both lines are latched, the caller's by its first packet).
