@@ -1187,6 +1187,29 @@ mod tests {
         }
     }
 
+    /// Lends a conversation between two phones and their lines to a relay thread, lets
+    /// them [`converse`], and takes it back.
+    async fn talk_over(
+        relays: &Relays,
+        (caller_phone, caller): (tokio::net::UdpSocket, Line<UdpSocket>),
+        (agent_phone, agent): (tokio::net::UdpSocket, Line<UdpSocket>),
+        recording: Option<Recording>,
+        words: (&[u8], &[u8]),
+        spoken: usize,
+    ) -> Returned {
+        let to_caller = caller.rtp.local_addr().unwrap();
+        let to_agent = agent.rtp.local_addr().unwrap();
+        let talk = Box::new(Talk {
+            caller,
+            agent,
+            recording,
+        });
+        let mut lent = lend(relays, talk);
+        let (caller, agent) = ((&caller_phone, to_caller), (&agent_phone, to_agent));
+        converse(caller, agent, words, spoken).await;
+        lent.recall().await.expect("given back")
+    }
+
     #[tokio::test]
     async fn conversations_with_parties_elsewhere_are_carried_by_the_kernel_too() {
         let elsewhere = Elsewhere::new(2);
@@ -1196,26 +1219,10 @@ mod tests {
 
         // A caller and an agent on two other machines: the kernel sends each party's
         // audio out of the other's interface.
-        let (caller_phone, caller) = elsewhere.party(0, 0x1111).await;
-        let (agent_phone, agent) = elsewhere.party(1, 0x2222).await;
-        let (to_caller, to_agent) = (
-            caller.rtp.local_addr().unwrap(),
-            agent.rtp.local_addr().unwrap(),
-        );
-        let talk = Box::new(Talk {
-            caller,
-            agent,
-            recording: None,
-        });
-        let mut lent = lend(&relays, talk);
-        converse(
-            (&caller_phone, to_caller),
-            (&agent_phone, to_agent),
-            (&said, &answered),
-            SPOKEN,
-        )
-        .await;
-        lent.recall().await.expect("given back");
+        let caller = elsewhere.party(0, 0x1111).await;
+        let agent = elsewhere.party(1, 0x2222).await;
+        let words = (&said[..], &answered[..]);
+        talk_over(&relays, caller, agent, None, words, SPOKEN).await;
         // The thread relays each side's first packets, until the kernel has seen where
         // each party is: the agent's first two and the caller's first two at most.
         let by_threads = relays.relayed_by_threads();
@@ -1230,26 +1237,9 @@ mod tests {
         // thread relays and records the caller's (see `arm`).
         let dir = tempfile::tempdir().unwrap();
         let recording = Recording::start(dir.path(), 9, "carol").unwrap();
-        let (caller_phone, caller) = elsewhere.party(0, 0x1111).await;
-        let (agent_phone, agent) = party(Codec::Pcmu, 0x2222).await;
-        let (to_caller, to_agent) = (
-            caller.rtp.local_addr().unwrap(),
-            agent.rtp.local_addr().unwrap(),
-        );
-        let talk = Box::new(Talk {
-            caller,
-            agent,
-            recording: Some(recording),
-        });
-        let mut lent = lend(&relays, talk);
-        converse(
-            (&caller_phone, to_caller),
-            (&agent_phone, to_agent),
-            (&said, &answered),
-            SPOKEN,
-        )
-        .await;
-        let back = lent.recall().await.expect("given back");
+        let caller = elsewhere.party(0, 0x1111).await;
+        let agent = party(Codec::Pcmu, 0x2222).await;
+        let back = talk_over(&relays, caller, agent, Some(recording), words, SPOKEN).await;
         let relayed = relays.relayed_by_threads() - by_threads;
         assert_eq!(
             relayed,
