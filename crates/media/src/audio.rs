@@ -11,6 +11,7 @@ use rubato::{
 };
 
 use crate::MediaError;
+use crate::g711::Codec;
 use crate::goertzel::goertzel;
 
 /// The sample rate of everything this crate plays, records and detects.
@@ -283,23 +284,80 @@ pub enum Side {
     Agent,
 }
 
+/// Audio pushed into one side of a [`StereoRecorder`]: 16-bit samples, or a G.711 payload,
+/// which is decoded straight into place.
+#[derive(Debug, Clone, Copy)]
+pub enum Audio<'a> {
+    /// Linear samples.
+    Linear(&'a [i16]),
+    /// One sample a byte, in this law.
+    G711(Codec, &'a [u8]),
+}
+
+impl Audio<'_> {
+    fn len(self) -> usize {
+        match self {
+            Audio::Linear(samples) => samples.len(),
+            Audio::G711(_, payload) => payload.len(),
+        }
+    }
+
+    /// Puts the samples from the `skip`th on into `pending` from `offset` (at most its
+    /// length): over what is there, then appended.
+    fn put(self, skip: usize, pending: &mut Vec<i16>, offset: usize) {
+        let over = pending.get_mut(offset..).unwrap_or_default();
+        match self {
+            Audio::Linear(samples) => {
+                let samples = samples.get(skip..).unwrap_or_default();
+                let (head, tail) = samples.split_at(over.len().min(samples.len()));
+                over.get_mut(..head.len())
+                    .unwrap_or_default()
+                    .copy_from_slice(head);
+                pending.extend_from_slice(tail);
+            }
+            Audio::G711(codec, payload) => {
+                let payload = payload.get(skip..).unwrap_or_default();
+                let (head, tail) = payload.split_at(over.len().min(payload.len()));
+                for (s, &code) in over.iter_mut().zip(head) {
+                    *s = codec.decode_sample(code);
+                }
+                pending.extend(tail.iter().map(|&code| codec.decode_sample(code)));
+            }
+        }
+    }
+}
+
+impl<'a> From<&'a [i16]> for Audio<'a> {
+    fn from(samples: &'a [i16]) -> Self {
+        Audio::Linear(samples)
+    }
+}
+
 /// Records a call as a two-channel 8 kHz 16-bit WAV file: left is the caller, right the
 /// agent.
 ///
 /// Either push both sides in lockstep with [`push`](Self::push), or push each side as its
 /// audio arrives with [`push_at`](Self::push_at), placed by its position in samples from
-/// the start of the recording (for instance from RTP timestamps). Frames are written once
-/// both sides have gone [`Self::REORDER_SLACK`] samples past them (so audio that arrives a
-/// little out of order still lands in place), or once one side is more than
-/// [`Self::MAX_LAG`] samples ahead (the lagging side is then silent for that stretch). Gaps
-/// are silence; audio pushed twice for the same stretch of one side keeps the later push;
-/// audio for a stretch already written is dropped. [`finish`](Self::finish) writes what is
-/// left, the shorter side padded with silence, and completes the file's header.
+/// the start of the recording (for instance from RTP timestamps). A frame is *settled*
+/// once both sides have gone [`Self::REORDER_SLACK`] samples past it (so audio that arrives
+/// a little out of order still lands in place), or once one side is more than
+/// [`Self::MAX_LAG`] samples ahead (the lagging side is then silent for that stretch).
+/// Gaps are silence; audio pushed twice for the same stretch of one side keeps the later
+/// push; audio for a settled stretch is dropped. Settled frames are written
+/// [`Self::BATCH`] at a time, in one write each, so `W` needs no buffer of its own.
+/// [`finish`](Self::finish) writes what is left, the shorter side padded with silence,
+/// and completes the file's header.
+///
+/// The file is the canonical 44-byte-header PCM WAV that every player reads; the header
+/// is written here (rather than with `hound`, which reads the recordings in the tests)
+/// so that frames go from the pending buffers to the file with one copy.
 pub struct StereoRecorder<W: Write + Seek> {
-    wav: WavWriter<W>,
+    out: W,
     /// Frames written to the file.
-    written: u64,
-    /// Per side, the samples from frame `written` on that are not yet written.
+    flushed: u64,
+    /// Frames settled (at least `flushed`).
+    settled: u64,
+    /// Per side, the samples from frame `flushed` on.
     pending: [Vec<i16>; 2],
     /// Per side, for [`push_rtp`](Self::push_rtp): the stream's SSRC, and an RTP
     /// timestamp with the position it was placed at.
@@ -309,11 +367,47 @@ pub struct StereoRecorder<W: Write + Seek> {
 impl<W: Write + Seek> std::fmt::Debug for StereoRecorder<W> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StereoRecorder")
-            .field("written", &self.written)
+            .field("flushed", &self.flushed)
+            .field("settled", &self.settled)
             .field("pending_caller", &self.pending[0].len())
             .field("pending_agent", &self.pending[1].len())
             .finish()
     }
+}
+
+/// Bytes of the WAV header [`StereoRecorder`] writes.
+const HEADER_BYTES: u64 = 44;
+/// Bytes of a two-channel 16-bit frame.
+const FRAME_BYTES: u64 = 4;
+
+/// The header of a two-channel 8 kHz 16-bit PCM WAV file with `data` bytes of frames.
+fn stereo_header(data: u32) -> [u8; HEADER_BYTES as usize] {
+    let mut h = [0u8; HEADER_BYTES as usize];
+    let fields: [(usize, &[u8]); 13] = [
+        (0, b"RIFF"),
+        (4, &data.saturating_add(36).to_le_bytes()),
+        (8, b"WAVE"),
+        (12, b"fmt "),
+        (16, &16u32.to_le_bytes()),
+        (20, &1u16.to_le_bytes()), // PCM
+        (22, &2u16.to_le_bytes()), // channels
+        (24, &SAMPLE_RATE.to_le_bytes()),
+        (28, &(SAMPLE_RATE * FRAME_BYTES as u32).to_le_bytes()), // bytes per second
+        (32, &(FRAME_BYTES as u16).to_le_bytes()),               // block align
+        (34, &16u16.to_le_bytes()),                              // bits per sample
+        (36, b"data"),
+        (40, &data.to_le_bytes()),
+    ];
+    for (at, bytes) in fields {
+        h[at..at + bytes.len()].copy_from_slice(bytes);
+    }
+    h
+}
+
+thread_local! {
+    /// Room to interleave frames in before they are written: one per thread, not one per
+    /// recording.
+    static FRAMES: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 impl<W: Write + Seek> StereoRecorder<W> {
@@ -321,18 +415,28 @@ impl<W: Write + Seek> StereoRecorder<W> {
     /// taken as silent.
     pub const MAX_LAG: usize = 8000;
     /// How far (in samples, 60 ms) both sides must have gone past a frame before it is
-    /// written.
+    /// settled.
     pub const REORDER_SLACK: usize = 480;
     /// Longest jump forward (in samples, 60 s) that one [`push_at`](Self::push_at) may
     /// make; a larger one is refused as a bogus timestamp rather than filled with silence.
     pub const MAX_GAP: u64 = 480_000;
+    /// Settled frames written at a time (256 ms, 8 KiB).
+    pub const BATCH: usize = 2048;
+    /// Most frames a file holds (its sizes are 32-bit): about 37 hours.
+    pub const MAX_FRAMES: u64 = (u32::MAX as u64 - 36) / FRAME_BYTES;
 
     /// Starts a recording; writes the WAV header to `writer`.
-    pub fn new(writer: W) -> Result<Self, MediaError> {
+    pub fn new(mut writer: W) -> Result<Self, MediaError> {
+        writer
+            .write_all(&stereo_header(0))
+            .map_err(|e| MediaError::WriteWav(e.to_string()))?;
+        // Room for a batch, the reorder slack and a packet: no growing in the common case.
+        let room = Self::BATCH + Self::REORDER_SLACK + 320;
         Ok(StereoRecorder {
-            wav: WavWriter::new(writer, spec(2)).map_err(write_error)?,
-            written: 0,
-            pending: [Vec::new(), Vec::new()],
+            out: writer,
+            flushed: 0,
+            settled: 0,
+            pending: [Vec::with_capacity(room), Vec::with_capacity(room)],
             anchors: [None, None],
         })
     }
@@ -341,7 +445,7 @@ impl<W: Write + Seek> StereoRecorder<W> {
     /// before [`push_rtp`](Self::push_rtp) places it by the clock again.
     pub const MAX_DRIFT: u64 = 1600;
 
-    /// Places one RTP packet's `samples` of `side` by its `timestamp` (8 kHz): the first
+    /// Places one RTP packet's `audio` of `side` by its `timestamp` (8 kHz): the first
     /// packet of a stream (an SSRC) lands at `now` (samples since the recording started,
     /// by the wall clock) and later ones at their timestamp's distance from it, so that
     /// arrival jitter and reordering move nothing. A stream whose placement drifts more
@@ -353,7 +457,7 @@ impl<W: Write + Seek> StereoRecorder<W> {
         ssrc: u32,
         timestamp: u32,
         now: u64,
-        samples: &[i16],
+        audio: Audio<'_>,
     ) -> Result<(), MediaError> {
         let anchor = &mut self.anchors[side as usize];
         let placed = match *anchor {
@@ -367,103 +471,128 @@ impl<W: Write + Seek> StereoRecorder<W> {
             *anchor = Some((ssrc, timestamp, now));
             now
         });
-        self.push_at(side, at, samples)
+        self.push_at(side, at, audio)
     }
 
-    /// Frames written to the file so far.
-    pub fn frames_written(&self) -> u64 {
-        self.written
+    /// Frames settled so far: written, or to be written as they are (audio pushed for
+    /// them is dropped).
+    pub fn frames_settled(&self) -> u64 {
+        self.settled
     }
 
     /// Appends one stretch of audio to both sides, starting after everything pushed so
     /// far; when one side is shorter (or empty), it is padded with silence.
     pub fn push(&mut self, caller: &[i16], agent: &[i16]) -> Result<(), MediaError> {
-        let start = self.written + self.pending[0].len().max(self.pending[1].len()) as u64;
+        let start = self.end(Side::Caller).max(self.end(Side::Agent));
         let end = start + caller.len().max(agent.len()) as u64;
-        self.place(Side::Caller, start, caller);
-        self.place(Side::Agent, start, agent);
+        Self::check_length(end)?;
+        self.place(Side::Caller, start, caller.into());
+        self.place(Side::Agent, start, agent.into());
         for side in [Side::Caller, Side::Agent] {
-            self.place(side, end, &[]);
+            self.place(side, end, Audio::Linear(&[]));
         }
-        self.flush(false)
+        self.settle(false)
     }
 
-    /// Places `samples` of one side starting at sample `at` from the start of the
+    /// Places `audio` of one side starting at sample `at` from the start of the
     /// recording.
-    pub fn push_at(&mut self, side: Side, at: u64, samples: &[i16]) -> Result<(), MediaError> {
-        let frontier = self.written + self.pending[side as usize].len() as u64;
+    pub fn push_at(&mut self, side: Side, at: u64, audio: Audio<'_>) -> Result<(), MediaError> {
+        let frontier = self.end(side);
         if at > frontier + Self::MAX_GAP {
             return Err(MediaError::InvalidArgument(format!(
                 "recording position {at} is more than {} samples past {frontier}",
                 Self::MAX_GAP
             )));
         }
-        self.place(side, at, samples);
-        self.flush(false)
+        Self::check_length(at + audio.len() as u64)?;
+        self.place(side, at, audio);
+        self.settle(false)
     }
 
     /// Writes the rest and completes the file; returns the number of frames in it.
     pub fn finish(mut self) -> Result<u64, MediaError> {
-        self.flush(true)?;
-        self.wav.finalize().map_err(write_error)?;
-        Ok(self.written)
+        self.settle(true)?;
+        // At most MAX_FRAMES: the header's sizes fit.
+        let data = u32::try_from(self.flushed * FRAME_BYTES).unwrap_or(u32::MAX - 36);
+        let io = |e: std::io::Error| MediaError::WriteWav(e.to_string());
+        self.out.seek(std::io::SeekFrom::Start(0)).map_err(io)?;
+        self.out.write_all(&stereo_header(data)).map_err(io)?;
+        self.out.flush().map_err(io)?;
+        Ok(self.flushed)
     }
 
-    /// Copies `samples` into a side's pending buffer at absolute position `at`, padding
-    /// with silence up to it and dropping what is already written.
-    fn place(&mut self, side: Side, at: u64, samples: &[i16]) {
-        let pending = &mut self.pending[side as usize];
-        let (offset, samples) = if at < self.written {
-            let late = usize::try_from(self.written - at).unwrap_or(usize::MAX);
-            (0, samples.get(late..).unwrap_or(&[]))
+    /// Refuses audio that would end past [`Self::MAX_FRAMES`].
+    fn check_length(end: u64) -> Result<(), MediaError> {
+        if end > Self::MAX_FRAMES {
+            return Err(MediaError::WriteWav(format!(
+                "a WAV file holds at most {} frames",
+                Self::MAX_FRAMES
+            )));
+        }
+        Ok(())
+    }
+
+    /// The position just past a side's audio so far.
+    fn end(&self, side: Side) -> u64 {
+        self.flushed + self.pending[side as usize].len() as u64
+    }
+
+    /// Puts `audio` into a side's pending buffer at absolute position `at`, padding with
+    /// silence up to it and dropping what falls on settled frames.
+    fn place(&mut self, side: Side, at: u64, audio: Audio<'_>) {
+        let (skip, at) = if at < self.settled {
+            let late = usize::try_from(self.settled - at).unwrap_or(usize::MAX);
+            (late.min(audio.len()), self.settled)
         } else {
-            // `at - written` is bounded by MAX_GAP plus the pending length.
-            (
-                usize::try_from(at - self.written).unwrap_or(usize::MAX),
-                samples,
-            )
+            (0, at)
         };
-        let end = offset.saturating_add(samples.len());
-        if pending.len() < end {
-            pending.resize(end, 0);
+        // `at - flushed` is bounded by MAX_GAP plus the pending length.
+        let offset = usize::try_from(at - self.flushed).unwrap_or(usize::MAX);
+        let pending = &mut self.pending[side as usize];
+        if pending.len() < offset {
+            pending.resize(offset, 0);
         }
-        if let Some(target) = pending.get_mut(offset..end) {
-            target.copy_from_slice(samples);
-        }
+        audio.put(skip, pending, offset);
     }
 
-    /// Writes the frames both sides have gone past by the reorder slack, the frames one
-    /// side has beyond the lag limit, or (when `all`) everything.
-    fn flush(&mut self, all: bool) -> Result<(), MediaError> {
-        let [caller, agent] = &self.pending;
-        let longest = caller.len().max(agent.len());
-        let ready = if all {
+    /// Settles the frames both sides have gone past by the reorder slack and the frames
+    /// one side has beyond the lag limit, or (when `all`) everything; writes the settled
+    /// frames when there is a batch of them (or everything, when `all`).
+    fn settle(&mut self, all: bool) -> Result<(), MediaError> {
+        let (caller, agent) = (self.end(Side::Caller), self.end(Side::Agent));
+        let longest = caller.max(agent);
+        let settled = if all {
             longest
         } else {
-            (caller.len().min(agent.len()))
-                .saturating_sub(Self::REORDER_SLACK)
-                .max(longest.saturating_sub(Self::MAX_LAG))
+            (caller.min(agent).saturating_sub(Self::REORDER_SLACK as u64))
+                .max(longest.saturating_sub(Self::MAX_LAG as u64))
         };
-        if ready == 0 {
+        self.settled = self.settled.max(settled);
+        let ready = usize::try_from(self.settled - self.flushed).unwrap_or(usize::MAX);
+        if ready == 0 || (!all && ready < Self::BATCH) {
             return Ok(());
         }
-        // Interleaved into the writer's reused buffer, then written with one call (the
-        // spec is 16-bit integer, as `get_i16_writer` requires; exactly the samples it
-        // was asked for are written).
-        let frames = u32::try_from(ready)
-            .ok()
-            .and_then(|n| n.checked_mul(2))
-            .ok_or_else(|| MediaError::InvalidArgument(format!("{ready} frames at once")))?;
-        let mut out = self.wav.get_i16_writer(frames);
-        for i in 0..ready {
-            out.write_sample(caller.get(i).copied().unwrap_or(0));
-            out.write_sample(agent.get(i).copied().unwrap_or(0));
-        }
-        out.flush().map_err(write_error)?;
         for pending in &mut self.pending {
-            pending.drain(..ready.min(pending.len()));
+            if pending.len() < ready {
+                pending.resize(ready, 0);
+            }
         }
-        self.written += ready as u64;
+        let [caller, agent] = &self.pending;
+        FRAMES
+            .with_borrow_mut(|frames| {
+                frames.resize(ready * FRAME_BYTES as usize, 0);
+                for ((frame, &l), &r) in frames.chunks_exact_mut(4).zip(caller).zip(agent) {
+                    let [l0, l1] = l.to_le_bytes();
+                    let [r0, r1] = r.to_le_bytes();
+                    frame.copy_from_slice(&[l0, l1, r0, r1]);
+                }
+                self.out.write_all(frames)
+            })
+            .map_err(|e| MediaError::WriteWav(e.to_string()))?;
+        for pending in &mut self.pending {
+            pending.drain(..ready);
+        }
+        self.flushed = self.settled;
         Ok(())
     }
 }

@@ -8,7 +8,6 @@
 
 use std::fs::File;
 use std::future::Future;
-use std::io::BufWriter;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::pin::Pin;
@@ -21,7 +20,7 @@ use rsipstack::dialog::invite_dialog::InviteDialog;
 use rsipstack::platform::{CancellationToken, JoinHandle};
 use rsipstack::sip::StatusCode;
 use switchboard_media::MediaError;
-use switchboard_media::audio::{Side, StereoRecorder};
+use switchboard_media::audio::{Audio, Side, StereoRecorder};
 use switchboard_media::dtmf::{EventRelay, EventSender};
 use switchboard_media::g711::Codec;
 use switchboard_media::rtp::{Rtp, RtpSender};
@@ -158,10 +157,9 @@ pub(crate) struct Up {
 /// the conversation (see [`crate::relay::Talk`]).
 pub(crate) struct Recording {
     contact: i64,
-    recorder: StereoRecorder<BufWriter<File>>,
+    recorder: StereoRecorder<File>,
     file: String,
     started: Instant,
-    scratch: Vec<i16>,
 }
 
 impl Recording {
@@ -183,12 +181,10 @@ impl Recording {
         codec: Codec,
         arrived: Instant,
     ) {
-        self.scratch.clear();
-        codec.decode(payload, &mut self.scratch);
         let since = arrived.saturating_duration_since(self.started);
         let now = since.as_micros() as u64 * 8 / 1000;
         let recorder = &mut self.recorder;
-        if let Err(e) = recorder.push_rtp(side, ssrc, timestamp, now, &self.scratch) {
+        if let Err(e) = recorder.push_rtp(side, ssrc, timestamp, now, Audio::G711(codec, payload)) {
             tracing::debug!(contact = self.contact, "recording: {e}");
         }
     }
@@ -200,14 +196,14 @@ impl Recording {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis());
         let file = format!("{contact}-{agent}-{stamp}.wav");
-        let writer = BufWriter::new(File::create(dir.join(&file))?);
-        let recorder = StereoRecorder::new(writer).map_err(std::io::Error::other)?;
+        // Unbuffered: the recorder writes 8 KiB at a time.
+        let recorder =
+            StereoRecorder::new(File::create(dir.join(&file))?).map_err(std::io::Error::other)?;
         Ok(Recording {
             contact,
             recorder,
             file,
             started: Instant::now(),
-            scratch: Vec::with_capacity(160),
         })
     }
 

@@ -7,8 +7,10 @@ use hound::{SampleFormat, WavReader, WavSpec, WavWriter};
 use proptest::prelude::*;
 use switchboard_media::MediaError;
 use switchboard_media::audio::{
-    Side, StereoRecorder, beep, load_wav, rms, silence, tone, tone_power, wav_bytes, write_wav_mono,
+    Audio, Side, StereoRecorder, beep, load_wav, rms, silence, tone, tone_power, wav_bytes,
+    write_wav_mono,
 };
+use switchboard_media::g711::Codec;
 
 use crate::signals::sines;
 
@@ -277,12 +279,20 @@ fn recorder_writes_caller_left_and_agent_right_in_lockstep() {
 fn recorder_places_each_side_by_timestamp() {
     let mut cursor = Cursor::new(Vec::new());
     let mut recorder = StereoRecorder::new(&mut cursor).unwrap();
-    recorder.push_at(Side::Agent, 2, &[20, 21]).unwrap();
-    recorder.push_at(Side::Caller, 3, &[13, 14]).unwrap();
-    recorder.push_at(Side::Caller, 0, &[10, 11]).unwrap();
-    recorder.push_at(Side::Caller, 1, &[99, 12]).unwrap();
+    recorder
+        .push_at(Side::Agent, 2, Audio::Linear(&[20, 21]))
+        .unwrap();
+    recorder
+        .push_at(Side::Caller, 3, Audio::Linear(&[13, 14]))
+        .unwrap();
+    recorder
+        .push_at(Side::Caller, 0, Audio::Linear(&[10, 11]))
+        .unwrap();
+    recorder
+        .push_at(Side::Caller, 1, Audio::Linear(&[99, 12]))
+        .unwrap();
     assert_eq!(
-        recorder.frames_written(),
+        recorder.frames_settled(),
         0,
         "held back by the reorder slack"
     );
@@ -301,8 +311,10 @@ fn recorder_drops_audio_for_frames_already_written() {
     let mut recorder = StereoRecorder::new(&mut cursor).unwrap();
     let n = Recorder::REORDER_SLACK + 100;
     recorder.push(&vec![1; n], &vec![2; n]).unwrap();
-    assert_eq!(recorder.frames_written(), 100);
-    recorder.push_at(Side::Caller, 98, &[7, 7, 7, 7]).unwrap();
+    assert_eq!(recorder.frames_settled(), 100);
+    recorder
+        .push_at(Side::Caller, 98, Audio::Linear(&[7, 7, 7, 7]))
+        .unwrap();
     assert_eq!(recorder.finish().unwrap(), n as u64);
     let frames = read_stereo(cursor.into_inner());
     assert_eq!(
@@ -317,10 +329,12 @@ fn a_silent_side_does_not_hold_back_the_other_for_long() {
     let mut recorder = StereoRecorder::new(&mut cursor).unwrap();
     let lag = StereoRecorder::<&mut Cursor<Vec<u8>>>::MAX_LAG;
     recorder
-        .push_at(Side::Caller, 0, &vec![1; lag + 800])
+        .push_at(Side::Caller, 0, Audio::Linear(&vec![1; lag + 800]))
         .unwrap();
-    assert_eq!(recorder.frames_written(), 800);
-    recorder.push_at(Side::Agent, 0, &[5; 100]).unwrap();
+    assert_eq!(recorder.frames_settled(), 800);
+    recorder
+        .push_at(Side::Agent, 0, Audio::Linear(&[5; 100]))
+        .unwrap();
     assert_eq!(recorder.finish().unwrap(), (lag + 800) as u64);
     let frames = read_stereo(cursor.into_inner());
     assert_eq!(frames[0], (1, 0), "the agent's late audio was dropped");
@@ -331,7 +345,7 @@ fn a_bogus_timestamp_jump_is_refused() {
     let mut cursor = Cursor::new(Vec::new());
     let mut recorder = StereoRecorder::new(&mut cursor).unwrap();
     assert!(matches!(
-        recorder.push_at(Side::Agent, 1 << 31, &[1]),
+        recorder.push_at(Side::Agent, 1 << 31, Audio::Linear(&[1])),
         Err(MediaError::InvalidArgument(_))
     ));
     assert_eq!(recorder.finish().unwrap(), 0);
@@ -344,21 +358,25 @@ fn rtp_packets_are_placed_by_timestamp_not_arrival() {
     // Packets of 2 samples, timestamps 1000, 1002, 1004, 1006: they arrive jittered and
     // the third before the second, and land where their timestamps say.
     recorder
-        .push_rtp(Side::Caller, 7, 1000, 10, &[1, 1])
+        .push_rtp(Side::Caller, 7, 1000, 10, Audio::Linear(&[1, 1]))
         .unwrap();
     recorder
-        .push_rtp(Side::Caller, 7, 1004, 13, &[3, 3])
+        .push_rtp(Side::Caller, 7, 1004, 13, Audio::Linear(&[3, 3]))
         .unwrap();
     recorder
-        .push_rtp(Side::Caller, 7, 1002, 15, &[2, 2])
+        .push_rtp(Side::Caller, 7, 1002, 15, Audio::Linear(&[2, 2]))
         .unwrap();
     recorder
-        .push_rtp(Side::Caller, 7, 1006, 15, &[4, 4])
+        .push_rtp(Side::Caller, 7, 1006, 15, Audio::Linear(&[4, 4]))
         .unwrap();
     // A new stream (SSRC) is placed by the clock; so is one that drifted too far.
-    recorder.push_rtp(Side::Caller, 8, 0, 20, &[5, 5]).unwrap();
+    recorder
+        .push_rtp(Side::Caller, 8, 0, 20, Audio::Linear(&[5, 5]))
+        .unwrap();
     let far = 22 + StereoRecorder::<Cursor<Vec<u8>>>::MAX_DRIFT + 1;
-    recorder.push_rtp(Side::Caller, 8, 2, far, &[6, 6]).unwrap();
+    recorder
+        .push_rtp(Side::Caller, 8, 2, far, Audio::Linear(&[6, 6]))
+        .unwrap();
     recorder.finish().unwrap();
     let mut reader = WavReader::new(Cursor::new(cursor.into_inner())).unwrap();
     let left: Vec<i16> = reader
@@ -371,4 +389,93 @@ fn rtp_packets_are_placed_by_timestamp_not_arrival() {
     assert_eq!(left[22..24], [0, 0], "not at its timestamp's place");
     let far = far as usize;
     assert_eq!(left[far..far + 2], [6, 6]);
+}
+
+/// A writer that keeps every write's length, to see how the recorder writes.
+#[derive(Default)]
+struct Writes {
+    file: Cursor<Vec<u8>>,
+    lengths: Vec<usize>,
+}
+
+impl std::io::Write for Writes {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.lengths.push(buf.len());
+        self.file.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl std::io::Seek for Writes {
+    fn seek(&mut self, pos: std::io::SeekFrom) -> std::io::Result<u64> {
+        self.file.seek(pos)
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// A G.711 payload lands exactly as its decoding would, wherever it falls (over audio
+    /// already there, past it, partly on settled frames).
+    #[test]
+    fn g711_audio_lands_as_its_decoding(
+        alaw in any::<bool>(),
+        pushes in proptest::collection::vec(
+            (any::<bool>(), 0u64..6000, proptest::collection::vec(any::<u8>(), 0..400)),
+            1..40,
+        ),
+    ) {
+        let codec = if alaw { Codec::Pcma } else { Codec::Pcmu };
+        let (mut coded, mut linear) = (Cursor::new(Vec::new()), Cursor::new(Vec::new()));
+        let mut a = StereoRecorder::new(&mut coded).unwrap();
+        let mut b = StereoRecorder::new(&mut linear).unwrap();
+        for (agent, at, payload) in &pushes {
+            let side = if *agent { Side::Agent } else { Side::Caller };
+            let mut samples = Vec::new();
+            codec.decode(payload, &mut samples);
+            a.push_at(side, *at, Audio::G711(codec, payload)).unwrap();
+            b.push_at(side, *at, Audio::Linear(&samples)).unwrap();
+            prop_assert_eq!(a.frames_settled(), b.frames_settled());
+        }
+        prop_assert_eq!(a.finish().unwrap(), b.finish().unwrap());
+        prop_assert_eq!(coded.into_inner(), linear.into_inner());
+    }
+
+    /// Audio pushed in lockstep over many batches reads back whole, each stretch padded
+    /// to its longer side, and reaches the writer a batch or more at a time.
+    #[test]
+    fn long_recordings_read_back_whole_written_a_batch_at_a_time(
+        seed in any::<i16>(),
+        chunks in proptest::collection::vec((0usize..700, 0usize..700), 1..40),
+    ) {
+        type Recorder<'a> = StereoRecorder<&'a mut Writes>;
+        let mut writes = Writes::default();
+        let mut recorder = Recorder::new(&mut writes).unwrap();
+        let mut expected = Vec::new();
+        let mut next = seed;
+        let mut fresh = |n: usize| -> Vec<i16> {
+            (0..n).map(|_| { next = next.wrapping_mul(31).wrapping_add(7); next }).collect()
+        };
+        for (c, a) in chunks {
+            let (caller, agent) = (fresh(c), fresh(a));
+            recorder.push(&caller, &agent).unwrap();
+            for i in 0..c.max(a) {
+                expected.push((
+                    caller.get(i).copied().unwrap_or(0),
+                    agent.get(i).copied().unwrap_or(0),
+                ));
+            }
+        }
+        prop_assert_eq!(recorder.finish().unwrap(), expected.len() as u64);
+        // The header, the batches, the rest, the header again.
+        let data = &writes.lengths[1..writes.lengths.len() - 1];
+        if let Some((_rest, batches)) = data.split_last() {
+            for &n in batches {
+                prop_assert!(n >= Recorder::BATCH * 4, "a write of {} bytes", n);
+            }
+        }
+        prop_assert_eq!(read_stereo(writes.file.into_inner()), expected);
+    }
 }
