@@ -16,12 +16,15 @@
 //!
 //! Everything runs on 127.0.0.1, in a directory under `TMPDIR` (Switchboard's database
 //! too, so the disk under it matters); every process started here is killed at the end,
-//! also on errors.
+//! also on errors. With `--elsewhere` (as root, with `ip`), the SIPps run in a network
+//! namespace of their own, joined to the host by a veth pair (198.18.0.2 there, 198.18.0.1
+//! here, from the range RFC 2544 sets aside for benchmarks), so that every packet crosses
+//! an Ethernet interface as it would from phones on other machines.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
@@ -48,11 +51,13 @@ struct Options {
     binary: Option<PathBuf>,
     /// The server's `relay_threads` (its default, one per core, if not given).
     relay_threads: Option<u32>,
+    /// The SIPps in a network namespace of their own (see the module's docs).
+    elsewhere: bool,
 }
 
 const USAGE: &str = "usage: cargo xtask bench sip [--agents N (800)] [--hold SECS (10)] \
                      [--start N (200)] [--max N (agents)] [--budget SECS (300)] [--keep] \
-                     [--binary PATH] [--relay-threads N]";
+                     [--binary PATH] [--relay-threads N] [--elsewhere]";
 
 impl Options {
     fn parse(args: &[&str]) -> Result<Options> {
@@ -65,11 +70,16 @@ impl Options {
             keep: false,
             binary: None,
             relay_threads: None,
+            elsewhere: false,
         };
         let mut it = args.iter();
         while let Some(&flag) = it.next() {
             if flag == "--keep" {
                 o.keep = true;
+                continue;
+            }
+            if flag == "--elsewhere" {
+                o.elsewhere = true;
                 continue;
             }
             let value = it
@@ -153,10 +163,16 @@ pub fn run(root: &Path, args: &[&str]) -> Result<()> {
     ));
     std::fs::create_dir_all(&work).with_context(|| format!("{}", work.display()))?;
     eprintln!("bench sip: working directory {}", work.display());
+    let net = if opts.elsewhere {
+        Net::elsewhere()?
+    } else {
+        Net::loopback()
+    };
     let mut procs = Processes::default();
-    let outcome = Bench::prepare(&opts, root, &binary, &work, &mut procs)
+    let outcome = Bench::prepare(&opts, &net, root, &binary, &work, &mut procs)
         .and_then(|mut bench| bench.search(&mut procs));
     procs.stop_all();
+    drop(net);
     match outcome {
         Ok(summary) => {
             println!("{}", summary.json.pretty());
@@ -174,6 +190,106 @@ pub fn run(root: &Path, args: &[&str]) -> Result<()> {
         Err(e) => {
             eprintln!("bench sip: logs kept in {}", work.display());
             Err(e)
+        }
+    }
+}
+
+/// Where the SIPps run, and the addresses they and Switchboard use.
+struct Net {
+    /// The SIPps' network namespace (`--elsewhere`); deleted, with its veth pair, when
+    /// this is dropped.
+    namespace: Option<String>,
+    /// The SIPps' address.
+    parties: Ipv4Addr,
+    /// Switchboard's address, for SIP and media.
+    server: Ipv4Addr,
+}
+
+/// The namespaces `--elsewhere` makes are named this and the benchmark's process id.
+const NAMESPACE_PREFIX: &str = "sbbench-";
+
+impl Net {
+    fn loopback() -> Net {
+        Net {
+            namespace: None,
+            parties: Ipv4Addr::LOCALHOST,
+            server: Ipv4Addr::LOCALHOST,
+        }
+    }
+
+    /// A namespace for the SIPps, joined to this host by a veth pair. Leftovers of runs
+    /// that were killed (their process gone) are deleted first.
+    fn elsewhere() -> Result<Net> {
+        let ip = |args: &[&str]| -> Result<String> {
+            let out = Command::new("ip")
+                .args(args)
+                .output()
+                .context("cannot run `ip` (apt-get install iproute2)")?;
+            if !out.status.success() {
+                bail!(
+                    "ip {}: {}",
+                    args.join(" "),
+                    String::from_utf8_lossy(&out.stderr).trim()
+                );
+            }
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        };
+        for line in ip(&["netns", "list"])?.lines() {
+            let name = line.split_whitespace().next().unwrap_or_default();
+            let gone = name
+                .strip_prefix(NAMESPACE_PREFIX)
+                .and_then(|pid| pid.parse::<u32>().ok())
+                .is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists());
+            if gone {
+                ip(&["netns", "del", name])?;
+            }
+        }
+        let pid = std::process::id();
+        let namespace = format!("{NAMESPACE_PREFIX}{pid}");
+        let (host_if, their_if) = (
+            format!("sbbh{}", pid % 100_000),
+            format!("sbbn{}", pid % 100_000),
+        );
+        ip(&["netns", "add", &namespace])?;
+        let net = Net {
+            namespace: Some(namespace.clone()),
+            parties: Ipv4Addr::new(198, 18, 0, 2),
+            server: Ipv4Addr::new(198, 18, 0, 1),
+        };
+        let ns = namespace.as_str();
+        for args in [
+            &[
+                "link", "add", &host_if, "type", "veth", "peer", "name", &their_if, "netns", ns,
+            ][..],
+            &["addr", "add", "198.18.0.1/24", "dev", &host_if],
+            &["link", "set", &host_if, "up"],
+            &["-n", ns, "addr", "add", "198.18.0.2/24", "dev", &their_if],
+            &["-n", ns, "link", "set", &their_if, "up"],
+            &["-n", ns, "link", "set", "lo", "up"],
+        ] {
+            ip(args)?;
+        }
+        eprintln!("bench sip: the SIPps run in network namespace {namespace}");
+        Ok(net)
+    }
+
+    /// `program`, run where the SIPps run.
+    fn command(&self, program: &str) -> Command {
+        match &self.namespace {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, program]);
+                c
+            }
+            None => Command::new(program),
+        }
+    }
+}
+
+impl Drop for Net {
+    fn drop(&mut self) {
+        if let Some(ns) = &self.namespace {
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
         }
     }
 }
@@ -218,6 +334,7 @@ impl Drop for Processes {
 /// Where the pieces run.
 struct Bench<'a> {
     opts: &'a Options,
+    net: &'a Net,
     work: PathBuf,
     http: SocketAddr,
     sip: SocketAddr,
@@ -295,6 +412,7 @@ impl<'a> Bench<'a> {
     /// makes every agent available; one call checks the whole path.
     fn prepare(
         opts: &'a Options,
+        net: &'a Net,
         root: &Path,
         binary: &Path,
         work: &Path,
@@ -309,14 +427,15 @@ impl<'a> Bench<'a> {
         std::fs::write(work.join("caller.wav"), caller_audio(20))?;
         write_company(work, opts.agents)?;
         let sip_port = free_port(Proto::UdpAndTcp)?;
-        let sip = SocketAddr::from(([127, 0, 0, 1], sip_port));
+        let sip = SocketAddr::from((net.server, sip_port));
         std::fs::write(
             work.join("switchboard.toml"),
             format!(
                 "# Written by `cargo xtask bench sip`.\n\
                  http = \"127.0.0.1:0\"\nsip = \"{sip}\"\ndata = \"data\"\n\
-                 company = \"company.toml\"\n\n[voice]\nmax_calls = {}\n{}",
+                 company = \"company.toml\"\n\n[voice]\nmax_calls = {}\nmedia_ip = \"{}\"\n{}",
                 (opts.max * 2).max(500),
+                net.server,
                 opts.relay_threads
                     .map_or_else(String::new, |n| format!("relay_threads = {n}\n")),
             ),
@@ -352,8 +471,8 @@ impl<'a> Bench<'a> {
 
         // Every agent's phone: one SIPp that answers whatever rings it and echoes RTP.
         let phones_port = free_port(Proto::Udp)?;
-        let phones = SocketAddr::from(([127, 0, 0, 1], phones_port));
-        let phones_child = sipp_command(work, "agent.xml", "agents")
+        let phones = SocketAddr::from((net.parties, phones_port));
+        let phones_child = sipp_command(work, net, "agent.xml", "agents")
             .args(["-p", &phones_port.to_string()])
             .args(["-mp", &free_media_port()?.to_string(), "-rtp_echo"])
             .args(["-rtp_buffsize", RTP_BUFFER])
@@ -374,7 +493,7 @@ impl<'a> Bench<'a> {
             );
         }
         let t = Instant::now();
-        let register = sipp_command(work, "register.xml", "register")
+        let register = sipp_command(work, net, "register.xml", "register")
             .arg(sip.to_string())
             .args(["-inf", "phones.csv", "-m", &opts.agents.to_string()])
             .args(["-l", "50", "-r", "200"])
@@ -424,6 +543,7 @@ impl<'a> Bench<'a> {
         }
         let mut bench = Bench {
             opts,
+            net,
             work: work.to_path_buf(),
             http,
             sip,
@@ -513,7 +633,16 @@ impl<'a> Bench<'a> {
             at: t0.elapsed().as_secs_f64(),
             server: cpu_ticks(self.server_pid).unwrap_or(0),
             phones: cpu_ticks(self.phones_pid).unwrap_or(0),
-            udp_in: udp_counters().get("InDatagrams").copied().unwrap_or(0),
+            udp_in: self.udp_counters().get("InDatagrams").copied().unwrap_or(0),
+        }
+    }
+
+    /// The UDP counters of the host, and of the SIPps' namespace if they have one.
+    fn udp_counters(&self) -> BTreeMap<String, u64> {
+        if self.net.namespace.is_some() {
+            udp_counters(&[self.server_pid, self.phones_pid])
+        } else {
+            udp_counters(&[self.server_pid])
         }
     }
 
@@ -657,7 +786,7 @@ impl<'a> Bench<'a> {
         let sending = Duration::from_secs_f64(f64::from(calls) / rate);
         let limit = sending + hold + Duration::from_secs(30);
         let phones_before = SippStats::read(&self.work.join("agents.csv"));
-        let udp_before = udp_counters();
+        let udp_before = self.udp_counters();
         let recordings_before = count_files(&self.work.join("data/recordings"));
         let log_before = file_len(&self.work.join("server.log"));
         let children_before = children_ticks();
@@ -665,7 +794,7 @@ impl<'a> Bench<'a> {
         let own_before = own_ticks();
         let start_ms = unix_ms();
         let t0 = Instant::now();
-        let mut caller = sipp_command(&self.work, "caller.xml", &label)
+        let mut caller = sipp_command(&self.work, self.net, "caller.xml", &label)
             .arg(target.to_string())
             .args(["-s", "bench", "-m", &calls.to_string()])
             .args(["-l", &concurrency.to_string()])
@@ -729,7 +858,7 @@ impl<'a> Bench<'a> {
             .busy_since(self.ticks_per_sec)
             .saturating_sub(harness_ticks);
         samples.push(self.sample(t0));
-        let udp_after = udp_counters();
+        let udp_after = self.udp_counters();
         for d in &mut drops {
             d.update();
         }
@@ -1412,24 +1541,18 @@ fn wait_for_address(
     )
 }
 
-/// A SIPp command in `work` with the common options: 127.0.0.1 only, statistics each
-/// second in `{name}.csv`, errors in `{name}-errors.log`, stderr in `{name}.stderr`.
-fn sipp_command(work: &Path, scenario: &str, name: &str) -> Command {
-    let mut c = Command::new("sipp");
-    c.args([
-        "-sf",
-        scenario,
-        "-i",
-        "127.0.0.1",
-        "-mi",
-        "127.0.0.1",
-        "-nostdin",
-    ])
-    .args(["-trace_stat", "-stf", &format!("{name}.csv"), "-fd", "1"])
-    .args(["-trace_err", "-error_file", &format!("{name}-errors.log")])
-    .current_dir(work)
-    .stdin(Stdio::null())
-    .stdout(Stdio::null());
+/// A SIPp command in `work` with the common options: the parties' address only,
+/// statistics each second in `{name}.csv`, errors in `{name}-errors.log`, stderr in
+/// `{name}.stderr`.
+fn sipp_command(work: &Path, net: &Net, scenario: &str, name: &str) -> Command {
+    let mut c = net.command("sipp");
+    let parties = net.parties.to_string();
+    c.args(["-sf", scenario, "-i", &parties, "-mi", &parties, "-nostdin"])
+        .args(["-trace_stat", "-stf", &format!("{name}.csv"), "-fd", "1"])
+        .args(["-trace_err", "-error_file", &format!("{name}-errors.log")])
+        .current_dir(work)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null());
     match std::fs::File::create(work.join(format!("{name}.stderr"))) {
         Ok(f) => c.stderr(f),
         Err(_) => c.stderr(Stdio::null()),
@@ -1739,8 +1862,10 @@ impl SocketDrops {
                     .ok()
             })
             .collect();
-        for table in ["/proc/net/udp", "/proc/net/udp6"] {
-            let text = std::fs::read_to_string(table).unwrap_or_default();
+        // The tables of the process's own network namespace.
+        for table in ["udp", "udp6"] {
+            let path = format!("/proc/{}/net/{table}", self.pid);
+            let text = std::fs::read_to_string(path).unwrap_or_default();
             for line in text.lines().skip(1) {
                 let f: Vec<&str> = line.split_whitespace().collect();
                 let (Some(inode), Some(drops)) = (
@@ -1805,19 +1930,24 @@ impl Idle {
     }
 }
 
-/// The machine's UDP counters (`/proc/net/snmp`).
-fn udp_counters() -> BTreeMap<String, u64> {
-    let text = std::fs::read_to_string("/proc/net/snmp").unwrap_or_default();
-    let rows: Vec<&str> = text.lines().filter(|l| l.starts_with("Udp:")).collect();
-    match rows.as_slice() {
-        [names, values, ..] => names
-            .split_whitespace()
-            .zip(values.split_whitespace())
-            .skip(1)
-            .filter_map(|(k, v)| Some((k.to_string(), v.parse().ok()?)))
-            .collect(),
-        _ => BTreeMap::new(),
+/// The machine's UDP counters (`/proc/PID/net/snmp`), summed over the network
+/// namespaces of the processes `pids` (one each).
+fn udp_counters(pids: &[u32]) -> BTreeMap<String, u64> {
+    let mut sum = BTreeMap::new();
+    for pid in pids {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/net/snmp")).unwrap_or_default();
+        let rows: Vec<&str> = text.lines().filter(|l| l.starts_with("Udp:")).collect();
+        if let [names, values, ..] = rows.as_slice() {
+            for (k, v) in names
+                .split_whitespace()
+                .zip(values.split_whitespace())
+                .skip(1)
+            {
+                *sum.entry(k.to_string()).or_insert(0) += v.parse::<u64>().unwrap_or(0);
+            }
+        }
     }
+    sum
 }
 
 fn clock_ticks() -> f64 {
