@@ -362,6 +362,8 @@ pub struct StereoRecorder<W: Write + Seek> {
     /// Per side, for [`push_rtp`](Self::push_rtp): the stream's SSRC, and an RTP
     /// timestamp with the position it was placed at.
     anchors: [Option<(u32, u32, u64)>; 2],
+    /// The write that failed (a full disk, say): nothing is kept or written after it.
+    broken: Option<String>,
 }
 
 impl<W: Write + Seek> std::fmt::Debug for StereoRecorder<W> {
@@ -438,6 +440,7 @@ impl<W: Write + Seek> StereoRecorder<W> {
             settled: 0,
             pending: [Vec::with_capacity(room), Vec::with_capacity(room)],
             anchors: [None, None],
+            broken: None,
         })
     }
 
@@ -483,6 +486,7 @@ impl<W: Write + Seek> StereoRecorder<W> {
     /// Appends one stretch of audio to both sides, starting after everything pushed so
     /// far; when one side is shorter (or empty), it is padded with silence.
     pub fn push(&mut self, caller: &[i16], agent: &[i16]) -> Result<(), MediaError> {
+        self.working()?;
         let start = self.end(Side::Caller).max(self.end(Side::Agent));
         let end = start + caller.len().max(agent.len()) as u64;
         Self::check_length(end)?;
@@ -497,6 +501,7 @@ impl<W: Write + Seek> StereoRecorder<W> {
     /// Places `audio` of one side starting at sample `at` from the start of the
     /// recording.
     pub fn push_at(&mut self, side: Side, at: u64, audio: Audio<'_>) -> Result<(), MediaError> {
+        self.working()?;
         let frontier = self.end(side);
         if at > frontier + Self::MAX_GAP {
             return Err(MediaError::InvalidArgument(format!(
@@ -509,16 +514,30 @@ impl<W: Write + Seek> StereoRecorder<W> {
         self.settle(false)
     }
 
-    /// Writes the rest and completes the file; returns the number of frames in it.
+    /// Writes the rest and completes the file; returns the number of frames in it. After
+    /// a failed write, the header is still completed (for the frames written before it)
+    /// and the failure is the answer.
     pub fn finish(mut self) -> Result<u64, MediaError> {
-        self.settle(true)?;
+        let settled = self.settle(true);
         // At most MAX_FRAMES: the header's sizes fit.
         let data = u32::try_from(self.flushed * FRAME_BYTES).unwrap_or(u32::MAX - 36);
         let io = |e: std::io::Error| MediaError::WriteWav(e.to_string());
         self.out.seek(std::io::SeekFrom::Start(0)).map_err(io)?;
         self.out.write_all(&stereo_header(data)).map_err(io)?;
         self.out.flush().map_err(io)?;
+        settled.and(self.working())?;
         Ok(self.flushed)
+    }
+
+    /// The failed write, if one failed.
+    fn working(&self) -> Result<(), MediaError> {
+        match &self.broken {
+            Some(e) => Err(MediaError::WriteWav(format!(
+                "{e} (the file holds the first {} frames)",
+                self.flushed
+            ))),
+            None => Ok(()),
+        }
     }
 
     /// Refuses audio that would end past [`Self::MAX_FRAMES`].
@@ -569,7 +588,7 @@ impl<W: Write + Seek> StereoRecorder<W> {
         };
         self.settled = self.settled.max(settled);
         let ready = usize::try_from(self.settled - self.flushed).unwrap_or(usize::MAX);
-        if ready == 0 || (!all && ready < Self::BATCH) {
+        if ready == 0 || (!all && ready < Self::BATCH) || self.broken.is_some() {
             return Ok(());
         }
         for pending in &mut self.pending {
@@ -578,17 +597,21 @@ impl<W: Write + Seek> StereoRecorder<W> {
             }
         }
         let [caller, agent] = &self.pending;
-        FRAMES
-            .with_borrow_mut(|frames| {
-                frames.resize(ready * FRAME_BYTES as usize, 0);
-                for ((frame, &l), &r) in frames.chunks_exact_mut(4).zip(caller).zip(agent) {
-                    let [l0, l1] = l.to_le_bytes();
-                    let [r0, r1] = r.to_le_bytes();
-                    frame.copy_from_slice(&[l0, l1, r0, r1]);
-                }
-                self.out.write_all(frames)
-            })
-            .map_err(|e| MediaError::WriteWav(e.to_string()))?;
+        let written = FRAMES.with_borrow_mut(|frames| {
+            frames.resize(ready * FRAME_BYTES as usize, 0);
+            for ((frame, &l), &r) in frames.chunks_exact_mut(4).zip(caller).zip(agent) {
+                let [l0, l1] = l.to_le_bytes();
+                let [r0, r1] = r.to_le_bytes();
+                frame.copy_from_slice(&[l0, l1, r0, r1]);
+            }
+            self.out.write_all(frames)
+        });
+        if let Err(e) = written {
+            // Nothing more is kept: a call on a full disk does not grow in memory.
+            self.broken = Some(e.to_string());
+            self.pending = [Vec::new(), Vec::new()];
+            return self.working();
+        }
         for pending in &mut self.pending {
             pending.drain(..ready);
         }

@@ -414,6 +414,62 @@ impl std::io::Seek for Writes {
     }
 }
 
+/// A writer whose disk is full after `room` bytes.
+struct FillsUp {
+    file: Cursor<Vec<u8>>,
+    room: u64,
+}
+
+impl std::io::Write for FillsUp {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.file.position() + buf.len() as u64 > self.room {
+            return Err(std::io::Error::other("No space left on device"));
+        }
+        self.file.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl std::io::Seek for FillsUp {
+    fn seek(&mut self, pos: std::io::SeekFrom) -> std::io::Result<u64> {
+        self.file.seek(pos)
+    }
+}
+
+#[test]
+fn a_full_disk_stops_the_recording_keeps_what_was_written_and_holds_nothing_more() {
+    type Recorder<'a> = StereoRecorder<&'a mut FillsUp>;
+    let batch = Recorder::BATCH;
+    let mut disk = FillsUp {
+        file: Cursor::new(Vec::new()),
+        // Room for one write of a batch (or a little more), not two.
+        room: 44 + 2 * batch as u64 * 4,
+    };
+    let mut recorder = Recorder::new(&mut disk).unwrap();
+    let (caller, agent): (Vec<i16>, Vec<i16>) = (0..160).map(|i| (i, -i)).unzip();
+    let mut results = Vec::new();
+    for _ in 0..(4 * batch / 160) {
+        results.push(recorder.push(&caller, &agent).is_ok());
+    }
+    let failed = results.iter().position(|ok| !ok).expect("a push fails");
+    assert!(failed > 0, "the first batch fits");
+    assert!(
+        results[failed..].iter().all(|ok| !ok),
+        "nothing is taken after the failure"
+    );
+    assert!(format!("{:?}", recorder).contains("pending_caller: 0"));
+    let e = recorder.finish().unwrap_err().to_string();
+    let frames = read_stereo(disk.file.into_inner());
+    assert!(frames.len() >= batch, "the header was completed for them");
+    assert!(
+        e.contains(&format!("the file holds the first {} frames", frames.len())),
+        "{e}"
+    );
+    assert_eq!(frames[..3], [(0, 0), (1, -1), (2, -2)]);
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
