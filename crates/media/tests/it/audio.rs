@@ -391,15 +391,29 @@ fn rtp_packets_are_placed_by_timestamp_not_arrival() {
     assert_eq!(left[far..far + 2], [6, 6]);
 }
 
-/// A writer that keeps every write's length, to see how the recorder writes.
-#[derive(Default)]
-struct Writes {
+/// A disk in memory that keeps every write's length (to see how the recorder writes)
+/// and is full after `room` bytes.
+struct Disk {
     file: Cursor<Vec<u8>>,
     lengths: Vec<usize>,
+    room: u64,
 }
 
-impl std::io::Write for Writes {
+impl Disk {
+    fn of(room: u64) -> Disk {
+        Disk {
+            file: Cursor::new(Vec::new()),
+            lengths: Vec::new(),
+            room,
+        }
+    }
+}
+
+impl std::io::Write for Disk {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.file.position() + buf.len() as u64 > self.room {
+            return Err(std::io::Error::other("No space left on device"));
+        }
         self.lengths.push(buf.len());
         self.file.write(buf)
     }
@@ -408,31 +422,7 @@ impl std::io::Write for Writes {
     }
 }
 
-impl std::io::Seek for Writes {
-    fn seek(&mut self, pos: std::io::SeekFrom) -> std::io::Result<u64> {
-        self.file.seek(pos)
-    }
-}
-
-/// A writer whose disk is full after `room` bytes.
-struct FillsUp {
-    file: Cursor<Vec<u8>>,
-    room: u64,
-}
-
-impl std::io::Write for FillsUp {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        if self.file.position() + buf.len() as u64 > self.room {
-            return Err(std::io::Error::other("No space left on device"));
-        }
-        self.file.write(buf)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl std::io::Seek for FillsUp {
+impl std::io::Seek for Disk {
     fn seek(&mut self, pos: std::io::SeekFrom) -> std::io::Result<u64> {
         self.file.seek(pos)
     }
@@ -440,13 +430,10 @@ impl std::io::Seek for FillsUp {
 
 #[test]
 fn a_full_disk_stops_the_recording_keeps_what_was_written_and_holds_nothing_more() {
-    type Recorder<'a> = StereoRecorder<&'a mut FillsUp>;
+    type Recorder<'a> = StereoRecorder<&'a mut Disk>;
     let batch = Recorder::BATCH;
-    let mut disk = FillsUp {
-        file: Cursor::new(Vec::new()),
-        // Room for one write of a batch (or a little more), not two.
-        room: 44 + 2 * batch as u64 * 4,
-    };
+    // Room for one write of a batch (or a little more), not two.
+    let mut disk = Disk::of(44 + 2 * batch as u64 * 4);
     let mut recorder = Recorder::new(&mut disk).unwrap();
     let (caller, agent): (Vec<i16>, Vec<i16>) = (0..160).map(|i| (i, -i)).unzip();
     let mut results = Vec::new();
@@ -506,8 +493,8 @@ proptest! {
         seed in any::<i16>(),
         chunks in proptest::collection::vec((0usize..700, 0usize..700), 1..40),
     ) {
-        type Recorder<'a> = StereoRecorder<&'a mut Writes>;
-        let mut writes = Writes::default();
+        type Recorder<'a> = StereoRecorder<&'a mut Disk>;
+        let mut writes = Disk::of(u64::MAX);
         let mut recorder = Recorder::new(&mut writes).unwrap();
         let mut expected = Vec::new();
         let mut next = seed;
