@@ -51,7 +51,7 @@ struct key {
 	__u16 pad;
 };
 
-/* Where a party's audio goes. Set by the relay; the last four fields by this program. */
+/* Where a party's audio goes. Set by the relay. */
 struct target {
 	__u32 peer;        /* the party's address: packets from anyone else go up */
 	__u32 in_ssrc;     /* the party's stream, network order */
@@ -66,6 +66,13 @@ struct target {
 	__u8 ring;         /* recorded: the ring buffer the audio is copied to (0xff: none) */
 	__u32 loopback;    /* the loopback interface's index */
 	__u32 tag;         /* recorded: the direction, for the relay thread */
+};
+
+/* How far a target has carried its direction. Set by the relay when it writes the target
+ * (the start), then by this program only: the relay takes a target out of `lines` first
+ * and reads this after, so that what the program passes on while it does so is counted
+ * here and not lost to a write of the relay's. */
+struct carried {
 	__u64 packets;     /* passed on here */
 	__u64 octets;      /* their payload */
 	__u16 max_seq;     /* the party's highest sequence number passed on (host order), */
@@ -74,7 +81,8 @@ struct target {
 };
 
 _Static_assert(sizeof(struct key) == 8, "kernel.rs reads a key of 8 bytes");
-_Static_assert(sizeof(struct target) == 64, "kernel.rs lays a target out in 64 bytes");
+_Static_assert(sizeof(struct target) == 40, "kernel.rs lays a target out in 40 bytes");
+_Static_assert(sizeof(struct carried) == 24, "kernel.rs reads a carried count of 24 bytes");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -82,6 +90,13 @@ struct {
 	__type(key, struct key);
 	__type(value, struct target);
 } lines SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct key);
+	__type(value, struct carried);
+} carried SEC(".maps");
 
 /*
  * The interface each party's packets last came in on (by the party's address), learned
@@ -187,6 +202,9 @@ int relay(struct __sk_buff *skb)
 	struct target *t = bpf_map_lookup_elem(&lines, &k);
 	if (!t)
 		return NEXT;
+	struct carried *c = bpf_map_lookup_elem(&carried, &k);
+	if (!c)
+		return NEXT;
 	/* Version 2 without padding, extension or CSRCs: the plain audio the relay passes. */
 	if (rtp[0] != 0x80 || (rtp[1] & 0x7f) != t->payload_type || ip->saddr != t->peer ||
 	    *(__u32 *)(rtp + 8) != t->in_ssrc)
@@ -222,7 +240,7 @@ int relay(struct __sk_buff *skb)
 		return NEXT;
 	/* A packet behind the highest passed on (late, or repeated) is the relay thread's,
 	 * whose reorder buffer drops it: nothing is passed on out of order. */
-	if ((__s16)(in_seq - t->max_seq) <= 0)
+	if ((__s16)(in_seq - c->max_seq) <= 0)
 		return NEXT;
 	/* A recorded conversation's audio goes to its relay thread's ring first; if it cannot
 	 * (too long, or the ring is full), the packet goes up to the thread, which records it
@@ -247,11 +265,11 @@ int relay(struct __sk_buff *skb)
 			return NEXT;
 	}
 
-	__sync_fetch_and_add(&t->packets, 1);
-	__sync_fetch_and_add(&t->octets, len);
-	t->max_seq = in_seq;
-	t->max_len = len;
-	t->max_ts = in_ts;
+	__sync_fetch_and_add(&c->packets, 1);
+	__sync_fetch_and_add(&c->octets, len);
+	c->max_seq = in_seq;
+	c->max_len = len;
+	c->max_ts = in_ts;
 
 	ip->saddr = saddr;
 	ip->daddr = daddr;

@@ -19,7 +19,11 @@
 //! (see [`crate::relay`]): it writes a [`Route`] under the receiving line's socket in
 //! the program's table, and takes it out before it hands the lines back to the call's
 //! task. Whatever the program does not pass on (key presses, another stream, anyone
-//! else's packets) reaches the socket as before.
+//! else's packets) reaches the socket as before. How far a route has carried its
+//! direction (packets, octets, the highest sequence number) is kept in a second table
+//! that only the program writes after the route's start: the thread takes the route out
+//! first and reads the count after, so no packet passed on is missed by a write of its
+//! own.
 //!
 //! A recorded conversation's audio must reach the recording, in user space: the program
 //! copies each packet's audio, with its arrival time, into a ring buffer of the relay
@@ -48,7 +52,10 @@ pub(crate) const BARREN: u8 = 8;
 /// reads them from the packet.
 type Key = [u8; 8];
 /// A route, as the program's `struct target` lays it out (see `bpf/relay.bpf.c`).
-type Value = [u8; 64];
+type Value = [u8; 40];
+/// How far a route has carried its direction, as the program's `struct carried` lays it
+/// out.
+type Carried = [u8; 24];
 
 /// The ring buffers in the program (`ring0` to `ring15`): relay threads beyond these
 /// carry no recorded conversation in the kernel.
@@ -99,12 +106,12 @@ pub(crate) struct Progress {
     pub max_ts: u32,
 }
 
-/// No payload type (the route passes nothing on: it is being taken out), or no ring.
+/// No ring.
 const NONE: u8 = 0xff;
 
 impl Route {
     fn value(&self, loopback: u32) -> Value {
-        let mut v = [0u8; 64];
+        let mut v = [0u8; 40];
         v[0..4].copy_from_slice(&self.peer.octets());
         v[4..8].copy_from_slice(&self.in_ssrc.to_be_bytes());
         v[8..12].copy_from_slice(&self.from.ip().octets());
@@ -119,23 +126,29 @@ impl Route {
         v[31] = ring;
         v[32..36].copy_from_slice(&loopback.to_ne_bytes());
         v[36..40].copy_from_slice(&tag.to_ne_bytes());
-        v[56..58].copy_from_slice(&self.start.max_seq.to_ne_bytes());
-        v[58..60].copy_from_slice(&self.start.max_len.to_ne_bytes());
-        v[60..64].copy_from_slice(&self.start.max_ts.to_ne_bytes());
         v
     }
 }
 
 impl Progress {
-    fn of(v: &Value) -> Progress {
+    /// The count the program starts from (nothing passed on yet, this highest packet).
+    fn carried(&self) -> Carried {
+        let mut v = [0u8; 24];
+        v[16..18].copy_from_slice(&self.max_seq.to_ne_bytes());
+        v[18..20].copy_from_slice(&self.max_len.to_ne_bytes());
+        v[20..24].copy_from_slice(&self.max_ts.to_ne_bytes());
+        v
+    }
+
+    fn of(v: &Carried) -> Progress {
         let u64_at = |i: usize| u64::from_ne_bytes(v[i..i + 8].try_into().unwrap_or_default());
         let u16_at = |i: usize| u16::from_ne_bytes([v[i], v[i + 1]]);
         Progress {
-            packets: u64_at(40),
-            octets: u64_at(48),
-            max_seq: u16_at(56),
-            max_len: u16_at(58),
-            max_ts: u32::from_ne_bytes([v[60], v[61], v[62], v[63]]),
+            packets: u64_at(0),
+            octets: u64_at(8),
+            max_seq: u16_at(16),
+            max_len: u16_at(18),
+            max_ts: u32::from_ne_bytes([v[20], v[21], v[22], v[23]]),
         }
     }
 }
@@ -237,9 +250,11 @@ impl AsFd for Ring {
     }
 }
 
-/// The loaded program, attached to the loopback interface, and its table.
+/// The loaded program, attached to the loopback and Ethernet interfaces, and its tables.
 pub(crate) struct KernelPath {
     table: Mutex<aya::maps::HashMap<aya::maps::MapData, Key, Value>>,
+    /// How far each route has carried its direction (see `struct carried`).
+    carried: Mutex<aya::maps::HashMap<aya::maps::MapData, Key, Carried>>,
     /// The rings not yet taken by their relay threads.
     rings: Mutex<Vec<Option<Ring>>>,
     /// The program's table of where each party is reached (address → interface).
@@ -309,6 +324,8 @@ impl KernelPath {
         }
         let table = ebpf.take_map("lines").ok_or("no table `lines`")?;
         let table = aya::maps::HashMap::try_from(table).map_err(|e| format!("{e}"))?;
+        let carried = ebpf.take_map("carried").ok_or("no table `carried`")?;
+        let carried = aya::maps::HashMap::try_from(carried).map_err(|e| format!("{e}"))?;
         let peers = ebpf.take_map("peers").ok_or("no table `peers`")?;
         let peers = aya::maps::HashMap::try_from(peers).map_err(|e| format!("{e}"))?;
         let mut rings = Vec::with_capacity(names.len());
@@ -318,6 +335,7 @@ impl KernelPath {
         }
         Ok(KernelPath {
             table: Mutex::new(table),
+            carried: Mutex::new(carried),
             rings: Mutex::new(rings),
             peers: Mutex::new(peers),
             loopback,
@@ -352,42 +370,45 @@ impl KernelPath {
 
     /// Passes the audio arriving at `socket` on by `route` from now on.
     pub fn write(&self, socket: SocketAddrV4, route: &Route) -> Result<(), String> {
-        let value = route.value(self.loopback);
+        let k = key(socket);
+        // The count first: the program passes nothing on by a route without one.
+        self.carried
+            .lock()
+            .map_err(|_| "poisoned".to_string())?
+            .insert(k, route.start.carried(), 0)
+            .map_err(|e| e.to_string())?;
         self.table
             .lock()
             .map_err(|_| "poisoned".to_string())?
-            .insert(key(socket), value, 0)
+            .insert(k, route.value(self.loopback), 0)
             .map_err(|e| e.to_string())
     }
 
     /// How far the route at `socket` has carried its direction (its start if none).
     pub fn progress(&self, socket: SocketAddrV4, route: &Route) -> Progress {
-        self.table
+        self.carried
             .lock()
             .ok()
             .and_then(|t| t.get(&key(socket), 0).ok())
             .map_or(route.start, |v| Progress::of(&v))
     }
 
-    /// Takes the route at `socket` out, and says how far it carried its direction: it
-    /// stops passing packets on first, so that none is passed on after it is read. (A
-    /// packet the program passes on between that read and the stop is not counted: the
-    /// window is a few system calls wide.)
+    /// Takes the route at `socket` out, and says how far it carried its direction. The
+    /// route goes first, so that the program passes nothing more on by it; the count is
+    /// read after, and only the program writes it, so a packet passed on meanwhile is in
+    /// it. (One the program is passing on at that very moment, on another core, may
+    /// still be counted after the read: a window of the program's own run, a
+    /// microsecond or so.)
     pub fn remove(&self, socket: SocketAddrV4, route: &Route) -> Progress {
-        let Ok(mut table) = self.table.lock() else {
+        let k = key(socket);
+        if let Ok(mut table) = self.table.lock() {
+            let _ = table.remove(&k);
+        }
+        let Ok(mut carried) = self.carried.lock() else {
             return route.start;
         };
-        let k = key(socket);
-        let mut done = route.start;
-        if let Ok(v) = table.get(&k, 0) {
-            let mut stopped = v;
-            stopped[30] = NONE;
-            let _ = table.insert(k, stopped, 0);
-            if let Ok(v) = table.get(&k, 0) {
-                done = Progress::of(&v);
-            }
-        }
-        let _ = table.remove(&k);
+        let done = carried.get(&k, 0).map_or(route.start, |v| Progress::of(&v));
+        let _ = carried.remove(&k);
         done
     }
 }
