@@ -84,19 +84,17 @@ _Static_assert(sizeof(struct key) == 8, "kernel.rs reads a key of 8 bytes");
 _Static_assert(sizeof(struct target) == 40, "kernel.rs lays a target out in 40 bytes");
 _Static_assert(sizeof(struct carried) == 24, "kernel.rs reads a carried count of 24 bytes");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536);
-	__type(key, struct key);
-	__type(value, struct target);
-} lines SEC(".maps");
+/* Lines' routes, and their counts: one count for every route, so the same size. */
+#define LINE_TABLE(name, value_type)                 \
+	struct {                                     \
+		__uint(type, BPF_MAP_TYPE_HASH);     \
+		__uint(max_entries, 65536);          \
+		__type(key, struct key);             \
+		__type(value, value_type);           \
+	} name SEC(".maps")
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536);
-	__type(key, struct key);
-	__type(value, struct carried);
-} carried SEC(".maps");
+LINE_TABLE(lines, struct target);
+LINE_TABLE(carried, struct carried);
 
 /*
  * The interface each party's packets last came in on (by the party's address), learned

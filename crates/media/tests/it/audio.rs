@@ -279,18 +279,14 @@ fn recorder_writes_caller_left_and_agent_right_in_lockstep() {
 fn recorder_places_each_side_by_timestamp() {
     let mut cursor = Cursor::new(Vec::new());
     let mut recorder = StereoRecorder::new(&mut cursor).unwrap();
-    recorder
-        .push_at(Side::Agent, 2, Audio::Linear(&[20, 21]))
-        .unwrap();
-    recorder
-        .push_at(Side::Caller, 3, Audio::Linear(&[13, 14]))
-        .unwrap();
-    recorder
-        .push_at(Side::Caller, 0, Audio::Linear(&[10, 11]))
-        .unwrap();
-    recorder
-        .push_at(Side::Caller, 1, Audio::Linear(&[99, 12]))
-        .unwrap();
+    for (side, at, samples) in [
+        (Side::Agent, 2, [20, 21]),
+        (Side::Caller, 3, [13, 14]),
+        (Side::Caller, 0, [10, 11]),
+        (Side::Caller, 1, [99, 12]),
+    ] {
+        recorder.push_at(side, at, Audio::Linear(&samples)).unwrap();
+    }
     assert_eq!(
         recorder.frames_settled(),
         0,
