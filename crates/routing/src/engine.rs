@@ -96,11 +96,14 @@ impl Leader {
 /// few, else bucket by bucket): in a queue of weight 0 every wait scores 0, and which of
 /// two contacts the search keeps can then depend on the order it meets them in.
 #[derive(Debug, Default)]
+#[repr(C)]
 struct Candidates {
     /// The [`Classes::epoch`] they were worked out in; `None`: not yet, or stale.
-    epoch: Option<u64>,
+    epoch: Option<NonZeroU64>,
     /// Inline, so that they come with the agent's record (an agent serving a few
-    /// queues qualifies for a dozen classes or so).
+    /// queues qualifies for a dozen classes or so). Its length comes right after the
+    /// epoch, so that a free agent with none to look at reads no further (see
+    /// [`Agent`]).
     list: Small<Candidate, 12>,
     /// Whether every one has the same weight, above 0: the search then ranks the heads
     /// by their wait keys alone (see [`Engine::best_contact_for`]).
@@ -188,7 +191,6 @@ enum Presence {
 struct Profile {
     skills: Small<(SkillId, u8), 8>,
     languages: Small<LanguageId, 2>,
-    capacity: Capacity,
     queues: Small<Membership, 4>,
     auto_away_after_missed: Option<u32>,
 }
@@ -198,52 +200,70 @@ impl From<AgentSpec> for Profile {
         Profile {
             skills: spec.skills.into(),
             languages: spec.languages.into(),
-            capacity: spec.capacity,
             queues: spec.queues.into(),
             auto_away_after_missed: spec.auto_away_after_missed,
         }
     }
 }
 
+/// An agent's record. Its fields are laid out in this order (`repr(C)`): those a
+/// routing cycle reads or writes (a search reading the chosen agent, its offer, answer
+/// and end, and its filing when it frees up) come first and, with the key the agent
+/// table keeps before each record, fill four cache lines; the lists read only when its
+/// configuration or the classes change come after. Records of agents not touched for a while are out of the cache, so every
+/// line a cycle touches is a miss.
 #[derive(Debug)]
+#[repr(C)]
 struct Agent {
-    spec: Profile,
     presence: Presence,
     state: AgentState,
-    /// Capacity units in use per capacity slot (see [`Channel::slot`]); changed only by
-    /// [`Agent::take_unit`] and [`Agent::return_unit`], which keep `room` with it.
-    in_use: [u8; 4],
-    /// One bit per capacity slot: whether one more contact using it fits next to
-    /// `in_use` ([`Capacity::room`]), worked out whenever `in_use` or the capacity
-    /// changes, so that the many checks of a search cost one bit test each.
-    room: u8,
     offers: Small<OfferId, 2>,
     active: Small<ContactId, 2>,
     wrapping: Small<ContactId, 2>,
     idle_since: Timestamp,
     handled: u64,
     talk_us: u64,
-    missed_in_row: u32,
-    indexed: Vec<ReadyEntry>,
     /// The idle time the keys of `indexed` end with, where they end with one (see
     /// [`ReadyEntry`]): its `idle_since` when it was filed.
     filed_idle: u64,
-    /// The [`Engine::layout`] `indexed` was worked out in by the reindexing of a freed
-    /// agent whose queues all key ready agents by idle time last (longest-idle and
-    /// best-skill, see [`fifo_keys`]); `None` otherwise.
-    indexed_layout: Option<NonZeroU64>,
+    indexed: Vec<ReadyEntry>,
     /// The entries it was last filed under, kept when it stopped being ready, if they
     /// came with an `indexed_layout`: when it frees up again in the same layout, it is
     /// filed under them again with the new idle time (see [`Engine::reindex`]).
     replay: Vec<ReadyEntry>,
+    /// The [`Engine::layout`] `indexed` was worked out in by the reindexing of a freed
+    /// agent whose queues all key ready agents by idle time last (longest-idle and
+    /// best-skill, see [`fifo_keys`]); `None` otherwise.
+    indexed_layout: Option<NonZeroU64>,
     /// The layout `replay` was worked out in (`None`: nothing to replay).
     replay_layout: Option<NonZeroU64>,
+    /// Capacity units in use per capacity slot (see [`Channel::slot`]); changed only by
+    /// [`Agent::take_unit`] and [`Agent::return_unit`], which keep `room` with it.
+    in_use: [u8; 4],
+    missed_in_row: u32,
+    /// The configured capacity (kept here, not in `spec`, to sit with `in_use`).
+    capacity: Capacity,
+    /// One bit per capacity slot: whether one more contact using it fits next to
+    /// `in_use` ([`Capacity::room`]), worked out whenever `in_use` or the capacity
+    /// changes, so that the many checks of a search cost one bit test each.
+    room: u8,
     /// Whether any of `indexed` is in a tree list (taken out one by one; FIFO entries
     /// die with the agent's ticket, see [`Tickets`]).
     in_tree: bool,
-    staffed: bool,
+    /// Its epoch and the list's length are read each time it frees up; the rest only
+    /// while contacts wait.
     candidates: Candidates,
+    staffed: bool,
+    spec: Profile,
+    /// Makes the agent table's entries (a key and a record) a whole number of cache
+    /// lines, so that every record's first four lines are whole lines too.
+    _to_line_end: [u8; 40],
 }
+
+const _: () = assert!(
+    size_of::<Option<(AgentId, Agent)>>() % 64 == 0,
+    "an agent table entry must be a whole number of cache lines: adjust `Agent::_to_line_end`"
+);
 
 impl Agent {
     /// Logged in, available, and some contact fits (one of the capacity slots has room).
@@ -260,13 +280,13 @@ impl Agent {
     /// One more unit of capacity slot `slot` in use.
     fn take_unit(&mut self, slot: usize) {
         self.in_use[slot] += 1;
-        self.room = self.spec.capacity.room(&self.in_use);
+        self.room = self.capacity.room(&self.in_use);
     }
 
     /// One unit of capacity slot `slot` returned.
     fn return_unit(&mut self, slot: usize) {
         self.in_use[slot] = self.in_use[slot].saturating_sub(1);
-        self.room = self.spec.capacity.room(&self.in_use);
+        self.room = self.capacity.room(&self.in_use);
     }
 
     /// The state its presence, contacts and offers make, when it is not away (`None`:
@@ -1031,8 +1051,9 @@ impl Engine {
                 }
                 self.set_staffed(id, false);
                 if let Some(a) = self.agents.get_mut(&id) {
+                    a.capacity = spec.capacity;
                     a.spec = spec.into();
-                    a.room = a.spec.capacity.room(&a.in_use);
+                    a.room = a.capacity.room(&a.in_use);
                     a.candidates.epoch = None;
                 }
                 let staffed = self
@@ -1053,6 +1074,7 @@ impl Engine {
                 self.agents.insert(
                     id,
                     Agent {
+                        capacity: spec.capacity,
                         spec: spec.into(),
                         presence: Presence::Offline,
                         state: AgentState::Offline,
@@ -1073,6 +1095,7 @@ impl Engine {
                         in_tree: false,
                         staffed: false,
                         candidates: Candidates::default(),
+                        _to_line_end: [0; 40],
                     },
                 );
             }
@@ -1312,7 +1335,7 @@ impl Engine {
             filed.clear();
             let mut in_tree = false;
             let mut idle_keyed = true;
-            let util = a.spec.capacity.utilisation_permille(&a.in_use);
+            let util = a.capacity.utilisation_permille(&a.in_use);
             let idle = a.idle_since.0;
             for m in &a.spec.queues {
                 let Some(q) = self.queues.get_mut(&m.queue) else {
@@ -1357,7 +1380,7 @@ impl Engine {
         want.clear();
         let idle = a.idle_since.0;
         if ready {
-            let util = a.spec.capacity.utilisation_permille(&a.in_use);
+            let util = a.capacity.utilisation_permille(&a.in_use);
             for m in &a.spec.queues {
                 let Some(q) = self.queues.get(&m.queue) else {
                     continue;
@@ -2076,9 +2099,19 @@ impl Engine {
         c: &Contact,
     ) -> Option<(AgentId, (ReadyKey, AgentId))> {
         let q = self.queues.get(&key.queue)?;
-        let set = match (q.spec.strategy, primary) {
-            (Strategy::BestSkill, Some(s)) if key.has_skill(s) => q.ready.with_skill(s)?,
-            _ => q.ready.all(),
+        // In a skill's list of a best-skill queue, a key's middle part is the agent's
+        // proficiency in that skill (see `skill_rank`): a contact that needs that skill
+        // alone, in no particular language, is met by whoever's key says it is, so the
+        // search need not read the agent's skills.
+        let (set, by_rank) = match (q.spec.strategy, primary) {
+            (Strategy::BestSkill, Some(s)) if key.has_skill(s) => {
+                let by_rank = match key.skills {
+                    [only] if key.language.is_none() => Some(only.min),
+                    _ => None,
+                };
+                (q.ready.with_skill(s)?, by_rank)
+            }
+            _ => (q.ready.all(), None),
         };
         let fits = |&(rk, aid): &(ReadyKey, AgentId)| {
             let Some(a) = self.agents.get(&aid) else {
@@ -2089,7 +2122,12 @@ impl Engine {
             } else {
                 rk.0
             };
-            tier <= key.max_tier && !c.skips(aid, self.now) && a.qualifies(key)
+            tier <= key.max_tier
+                && !c.skips(aid, self.now)
+                && match by_rank {
+                    Some(min) => a.fits(key.channel) && proficiency_of(rk) >= min,
+                    None => a.qualifies(key),
+                }
         };
         let found = match (q.spec.strategy, q.rr_cursor, set) {
             (Strategy::RoundRobin, Some(cursor), ReadyList::Tree(set)) => set
@@ -2675,6 +2713,9 @@ impl Engine {
                 return Some((w.2, None));
             }
         }
+        if a.candidates.list.is_empty() {
+            return None;
+        }
         // Whether one more contact fits, per capacity slot.
         let fits = a.room;
         if a.candidates.uniform {
@@ -2960,6 +3001,11 @@ fn ready_set(strategy: Strategy) -> ReadySet {
 /// at `proficiency`: higher proficiency first, then longest idle.
 fn skill_rank(tier: u8, proficiency: u8) -> Rank {
     (tier, u32::from(u8::MAX - proficiency), true)
+}
+
+/// The proficiency a key of a skill's list files an agent under (see [`skill_rank`]).
+fn proficiency_of(key: ReadyKey) -> u8 {
+    u8::MAX.saturating_sub(u8::try_from(key.1).unwrap_or(u8::MAX))
 }
 
 /// The strategy's ordering of a ready member (lower is offered first), less its idle

@@ -4,6 +4,7 @@
 use std::cell::Cell;
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, VecDeque};
+use std::num::NonZeroU64;
 
 use rustc_hash::FxHashMap;
 
@@ -489,8 +490,8 @@ impl Classes {
 
     /// Changes whenever a class is created or dropped, so that what was worked out from
     /// the set of live classes (and their ids, which are reused) can tell it is stale.
-    pub fn epoch(&self) -> u64 {
-        self.epoch
+    pub fn epoch(&self) -> NonZeroU64 {
+        NonZeroU64::MIN.saturating_add(self.epoch)
     }
 
     /// Number of live (non-empty) classes.
