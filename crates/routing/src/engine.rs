@@ -206,12 +206,15 @@ impl From<AgentSpec> for Profile {
     }
 }
 
-/// An agent's record. Its fields are laid out in this order (`repr(C)`): those a
-/// routing cycle reads or writes (a search reading the chosen agent, its offer, answer
-/// and end, and its filing when it frees up) come first and, with the key the agent
-/// table keeps before each record, fill four cache lines; the lists read only when its
-/// configuration or the classes change come after. Records of agents not touched for a while are out of the cache, so every
-/// line a cycle touches is a miss.
+/// An agent's record.
+///
+/// Records of agents not touched for a while are out of the cache, and a routing cycle
+/// reads two of them (the agent a search picks, and one that frees up). So what a cycle
+/// needs is kept inside the record, where it comes in with one trip to memory, not
+/// behind pointers that each cost another (see `entries`); and the fields are laid out
+/// in this order (`repr(C)`), those a cycle reads or writes first, the lists read only
+/// when the agent's configuration or the classes change last, so that a cycle touches
+/// few of the record's lines.
 #[derive(Debug)]
 #[repr(C)]
 struct Agent {
@@ -223,20 +226,14 @@ struct Agent {
     idle_since: Timestamp,
     handled: u64,
     talk_us: u64,
-    /// The idle time the keys of `indexed` end with, where they end with one (see
+    /// The idle time the keys of `entries` end with, where they end with one (see
     /// [`ReadyEntry`]): its `idle_since` when it was filed.
     filed_idle: u64,
-    indexed: Vec<ReadyEntry>,
-    /// The entries it was last filed under, kept when it stopped being ready, if they
-    /// came with an `indexed_layout`: when it frees up again in the same layout, it is
-    /// filed under them again with the new idle time (see [`Engine::reindex`]).
-    replay: Vec<ReadyEntry>,
-    /// The [`Engine::layout`] `indexed` was worked out in by the reindexing of a freed
+    /// The [`Engine::layout`] `entries` were worked out in by the reindexing of a freed
     /// agent whose queues all key ready agents by idle time last (longest-idle and
-    /// best-skill, see [`fifo_keys`]); `None` otherwise.
-    indexed_layout: Option<NonZeroU64>,
-    /// The layout `replay` was worked out in (`None`: nothing to replay).
-    replay_layout: Option<NonZeroU64>,
+    /// best-skill, see [`fifo_keys`]); `None` otherwise. Entries kept with the
+    /// engine's current layout are filed under again when the agent frees up.
+    entries_layout: Option<NonZeroU64>,
     /// Capacity units in use per capacity slot (see [`Channel::slot`]); changed only by
     /// [`Agent::take_unit`] and [`Agent::return_unit`], which keep `room` with it.
     in_use: [u8; 4],
@@ -247,23 +244,23 @@ struct Agent {
     /// `in_use` ([`Capacity::room`]), worked out whenever `in_use` or the capacity
     /// changes, so that the many checks of a search cost one bit test each.
     room: u8,
-    /// Whether any of `indexed` is in a tree list (taken out one by one; FIFO entries
+    /// Whether any of `entries` is in a tree list (taken out one by one; FIFO entries
     /// die with the agent's ticket, see [`Tickets`]).
     in_tree: bool,
+    /// Whether the agent is filed under `entries` now (else they are kept from its
+    /// last filing, see `entries_layout`).
+    filed: bool,
+    /// Where the agent is filed in the ready sets while `filed`; otherwise where it
+    /// was last filed, kept to be filed under again (with its new idle time) when it
+    /// frees up in the same layout (see [`Engine::reindex`]). Inline, so that reading
+    /// them when the agent frees up is not a second trip to memory after its record.
+    entries: Small<ReadyEntry, 10>,
     /// Its epoch and the list's length are read each time it frees up; the rest only
     /// while contacts wait.
     candidates: Candidates,
     staffed: bool,
     spec: Profile,
-    /// Makes the agent table's entries (a key and a record) a whole number of cache
-    /// lines, so that every record's first four lines are whole lines too.
-    _to_line_end: [u8; 40],
 }
-
-const _: () = assert!(
-    size_of::<Option<(AgentId, Agent)>>() % 64 == 0,
-    "an agent table entry must be a whole number of cache lines: adjust `Agent::_to_line_end`"
-);
 
 impl Agent {
     /// Logged in, available, and some contact fits (one of the capacity slots has room).
@@ -969,7 +966,9 @@ impl Engine {
                     .collect();
                 for aid in members {
                     if let Some(a) = self.agents.get_mut(&aid) {
-                        a.indexed.retain(|e| e.queue != id);
+                        if a.filed {
+                            a.entries.retain(|e| e.queue != id);
+                        }
                         // The queue's weight may have changed.
                         a.candidates.epoch = None;
                     }
@@ -1087,15 +1086,13 @@ impl Engine {
                         handled: 0,
                         talk_us: 0,
                         missed_in_row: 0,
-                        indexed: Vec::new(),
                         filed_idle: 0,
-                        indexed_layout: None,
-                        replay: Vec::new(),
-                        replay_layout: None,
+                        entries_layout: None,
+                        entries: Small::default(),
+                        filed: false,
                         in_tree: false,
                         staffed: false,
                         candidates: Candidates::default(),
-                        _to_line_end: [0; 40],
                     },
                 );
             }
@@ -1294,20 +1291,19 @@ impl Engine {
             return;
         };
         let ready = a.ready();
-        if !ready && a.indexed.is_empty() {
+        if !ready && !a.filed {
             return;
         }
-        if ready && a.indexed.is_empty() && a.replay_layout == Some(self.layout) {
+        if ready && !a.filed && !a.entries.is_empty() && a.entries_layout == Some(self.layout) {
             // Freed again with nothing changed since it was last filed, in queues that
             // key ready agents by idle time last: the same entries with the new idle
             // time, in the same order, filed as the general case below files them.
             let filing = self.tickets.issue(slot);
             let tickets = &self.tickets;
             let idle = a.idle_since.0;
-            let mut filed = std::mem::take(&mut a.replay);
             let mut in_tree = false;
             let mut queue: Option<(QueueId, &mut Queue)> = None;
-            for entry in &mut filed {
+            for entry in a.entries.iter_mut() {
                 if queue.as_ref().is_none_or(|q| q.0 != entry.queue) {
                     queue = self.queues.get_mut(&entry.queue).map(|q| (entry.queue, q));
                 }
@@ -1320,19 +1316,16 @@ impl Engine {
             }
             a.in_tree = in_tree;
             a.filed_idle = idle;
-            a.indexed_layout = a.replay_layout.take();
-            a.replay = std::mem::replace(&mut a.indexed, filed);
+            a.filed = true;
             return;
         }
-        if ready && a.indexed.is_empty() {
+        if ready && !a.filed {
             // Filed nowhere yet (nearly every agent who frees up): each entry is filed as
             // it is worked out, in the order of the general case below, looking each
-            // queue up once. The entries go to the scratch list, warm in the cache, which
-            // becomes the agent's (as in the general case).
+            // queue up once.
             let filing = self.tickets.issue(slot);
             let tickets = &self.tickets;
-            let mut filed = std::mem::take(&mut self.scratch_entries);
-            filed.clear();
+            a.entries.clear();
             let mut in_tree = false;
             let mut idle_keyed = true;
             let util = a.capacity.utilisation_permille(&a.in_use);
@@ -1350,7 +1343,7 @@ impl Engine {
                 if q.ready.keeps_all() {
                     in_tree |= q.ready.insert(id, &mut entry, idle, filing, tickets);
                 }
-                filed.push(entry);
+                a.entries.push(entry);
                 if strategy == Strategy::BestSkill {
                     let mut r = 0;
                     for &(skill, prof) in &a.spec.skills {
@@ -1365,17 +1358,18 @@ impl Engine {
                             let rank = skill_rank(m.tier, prof);
                             let mut entry = ReadyEntry::new(m.queue, ranked[r].1, rank);
                             in_tree |= q.ready.insert(id, &mut entry, idle, filing, tickets);
-                            filed.push(entry);
+                            a.entries.push(entry);
                         }
                     }
                 }
             }
             a.in_tree = in_tree;
             a.filed_idle = idle;
-            a.indexed_layout = idle_keyed.then_some(self.layout);
-            self.scratch_entries = std::mem::replace(&mut a.indexed, filed);
+            a.entries_layout = idle_keyed.then_some(self.layout);
+            a.filed = true;
             return;
         }
+        // Filed, and no longer ready or perhaps filed elsewhere now.
         let mut want = std::mem::take(&mut self.scratch_entries);
         want.clear();
         let idle = a.idle_since.0;
@@ -1413,10 +1407,10 @@ impl Engine {
                 }
             }
         }
-        if want.len() == a.indexed.len()
+        if want.len() == a.entries.len()
             && want
                 .iter()
-                .zip(&a.indexed)
+                .zip(a.entries.iter())
                 .all(|(w, i)| w.same_place(idle, i, a.filed_idle))
         {
             self.scratch_entries = want;
@@ -1428,7 +1422,7 @@ impl Engine {
         self.tickets.retire(slot);
         if a.in_tree {
             let mut queue: Option<(QueueId, &mut Queue)> = None;
-            for entry in a.indexed.drain(..) {
+            for &entry in a.entries.iter() {
                 if queue.as_ref().is_none_or(|q| q.0 != entry.queue) {
                     queue = self.queues.get_mut(&entry.queue).map(|q| (entry.queue, q));
                 }
@@ -1453,17 +1447,18 @@ impl Engine {
         }
         a.in_tree = in_tree;
         a.filed_idle = idle;
-        if want.is_empty() && !a.indexed.is_empty() && a.indexed_layout.is_some() {
-            // No longer ready: its entries are kept to be filed under again (see
-            // `Agent::replay`).
-            let kept = std::mem::replace(&mut a.indexed, want);
-            self.scratch_entries = std::mem::replace(&mut a.replay, kept);
-            a.replay_layout = a.indexed_layout.take();
+        a.filed = !want.is_empty();
+        if want.is_empty() && !a.entries.is_empty() && a.entries_layout.is_some() {
+            // No longer ready: its entries are kept to be filed under again.
+            self.scratch_entries = want;
             return;
         }
-        a.indexed_layout = None;
-        a.indexed.clear();
-        self.scratch_entries = std::mem::replace(&mut a.indexed, want);
+        a.entries_layout = None;
+        a.entries.clear();
+        for &entry in &want {
+            a.entries.push(entry);
+        }
+        self.scratch_entries = want;
     }
 
     // ----- contacts -----
@@ -1995,9 +1990,9 @@ impl Engine {
         q.members.iter().filter_map(move |&aid| {
             let slot = self.agents.slot(&aid)?;
             let filing = self.tickets.current(slot)?;
-            let a = self.agents.at(slot, &aid)?;
+            let a = self.agents.at(slot, &aid).filter(|a| a.filed)?;
             let entry = a
-                .indexed
+                .entries
                 .iter()
                 .find(|e| e.queue == queue && e.list == ALL)?;
             Some((aid, filing, a, *entry))
@@ -2086,7 +2081,7 @@ impl Engine {
             let in_tree = q.ready.insert(aid, &mut entry, idle, filing, &self.tickets);
             if let Some(a) = self.agents.at_mut(filing.slot as usize, &aid) {
                 a.in_tree |= in_tree;
-                a.indexed.push(entry);
+                a.entries.push(entry);
             }
         }
     }

@@ -11,6 +11,7 @@ use rustc_hash::FxHashMap;
 use crate::model::{
     AgentId, Channel, ContactId, LanguageId, QueueId, SkillId, SkillRequirement, Timestamp,
 };
+use crate::small::Blank;
 
 /// Orders waiting contacts: higher priority first, then earlier entry, then lower id.
 pub(crate) type WaitKey = (Reverse<i32>, Timestamp, ContactId);
@@ -548,6 +549,17 @@ pub(crate) struct ReadyEntry {
 /// A ready member's place in a list, less the idle time: `(tier, middle part, whether
 /// the key ends with the idle time)`. The [`ReadyKey`] is `(tier, middle, idle or 0)`.
 pub(crate) type Rank = (u8, u32, bool);
+
+impl Blank for ReadyEntry {
+    const BLANK: Self = ReadyEntry {
+        mid: 0,
+        queue: QueueId(0),
+        list: 0,
+        group: 0,
+        tier: 0,
+        by_idle: false,
+    };
+}
 
 impl ReadyEntry {
     pub fn new(queue: QueueId, list: u32, (tier, mid, by_idle): Rank) -> ReadyEntry {

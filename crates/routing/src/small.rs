@@ -9,7 +9,7 @@
 
 use std::fmt;
 use std::num::NonZeroU8;
-use std::ops::Deref;
+use std::ops::{Deref, DerefMut};
 
 use crate::model::{AgentId, ContactId, LanguageId, Membership, OfferId, QueueId, SkillId};
 
@@ -166,6 +166,16 @@ impl<T: Blank, const N: usize> Deref for Small<T, N> {
     }
 }
 
+impl<T: Blank, const N: usize> DerefMut for Small<T, N> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut [T] {
+        match self {
+            Small::Heap(heap) => heap,
+            Small::Inline { len, items } => &mut items[..len.get()],
+        }
+    }
+}
+
 impl<'a, T: Blank, const N: usize> IntoIterator for &'a Small<T, N> {
     type Item = &'a T;
     type IntoIter = std::slice::Iter<'a, T>;
@@ -222,6 +232,10 @@ mod tests {
                     small.push(v);
                     vec.push(v);
                 }
+            }
+            if x % 11 == 0 {
+                small.iter_mut().for_each(|i| *i += 1);
+                vec.iter_mut().for_each(|i| *i += 1);
             }
             assert_eq!(&*small, vec.as_slice());
         }

@@ -82,7 +82,7 @@ fn setup() -> impl Strategy<Value = Setup> {
         prop::collection::vec(
             (
                 prop::collection::vec((0u32..4, 1u8..6), 0..4),
-                prop::collection::vec((0..QUEUES, 1u8..3), 1..3),
+                prop::collection::vec((0..QUEUES, 1u8..3), 1..4),
                 1u8..4,
             ),
             AGENTS as usize,

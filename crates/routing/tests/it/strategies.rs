@@ -578,3 +578,39 @@ fn a_freed_agent_is_filed_under_a_skill_ranked_while_it_was_busy() {
         "agent 1, freed after skill 11 was ranked, is found by it"
     );
 }
+
+#[test]
+fn an_agent_filed_under_more_entries_than_its_record_holds_is_found_by_each() {
+    // Four best-skill queues ranking four skills each: every agent is filed under twenty
+    // entries, more than its record keeps inline, freed and filed again after each call.
+    let mut h = Harness::new();
+    for q in 1..=4 {
+        h.queue(q, queue_spec(Strategy::BestSkill));
+    }
+    let queues = [1, 2, 3, 4];
+    h.simple_agent(1, &queues, &[(10, 5), (11, 2), (12, 5), (13, 2)]);
+    h.advance(1.0);
+    h.simple_agent(2, &queues, &[(10, 2), (11, 5), (12, 2), (13, 5)]);
+    h.advance(1.0);
+    let mut contact = 0;
+    for round in 0..3 {
+        for q in queues {
+            for skill in 10..=13 {
+                contact += 1;
+                h.enqueue(contact, needs(q, &[(skill, 1)]));
+                let best = if skill % 2 == 0 { 1 } else { 2 };
+                assert_eq!(
+                    h.offered_to(contact),
+                    Some(best),
+                    "round {round}, queue {q}, skill {skill}"
+                );
+                h.answer(contact);
+                h.advance(1.0);
+                h.ok(Input::End {
+                    contact: ContactId(contact),
+                });
+                h.advance(1.0);
+            }
+        }
+    }
+}
