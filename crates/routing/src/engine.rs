@@ -702,8 +702,8 @@ pub struct Engine {
     scratch_entries: Vec<ReadyEntry>,
     /// Changes whenever what the entries of a ready agent are worked out from may have
     /// changed for some agent: a queue configured, an agent configured, a best-skill
-    /// queue's new list for a skill. Entries kept from before a change are not replayed
-    /// (see [`Agent::replay`]).
+    /// queue's new list for a skill. Entries kept from before a change are not filed
+    /// under again (see [`Agent::entries`]).
     layout: NonZeroU64,
     /// Reused by [`Engine::list_contact`]: the live class of each of a contact's keys.
     scratch_found: Vec<Option<usize>>,

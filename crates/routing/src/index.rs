@@ -524,7 +524,7 @@ pub(crate) const ALL: u32 = u32::MAX;
 /// Where an agent sits in the ready sets, so it can be taken out again: 16 bytes, so that
 /// the entries an agent is filed under (often nine or more) take few cache lines. They
 /// are read back each time it frees up again, long after they were written (see
-/// `Agent::replay` in the engine).
+/// `Agent::entries` in the engine).
 ///
 /// The key's last part is not kept here: it is 0, or the idle time the agent was filed
 /// with, which is the same for all of an agent's entries and kept once in its record.
