@@ -52,11 +52,11 @@ impl Blank for AgentId {
 }
 
 /// A list of up to `N` items inline, more on the heap.
-#[derive(Clone)]
 ///
 /// The heap list is boxed, and the inline length never 0 as stored ([`Len`]), so that the
 /// two variants need no tag of their own: a list of two ids takes 24 bytes, not 32 (the
 /// agent's record holds several, see `Agent` in the engine).
+#[derive(Clone)]
 pub(crate) enum Small<T: Blank, const N: usize> {
     /// The items while they fit: the first `len` of `items`.
     Inline { len: Len, items: [T; N] },
