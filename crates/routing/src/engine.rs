@@ -248,7 +248,8 @@ struct Agent {
     /// die with the agent's ticket, see [`Tickets`]).
     in_tree: bool,
     /// Whether the agent is filed under `entries` now (else they are kept from its
-    /// last filing, see `entries_layout`).
+    /// last filing, see `entries_layout`). Exactly when it holds a live ticket (see
+    /// [`Tickets`]); kept here too so that reindexing tells from the record alone.
     filed: bool,
     /// Where the agent is filed in the ready sets while `filed`; otherwise where it
     /// was last filed, kept to be filed under again (with its new idle time) when it
